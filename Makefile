@@ -1,0 +1,72 @@
+# Everything a developer needs, from a fresh machine with only Python 3.11+ and make.
+# `make dev` runs the whole system on embedded PostgreSQL, Kafka-protocol broker and SMTP sink;
+# `make test` runs every test tier against real servers; `make up` is for operators with Docker.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+export UV_PYTHON_PREFERENCE := only-system
+# uv on PATH wins; otherwise a private copy is bootstrapped into .tools/ with pip.
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+
+.PHONY: help install dev seed test test-unit test-integration test-e2e lint typecheck fmt up down logs ps clean
+
+help: ## Show the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	@echo "uv not found on PATH: installing uv $(UV_VERSION) into .tools/"
+	python3 -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml infra/devstack/pyproject.toml
+	$(UV) sync --all-packages --frozen
+	@touch $@
+
+install: $(VENV)/.synced ## Install every package and tool into .venv (uv, from the lock file)
+
+dev: install ## Run the whole system on embedded PostgreSQL, broker and SMTP sink (Ctrl-C stops it)
+	$(VENV)/bin/devstack up
+
+seed: install ## Register a demo population (mentors and mentees) through the public API of a running stack
+	$(VENV)/bin/devstack seed
+
+test: install ## Unit, integration and end-to-end tests against real PostgreSQL, broker and SMTP
+	$(PYTEST) tests
+
+test-unit: install ## Unit tests only (no servers)
+	$(PYTEST) tests/unit
+
+test-integration: install ## Integration tests (real PostgreSQL and broker)
+	$(PYTEST) tests/integration
+
+test-e2e: install ## End-to-end tests (the three services as processes)
+	$(PYTEST) tests/e2e
+
+lint: install ## ruff and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/src services/*/src infra/devstack/src
+
+fmt: install ## Format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+up: ## Operators: build and start the stack with Docker Compose
+	docker compose up --build -d
+
+down: ## Operators: stop the Docker Compose stack
+	docker compose down
+
+logs: ## Operators: follow the stack's logs
+	docker compose logs -f
+
+ps: ## Operators: list the stack's containers
+	docker compose ps
+
+clean: ## Remove the virtualenv, caches and the dev stack's data under var/
+	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache
