@@ -1,1 +1,1 @@
-"""Package."""
+"""Contracts between the services: envelope, events, topics and the skill taxonomy."""

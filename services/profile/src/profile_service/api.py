@@ -1,0 +1,188 @@
+"""HTTP routes of the profile service: each turns a request into one use-case call."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from mentorship_shared.contracts.skills import TAXONOMY
+from mentorship_shared.plumbing.auth import bearer_token, hash_token, is_operator
+from mentorship_shared.plumbing.http import ERROR_RESPONSES, ApiError, ErrorBody, FieldError
+from mentorship_shared.plumbing.runtime import PoolDep, RuntimeDep
+from pydantic import ValidationError
+
+from . import use_cases
+from .config import ProfileSettings
+from .domain import FieldRejected
+from .repository import EmailTaken, PostgresProfileStore, StoredProfile, unit_of_work
+from .schemas import (
+    MenteeRegistration,
+    MentorRegistration,
+    ProfilePatch,
+    ProfileView,
+    RegistrationView,
+    SkillView,
+)
+
+router = APIRouter(prefix="/v1")
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such profile, or not yours."}
+}
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No bearer token."}
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The email address is already registered."}
+}
+
+
+@router.get("/skills", tags=["skills"], summary="The product-management skill taxonomy")
+async def list_skills(response: Response) -> list[SkillView]:
+    response.headers["X-Taxonomy-Version"] = str(TAXONOMY.version)
+    return [
+        SkillView(id=s.id, name=s.name, description=s.description, group=s.group)
+        for s in TAXONOMY.skills
+    ]
+
+
+@router.post(
+    "/mentees",
+    status_code=201,
+    tags=["profiles"],
+    summary="Register as a mentee (an engineer moving into product management)",
+    responses={**ERROR_RESPONSES, **_CONFLICT},
+)
+async def register_mentee(
+    body: MenteeRegistration, pool: PoolDep, response: Response
+) -> RegistrationView:
+    return await _register(pool, body, response)
+
+
+@router.post(
+    "/mentors",
+    status_code=201,
+    tags=["profiles"],
+    summary="Register as a mentor (a product manager)",
+    responses={**ERROR_RESPONSES, **_CONFLICT},
+)
+async def register_mentor(
+    body: MentorRegistration, pool: PoolDep, response: Response
+) -> RegistrationView:
+    return await _register(pool, body, response)
+
+
+async def _register(
+    pool: PoolDep, body: MenteeRegistration | MentorRegistration, response: Response
+) -> RegistrationView:
+    try:
+        async with unit_of_work(pool) as (store, events):
+            stored, token = await use_cases.register(store, events, body)
+    except EmailTaken as error:
+        raise _email_taken() from error
+    response.headers["Location"] = f"/v1/profiles/{stored.profile.profile_id}"
+    return RegistrationView(**_view_fields(stored), token=token)
+
+
+async def _authorize(request: Request, profile_id: uuid.UUID, runtime: RuntimeDep) -> uuid.UUID:
+    """The owner's token or the operator key; anyone else learns nothing (404)."""
+    token = bearer_token(request)
+    settings = runtime.settings
+    operator_key = settings.operator_api_key if isinstance(settings, ProfileSettings) else None
+    if is_operator(token, operator_key):
+        return profile_id
+    async with runtime.pool.acquire() as conn:
+        stored_hash = await PostgresProfileStore(conn).token_hash(profile_id)
+    if stored_hash is None or not hmac.compare_digest(stored_hash, hash_token(token)):
+        raise _not_found()
+    return profile_id
+
+
+AuthorizedProfileId = Annotated[uuid.UUID, Depends(_authorize)]
+
+
+@router.get(
+    "/profiles/{profile_id}",
+    tags=["profiles"],
+    summary="Read your profile",
+    responses={**_AUTH, **_NOT_FOUND},
+)
+async def get_profile(profile_id: AuthorizedProfileId, pool: PoolDep) -> ProfileView:
+    async with pool.acquire() as conn:
+        stored = await PostgresProfileStore(conn).get(profile_id)
+    if stored is None:
+        raise _not_found()
+    return ProfileView(**_view_fields(stored))
+
+
+@router.patch(
+    "/profiles/{profile_id}",
+    tags=["profiles"],
+    summary="Change your profile (only the fields you send)",
+    responses={**ERROR_RESPONSES, **_AUTH, **_NOT_FOUND, **_CONFLICT},
+)
+async def patch_profile(
+    profile_id: AuthorizedProfileId, body: ProfilePatch, pool: PoolDep
+) -> ProfileView:
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    try:
+        async with unit_of_work(pool) as (store, events):
+            stored = await use_cases.update_profile(store, events, profile_id, changes)
+    except use_cases.ProfileNotFound as error:
+        raise _not_found() from error
+    except EmailTaken as error:
+        raise _email_taken() from error
+    except FieldRejected as error:
+        raise ApiError(422, "invalid_request", error.message, field=error.field) from error
+    except ValidationError as error:
+        raise _invalid(error) from error
+    return ProfileView(**_view_fields(stored))
+
+
+@router.delete(
+    "/profiles/{profile_id}",
+    status_code=204,
+    tags=["profiles"],
+    summary="Delete your profile and erase your data",
+    responses={**_AUTH, **_NOT_FOUND},
+)
+async def delete_profile(profile_id: AuthorizedProfileId, pool: PoolDep) -> Response:
+    try:
+        async with unit_of_work(pool) as (store, events):
+            await use_cases.delete_profile(store, events, profile_id)
+    except use_cases.ProfileNotFound as error:
+        raise _not_found() from error
+    return Response(status_code=204)
+
+
+def _view_fields(stored: StoredProfile) -> dict[str, Any]:
+    data = stored.profile.model_dump()
+    data["id"] = data.pop("profile_id")
+    return {**data, "created_at": stored.created_at, "updated_at": stored.updated_at}
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "not_found", "No such profile, or the token does not belong to it.")
+
+
+def _email_taken() -> ApiError:
+    return ApiError(
+        409, "email_taken", "A profile with this email address exists already.", field="email"
+    )
+
+
+def _invalid(error: ValidationError) -> ApiError:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    api_error = ApiError(422, "invalid_request", f"The change is invalid. {field}: {message}")
+    api_error.fields = [
+        FieldError(
+            field=".".join(str(part) for part in item["loc"]),
+            message=str(item["msg"]).removeprefix("Value error, "),
+        )
+        for item in error.errors()
+    ]
+    return api_error

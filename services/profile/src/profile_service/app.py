@@ -1,0 +1,24 @@
+"""The profile service's ASGI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
+
+from . import api
+from .config import MIGRATIONS_DIR, ProfileSettings
+
+
+def create_app(settings: ProfileSettings | None = None) -> FastAPI:
+    settings = settings or ProfileSettings()
+    runtime = ServiceRuntime(settings, migrations_dir=MIGRATIONS_DIR)
+    return create_service_app(
+        runtime,
+        title="Profile service",
+        description=(
+            "Engineers moving into product management register here as mentees with a "
+            "self-assessment of product-management skills; product managers register as mentors. "
+            "Every change is published to `profile.events` through a transactional outbox."
+        ),
+        routers=[api.router],
+    )

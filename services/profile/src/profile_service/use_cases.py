@@ -1,0 +1,81 @@
+"""What the profile service does: register, change and delete profiles.
+
+Each use case changes the store and raises its event through the same unit of work, so the
+profile and its event commit together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Protocol
+
+from mentorship_shared.contracts.events import (
+    MenteeProfile,
+    MenteeRegistered,
+    MentorRegistered,
+    ProfileDeleted,
+    ProfileUpdated,
+)
+from mentorship_shared.plumbing.auth import hash_token, new_token
+from mentorship_shared.plumbing.outbox import EventSink
+
+from .domain import Profile, Registration, apply_changes, new_profile
+from .repository import StoredProfile
+
+
+class ProfileStore(Protocol):
+    async def add(self, profile: Profile, token_hash: bytes) -> StoredProfile: ...
+
+    async def get(
+        self, profile_id: uuid.UUID, *, for_update: bool = False
+    ) -> StoredProfile | None: ...
+
+    async def replace(self, profile: Profile) -> StoredProfile: ...
+
+    async def delete(self, profile_id: uuid.UUID) -> None: ...
+
+
+class ProfileNotFound(Exception):
+    pass
+
+
+async def register(
+    store: ProfileStore, events: EventSink, registration: Registration
+) -> tuple[StoredProfile, str]:
+    """Store a new profile and raise MenteeRegistered or MentorRegistered; return the token."""
+    token = new_token()
+    profile = new_profile(registration, uuid.uuid4())
+    stored = await store.add(profile, hash_token(token))
+    if isinstance(profile, MenteeProfile):
+        await events.publish(MenteeRegistered(profile=profile))
+    else:
+        await events.publish(MentorRegistered(profile=profile))
+    return stored, token
+
+
+async def update_profile(
+    store: ProfileStore, events: EventSink, profile_id: uuid.UUID, changes: dict[str, Any]
+) -> StoredProfile:
+    """Apply `changes`; raise ProfileUpdated only when something really changed."""
+    stored = await store.get(profile_id, for_update=True)
+    if stored is None:
+        raise ProfileNotFound(profile_id)
+    updated, changed_fields = apply_changes(stored.profile, changes)
+    if not changed_fields:
+        return stored
+    result = await store.replace(updated)
+    await events.publish(ProfileUpdated(profile=updated, changed_fields=changed_fields))
+    return result
+
+
+async def delete_profile(store: ProfileStore, events: EventSink, profile_id: uuid.UUID) -> None:
+    """Erase the profile and raise ProfileDeleted so other services drop their copies."""
+    stored = await store.get(profile_id, for_update=True)
+    if stored is None:
+        raise ProfileNotFound(profile_id)
+    await store.delete(profile_id)
+    await events.publish(
+        ProfileDeleted(
+            profile_id=profile_id, kind=stored.profile.kind, version=stored.profile.version + 1
+        )
+    )

@@ -1,0 +1,217 @@
+"""Event payloads, grouped by topic.
+
+Events are facts in the past tense. Profile events carry the whole profile as it is after the
+change (with a version that only grows), so a consumer can rebuild its copy from any one event
+and ignore stale ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from .envelope import EventPayload
+from .topics import MATCH_EVENTS, NOTIFICATION_EVENTS, PROFILE_EVENTS
+
+Level = Annotated[int, Field(ge=0, le=5)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --- profiles ------------------------------------------------------------------------------
+
+
+class MenteeSkill(_Model):
+    skill: str = Field(description="Skill id from the taxonomy.")
+    current: Level = Field(description="Where the mentee is now, 0 (none) to 5 (expert).")
+    target: Level = Field(description="Where the mentee needs to be, 0 to 5, never below current.")
+
+
+class MentorSkill(_Model):
+    skill: str = Field(description="Skill id from the taxonomy.")
+    level: Level = Field(description="The mentor's strength, 0 (none) to 5 (expert).")
+
+
+class _ProfileCommon(_Model):
+    profile_id: uuid.UUID = Field(description="Id of the profile.")
+    version: int = Field(
+        ge=1, description="Grows by one with every change; consumers skip stale versions."
+    )
+    name: str = Field(description="Display name.")
+    email: str = Field(description="Email address used for notifications.")
+    timezone: str = Field(description="IANA timezone name, such as 'Europe/Berlin'.")
+    languages: list[str] = Field(description="ISO 639-1 codes of the languages the person speaks.")
+    current_role: str | None = Field(default=None, description="Current job title.")
+    years_experience: int | None = Field(
+        default=None, description="Years of professional experience."
+    )
+    industries: list[str] = Field(default_factory=list, description="Industries the person knows.")
+
+
+class MenteeProfile(_ProfileCommon):
+    """An engineer who wants to move into product management."""
+
+    kind: Literal["mentee"] = Field(default="mentee", description="Profile kind.")
+    skills: list[MenteeSkill] = Field(
+        description="Self-assessment: current and target level per skill."
+    )
+    target_role: str | None = Field(
+        default=None, description="The product role the mentee aims for."
+    )
+    goals: str | None = Field(default=None, description="What the mentee wants from mentoring.")
+    max_timezone_difference_hours: int | None = Field(
+        default=None, description="Largest timezone difference the mentee accepts, if any."
+    )
+
+
+class MentorProfile(_ProfileCommon):
+    """A product manager who volunteers as a mentor."""
+
+    kind: Literal["mentor"] = Field(default="mentor", description="Profile kind.")
+    skills: list[MentorSkill] = Field(description="Strength per skill.")
+    capacity: int = Field(ge=1, le=10, description="How many mentees the mentor takes at once.")
+    was_engineer: bool = Field(
+        description="Whether the mentor moved from engineering into product."
+    )
+    accepting_mentees: bool = Field(default=True, description="False while the mentor has paused.")
+    bio: str | None = Field(default=None, description="Short introduction shown to mentees.")
+
+
+AnyProfile = Annotated[MenteeProfile | MentorProfile, Field(discriminator="kind")]
+
+
+class MenteeRegistered(EventPayload):
+    """An engineer registered as a mentee."""
+
+    event_type: ClassVar[str] = "MenteeRegistered"
+    topic: ClassVar[str] = PROFILE_EVENTS
+
+    profile: MenteeProfile = Field(description="The new profile.")
+
+    def aggregate_id(self) -> str:
+        return str(self.profile.profile_id)
+
+
+class MentorRegistered(EventPayload):
+    """A product manager registered as a mentor."""
+
+    event_type: ClassVar[str] = "MentorRegistered"
+    topic: ClassVar[str] = PROFILE_EVENTS
+
+    profile: MentorProfile = Field(description="The new profile.")
+
+    def aggregate_id(self) -> str:
+        return str(self.profile.profile_id)
+
+
+class ProfileUpdated(EventPayload):
+    """A profile changed; carries the whole profile as it is now."""
+
+    event_type: ClassVar[str] = "ProfileUpdated"
+    topic: ClassVar[str] = PROFILE_EVENTS
+
+    profile: AnyProfile = Field(description="The profile after the change.")
+    changed_fields: list[str] = Field(description="Names of the fields the change touched.")
+
+    def aggregate_id(self) -> str:
+        return str(self.profile.profile_id)
+
+
+class ProfileDeleted(EventPayload):
+    """A profile was deleted; consumers drop or anonymise their copies."""
+
+    event_type: ClassVar[str] = "ProfileDeleted"
+    topic: ClassVar[str] = PROFILE_EVENTS
+
+    profile_id: uuid.UUID = Field(description="Id of the deleted profile.")
+    kind: Literal["mentee", "mentor"] = Field(description="Kind of the deleted profile.")
+    version: int = Field(ge=1, description="Version of the profile at deletion.")
+
+    def aggregate_id(self) -> str:
+        return str(self.profile_id)
+
+
+# --- matches -------------------------------------------------------------------------------
+
+
+class MatchProposed(EventPayload):
+    """The matcher proposed a mentor to a mentee and reserved one of the mentor's slots."""
+
+    event_type: ClassVar[str] = "MatchProposed"
+    topic: ClassVar[str] = MATCH_EVENTS
+
+    match_id: uuid.UUID = Field(description="Id of the match.")
+    mentee_id: uuid.UUID = Field(description="Profile id of the mentee.")
+    mentor_id: uuid.UUID = Field(description="Profile id of the mentor.")
+    score: float = Field(ge=0.0, le=1.0, description="Overall match score, 0 to 1.")
+    score_breakdown: dict[str, float] = Field(description="Components of the score by name.")
+    explanation: str = Field(description="Why this mentor, in plain words.")
+    covered_skills: list[str] = Field(
+        description="Skill ids of the mentee's gaps this mentor covers."
+    )
+    uncovered_skills: list[str] = Field(description="Skill ids of gaps this mentor does not cover.")
+    algorithm_version: str = Field(description="Version of the scoring algorithm and its weights.")
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the proposal lapses if nobody answers."
+    )
+
+    def aggregate_id(self) -> str:
+        return str(self.match_id)
+
+
+# --- notifications -------------------------------------------------------------------------
+
+Channel = Literal["email"]
+RecipientRole = Literal["mentee", "mentor"]
+
+
+class _NotificationOutcome(EventPayload):
+    topic: ClassVar[str] = NOTIFICATION_EVENTS
+
+    notification_id: uuid.UUID = Field(description="Id of the notification record.")
+    source_event_id: uuid.UUID = Field(description="The event the notification is about.")
+    source_event_type: str = Field(description="Type of that event, such as 'MatchProposed'.")
+    recipient_id: uuid.UUID = Field(description="Profile id of the recipient.")
+    recipient_role: RecipientRole = Field(
+        description="Whether the recipient is the mentee or the mentor."
+    )
+    channel: Channel = Field(description="Delivery channel.")
+
+    def aggregate_id(self) -> str:
+        return str(self.notification_id)
+
+
+class NotificationSent(_NotificationOutcome):
+    """A notification was handed to the mail server."""
+
+    event_type: ClassVar[str] = "NotificationSent"
+
+    message_id: str = Field(description="Message-ID header of the mail; the same on any resend.")
+    sent_at: AwareDatetime = Field(description="When the mail server accepted the mail.")
+
+
+class NotificationFailed(_NotificationOutcome):
+    """A notification could not be delivered after its attempts."""
+
+    event_type: ClassVar[str] = "NotificationFailed"
+
+    error: str = Field(description="The last error.")
+    attempts: int = Field(ge=1, description="How many sends were tried.")
+
+
+EVENT_TYPES: dict[str, type[EventPayload]] = {
+    model.event_type: model
+    for model in (
+        MenteeRegistered,
+        MentorRegistered,
+        ProfileUpdated,
+        ProfileDeleted,
+        MatchProposed,
+        NotificationSent,
+        NotificationFailed,
+    )
+}

@@ -1,0 +1,38 @@
+"""Bearer credentials: a profile owner's token or the operator key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from fastapi import Request
+
+from .http import ApiError
+
+
+def new_token() -> str:
+    """A random secret handed to the owner once; only its hash is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> bytes:
+    # Tokens are 256 random bits, so a plain SHA-256 is enough: nothing to brute-force.
+    return hashlib.sha256(token.encode()).digest()
+
+
+def bearer_token(request: Request) -> str:
+    """The token of `Authorization: Bearer <token>`, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Send the token you received at registration as 'Authorization: Bearer <token>'.",
+        )
+    return token.strip()
+
+
+def is_operator(token: str, operator_key: str | None) -> bool:
+    return bool(operator_key) and hmac.compare_digest(token.encode(), str(operator_key).encode())

@@ -1,0 +1,342 @@
+"""Consuming events exactly once in effect: manual commits, a processed-events inbox, dead letters.
+
+For each message, `EventConsumer.consume`:
+
+1. parses the envelope, then the payload model registered for its `event_type` (types nobody
+   registered are acknowledged and skipped: new event types are additive);
+2. in one transaction, records the event id in `processed_events` and runs the handler, so a
+   redelivered event finds its id and does nothing;
+3. commits the Kafka offset only after that transaction.
+
+A message that cannot be parsed, has a schema version newer than the code, or keeps failing
+after `max_attempts` is written to `<topic>.dlq` through the outbox, with the error and the
+original headers, and the partition moves on. While the database is unreachable the consumer
+waits and retries instead: those failures say nothing about the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaMessage
+from pydantic import ValidationError
+
+from ..contracts.envelope import EventEnvelope, EventPayload
+from ..contracts.topics import dead_letter_topic
+from . import metrics
+from .database import TRANSIENT_DB_ERRORS, Connection
+from .outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=EventPayload)
+_T = TypeVar("_T")
+Handler = Callable[[Connection, EventEnvelope, P], Awaitable[None]]
+# uuid5 namespace for messages that carry no usable event id (their content hash names them).
+_RAW_MESSAGE_NAMESPACE = uuid.UUID("6f1c4d0e-58a4-4f0a-9a53-5b0e3c2d8e11")
+
+
+class PoisonMessage(Exception):
+    """The message can never be processed as it is; it goes to the dead-letter topic."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the consumer needs from one Kafka record, independent of the client library."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass
+class _Registration:
+    model: type[EventPayload]
+    handler: Handler[Any]
+
+
+class EventConsumer:
+    """One consumer of one topic for one service, with handlers per event type."""
+
+    def __init__(self, name: str, topic: str, *, description: str = "") -> None:
+        self.name = name
+        self.topic = topic
+        self.description = description
+        self._handlers: dict[str, _Registration] = {}
+        self._pool: asyncpg.Pool | None = None
+        self._producer = ""
+        self._max_attempts = 5
+        self._retry_base = 0.2
+        self.last_progress = time.monotonic()
+
+    def on(self, model: type[P]) -> Callable[[Handler[P]], Handler[P]]:
+        """Register the handler of one event type (decorator)."""
+
+        def register(handler: Handler[P]) -> Handler[P]:
+            if model.event_type in self._handlers:
+                raise ValueError(f"{self.name} already handles {model.event_type}")
+            self._handlers[model.event_type] = _Registration(model, handler)
+            return handler
+
+        return register
+
+    @property
+    def event_types(self) -> list[str]:
+        return sorted(self._handlers)
+
+    def bind(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        producer: str,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 0.2,
+    ) -> None:
+        """Attach the runtime resources (done once at service start-up)."""
+        self._pool = pool
+        self._producer = producer
+        self._max_attempts = max_attempts
+        self._retry_base = retry_base_seconds
+
+    async def consume(self, message: KafkaMessage) -> None:
+        """FastStream entry point: process one record, then commit its offset."""
+        record = message.raw_message
+        assert not isinstance(record, tuple), "batch subscribers are not supported"
+        delivery = Delivery(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value or b"",
+            headers={name: value.decode(errors="replace") for name, value in record.headers or ()},
+        )
+        await self.process(delivery)
+        try:
+            await message.ack()
+        except KafkaError as error:
+            # A rebalance took the partition away: its new owner gets the record again, and
+            # the inbox makes that redelivery a no-op.
+            log.warning(
+                "offset commit failed; the event will be delivered again",
+                extra={"consumer": self.name, "error": repr(error)},
+            )
+
+    async def process(self, delivery: Delivery) -> str:
+        """Process one delivery to the end (handled, duplicate, ignored or dead-lettered)."""
+        started = time.monotonic()
+        try:
+            envelope, registration, payload = self._parse(delivery)
+        except PoisonMessage as poison:
+            await self._retrying_transient(self._dead_letter, delivery, poison, None)
+            return self._finish("dead_lettered", delivery, "unknown")
+        if registration is None:
+            return self._finish("ignored", delivery, envelope.event_type)
+
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                outcome = await self._retrying_transient(
+                    self._handle, delivery, envelope, registration, payload
+                )
+                break
+            except Exception as error:
+                if attempt >= self._max_attempts:
+                    log.exception(
+                        "event failed %d times; sending it to the dead-letter topic",
+                        attempt,
+                        extra={"consumer": self.name, "event_id": str(envelope.event_id)},
+                    )
+                    failure = PoisonMessage("handler_failed", repr(error))
+                    await self._retrying_transient(self._dead_letter, delivery, failure, envelope)
+                    outcome = "dead_lettered"
+                    break
+                metrics.HANDLER_RETRIES.labels(self.name, "error").inc()
+                delay = self._retry_base * 2 ** (attempt - 1) * (0.5 + random.random())
+                log.warning(
+                    "event handler failed (attempt %d of %d, retrying in %.2f s): %r",
+                    attempt,
+                    self._max_attempts,
+                    delay,
+                    error,
+                    extra={"consumer": self.name, "event_id": str(envelope.event_id)},
+                )
+                await asyncio.sleep(delay)
+        metrics.HANDLER_SECONDS.labels(self.name, envelope.event_type).observe(
+            time.monotonic() - started
+        )
+        return self._finish(outcome, delivery, envelope.event_type)
+
+    def _finish(self, outcome: str, delivery: Delivery, event_type: str) -> str:
+        self.last_progress = time.monotonic()
+        metrics.EVENTS_CONSUMED.labels(self.name, self.topic, event_type, outcome).inc()
+        return outcome
+
+    def _parse(
+        self, delivery: Delivery
+    ) -> tuple[EventEnvelope, _Registration | None, EventPayload | None]:
+        try:
+            envelope = EventEnvelope.from_json(delivery.value)
+        except ValidationError as error:
+            raise PoisonMessage("malformed_envelope", _short(error)) from error
+        registration = self._handlers.get(envelope.event_type)
+        if registration is None:
+            return envelope, None, None
+        if envelope.schema_version > registration.model.schema_version:
+            raise PoisonMessage(
+                "unsupported_schema_version",
+                f"{envelope.event_type} v{envelope.schema_version}; this consumer reads up to "
+                f"v{registration.model.schema_version}",
+            )
+        try:
+            payload = registration.model.model_validate(envelope.payload)
+        except ValidationError as error:
+            raise PoisonMessage("invalid_payload", _short(error)) from error
+        return envelope, registration, payload
+
+    async def _handle(
+        self,
+        delivery: Delivery,
+        envelope: EventEnvelope,
+        registration: _Registration,
+        payload: EventPayload | None,
+    ) -> str:
+        async with self._acquire() as conn, conn.transaction():
+            first_time = await _record_processed(
+                conn, self.name, envelope.event_id, envelope.event_type, delivery, "handled"
+            )
+            if not first_time:
+                return "duplicate"
+            await registration.handler(conn, envelope, payload)
+        return "handled"
+
+    async def _dead_letter(
+        self, delivery: Delivery, poison: PoisonMessage, envelope: EventEnvelope | None
+    ) -> None:
+        event_id = envelope.event_id if envelope is not None else _content_id(delivery)
+        event_type = envelope.event_type if envelope is not None else "unknown"
+        async with self._acquire() as conn, conn.transaction():
+            first_time = await _record_processed(
+                conn, self.name, event_id, event_type, delivery, "dead_lettered"
+            )
+            if not first_time:
+                return
+            headers = dict(delivery.headers)
+            headers.update(
+                {
+                    "dlq-reason": poison.reason,
+                    "dlq-error": poison.detail[:2000],
+                    "dlq-consumer": f"{self._producer}/{self.name}",
+                    "dlq-original-topic": delivery.topic,
+                    "dlq-original-partition": str(delivery.partition),
+                    "dlq-original-offset": str(delivery.offset),
+                }
+            )
+            await Outbox(conn, producer=self._producer).add_raw(
+                event_id=uuid.uuid4(),
+                topic=dead_letter_topic(self.topic),
+                key=delivery.key.decode(errors="replace") if delivery.key is not None else None,
+                event_type=event_type,
+                value=delivery.value,
+                headers=headers,
+            )
+        metrics.DEAD_LETTERS.labels(self.name, self.topic, poison.reason).inc()
+        log.error(
+            "message sent to the dead-letter topic: %s",
+            poison,
+            extra={
+                "consumer": self.name,
+                "topic": delivery.topic,
+                "partition": delivery.partition,
+                "offset": delivery.offset,
+            },
+        )
+
+    async def _retrying_transient(self, action: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+        """Run `action`, waiting out database outages (they say nothing about the message)."""
+        failures = 0
+        while True:
+            try:
+                return await action(*args)
+            except TRANSIENT_DB_ERRORS as error:
+                failures += 1
+                metrics.HANDLER_RETRIES.labels(self.name, "transient").inc()
+                delay = min(10.0, 0.1 * 2 ** min(failures, 7)) * (0.5 + random.random())
+                log.warning(
+                    "database unavailable (%r); retrying in %.1f s",
+                    error,
+                    delay,
+                    extra={"consumer": self.name},
+                )
+                await asyncio.sleep(delay)
+
+    def _acquire(self) -> Any:
+        if self._pool is None:
+            raise RuntimeError(f"consumer {self.name} is not bound to a pool")
+        return self._pool.acquire()
+
+
+async def _record_processed(
+    conn: Connection,
+    consumer: str,
+    event_id: uuid.UUID,
+    event_type: str,
+    delivery: Delivery,
+    outcome: str,
+) -> bool:
+    inserted = await conn.fetchval(
+        "INSERT INTO processed_events (consumer, event_id, event_type, outcome, source_topic, "
+        "source_partition, source_offset) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING true",
+        consumer,
+        event_id,
+        event_type,
+        outcome,
+        delivery.topic,
+        delivery.partition,
+        delivery.offset,
+    )
+    return bool(inserted)
+
+
+def _content_id(delivery: Delivery) -> uuid.UUID:
+    event_id = _event_id_from(delivery.value)
+    if event_id is not None:
+        return event_id
+    digest = hashlib.sha256(delivery.value).hexdigest()
+    return uuid.uuid5(_RAW_MESSAGE_NAMESPACE, f"{delivery.topic}:{digest}")
+
+
+def _event_id_from(value: bytes) -> uuid.UUID | None:
+    """The event id of a message whose envelope is broken elsewhere, if it has a valid one."""
+    try:
+        data = json.loads(value)
+        return uuid.UUID(str(data["event_id"])) if isinstance(data, dict) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _short(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or '<message>'}: {item['msg']}"
+        for item in error.errors()[:5]
+    )

@@ -1,0 +1,63 @@
+"""The command line every service shares: `python -m <name>_service [--host H] [--port P]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from .logs import configure_logging
+from .settings import ServiceSettings
+
+
+def run_service(
+    description: str,
+    load_settings: Callable[[], ServiceSettings],
+    create_app: Callable[[ServiceSettings], FastAPI],
+    argv: Sequence[str] | None = None,
+) -> int:
+    parser = argparse.ArgumentParser(
+        description=description,
+        epilog=(
+            "Configuration comes from environment variables (DATABASE_URL, "
+            "KAFKA_BOOTSTRAP_SERVERS, HTTP_PORT, LOG_LEVEL, LOG_FORMAT, ...); see the README."
+        ),
+    )
+    parser.add_argument("--host", help="address to listen on (default: HTTP_HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: HTTP_PORT)")
+    parser.add_argument(
+        "--print-settings", action="store_true", help="print the effective settings and exit"
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ValidationError as error:
+        print(f"invalid configuration:\n{error}", file=sys.stderr)
+        return 2
+    overrides = {
+        key: value
+        for key, value in (("http_host", args.host), ("http_port", args.port))
+        if value is not None
+    }
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    if args.print_settings:
+        print(settings.model_dump_json(indent=2))
+        return 0
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    )
+    server.run()
+    return 0

@@ -1,0 +1,125 @@
+"""HTTP plumbing every service uses: one JSON error shape, health, readiness and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending field, such as 'skills.0.target'.")
+    message: str = Field(description="What is wrong with it.")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx answer has this shape."""
+
+    error: str = Field(description="Machine-readable error code, such as 'invalid_request'.")
+    message: str = Field(description="What went wrong and what to do, for a person.")
+    fields: list[FieldError] = Field(default_factory=list, description="Offending fields, if any.")
+
+
+class ApiError(Exception):
+    """An error a use case or route raises to answer with `ErrorBody`."""
+
+    def __init__(self, status: int, error: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.fields = [FieldError(field=field, message=message)] if field else []
+
+
+def error_response(
+    status: int, error: str, message: str, fields: Sequence[FieldError] = ()
+) -> JSONResponse:
+    body = ErrorBody(error=error, message=message, fields=list(fields))
+    return JSONResponse(body.model_dump(), status_code=status)
+
+
+def _field_path(location: Sequence[int | str]) -> str:
+    # FastAPI prefixes the part of the request ("body", "query", "path"); the field is the rest.
+    parts = (
+        list(location[1:])
+        if location and location[0] in {"body", "query", "path"}
+        else list(location)
+    )
+    return ".".join(str(part) for part in parts) or str(location[0] if location else "body")
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    fields = []
+    for item in exc.errors():
+        message = str(item.get("msg", "invalid value"))
+        # Pydantic prefixes messages of custom validators with "Value error, "; drop the noise.
+        message = message.removeprefix("Value error, ")
+        fields.append(FieldError(field=_field_path(item.get("loc", ())), message=message))
+    summary = "; ".join(f"{f.field}: {f.message}" for f in fields[:3])
+    return error_response(422, "invalid_request", f"The request is invalid. {summary}", fields)
+
+
+async def _on_api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.error, exc.message, exc.fields)
+
+
+async def _on_http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+    response = error_response(
+        exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
+    )
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": ErrorBody,
+        "description": "The request is invalid; `fields` names the culprits.",
+    },
+}
+
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, str]]]
+
+
+def install_operational_routes(app: FastAPI, readiness: ReadinessCheck) -> None:
+    """`/healthz` (the process is alive), `/readyz` (its dependencies answer), `/metrics`."""
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: the database and the broker answer",
+        responses={503: {"description": "A dependency does not answer."}},
+    )
+    async def readyz() -> Response:
+        checks = await readiness()
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,273 @@
+"""Transactional outbox: the only way a service publishes.
+
+`Outbox` writes events into the `outbox` table on the caller's connection, inside the caller's
+transaction, so the state change and its event commit together or not at all. `OutboxRelay`
+publishes pending rows to Kafka and marks them published. If the process dies between the
+publish and the mark, the row is published again: delivery is at least once, and consumers
+deduplicate by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import asyncpg
+import asyncpg.pool
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from ..contracts.envelope import EventEnvelope, EventPayload
+from ..contracts.topics import namespaced
+from . import metrics
+from .database import TRANSIENT_DB_ERRORS, Connection
+
+log = logging.getLogger(__name__)
+
+# Relays of one service take this transaction-level lock per batch: batches from several
+# instances then never interleave, so the events of one key leave in commit order.
+_RELAY_LOCK = 0x6F7574626F78  # "outbox"
+_WAKE_CHANNEL = "outbox_pending"
+
+
+class EventSink(Protocol):
+    """Where use cases put the events they raise (the outbox in production, a list in tests)."""
+
+    async def publish(self, payload: EventPayload) -> EventEnvelope: ...
+
+
+class Outbox:
+    """Writes events into the outbox on one connection, inside the caller's transaction."""
+
+    def __init__(self, conn: Connection, *, producer: str) -> None:
+        self._conn = conn
+        self._producer = producer
+
+    async def publish(self, payload: EventPayload) -> EventEnvelope:
+        envelope = EventEnvelope.wrap(payload, producer=self._producer)
+        await self.add_raw(
+            event_id=envelope.event_id,
+            topic=payload.topic,
+            key=payload.aggregate_id(),
+            event_type=envelope.event_type,
+            value=envelope.to_json(),
+            headers={
+                "content-type": "application/json",
+                "event_type": envelope.event_type,
+                "event_id": str(envelope.event_id),
+            },
+        )
+        return envelope
+
+    async def add_raw(
+        self,
+        *,
+        event_id: uuid.UUID,
+        topic: str,
+        key: str | None,
+        event_type: str,
+        value: bytes,
+        headers: Mapping[str, str],
+    ) -> None:
+        """Queue exact bytes for `topic` (not namespaced); used for events and dead letters."""
+        await self._conn.execute(
+            "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, headers) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            event_id,
+            topic,
+            key,
+            event_type,
+            value,
+            dict(headers),
+        )
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in batches; woken by NOTIFY, polling as a fallback."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        bootstrap_servers: str,
+        service: str,
+        topic_namespace: str = "",
+        enable_idempotence: bool = False,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._bootstrap_servers = bootstrap_servers
+        self._service = service
+        self._namespace = topic_namespace
+        self._enable_idempotence = enable_idempotence
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.pool.PoolConnectionProxy | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close_listener()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    def wake(self) -> None:
+        """Ask for a publish now (the NOTIFY trigger does this across processes)."""
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._ensure_listening()
+                published = await self.publish_batch()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, *TRANSIENT_DB_ERRORS) as error:
+                failures += 1
+                delay = min(30.0, 0.2 * 2 ** min(failures, 8)) * (0.5 + random.random())
+                log.warning("outbox relay could not publish (%r); retrying in %.1f s", error, delay)
+                await self._reset_after_failure()
+                await asyncio.sleep(delay)
+                continue
+            except Exception:
+                log.exception("outbox relay failed unexpectedly; retrying in 5 s")
+                await asyncio.sleep(5.0)
+                continue
+            if published < self._batch_size:
+                # Drained: sleep until a commit notifies us or the poll interval passes.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+                self._wake.clear()
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch of pending rows; return how many were published."""
+        producer = await self._ensure_producer()
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
+                return 0
+            rows = await conn.fetch(
+                "SELECT id, topic, message_key, event_type, payload, headers FROM outbox "
+                "WHERE status = 'pending' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self._batch_size,
+            )
+            if not rows:
+                metrics.OUTBOX_PENDING.labels(self._service).set(0)
+                return 0
+            # send() only appends to the producer's buffer, in call order; awaiting the
+            # returned futures afterwards lets the whole batch go out in few requests.
+            deliveries = [await producer.send(**_record(row, self._namespace)) for row in rows]
+            results = await asyncio.gather(*deliveries, return_exceptions=True)
+            published = [
+                row["id"]
+                for row, result in zip(rows, results, strict=True)
+                if not isinstance(result, BaseException)
+            ]
+            failed = [
+                (row["id"], repr(result))
+                for row, result in zip(rows, results, strict=True)
+                if isinstance(result, BaseException)
+            ]
+            if published:
+                await conn.execute(
+                    "UPDATE outbox SET status = 'published', published_at = now(), "
+                    "attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
+                    published,
+                )
+            if failed:
+                await conn.executemany(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+                    failed,
+                )
+        for row, result in zip(rows, results, strict=True):
+            if not isinstance(result, BaseException):
+                metrics.EVENTS_PUBLISHED.labels(row["topic"], row["event_type"]).inc()
+        if failed:
+            first_error = next(r for r in results if isinstance(r, BaseException))
+            raise first_error
+        return len(published)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap_servers,
+                enable_idempotence=self._enable_idempotence,
+                acks="all",
+                linger_ms=2,
+                client_id=f"{self._service}-outbox-relay",
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _ensure_listening(self) -> None:
+        if self._listener is None or self._listener.is_closed():
+            listener = await self._pool.acquire()
+            try:
+                await listener.add_listener(_WAKE_CHANNEL, self._on_notify)
+            except BaseException:
+                await self._pool.release(listener)
+                raise
+            self._listener = listener
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(_WAKE_CHANNEL, self._on_notify)
+            with contextlib.suppress(Exception):
+                await self._pool.release(listener)
+
+    async def _reset_after_failure(self) -> None:
+        # A broken producer or listening connection is rebuilt on the next attempt.
+        await self._close_listener()
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+
+def _record(row: asyncpg.Record, namespace: str) -> dict[str, Any]:
+    headers: dict[str, str] = row["headers"]
+    return {
+        "topic": namespaced(row["topic"], namespace),
+        "value": bytes(row["payload"]),
+        "key": row["message_key"].encode() if row["message_key"] is not None else None,
+        "headers": [(name, value.encode()) for name, value in headers.items()],
+    }
+
+
+async def pending_count(conn: Connection) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'")
+    return count
+
+
+__all__: Sequence[str] = ("EventSink", "Outbox", "OutboxRelay", "pending_count")

@@ -1,0 +1,70 @@
+"""Settings every service reads from its environment, validated at start-up."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings; each service subclasses it and sets its own defaults."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_file=None, frozen=True)
+
+    service_name: str = Field(
+        description="Name used in logs, events ('producer') and consumer groups."
+    )
+    database_url: str = Field(description="PostgreSQL URL of this service's own database.")
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092", description="Comma-separated host:port list of Kafka brokers."
+    )
+    kafka_enable_idempotence: bool = Field(
+        default=False,
+        description="Idempotent producer; keep off for brokers without InitProducerId (the embedded one).",
+    )
+    kafka_topic_namespace: str = Field(
+        default="",
+        description="Prefix for every topic and consumer group (tests, shared clusters).",
+    )
+    kafka_create_topics: bool = Field(
+        default=True, description="Create missing topics at start-up with their partition counts."
+    )
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
+    http_port: int = Field(ge=1, le=65535, description="Port the HTTP API listens on.")
+    log_level: str = Field(default="INFO", description="Python log level name.")
+    log_format: Literal["auto", "text", "json"] = Field(
+        default="auto", description="'auto' is text on a terminal and JSON otherwise."
+    )
+    db_pool_min_size: int = Field(default=2, ge=1, description="Connections kept open.")
+    db_pool_max_size: int = Field(default=10, ge=1, description="Most connections at once.")
+    startup_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="How long to wait for PostgreSQL and Kafka at start-up."
+    )
+    outbox_batch_size: int = Field(
+        default=500, ge=1, description="Most outbox rows published per batch."
+    )
+    outbox_poll_interval_seconds: float = Field(
+        default=1.0, gt=0, description="Outbox poll interval when no notification wakes the relay."
+    )
+    consumer_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Attempts at a failing event before it goes to the dead-letter topic.",
+    )
+    consumer_retry_base_seconds: float = Field(
+        default=0.2, gt=0, description="First retry delay for a failing event; doubles per attempt."
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @property
+    def consumer_group_prefix(self) -> str:
+        return f"{self.kafka_topic_namespace}{self.service_name}"
