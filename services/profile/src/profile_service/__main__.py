@@ -14,7 +14,7 @@ def main() -> int:
     return run_service(
         "Profile service: registers mentees and mentors and publishes profile events.",
         ProfileSettings,
-        lambda settings: create_app(settings),  # type: ignore[arg-type]
+        create_app,
     )
 
 

@@ -15,7 +15,15 @@ from zoneinfo import available_timezones
 from mentorship_shared.contracts.events import MenteeSkill, MentorSkill
 from mentorship_shared.contracts.languages import ISO_639_1
 from mentorship_shared.contracts.skills import TAXONOMY
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 
 @cache
@@ -131,6 +139,18 @@ class MenteeRegistration(_CommonRegistration):
     max_timezone_difference_hours: int | None = Field(
         default=None, ge=0, le=12, description="Largest timezone difference you accept."
     )
+
+    @field_validator("skills")
+    @classmethod
+    def _has_a_gap(cls, skills: list[MenteeSkillInput]) -> list[MenteeSkillInput]:
+        # A mentor helps with the distance between where you are and where you need to be;
+        # with no such distance there is nothing to match on.
+        if all(item.target == item.current for item in skills):
+            raise ValueError(
+                "at least one skill needs a target above its current level; "
+                "that gap is what a mentor helps with"
+            )
+        return skills
 
 
 class MentorRegistration(_CommonRegistration):

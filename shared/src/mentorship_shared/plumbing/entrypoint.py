@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -13,11 +14,13 @@ from pydantic import ValidationError
 from .logs import configure_logging
 from .settings import ServiceSettings
 
+S = TypeVar("S", bound=ServiceSettings)
+
 
 def run_service(
     description: str,
-    load_settings: Callable[[], ServiceSettings],
-    create_app: Callable[[ServiceSettings], FastAPI],
+    load_settings: Callable[[], S],
+    create_app: Callable[[S], FastAPI],
     argv: Sequence[str] | None = None,
 ) -> int:
     parser = argparse.ArgumentParser(

@@ -1,0 +1,27 @@
+"""The matching service's ASGI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
+
+from . import api
+from .config import MIGRATIONS_DIR, MatchingSettings
+from .handlers import profile_events_consumer
+
+
+def create_app(settings: MatchingSettings | None = None) -> FastAPI:
+    settings = settings or MatchingSettings()
+    runtime = ServiceRuntime(
+        settings, migrations_dir=MIGRATIONS_DIR, consumers=[profile_events_consumer(settings)]
+    )
+    return create_service_app(
+        runtime,
+        title="Matching service",
+        description=(
+            "Pairs each engineer moving into product management with the mentor whose strengths "
+            "best cover the engineer's skill gaps. Consumes `profile.events`, publishes "
+            "`match.events` through a transactional outbox."
+        ),
+        routers=[api.router],
+    )
