@@ -12,20 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import asyncpg
-import asyncpg.pool
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
 from ..contracts.envelope import EventEnvelope, EventPayload
 from ..contracts.topics import namespaced
 from . import metrics
-from .database import TRANSIENT_DB_ERRORS, Connection
+from .database import Connection
+from .worker import PollingWorker
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +85,11 @@ class Outbox:
         )
 
 
-class OutboxRelay:
+class OutboxRelay(PollingWorker):
     """Publishes pending outbox rows in batches; woken by NOTIFY, polling as a fallback."""
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
         *,
         bootstrap_servers: str,
         service: str,
@@ -101,70 +98,23 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
     ) -> None:
-        self._pool = pool
+        super().__init__(
+            name=f"{service}-outbox-relay", channel=_WAKE_CHANNEL, poll_interval=poll_interval
+        )
         self._bootstrap_servers = bootstrap_servers
         self._service = service
         self._namespace = topic_namespace
         self._enable_idempotence = enable_idempotence
         self._batch_size = batch_size
-        self._poll_interval = poll_interval
-        self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.pool.PoolConnectionProxy | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._close_listener()
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
-
-    def wake(self) -> None:
-        """Ask for a publish now (the NOTIFY trigger does this across processes)."""
-        self._wake.set()
-
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def _run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                await self._ensure_listening()
-                published = await self.publish_batch()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except (KafkaError, *TRANSIENT_DB_ERRORS) as error:
-                failures += 1
-                delay = min(30.0, 0.2 * 2 ** min(failures, 8)) * (0.5 + random.random())
-                log.warning("outbox relay could not publish (%r); retrying in %.1f s", error, delay)
-                await self._reset_after_failure()
-                await asyncio.sleep(delay)
-                continue
-            except Exception:
-                log.exception("outbox relay failed unexpectedly; retrying in 5 s")
-                await asyncio.sleep(5.0)
-                continue
-            if published < self._batch_size:
-                # Drained: sleep until a commit notifies us or the poll interval passes.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-                self._wake.clear()
+    async def run_once(self) -> bool:
+        return await self.publish_batch() >= self._batch_size
 
     async def publish_batch(self) -> int:
         """Publish up to one batch of pending rows; return how many were published."""
         producer = await self._ensure_producer()
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
                 return 0
             rows = await conn.fetch(
@@ -179,14 +129,13 @@ class OutboxRelay:
             # returned futures afterwards lets the whole batch go out in few requests.
             deliveries = [await producer.send(**_record(row, self._namespace)) for row in rows]
             results = await asyncio.gather(*deliveries, return_exceptions=True)
+            outcomes = list(zip(rows, results, strict=True))
             published = [
-                row["id"]
-                for row, result in zip(rows, results, strict=True)
-                if not isinstance(result, BaseException)
+                row["id"] for row, result in outcomes if not isinstance(result, BaseException)
             ]
             failed = [
                 (row["id"], repr(result))
-                for row, result in zip(rows, results, strict=True)
+                for row, result in outcomes
                 if isinstance(result, BaseException)
             ]
             if published:
@@ -200,12 +149,12 @@ class OutboxRelay:
                     "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
                     failed,
                 )
-        for row, result in zip(rows, results, strict=True):
+        for row, result in outcomes:
             if not isinstance(result, BaseException):
                 metrics.EVENTS_PUBLISHED.labels(row["topic"], row["event_type"]).inc()
-        if failed:
-            first_error = next(r for r in results if isinstance(r, BaseException))
-            raise first_error
+        for _, result in outcomes:
+            if isinstance(result, BaseException):
+                raise result
         return len(published)
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
@@ -225,30 +174,11 @@ class OutboxRelay:
             self._producer = producer
         return self._producer
 
-    async def _ensure_listening(self) -> None:
-        if self._listener is None or self._listener.is_closed():
-            listener = await self._pool.acquire()
-            try:
-                await listener.add_listener(_WAKE_CHANNEL, self._on_notify)
-            except BaseException:
-                await self._pool.release(listener)
-                raise
-            self._listener = listener
+    async def reset(self) -> None:
+        # A producer that failed may hold broken connections; the next run builds a new one.
+        await self.close()
 
-    def _on_notify(self, *_: Any) -> None:
-        self._wake.set()
-
-    async def _close_listener(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(_WAKE_CHANNEL, self._on_notify)
-            with contextlib.suppress(Exception):
-                await self._pool.release(listener)
-
-    async def _reset_after_failure(self) -> None:
-        # A broken producer or listening connection is rebuilt on the next attempt.
-        await self._close_listener()
+    async def close(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
             with contextlib.suppress(Exception):

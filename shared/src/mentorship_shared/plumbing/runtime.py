@@ -96,7 +96,6 @@ class ServiceRuntime:
                 timeout=settings.startup_timeout_seconds,
             )
         self.relay = OutboxRelay(
-            self._pool,
             bootstrap_servers=settings.kafka_bootstrap_servers,
             service=settings.service_name,
             topic_namespace=settings.kafka_topic_namespace,
@@ -104,7 +103,7 @@ class ServiceRuntime:
             batch_size=settings.outbox_batch_size,
             poll_interval=settings.outbox_poll_interval_seconds,
         )
-        await self.relay.start()
+        await self.relay.start(self._pool)
         for consumer in self.consumers:
             consumer.bind(
                 self._pool,

@@ -1,0 +1,51 @@
+"""The notification service's ASGI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
+
+from . import api
+from .config import MIGRATIONS_DIR, NotificationSettings
+from .dispatcher import MailDispatcher
+from .handlers import match_events_consumer, profile_events_consumer
+from .mailer import SmtpMailer
+from .use_cases import DeliveryPolicy
+
+
+def create_app(settings: NotificationSettings | None = None) -> FastAPI:
+    settings = settings or NotificationSettings()
+    mailer = SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        timeout=settings.smtp_timeout_seconds,
+    )
+    dispatcher = MailDispatcher(
+        mailer,
+        DeliveryPolicy(
+            mail_from=settings.mail_from,
+            message_id_domain=settings.message_id_domain,
+            max_attempts=settings.send_max_attempts,
+            retry_base_seconds=settings.send_retry_base_seconds,
+        ),
+        producer=settings.service_name,
+        poll_interval=settings.dispatcher_poll_interval_seconds,
+    )
+    runtime = ServiceRuntime(
+        settings,
+        migrations_dir=MIGRATIONS_DIR,
+        consumers=[profile_events_consumer(), match_events_consumer(settings)],
+        workers=[dispatcher],
+    )
+    return create_service_app(
+        runtime,
+        title="Notification service",
+        description=(
+            "Emails both people of every proposed match over SMTP, at most once per event and "
+            "recipient, and publishes `NotificationSent` or `NotificationFailed`."
+        ),
+        routers=[api.router],
+    )

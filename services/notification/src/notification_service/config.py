@@ -1,0 +1,43 @@
+"""Notification service settings, from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mentorship_shared.plumbing.settings import ServiceSettings
+from pydantic import Field
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+class NotificationSettings(ServiceSettings):
+    service_name: str = Field(default="notification", description="Service name.")
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:54329/notification",
+        description="PostgreSQL URL of the notification database.",
+    )
+    http_port: int = Field(default=8003, ge=1, le=65535, description="HTTP port.")
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server host.")
+    smtp_port: int = Field(default=2525, ge=1, le=65535, description="SMTP server port.")
+    smtp_username: str | None = Field(
+        default=None, description="SMTP login, if the server needs one."
+    )
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS.")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, description="SMTP timeout per mail.")
+    mail_from: str = Field(
+        default="Mentorship Matching <matches@mentorship.invalid>",
+        description="From header of every mail.",
+    )
+    message_id_domain: str = Field(
+        default="mentorship.invalid", description="Domain part of the Message-ID of every mail."
+    )
+    send_max_attempts: int = Field(
+        default=5, ge=1, description="Send attempts before a notification is marked failed."
+    )
+    send_retry_base_seconds: float = Field(
+        default=30.0, gt=0, description="Delay before the first resend; doubles per attempt."
+    )
+    dispatcher_poll_interval_seconds: float = Field(
+        default=2.0, gt=0, description="How often the dispatcher looks for due mail unprompted."
+    )

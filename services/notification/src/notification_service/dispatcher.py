@@ -1,0 +1,50 @@
+"""The mail dispatcher: sends due notifications, one transaction per mail."""
+
+from __future__ import annotations
+
+from mentorship_shared.plumbing.outbox import Outbox
+from mentorship_shared.plumbing.worker import PollingWorker
+
+from . import use_cases
+from .mailer import Mailer
+from .repository import NotificationRepository
+
+_WAKE_CHANNEL = "notifications_due"
+
+
+class MailDispatcher(PollingWorker):
+    """Locks one due notification at a time (SKIP LOCKED, so several instances share the work),
+    sends it and records the outcome before the lock is released."""
+
+    def __init__(
+        self,
+        mailer: Mailer,
+        policy: use_cases.DeliveryPolicy,
+        *,
+        producer: str,
+        poll_interval: float,
+        batch_size: int = 50,
+    ) -> None:
+        super().__init__(name="mail-dispatcher", channel=_WAKE_CHANNEL, poll_interval=poll_interval)
+        self._mailer = mailer
+        self._policy = policy
+        self._producer = producer
+        self._batch_size = batch_size
+
+    async def run_once(self) -> bool:
+        for _ in range(self._batch_size):
+            if not await self.send_next():
+                return False
+        return True
+
+    async def send_next(self) -> bool:
+        """Send the next due notification; False when none is due."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            repo = NotificationRepository(conn)
+            due = await repo.lock_next_due()
+            if due is None:
+                return False
+            await use_cases.deliver(
+                repo, Outbox(conn, producer=self._producer), self._mailer, due, self._policy
+            )
+        return True

@@ -1,0 +1,200 @@
+"""Contacts and notifications in PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
+from mentorship_shared.plumbing.database import Connection
+
+
+@dataclass(frozen=True)
+class NotificationIntent:
+    id: uuid.UUID
+    source_event_id: uuid.UUID
+    source_event_type: str
+    recipient_id: uuid.UUID
+    recipient_role: str
+    counterpart_id: uuid.UUID | None
+    template: str
+    context: dict[str, Any]
+    message_id: str
+
+
+@dataclass(frozen=True)
+class DueNotification:
+    """A pending intent whose recipient (and counterpart) can be reached, locked for sending."""
+
+    intent: NotificationIntent
+    attempts: int
+    recipient_name: str
+    recipient_email: str
+    counterpart_name: str
+
+
+@dataclass(frozen=True)
+class NotificationRecord:
+    id: uuid.UUID
+    source_event_id: uuid.UUID
+    source_event_type: str
+    recipient_id: uuid.UUID
+    recipient_role: str
+    recipient_email: str | None
+    channel: str
+    status: str
+    subject: str | None
+    attempts: int
+    last_error: str | None
+    message_id: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class NotificationRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def upsert_contact(self, profile: MenteeProfile | MentorProfile) -> bool:
+        """Keep the newest name and address of a profile; False if stale or erased."""
+        if await self._conn.fetchval(
+            "SELECT true FROM erased_profiles WHERE id = $1", profile.profile_id
+        ):
+            return False
+        return bool(
+            await self._conn.fetchval(
+                """
+                INSERT INTO contacts (profile_id, kind, name, email, version)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (profile_id) DO UPDATE SET
+                    name = EXCLUDED.name, email = EXCLUDED.email,
+                    version = EXCLUDED.version, updated_at = now()
+                WHERE contacts.version < EXCLUDED.version
+                RETURNING true
+                """,
+                profile.profile_id,
+                profile.kind,
+                profile.name,
+                profile.email,
+                profile.version,
+            )
+        )
+
+    async def erase_contact(self, profile_id: uuid.UUID) -> None:
+        """Forget the person: contact gone, unsent mail to or about them cancelled."""
+        await self._conn.execute("DELETE FROM contacts WHERE profile_id = $1", profile_id)
+        await self._conn.execute(
+            "INSERT INTO erased_profiles (id) VALUES ($1) ON CONFLICT DO NOTHING", profile_id
+        )
+        await self._conn.execute(
+            "UPDATE notifications SET status = 'cancelled', last_error = 'profile deleted' "
+            "WHERE status = 'pending' AND (recipient_id = $1 OR counterpart_id = $1)",
+            profile_id,
+        )
+
+    async def add_intent(self, intent: NotificationIntent) -> bool:
+        """Queue a notification; False if this (event, recipient, channel) is queued already."""
+        return bool(
+            await self._conn.fetchval(
+                """
+                INSERT INTO notifications (id, source_event_id, source_event_type, recipient_id,
+                                           recipient_role, counterpart_id, template, context,
+                                           message_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (source_event_id, recipient_id, channel) DO NOTHING
+                RETURNING true
+                """,
+                intent.id,
+                intent.source_event_id,
+                intent.source_event_type,
+                intent.recipient_id,
+                intent.recipient_role,
+                intent.counterpart_id,
+                intent.template,
+                intent.context,
+                intent.message_id,
+            )
+        )
+
+    async def lock_next_due(self) -> DueNotification | None:
+        """The oldest due notification whose people are known, locked; others skip it."""
+        row = await self._conn.fetchrow(
+            """
+            SELECT n.id, n.source_event_id, n.source_event_type, n.recipient_id,
+                   n.recipient_role, n.counterpart_id, n.template, n.context, n.message_id,
+                   n.attempts, r.name AS recipient_name, r.email AS recipient_email,
+                   c.name AS counterpart_name
+            FROM notifications n
+            JOIN contacts r ON r.profile_id = n.recipient_id
+            JOIN contacts c ON c.profile_id = n.counterpart_id
+            WHERE n.status = 'pending' AND n.next_attempt_at <= now()
+            ORDER BY n.next_attempt_at, n.created_at
+            LIMIT 1
+            FOR UPDATE OF n SKIP LOCKED
+            """
+        )
+        if row is None:
+            return None
+        intent = NotificationIntent(
+            id=row["id"],
+            source_event_id=row["source_event_id"],
+            source_event_type=row["source_event_type"],
+            recipient_id=row["recipient_id"],
+            recipient_role=row["recipient_role"],
+            counterpart_id=row["counterpart_id"],
+            template=row["template"],
+            context=row["context"],
+            message_id=row["message_id"],
+        )
+        return DueNotification(
+            intent=intent,
+            attempts=row["attempts"],
+            recipient_name=row["recipient_name"],
+            recipient_email=row["recipient_email"],
+            counterpart_name=row["counterpart_name"],
+        )
+
+    async def mark_sent(self, notification_id: uuid.UUID, subject: str) -> datetime:
+        sent_at: datetime = await self._conn.fetchval(
+            "UPDATE notifications SET status = 'sent', sent_at = now(), subject = $2, "
+            "attempts = attempts + 1, last_error = NULL WHERE id = $1 RETURNING sent_at",
+            notification_id,
+            subject,
+        )
+        return sent_at
+
+    async def mark_attempt_failed(
+        self, notification_id: uuid.UUID, error: str, *, retry_in_seconds: float | None
+    ) -> None:
+        """Record a failed send: retry later, or give up when `retry_in_seconds` is None."""
+        if retry_in_seconds is None:
+            await self._conn.execute(
+                "UPDATE notifications SET status = 'failed', attempts = attempts + 1, "
+                "last_error = $2 WHERE id = $1",
+                notification_id,
+                error,
+            )
+        else:
+            await self._conn.execute(
+                "UPDATE notifications SET attempts = attempts + 1, last_error = $2, "
+                "next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+                notification_id,
+                error,
+                retry_in_seconds,
+            )
+
+    async def recent(self, limit: int) -> list[NotificationRecord]:
+        rows = await self._conn.fetch(
+            """
+            SELECT n.id, n.source_event_id, n.source_event_type, n.recipient_id,
+                   n.recipient_role, r.email AS recipient_email, n.channel, n.status,
+                   n.subject, n.attempts, n.last_error, n.message_id, n.created_at, n.sent_at
+            FROM notifications n LEFT JOIN contacts r ON r.profile_id = n.recipient_id
+            ORDER BY n.created_at DESC, n.id
+            LIMIT $1
+            """,
+            limit,
+        )
+        return [NotificationRecord(**dict(row)) for row in rows]

@@ -1,0 +1,174 @@
+"""What the notification service does: remember contacts, queue mail intents, deliver them.
+
+Delivery order matters: the intent is committed first (one per event, recipient and channel),
+the mail is sent, and the intent is marked sent together with the NotificationSent event.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from mentorship_shared.contracts.envelope import EventEnvelope
+from mentorship_shared.contracts.events import (
+    MatchProposed,
+    MenteeProfile,
+    MentorProfile,
+    NotificationFailed,
+    NotificationSent,
+)
+from mentorship_shared.plumbing.logs import mask_email
+from mentorship_shared.plumbing.outbox import EventSink
+
+from .mailer import SEND_ERRORS, Mailer
+from .repository import DueNotification, NotificationIntent, NotificationRepository
+from .templates import MATCH_PROPOSED, render
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    mail_from: str
+    message_id_domain: str
+    max_attempts: int
+    retry_base_seconds: float
+
+
+async def record_contact(
+    repo: NotificationRepository, profile: MenteeProfile | MentorProfile
+) -> None:
+    await repo.upsert_contact(profile)
+
+
+async def forget_contact(repo: NotificationRepository, profile_id: uuid.UUID) -> None:
+    await repo.erase_contact(profile_id)
+
+
+async def queue_match_proposed(
+    repo: NotificationRepository,
+    envelope: EventEnvelope,
+    event: MatchProposed,
+    message_id_domain: str,
+) -> int:
+    """One mail intent for the mentee and one for the mentor; returns how many were new."""
+    context = {
+        "match_id": str(event.match_id),
+        "score": event.score,
+        "explanation": event.explanation,
+        "covered_skills": event.covered_skills,
+        "uncovered_skills": event.uncovered_skills,
+        "expires_at": event.expires_at.isoformat() if event.expires_at else None,
+    }
+    queued = 0
+    for role, recipient, counterpart in (
+        ("mentee", event.mentee_id, event.mentor_id),
+        ("mentor", event.mentor_id, event.mentee_id),
+    ):
+        notification_id = uuid.uuid4()
+        queued += await repo.add_intent(
+            NotificationIntent(
+                id=notification_id,
+                source_event_id=envelope.event_id,
+                source_event_type=envelope.event_type,
+                recipient_id=recipient,
+                recipient_role=role,
+                counterpart_id=counterpart,
+                template=MATCH_PROPOSED,
+                context=context,
+                # Fixed when the intent is queued, so a resend after a crash between the send and
+                # the mark carries the same Message-ID and reads as a duplicate.
+                message_id=f"<{notification_id}@{message_id_domain}>",
+            )
+        )
+    return queued
+
+
+async def deliver(
+    repo: NotificationRepository,
+    events: EventSink,
+    mailer: Mailer,
+    due: DueNotification,
+    policy: DeliveryPolicy,
+) -> bool:
+    """Send one due notification and record the outcome; True if the mail went out."""
+    intent = due.intent
+    try:
+        mail = render(
+            intent.template,
+            recipient_role=intent.recipient_role,
+            recipient_name=due.recipient_name,
+            counterpart_name=due.counterpart_name,
+            context=intent.context,
+        )
+    except (KeyError, ValueError) as error:
+        await _give_up(repo, events, due, f"cannot render: {error!r}")
+        return False
+    message = EmailMessage()
+    message["From"] = policy.mail_from
+    message["To"] = f"{due.recipient_name} <{due.recipient_email}>"
+    message["Subject"] = mail.subject
+    message["Message-ID"] = intent.message_id
+    message["Date"] = formatdate(localtime=False)
+    message["X-Mentorship-Notification"] = str(intent.id)
+    message.set_content(mail.body)
+    try:
+        await mailer.send(message)
+    except SEND_ERRORS as error:
+        attempts = due.attempts + 1
+        if attempts >= policy.max_attempts:
+            await _give_up(repo, events, due, repr(error))
+        else:
+            delay = policy.retry_base_seconds * 2 ** (attempts - 1)
+            await repo.mark_attempt_failed(intent.id, repr(error), retry_in_seconds=delay)
+            log.warning(
+                "mail to %s failed (attempt %d of %d), retrying in %.0f s: %r",
+                mask_email(due.recipient_email),
+                attempts,
+                policy.max_attempts,
+                delay,
+                error,
+            )
+        return False
+    sent_at = await repo.mark_sent(intent.id, mail.subject)
+    await events.publish(
+        NotificationSent(
+            notification_id=intent.id,
+            source_event_id=intent.source_event_id,
+            source_event_type=intent.source_event_type,
+            recipient_id=intent.recipient_id,
+            recipient_role=intent.recipient_role,
+            channel="email",
+            message_id=intent.message_id,
+            sent_at=sent_at,
+        )
+    )
+    log.info(
+        "mail sent to %s",
+        mask_email(due.recipient_email),
+        extra={"notification_id": str(intent.id)},
+    )
+    return True
+
+
+async def _give_up(
+    repo: NotificationRepository, events: EventSink, due: DueNotification, error: str
+) -> None:
+    intent = due.intent
+    await repo.mark_attempt_failed(intent.id, error, retry_in_seconds=None)
+    await events.publish(
+        NotificationFailed(
+            notification_id=intent.id,
+            source_event_id=intent.source_event_id,
+            source_event_type=intent.source_event_type,
+            recipient_id=intent.recipient_id,
+            recipient_role=intent.recipient_role,
+            channel="email",
+            error=error,
+            attempts=due.attempts + 1,
+        )
+    )
+    log.error("gave up on mail %s: %s", intent.id, error)

@@ -1,0 +1,123 @@
+"""Background loops that drain a table: woken by NOTIFY, polling as a fallback, backing off.
+
+The outbox relay and the mail dispatcher both work this way: a trigger NOTIFYs a channel when
+rows commit, the loop wakes and drains in batches, and when nothing notifies it (a missed
+notification, rows that became due with time) it still polls every `poll_interval` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from typing import Any
+
+import asyncpg
+import asyncpg.pool
+from aiokafka.errors import KafkaError
+
+from .database import TRANSIENT_DB_ERRORS
+
+log = logging.getLogger(__name__)
+
+#: Failures of the loop's dependencies that are retried with backoff rather than reported as bugs.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (KafkaError, *TRANSIENT_DB_ERRORS)
+
+
+class PollingWorker:
+    """Subclasses implement `run_once`; this class owns the loop, wake-ups and backoff."""
+
+    def __init__(self, *, name: str, channel: str, poll_interval: float) -> None:
+        self.name = name
+        self._channel = channel
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.pool.PoolConnectionProxy | None = None
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError(f"{self.name} has not started")
+        return self._pool
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close_listener()
+        await self.close()
+
+    def wake(self) -> None:
+        """Ask for a run now (NOTIFY does this across processes)."""
+        self._wake.set()
+
+    async def run_once(self) -> bool:
+        """Do one batch of work; return True if more may be waiting right now."""
+        raise NotImplementedError
+
+    async def reset(self) -> None:
+        """Drop connections that may be broken after a failure (rebuilt on the next run)."""
+
+    async def close(self) -> None:
+        """Release what the worker holds, at stop."""
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._ensure_listening()
+                more = await self.run_once()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except TRANSIENT_ERRORS as error:
+                failures += 1
+                delay = min(30.0, 0.2 * 2 ** min(failures, 8)) * (0.5 + random.random())
+                log.warning("%s: %r; retrying in %.1f s", self.name, error, delay)
+                await self._close_listener()
+                await self.reset()
+                await asyncio.sleep(delay)
+                continue
+            except Exception:
+                log.exception("%s failed unexpectedly; retrying in 5 s", self.name)
+                await self.reset()
+                await asyncio.sleep(5.0)
+                continue
+            if not more:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+                self._wake.clear()
+
+    async def _ensure_listening(self) -> None:
+        if self._listener is None or self._listener.is_closed():
+            listener = await self.pool.acquire()
+            try:
+                await listener.add_listener(self._channel, self._on_notify)
+            except BaseException:
+                await self.pool.release(listener)
+                raise
+            self._listener = listener
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(self._channel, self._on_notify)
+            with contextlib.suppress(Exception):
+                await self.pool.release(listener)
