@@ -78,12 +78,20 @@ def create_broker(
         bootstrap_servers,
         enable_idempotence=enable_idempotence,
         client_id=client_id,
+        # Our handlers log through the root logger's format (JSON or text), FastStream too.
+        logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
     )
 
 
 def subscribe(
-    broker: KafkaBroker, consumer: EventConsumer, *, namespace: str, group_prefix: str
+    broker: KafkaBroker,
+    consumer: EventConsumer,
+    *,
+    namespace: str,
+    group_prefix: str,
+    session_timeout_ms: int = 10_000,
+    heartbeat_interval_ms: int = 3_000,
 ) -> None:
     """Attach `consumer` to its topic in a consumer group, with manual offset commits.
 
@@ -100,6 +108,8 @@ def subscribe(
         group_id=f"{group_prefix}.{consumer.name}",
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=heartbeat_interval_ms,
         title=f"{group_prefix}.{consumer.name}",
         description=consumer.description
         or f"Handles {', '.join(consumer.event_types)}; other event types are skipped.",

@@ -66,6 +66,8 @@ class ServiceRuntime:
                 consumer,
                 namespace=settings.kafka_topic_namespace,
                 group_prefix=settings.consumer_group_prefix,
+                session_timeout_ms=settings.kafka_session_timeout_ms,
+                heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             )
         self._pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None

@@ -28,6 +28,19 @@ class ServiceSettings(BaseSettings):
         default="",
         description="Prefix for every topic and consumer group (tests, shared clusters).",
     )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1000,
+        description=(
+            "Consumer group session timeout. The embedded broker holds a new member's join for "
+            "half of it, so the dev stack and tests use a shorter one."
+        ),
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        default=3_000,
+        ge=100,
+        description="Consumer heartbeat interval; below a third of the session timeout.",
+    )
     kafka_create_topics: bool = Field(
         default=True, description="Create missing topics at start-up with their partition counts."
     )

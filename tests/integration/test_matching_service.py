@@ -1,0 +1,216 @@
+"""The matching service in-process, fed profile events through a real broker, with its own
+real database: who gets proposed, capacity, and bad messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from devstack.testing import KafkaHandle
+from matching_service.app import create_app
+from matching_service.config import MatchingSettings
+from mentorship_shared.contracts.topics import MATCH_EVENTS, PROFILE_EVENTS, dead_letter_topic
+from tests.support.kafka import events_of, produce, read_topic
+from tests.support.profiles import mentee, mentor, registered
+from tests.support.services import FAST_KAFKA, eventually, serve_in_process
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def matching_db(new_database: Callable[[str], Awaitable[str]]) -> str:
+    return await new_database("matching")
+
+
+@pytest.fixture
+async def matcher(
+    matching_db: str, kafka: KafkaHandle, namespace: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = MatchingSettings(
+        database_url=matching_db,
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        kafka_topic_namespace=namespace,
+        consumer_max_attempts=2,
+        consumer_retry_base_seconds=0.05,
+        **FAST_KAFKA,
+    )
+    async with serve_in_process(create_app(settings)) as client:
+        yield client
+
+
+async def matches_of(client: httpx.AsyncClient, mentee_id: Any) -> list[dict[str, Any]]:
+    response = await client.get(f"/v1/mentees/{mentee_id}/matches")
+    if response.status_code == 404:
+        return []
+    assert response.status_code == 200, response.text
+    matches: list[dict[str, Any]] = response.json()["matches"]
+    return matches
+
+
+async def test_the_mentor_strongest_in_the_biggest_gap_is_proposed(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str
+) -> None:
+    pricing = mentor({"pricing_monetisation": 5, "technical_depth": 3})
+    communication = mentor({"stakeholder_communication": 5, "technical_depth": 3})
+    engineer = mentee(
+        {"pricing_monetisation": (0, 4), "stakeholder_communication": (3, 4), "technical_depth": (5, 5)}
+    )
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    await produce(kafka.bootstrap_servers, topic, [registered(pricing), registered(communication)])
+    await produce(kafka.bootstrap_servers, topic, [registered(engineer)])
+
+    [match] = await eventually(lambda: matches_of(matcher, engineer.profile_id), lambda m: bool(m))
+
+    assert match["mentor_id"] == str(pricing.profile_id)
+    assert match["status"] == "proposed"
+    assert 0 < match["score"] <= 1
+    assert "pricing" in match["explanation"]
+    assert match["covered_skills"] == ["pricing_monetisation"]
+    records = await read_topic(
+        kafka.bootstrap_servers,
+        f"{namespace}{MATCH_EVENTS}",
+        until=lambda rs: bool(events_of(rs, "MatchProposed")),
+    )
+    [proposed] = events_of(records, "MatchProposed")
+    assert proposed["payload"]["match_id"] == match["id"]
+    assert proposed["payload"]["mentor_id"] == str(pricing.profile_id)
+    assert records[0].key == match["id"].encode()
+
+
+async def test_no_proposal_without_a_shared_language_and_a_later_mentor_gets_the_waiting_mentee(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str
+) -> None:
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    german_only = mentor({"pricing_monetisation": 5}, languages=("de",))
+    engineer = mentee({"pricing_monetisation": (1, 4)}, languages=("en", "fr"))
+    await produce(kafka.bootstrap_servers, topic, [registered(german_only), registered(engineer)])
+    await eventually(lambda: matcher.get(f"/v1/mentees/{engineer.profile_id}/matches"),
+                     lambda r: r.status_code == 200)
+    assert await matches_of(matcher, engineer.profile_id) == []
+
+    french = mentor({"pricing_monetisation": 3}, languages=("fr",))
+    await produce(kafka.bootstrap_servers, topic, [registered(french)])
+
+    [match] = await eventually(lambda: matches_of(matcher, engineer.profile_id), lambda m: bool(m))
+    assert match["mentor_id"] == str(french.profile_id)
+
+
+async def test_a_mentor_never_exceeds_capacity(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str, matching_db: str
+) -> None:
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    only_mentor = mentor({"go_to_market": 5}, capacity=2)
+    engineers = [mentee({"go_to_market": (1, 4)}) for _ in range(5)]
+    # Spread over partitions (keys differ), so the consumer sees them in any interleaving.
+    await produce(kafka.bootstrap_servers, topic, [registered(only_mentor)])
+    for engineer in engineers:
+        await produce(kafka.bootstrap_servers, topic, [registered(engineer)],
+                      key=str(engineer.profile_id).encode())
+
+    async def proposals() -> list[dict[str, Any]]:
+        found = []
+        for engineer in engineers:
+            found += await matches_of(matcher, engineer.profile_id)
+        return found
+
+    conn = await asyncpg.connect(matching_db)
+    try:
+        # Wait until every event was handled, then look: none but two may have a proposal.
+        await eventually(
+            lambda: conn.fetchval("SELECT count(*) FROM processed_events"), lambda n: n == 6
+        )
+        assert len(await proposals()) == 2
+        load, capacity = await conn.fetchrow(
+            "SELECT load, capacity FROM mentors WHERE id = $1", only_mentor.profile_id
+        )
+        assert (load, capacity) == (2, 2)
+        waiting = await conn.fetchval("SELECT count(*) FROM mentees")
+        assert waiting == 5
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute("UPDATE mentors SET load = load + 1 WHERE id = $1", only_mentor.profile_id)
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(
+                "INSERT INTO matches (id, mentee_id, mentor_id, status, score, score_breakdown, "
+                "explanation, covered_skills, uncovered_skills, algorithm_version) "
+                "SELECT gen_random_uuid(), mentee_id, mentor_id, 'proposed', 0.5, '{}', '', '{}', "
+                "'{}', 'x' FROM matches LIMIT 1"
+            )
+    finally:
+        await conn.close()
+
+
+async def test_a_malformed_message_is_dead_lettered_and_the_next_one_is_processed(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str, matching_db: str
+) -> None:
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    good_mentor = mentor({"product_metrics": 5})
+    engineer = mentee({"product_metrics": (1, 5)})
+    unknown_version = json.loads(registered(mentee({"product_metrics": (1, 5)})))
+    unknown_version["schema_version"] = 99
+    invalid_payload = json.loads(registered(mentee({"product_metrics": (1, 5)})))
+    invalid_payload["payload"]["profile"]["skills"] = "lots"
+    # One key: one partition, so the good events queue up behind the bad ones.
+    await produce(
+        kafka.bootstrap_servers,
+        topic,
+        [
+            b"{not json at all",
+            json.dumps(unknown_version).encode(),
+            json.dumps(invalid_payload).encode(),
+            b'{"event_type": "SomethingNew", "event_id": "7b0cbb5e-4a59-4ac5-9f4e-2f5ff0b0a1a0",'
+            b' "schema_version": 1, "occurred_at": "2026-01-01T00:00:00Z", "producer": "x",'
+            b' "payload": {}}',
+            registered(good_mentor),
+            registered(engineer),
+        ],
+        key=b"same-partition",
+    )
+
+    [match] = await eventually(lambda: matches_of(matcher, engineer.profile_id), lambda m: bool(m))
+    assert match["mentor_id"] == str(good_mentor.profile_id)
+
+    dead = await read_topic(
+        kafka.bootstrap_servers,
+        f"{namespace}{dead_letter_topic(PROFILE_EVENTS)}",
+        until=lambda rs: len(rs) >= 3,
+    )
+    reasons = sorted(dict(r.headers)["dlq-reason"].decode() for r in dead)
+    assert reasons == ["invalid_payload", "malformed_envelope", "unsupported_schema_version"]
+    assert dead[0].value == b"{not json at all" or b"{not json at all" in [r.value for r in dead]
+    conn = await asyncpg.connect(matching_db)
+    try:
+        outcomes = await conn.fetch("SELECT outcome, count(*) FROM processed_events GROUP BY outcome")
+    finally:
+        await conn.close()
+    assert dict((r["outcome"], r["count"]) for r in outcomes) == {"dead_lettered": 3, "handled": 2}
+
+
+async def test_a_redelivered_event_changes_nothing(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str, matching_db: str
+) -> None:
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    the_mentor = mentor({"roadmap_prioritisation": 5}, capacity=5)
+    engineer = mentee({"roadmap_prioritisation": (2, 5)})
+    mentee_event = registered(engineer)
+    # One key: one partition, so the marker is handled after the redeliveries.
+    await produce(kafka.bootstrap_servers, topic, [registered(the_mentor), mentee_event], key=b"k")
+    await eventually(lambda: matches_of(matcher, engineer.profile_id), lambda m: bool(m))
+
+    marker = mentee({"roadmap_prioritisation": (2, 5)})
+    await produce(
+        kafka.bootstrap_servers, topic, [mentee_event, mentee_event, registered(marker)], key=b"k"
+    )
+    await eventually(lambda: matches_of(matcher, marker.profile_id), lambda m: bool(m))
+
+    assert len(await matches_of(matcher, engineer.profile_id)) == 1
+    conn = await asyncpg.connect(matching_db)
+    try:
+        assert await conn.fetchval("SELECT load FROM mentors WHERE id = $1", the_mentor.profile_id) == 2
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'MatchProposed'") == 2
+    finally:
+        await conn.close()

@@ -1,0 +1,50 @@
+"""Running a service in-process against the real database and broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import httpx
+from fastapi import FastAPI
+
+T = TypeVar("T")
+
+#: Settings every test service gets: a short consumer-group session so the embedded broker
+#: admits members quickly, and a fast outbox poll.
+FAST_KAFKA = {
+    "kafka_session_timeout_ms": 4000,
+    "kafka_heartbeat_interval_ms": 1000,
+    "outbox_poll_interval_seconds": 0.2,
+    "startup_timeout_seconds": 30.0,
+}
+
+
+@asynccontextmanager
+async def serve_in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Start the app's lifespan (pool, migrations, consumers, relay) and give an HTTP client."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.1,
+) -> T:
+    """Poll `probe` until `accept` holds for its result; fail with the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if accept(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s; last result: {result!r}")
+        await asyncio.sleep(interval)
