@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from devstack.smtp_sink import SmtpSink
 from devstack.testing import KafkaHandle, PostgresHandle, kafka_broker, postgres_server
 from mentorship_shared.contracts.topics import topic_partitions

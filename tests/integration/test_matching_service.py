@@ -10,11 +10,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-
 from devstack.testing import KafkaHandle
 from matching_service.app import create_app
 from matching_service.config import MatchingSettings
 from mentorship_shared.contracts.topics import MATCH_EVENTS, PROFILE_EVENTS, dead_letter_topic
+
 from tests.support.kafka import events_of, produce, read_topic
 from tests.support.profiles import mentee, mentor, registered
 from tests.support.services import FAST_KAFKA, eventually, serve_in_process
@@ -58,7 +58,11 @@ async def test_the_mentor_strongest_in_the_biggest_gap_is_proposed(
     pricing = mentor({"pricing_monetisation": 5, "technical_depth": 3})
     communication = mentor({"stakeholder_communication": 5, "technical_depth": 3})
     engineer = mentee(
-        {"pricing_monetisation": (0, 4), "stakeholder_communication": (3, 4), "technical_depth": (5, 5)}
+        {
+            "pricing_monetisation": (0, 4),
+            "stakeholder_communication": (3, 4),
+            "technical_depth": (5, 5),
+        }
     )
     topic = f"{namespace}{PROFILE_EVENTS}"
     await produce(kafka.bootstrap_servers, topic, [registered(pricing), registered(communication)])
@@ -89,8 +93,10 @@ async def test_no_proposal_without_a_shared_language_and_a_later_mentor_gets_the
     german_only = mentor({"pricing_monetisation": 5}, languages=("de",))
     engineer = mentee({"pricing_monetisation": (1, 4)}, languages=("en", "fr"))
     await produce(kafka.bootstrap_servers, topic, [registered(german_only), registered(engineer)])
-    await eventually(lambda: matcher.get(f"/v1/mentees/{engineer.profile_id}/matches"),
-                     lambda r: r.status_code == 200)
+    await eventually(
+        lambda: matcher.get(f"/v1/mentees/{engineer.profile_id}/matches"),
+        lambda r: r.status_code == 200,
+    )
     assert await matches_of(matcher, engineer.profile_id) == []
 
     french = mentor({"pricing_monetisation": 3}, languages=("fr",))
@@ -109,8 +115,12 @@ async def test_a_mentor_never_exceeds_capacity(
     # Spread over partitions (keys differ), so the consumer sees them in any interleaving.
     await produce(kafka.bootstrap_servers, topic, [registered(only_mentor)])
     for engineer in engineers:
-        await produce(kafka.bootstrap_servers, topic, [registered(engineer)],
-                      key=str(engineer.profile_id).encode())
+        await produce(
+            kafka.bootstrap_servers,
+            topic,
+            [registered(engineer)],
+            key=str(engineer.profile_id).encode(),
+        )
 
     async def proposals() -> list[dict[str, Any]]:
         found = []
@@ -132,7 +142,9 @@ async def test_a_mentor_never_exceeds_capacity(
         waiting = await conn.fetchval("SELECT count(*) FROM mentees")
         assert waiting == 5
         with pytest.raises(asyncpg.CheckViolationError):
-            await conn.execute("UPDATE mentors SET load = load + 1 WHERE id = $1", only_mentor.profile_id)
+            await conn.execute(
+                "UPDATE mentors SET load = load + 1 WHERE id = $1", only_mentor.profile_id
+            )
         with pytest.raises(asyncpg.UniqueViolationError):
             await conn.execute(
                 "INSERT INTO matches (id, mentee_id, mentor_id, status, score, score_breakdown, "
@@ -184,7 +196,9 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_one_is_processe
     assert dead[0].value == b"{not json at all" or b"{not json at all" in [r.value for r in dead]
     conn = await asyncpg.connect(matching_db)
     try:
-        outcomes = await conn.fetch("SELECT outcome, count(*) FROM processed_events GROUP BY outcome")
+        outcomes = await conn.fetch(
+            "SELECT outcome, count(*) FROM processed_events GROUP BY outcome"
+        )
     finally:
         await conn.close()
     assert dict((r["outcome"], r["count"]) for r in outcomes) == {"dead_lettered": 3, "handled": 2}
@@ -210,7 +224,13 @@ async def test_a_redelivered_event_changes_nothing(
     assert len(await matches_of(matcher, engineer.profile_id)) == 1
     conn = await asyncpg.connect(matching_db)
     try:
-        assert await conn.fetchval("SELECT load FROM mentors WHERE id = $1", the_mentor.profile_id) == 2
-        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'MatchProposed'") == 2
+        assert (
+            await conn.fetchval("SELECT load FROM mentors WHERE id = $1", the_mentor.profile_id)
+            == 2
+        )
+        assert (
+            await conn.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'MatchProposed'")
+            == 2
+        )
     finally:
         await conn.close()

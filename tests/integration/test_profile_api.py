@@ -10,11 +10,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-
 from devstack.testing import KafkaHandle
 from mentorship_shared.contracts.topics import PROFILE_EVENTS
 from profile_service.app import create_app
 from profile_service.config import ProfileSettings
+
 from tests.support.kafka import events_of, read_topic
 from tests.support.services import FAST_KAFKA, serve_in_process
 
@@ -94,7 +94,9 @@ async def test_registration_stores_the_profile_and_publishes_its_event(
     assert response.headers["location"] == f"/v1/profiles/{created['id']}"
     conn = await asyncpg.connect(profile_db)
     try:
-        row = await conn.fetchrow("SELECT email, token_hash FROM profiles WHERE id = $1", created["id"])
+        row = await conn.fetchrow(
+            "SELECT email, token_hash FROM profiles WHERE id = $1", created["id"]
+        )
     finally:
         await conn.close()
     assert row is not None and row["email"] == f"ada-{unique}@example.com"
@@ -118,9 +120,21 @@ INVALID_REGISTRATIONS = [
     ("/v1/mentees", {"languages": ["english"]}, "languages"),
     ("/v1/mentees", {"languages": []}, "languages"),
     ("/v1/mentees", {"name": ""}, "name"),
-    ("/v1/mentees", {"skills": [{"skill": "juggling", "current": 1, "target": 2}]}, "skills.0.skill"),
-    ("/v1/mentees", {"skills": [{"skill": "go_to_market", "current": 1, "target": 6}]}, "skills.0.target"),
-    ("/v1/mentees", {"skills": [{"skill": "go_to_market", "current": -1, "target": 2}]}, "skills.0.current"),
+    (
+        "/v1/mentees",
+        {"skills": [{"skill": "juggling", "current": 1, "target": 2}]},
+        "skills.0.skill",
+    ),
+    (
+        "/v1/mentees",
+        {"skills": [{"skill": "go_to_market", "current": 1, "target": 6}]},
+        "skills.0.target",
+    ),
+    (
+        "/v1/mentees",
+        {"skills": [{"skill": "go_to_market", "current": -1, "target": 2}]},
+        "skills.0.current",
+    ),
     ("/v1/mentees", {"skills": [{"skill": "go_to_market", "current": 4, "target": 2}]}, "skills.0"),
     ("/v1/mentees", {"skills": [{"skill": "go_to_market", "current": 2, "target": 2}]}, "skills"),
     ("/v1/mentees", {"skills": []}, "skills"),
@@ -166,7 +180,9 @@ async def test_invalid_registration_is_rejected_naming_the_field_and_changes_not
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
     finally:
         await conn.close()
-    assert await read_topic(kafka.bootstrap_servers, f"{namespace}{PROFILE_EVENTS}", timeout=0.5) == []
+    assert (
+        await read_topic(kafka.bootstrap_servers, f"{namespace}{PROFILE_EVENTS}", timeout=0.5) == []
+    )
 
 
 async def test_malformed_json_gets_a_json_error(api: httpx.AsyncClient) -> None:
@@ -181,7 +197,9 @@ async def test_a_second_registration_with_the_same_email_conflicts(
     api: httpx.AsyncClient, unique: str
 ) -> None:
     assert (await api.post("/v1/mentors", json=mentor_body(unique))).status_code == 201
-    response = await api.post("/v1/mentees", json=mentee_body(unique, email=f"GRACE-{unique}@example.com"))
+    response = await api.post(
+        "/v1/mentees", json=mentee_body(unique, email=f"GRACE-{unique}@example.com")
+    )
     assert response.status_code == 409
     assert response.json()["fields"][0]["field"] == "email"
 
@@ -195,7 +213,9 @@ async def test_owner_reads_changes_and_deletes_the_profile_others_cannot(
     owner = {"Authorization": f"Bearer {mine['token']}"}
 
     assert (await api.get(url)).status_code == 401
-    assert (await api.get(url, headers={"Authorization": f"Bearer {other['token']}"})).status_code == 404
+    assert (
+        await api.get(url, headers={"Authorization": f"Bearer {other['token']}"})
+    ).status_code == 404
     read = await api.get(url, headers=owner)
     assert read.status_code == 200 and read.json()["email"] == mine["email"]
     assert "token" not in read.json()
@@ -207,8 +227,12 @@ async def test_owner_reads_changes_and_deletes_the_profile_others_cannot(
     assert changed.json()["capacity"] == 5 and changed.json()["version"] == 2
 
     wrong_kind = await api.patch(url, json={"target_role": "CEO"}, headers=owner)
-    assert wrong_kind.status_code == 422 and wrong_kind.json()["fields"][0]["field"] == "target_role"
-    invalid = await api.patch(url, json={"skills": [{"skill": "go_to_market", "level": 7}]}, headers=owner)
+    assert (
+        wrong_kind.status_code == 422 and wrong_kind.json()["fields"][0]["field"] == "target_role"
+    )
+    invalid = await api.patch(
+        url, json={"skills": [{"skill": "go_to_market", "level": 7}]}, headers=owner
+    )
     assert invalid.status_code == 422 and invalid.json()["fields"][0]["field"] == "skills.0.level"
 
     assert (await api.delete(url, headers=owner)).status_code == 204

@@ -6,9 +6,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from email.message import EmailMessage
 from typing import TypeVar
 
 import httpx
+from devstack.smtp_sink import SmtpSink
 from fastapi import FastAPI
 
 T = TypeVar("T")
@@ -48,3 +50,15 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s; last result: {result!r}")
         await asyncio.sleep(interval)
+
+
+async def mail_received(sink: SmtpSink, count: int, *, timeout: float = 20.0) -> list[EmailMessage]:
+    """Wait, without blocking the event loop, until the sink holds at least `count` mails.
+
+    In-process services share the test's event loop, so a blocking wait would stop them too.
+    """
+
+    async def messages() -> list[EmailMessage]:
+        return sink.messages()
+
+    return await eventually(messages, lambda mails: len(mails) >= count, timeout=timeout)

@@ -7,7 +7,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -16,6 +18,18 @@ from devstack.cli import SERVICES, main
 from devstack.processes import free_port, pid_is_alive, port_is_open, stop_process
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A scratch folder for a PostgreSQL cluster, outside pytest's tmp_path on purpose.
+
+    As root, PostgreSQL runs as another account that needs o+x on every folder above its
+    data. pytest resets its shared /tmp/pytest-of-<user> folder to 0700 whenever another
+    pytest session starts, which would lock that account out in the middle of a test.
+    """
+    with tempfile.TemporaryDirectory(prefix="devstack-test-") as tmp:
+        yield Path(tmp)
 
 
 def descendants(root: int) -> set[int]:
@@ -36,7 +50,9 @@ def descendants(root: int) -> set[int]:
     return {pid for pid in found if pid_is_alive(pid)}
 
 
-def test_up_starts_the_servers_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
+def test_up_starts_the_servers_and_ctrl_c_leaves_no_process(
+    tmp_path: Path, server_dir: Path
+) -> None:
     if any(port_is_open("127.0.0.1", s.http_port) for s in SERVICES):
         pytest.skip("a service port (8001-8003) is taken on this machine")
     ports = {name: free_port() for name in ("POSTGRES", "KAFKA", "SMTP")}
@@ -45,7 +61,7 @@ def test_up_starts_the_servers_and_ctrl_c_leaves_no_process(tmp_path: Path) -> N
     log = tmp_path / "up.out"
     with open(log, "wb") as out:
         up = subprocess.Popen(
-            [sys.executable, "-m", "devstack.cli", "up", "--var-dir", str(tmp_path / "var")],
+            [sys.executable, "-m", "devstack.cli", "up", "--var-dir", str(server_dir / "var")],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -70,8 +86,8 @@ def test_up_starts_the_servers_and_ctrl_c_leaves_no_process(tmp_path: Path) -> N
     still_alive = {pid for pid in children if pid_is_alive(pid)}
     assert not still_alive, text
     assert not any(port_is_open("127.0.0.1", port) for port in ports.values())
-    assert (tmp_path / "var" / "postgres" / "PG_VERSION").exists()
-    assert (tmp_path / "var" / "logs" / "postgres.log").exists()
+    assert (server_dir / "var" / "postgres" / "PG_VERSION").exists()
+    assert (server_dir / "var" / "logs" / "postgres.log").exists()
 
 
 def test_up_reports_a_port_in_use(

@@ -9,7 +9,9 @@ import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -26,6 +28,18 @@ from devstack.testing import ENV_USE_DOCKER, docker_available, kafka_broker, pos
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A scratch folder for a PostgreSQL cluster, outside pytest's tmp_path on purpose.
+
+    As root, PostgreSQL runs as another account that needs o+x on every folder above its
+    data. pytest resets its shared /tmp/pytest-of-<user> folder to 0700 whenever another
+    pytest session starts, which would lock that account out in the middle of a test.
+    """
+    with tempfile.TemporaryDirectory(prefix="devstack-test-") as tmp:
+        yield Path(tmp)
+
+
 def make_mail(to: str, subject: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = "matching@mentorship.test"
@@ -38,8 +52,8 @@ def make_mail(to: str, subject: str) -> EmailMessage:
 # -- PostgreSQL ------------------------------------------------------------------------
 
 
-async def test_postgres_runs_queries_and_keeps_data_across_restart(tmp_path: Path) -> None:
-    server = EmbeddedPostgres(tmp_path / "data", durable=False)
+async def test_postgres_runs_queries_and_keeps_data_across_restart(server_dir: Path) -> None:
+    server = EmbeddedPostgres(server_dir / "data", durable=False)
     server.start()
     try:
         first_pid = server.pid
@@ -72,8 +86,8 @@ async def test_postgres_runs_queries_and_keeps_data_across_restart(tmp_path: Pat
     assert not port_is_open("127.0.0.1", port)
 
 
-async def test_postgres_recovers_after_being_killed(tmp_path: Path) -> None:
-    server = EmbeddedPostgres(tmp_path / "data")  # durable: a crash must not lose commits
+async def test_postgres_recovers_after_being_killed(server_dir: Path) -> None:
+    server = EmbeddedPostgres(server_dir / "data")  # durable: a crash must not lose commits
     server.start()
     try:
         await server.aensure_database("matching")
@@ -85,7 +99,7 @@ async def test_postgres_recovers_after_being_killed(tmp_path: Path) -> None:
         server.kill()
         # The stale pid file now names a live process that is not a postgres at all (us),
         # which PostgreSQL itself would refuse to start over.
-        (tmp_path / "data" / "postmaster.pid").write_text(f"{os.getpid()}\n")
+        (server_dir / "data" / "postmaster.pid").write_text(f"{os.getpid()}\n")
         server.start()
         conn = await asyncpg.connect(server.url("matching"))
         try:
@@ -96,19 +110,19 @@ async def test_postgres_recovers_after_being_killed(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_postgres_startup_failure_quotes_its_log(tmp_path: Path) -> None:
-    broken = EmbeddedPostgres(tmp_path / "data", durable=False, max_connections=-1)
+def test_postgres_startup_failure_quotes_its_log(server_dir: Path) -> None:
+    broken = EmbeddedPostgres(server_dir / "data", durable=False, max_connections=-1)
     with pytest.raises(PostgresError, match=r"(?s)exited.*max_connections"):
         broken.start(timeout=20)
     assert not broken.running
-    assert broken.log_path == tmp_path / "data.log"
+    assert broken.log_path == server_dir / "data.log"
 
 
-def test_postgres_refuses_a_port_in_use(tmp_path: Path) -> None:
+def test_postgres_refuses_a_port_in_use(server_dir: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         with pytest.raises(PostgresError, match="already in use"):
-            EmbeddedPostgres(tmp_path / "data", port=port).start()
+            EmbeddedPostgres(server_dir / "data", port=port).start()
 
 
 # -- Kafka-protocol broker -------------------------------------------------------------
