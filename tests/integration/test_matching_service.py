@@ -201,7 +201,7 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_one_is_processe
         )
     finally:
         await conn.close()
-    assert dict((r["outcome"], r["count"]) for r in outcomes) == {"dead_lettered": 3, "handled": 2}
+    assert {r["outcome"]: r["count"] for r in outcomes} == {"dead_lettered": 3, "handled": 2}
 
 
 async def test_a_redelivered_event_changes_nothing(

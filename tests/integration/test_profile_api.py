@@ -90,7 +90,9 @@ async def test_registration_stores_the_profile_and_publishes_its_event(
 
     assert response.status_code == 201, response.text
     created = response.json()
-    assert created["token"] and created["kind"] == "mentee" and created["version"] == 1
+    assert created["token"]
+    assert created["kind"] == "mentee"
+    assert created["version"] == 1
     assert response.headers["location"] == f"/v1/profiles/{created['id']}"
     conn = await asyncpg.connect(profile_db)
     try:
@@ -99,7 +101,8 @@ async def test_registration_stores_the_profile_and_publishes_its_event(
         )
     finally:
         await conn.close()
-    assert row is not None and row["email"] == f"ada-{unique}@example.com"
+    assert row is not None
+    assert row["email"] == f"ada-{unique}@example.com"
     assert created["token"].encode() not in bytes(row["token_hash"])
 
     records = await read_topic(
@@ -108,7 +111,8 @@ async def test_registration_stores_the_profile_and_publishes_its_event(
         until=lambda rs: bool(events_of(rs, "MenteeRegistered")),
     )
     [event] = events_of(records, "MenteeRegistered")
-    assert event["producer"] == "profile" and event["schema_version"] == 1
+    assert event["producer"] == "profile"
+    assert event["schema_version"] == 1
     assert event["payload"]["profile"]["profile_id"] == created["id"]
     assert records[0].key == created["id"].encode()
     assert created["token"] not in records[0].value.decode()
@@ -217,23 +221,25 @@ async def test_owner_reads_changes_and_deletes_the_profile_others_cannot(
         await api.get(url, headers={"Authorization": f"Bearer {other['token']}"})
     ).status_code == 404
     read = await api.get(url, headers=owner)
-    assert read.status_code == 200 and read.json()["email"] == mine["email"]
+    assert read.status_code == 200
+    assert read.json()["email"] == mine["email"]
     assert "token" not in read.json()
     operator = await api.get(url, headers={"Authorization": "Bearer operator-secret-for-tests"})
     assert operator.status_code == 200
 
     changed = await api.patch(url, json={"capacity": 5, "accepting_mentees": False}, headers=owner)
     assert changed.status_code == 200, changed.text
-    assert changed.json()["capacity"] == 5 and changed.json()["version"] == 2
+    assert changed.json()["capacity"] == 5
+    assert changed.json()["version"] == 2
 
     wrong_kind = await api.patch(url, json={"target_role": "CEO"}, headers=owner)
-    assert (
-        wrong_kind.status_code == 422 and wrong_kind.json()["fields"][0]["field"] == "target_role"
-    )
+    assert wrong_kind.status_code == 422
+    assert wrong_kind.json()["fields"][0]["field"] == "target_role"
     invalid = await api.patch(
         url, json={"skills": [{"skill": "go_to_market", "level": 7}]}, headers=owner
     )
-    assert invalid.status_code == 422 and invalid.json()["fields"][0]["field"] == "skills.0.level"
+    assert invalid.status_code == 422
+    assert invalid.json()["fields"][0]["field"] == "skills.0.level"
 
     assert (await api.delete(url, headers=owner)).status_code == 204
     assert (await api.get(url, headers=owner)).status_code == 404
