@@ -67,13 +67,18 @@ def events_of(records: list[ConsumerRecord[bytes, bytes]], event_type: str) -> l
 
 
 async def produce(
-    bootstrap_servers: str, topic: str, values: list[bytes], *, key: bytes | None = None
+    bootstrap_servers: str,
+    topic: str,
+    values: list[bytes],
+    *,
+    key: bytes | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
     """Publish raw values in order (one key, so one partition and one order)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=False)
     await producer.start()
     try:
         for value in values:
-            await producer.send_and_wait(topic, value, key=key)
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
     finally:
         await producer.stop()

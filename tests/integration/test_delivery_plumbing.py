@@ -1,0 +1,193 @@
+"""The shared outbox relay and inbox consumer against real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import pytest
+from devstack.testing import KafkaHandle
+from faststream.kafka import KafkaBroker
+from mentorship_shared.contracts.envelope import EventEnvelope
+from mentorship_shared.contracts.events import ProfileDeleted
+from mentorship_shared.contracts.topics import PROFILE_EVENTS, dead_letter_topic
+from mentorship_shared.plumbing.broker import create_broker, subscribe
+from mentorship_shared.plumbing.consumer import EventConsumer
+from mentorship_shared.plumbing.database import (
+    Connection,
+    apply_migrations,
+    connect_pool,
+    plumbing_migrations,
+)
+from mentorship_shared.plumbing.outbox import Outbox, OutboxRelay
+
+from tests.support.kafka import produce, read_topic
+from tests.support.services import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(new_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
+    url = await new_database("plumbing")
+    pool = await connect_pool(url, min_size=1, max_size=6, timeout=10)
+    await apply_migrations(pool, plumbing_migrations())
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TABLE effects (event_id uuid, profile_id uuid)")
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def deletion(profile_id: uuid.UUID | None = None) -> ProfileDeleted:
+    return ProfileDeleted(profile_id=profile_id or uuid.uuid4(), kind="mentee", version=2)
+
+
+async def test_the_relay_publishes_rows_that_commit_out_of_id_order(
+    pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
+) -> None:
+    relay = OutboxRelay(
+        bootstrap_servers=kafka.bootstrap_servers,
+        service="test",
+        topic_namespace=namespace,
+        poll_interval=0.1,
+    )
+    first, second = deletion(), deletion()
+    slow = await pool.acquire()
+    try:
+        slow_tx = slow.transaction()
+        await slow_tx.start()
+        await Outbox(slow, producer="test").publish(first)  # takes the lower id, commits last
+        async with pool.acquire() as fast, fast.transaction():
+            await Outbox(fast, producer="test").publish(second)
+        await relay.start(pool)
+        topic = f"{namespace}{PROFILE_EVENTS}"
+        await read_topic(kafka.bootstrap_servers, topic, until=lambda rs: len(rs) == 1)
+        await slow_tx.commit()
+        records = await read_topic(kafka.bootstrap_servers, topic, until=lambda rs: len(rs) == 2)
+    finally:
+        await relay.stop()
+        await pool.release(slow)
+
+    published = {EventEnvelope.from_json(r.value).payload["profile_id"] for r in records}
+    assert published == {str(first.profile_id), str(second.profile_id)}
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+
+
+async def consumer_broker(
+    kafka: KafkaHandle, namespace: str, consumer: EventConsumer, pool: asyncpg.Pool, group: str
+) -> KafkaBroker:
+    broker = create_broker(kafka.bootstrap_servers, enable_idempotence=False, client_id="test")
+    subscribe(
+        broker,
+        consumer,
+        namespace=namespace,
+        group_prefix=group,
+        session_timeout_ms=4000,
+        heartbeat_interval_ms=1000,
+    )
+    consumer.bind(pool, producer="test", max_attempts=3, retry_base_seconds=0.01)
+    await broker.start()
+    return broker
+
+
+async def test_offsets_are_committed_after_the_effect_so_a_restart_redelivers_nothing(
+    pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
+) -> None:
+    calls: list[uuid.UUID] = []
+    consumer = EventConsumer("effects", PROFILE_EVENTS)
+
+    @consumer.on(ProfileDeleted)
+    async def record(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
+        calls.append(envelope.event_id)
+        await conn.execute(
+            "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
+        )
+
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    events = [EventEnvelope.wrap(deletion(), producer="test").to_json() for _ in range(5)]
+    await produce(kafka.bootstrap_servers, topic, events, key=b"one-partition")
+
+    broker = await consumer_broker(kafka, namespace, consumer, pool, group=f"{namespace}g")
+    try:
+        await eventually(lambda: _count(pool, "effects"), lambda n: n == 5)
+    finally:
+        await broker.stop()
+    # Same group again: everything was committed, so nothing comes back.
+    await produce(kafka.bootstrap_servers, topic, events[:1], key=b"one-partition")  # a duplicate
+    broker = await consumer_broker(kafka, namespace, consumer, pool, group=f"{namespace}g")
+    try:
+        await eventually(lambda: _count(pool, "processed_events"), lambda n: n == 5)
+        marker = EventEnvelope.wrap(deletion(), producer="test")
+        await produce(kafka.bootstrap_servers, topic, [marker.to_json()], key=b"one-partition")
+        await eventually(lambda: _count(pool, "effects"), lambda n: n == 6)
+    finally:
+        await broker.stop()
+    assert len(calls) == 6
+    assert len(set(calls)) == 6
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_and_the_partition_moves_on(
+    pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
+) -> None:
+    attempts: dict[uuid.UUID, int] = {}
+    doomed = deletion()
+    consumer = EventConsumer("flaky", PROFILE_EVENTS)
+
+    @consumer.on(ProfileDeleted)
+    async def fail_for_doomed(
+        conn: Connection, envelope: EventEnvelope, event: ProfileDeleted
+    ) -> None:
+        attempts[event.profile_id] = attempts.get(event.profile_id, 0) + 1
+        await conn.execute(
+            "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
+        )
+        if event.profile_id == doomed.profile_id:
+            raise RuntimeError("this event can never be handled")
+
+    survivor = deletion()
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    await produce(
+        kafka.bootstrap_servers,
+        topic,
+        [EventEnvelope.wrap(e, producer="test").to_json() for e in (doomed, survivor)],
+        key=b"one-partition",
+        headers=[("trace", b"abc123")],
+    )
+    broker = await consumer_broker(kafka, namespace, consumer, pool, group=f"{namespace}g")
+    relay = OutboxRelay(
+        bootstrap_servers=kafka.bootstrap_servers,
+        service="test",
+        topic_namespace=namespace,
+        poll_interval=0.1,
+    )
+    await relay.start(pool)
+    try:
+        await eventually(lambda: _count(pool, "effects"), lambda n: n == 1)
+        [dead] = await read_topic(
+            kafka.bootstrap_servers,
+            f"{namespace}{dead_letter_topic(PROFILE_EVENTS)}",
+            until=lambda rs: len(rs) == 1,
+        )
+    finally:
+        await relay.stop()
+        await broker.stop()
+
+    assert attempts == {doomed.profile_id: 3, survivor.profile_id: 1}
+    headers = {name: value.decode() for name, value in dead.headers}
+    assert headers["dlq-reason"] == "handler_failed"
+    assert "can never be handled" in headers["dlq-error"]
+    assert headers["trace"] == "abc123"  # the original headers travel along
+    assert EventEnvelope.from_json(dead.value).payload["profile_id"] == str(doomed.profile_id)
+    async with pool.acquire() as conn:
+        # The failed attempts rolled back: only the survivor's effect is there.
+        assert await conn.fetchval("SELECT profile_id FROM effects") == survivor.profile_id
+
+
+async def _count(pool: asyncpg.Pool, table: str) -> int:
+    async with pool.acquire() as conn:
+        count: int = await conn.fetchval(f"SELECT count(*) FROM {table}")
+    return count
