@@ -66,6 +66,13 @@ async def test_the_mentor_strongest_in_the_biggest_gap_is_proposed(
     )
     topic = f"{namespace}{PROFILE_EVENTS}"
     await produce(kafka.bootstrap_servers, topic, [registered(pricing), registered(communication)])
+    # Profiles travel on different partitions in no fixed order: the mentee comes once the
+    # matcher knows both mentors.
+    for known in (pricing, communication):
+        await eventually(
+            lambda known=known: matcher.get(f"/v1/mentors/{known.profile_id}"),
+            lambda response: response.status_code == 200,
+        )
     await produce(kafka.bootstrap_servers, topic, [registered(engineer)])
 
     [match] = await eventually(lambda: matches_of(matcher, engineer.profile_id), lambda m: bool(m))
@@ -92,7 +99,9 @@ async def test_no_proposal_without_a_shared_language_and_a_later_mentor_gets_the
     topic = f"{namespace}{PROFILE_EVENTS}"
     german_only = mentor({"pricing_monetisation": 5}, languages=("de",))
     engineer = mentee({"pricing_monetisation": (1, 4)}, languages=("en", "fr"))
-    await produce(kafka.bootstrap_servers, topic, [registered(german_only), registered(engineer)])
+    await produce(
+        kafka.bootstrap_servers, topic, [registered(german_only), registered(engineer)], key=b"k"
+    )
     await eventually(
         lambda: matcher.get(f"/v1/mentees/{engineer.profile_id}/matches"),
         lambda r: r.status_code == 200,

@@ -38,9 +38,42 @@ class MatchList(BaseModel):
     matches: list[MatchView] = Field(description="The mentee's matches, newest first.")
 
 
+class MentorSlots(BaseModel):
+    id: uuid.UUID = Field(description="Profile id of the mentor.")
+    capacity: int = Field(description="How many mentees the mentor takes at once.")
+    open_matches: int = Field(description="Proposed or accepted matches holding a slot.")
+    free_slots: int = Field(description="Slots left for new proposals.")
+    accepting_mentees: bool = Field(description="False while the mentor has paused.")
+
+
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "The matcher does not know this mentee (yet)."}
+    404: {"model": ErrorBody, "description": "The matcher does not know this profile (yet)."}
 }
+
+
+@router.get(
+    "/mentors/{mentor_id}",
+    tags=["mentors"],
+    summary="A mentor's capacity and open matches",
+    responses=_NOT_FOUND,
+)
+async def get_mentor_slots(mentor_id: uuid.UUID, pool: PoolDep) -> MentorSlots:
+    async with pool.acquire() as conn:
+        mentor = await MatchingRepository(conn).mentor_load(mentor_id)
+    if mentor is None:
+        raise ApiError(
+            404,
+            "not_found",
+            "The matcher does not know this mentor. A new registration reaches it within "
+            "seconds; check the id if this persists.",
+        )
+    return MentorSlots(
+        id=mentor.id,
+        capacity=mentor.capacity,
+        open_matches=mentor.load,
+        free_slots=max(0, mentor.capacity - mentor.load) if mentor.accepting_mentees else 0,
+        accepting_mentees=mentor.accepting_mentees,
+    )
 
 
 @router.get(

@@ -35,6 +35,14 @@ class MatchRecord:
 
 
 @dataclass(frozen=True)
+class MentorLoad:
+    id: uuid.UUID
+    capacity: int
+    load: int
+    accepting_mentees: bool
+
+
+@dataclass(frozen=True)
 class EndedMatch:
     id: uuid.UUID
     mentee_id: uuid.UUID
@@ -237,6 +245,12 @@ class MatchingRepository:
                 match.mentor_id,
             )
         return ended
+
+    async def mentor_load(self, mentor_id: uuid.UUID) -> MentorLoad | None:
+        row = await self._conn.fetchrow(
+            "SELECT id, capacity, load, accepting_mentees FROM mentors WHERE id = $1", mentor_id
+        )
+        return MentorLoad(**dict(row)) if row is not None else None
 
     async def mentee_exists(self, mentee_id: uuid.UUID) -> bool:
         return bool(await self._conn.fetchval("SELECT true FROM mentees WHERE id = $1", mentee_id))

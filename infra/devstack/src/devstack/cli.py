@@ -1,0 +1,348 @@
+"""``devstack``: run the whole mentorship system locally, without Docker or a JVM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from types import FrameType
+
+from devstack.broker import BrokerError, EmbeddedKafka
+from devstack.postgres import EmbeddedPostgres, PostgresError
+from devstack.processes import port_is_open
+from devstack.smtp_sink import SmtpSink, read_maildir
+from devstack.supervisor import ProcessSpec, Supervisor
+
+__all__ = ["SERVICES", "Service", "main"]
+
+DEFAULT_POSTGRES_PORT = 54329
+DEFAULT_KAFKA_PORT = 19092
+DEFAULT_SMTP_PORT = 2525
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    module: str
+    http_port: int
+
+    @property
+    def database(self) -> str:
+        return self.name
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.http_port}"
+
+
+SERVICES = (
+    Service("profile", "profile_service", 8001),
+    Service("matching", "matching_service", 8002),
+    Service("notification", "notification_service", 8003),
+)
+
+
+class DevstackError(RuntimeError):
+    """A problem to report in one line, without a traceback."""
+
+
+def _env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise DevstackError(f"{name}={raw!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise DevstackError(f"{name}={port} is out of range")
+    return port
+
+
+def _say(text: str) -> None:
+    print(f"devstack: {text}", flush=True)
+
+
+class _SignalPolicy:
+    """How ``devstack up`` reacts to SIGINT/SIGTERM, by phase.
+
+    While starting, SIGTERM unwinds like Ctrl-C, so the ``finally`` blocks stop what has
+    started. While stopping, both signals are only acknowledged: a second Ctrl-C must not
+    cut a server's shutdown short (every stop is bounded by its own kill timeout anyway).
+    """
+
+    def __enter__(self) -> _SignalPolicy:
+        self._previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        signal.signal(signal.SIGTERM, self._interrupt)
+        return self
+
+    @staticmethod
+    def _interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    @staticmethod
+    def _patience(signum: int, frame: FrameType | None) -> None:
+        _say("still stopping, please wait")
+
+    def stopping(self) -> None:
+        for sig in self._previous:
+            signal.signal(sig, self._patience)
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def _create_topics(bootstrap_servers: str) -> None:
+    # Imported here, not at the top: the topic list and the creation code belong to the
+    # shared package, and `devstack mail` or `--help` should not have to load it.
+    from mentorship_shared.contracts.topics import TOPIC_PARTITIONS
+    from mentorship_shared.plumbing.broker import ensure_topics
+
+    asyncio.run(ensure_topics(bootstrap_servers, TOPIC_PARTITIONS))
+    names = ", ".join(f"{name} ({count})" for name, count in sorted(TOPIC_PARTITIONS.items()))
+    _say(f"topics ready: {names}")
+
+
+def _check_ports_free(ports: Mapping[str, int]) -> None:
+    busy = [f"{what} port {port}" for what, port in ports.items() if port_is_open(HOST, port)]
+    if busy:
+        raise DevstackError(
+            f"already in use on {HOST}: {', '.join(busy)}. Is another `devstack up` running? "
+            "Ports can be changed with DEVSTACK_POSTGRES_PORT, DEVSTACK_KAFKA_PORT and "
+            "DEVSTACK_SMTP_PORT."
+        )
+
+
+def _summary(
+    *,
+    postgres: EmbeddedPostgres,
+    kafka: EmbeddedKafka,
+    smtp: str,
+    api_key_note: str,
+    logs: Path,
+    not_ready: Sequence[str],
+) -> str:
+    rows = [
+        ("PostgreSQL", postgres.admin_url, f"data in {postgres.data_dir}"),
+        ("", "databases: " + ", ".join(s.database for s in SERVICES), ""),
+        ("Kafka", kafka.bootstrap_servers, "in-memory: topics are recreated on each start"),
+        ("SMTP", smtp, ""),
+    ]
+    for service in SERVICES:
+        state = "NOT READY" if service.name in not_ready else "ready"
+        rows.append((service.name, f"{service.base_url}/docs", state))
+    width = max(len(row[0]) for row in rows)
+    url_width = max(len(row[1]) for row in rows)
+    lines = ["", "The mentorship stack is running:", ""]
+    lines += [f"  {a:<{width}}  {b:<{url_width}}  {c}".rstrip() for a, b, c in rows]
+    lines += ["", f"  {api_key_note}", f"  logs of the servers: {logs}", ""]
+    if not_ready:
+        lines += [f"  not ready yet: {', '.join(not_ready)} (see their output above)", ""]
+    lines += ["  Ctrl-C stops everything.", ""]
+    return "\n".join(lines)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    var_dir: Path = args.var_dir.absolute()
+    logs = var_dir / "logs"
+    if args.fresh:
+        for sub in ("postgres", "mail", "logs"):
+            shutil.rmtree(var_dir / sub, ignore_errors=True)
+    pg_port = _env_port("DEVSTACK_POSTGRES_PORT", DEFAULT_POSTGRES_PORT)
+    kafka_port = _env_port("DEVSTACK_KAFKA_PORT", DEFAULT_KAFKA_PORT)
+    external_smtp = bool(os.environ.get("SMTP_HOST") and os.environ.get("SMTP_PORT"))
+    smtp_port = _env_port("DEVSTACK_SMTP_PORT", DEFAULT_SMTP_PORT)
+    ports = {"PostgreSQL": pg_port, "Kafka": kafka_port}
+    if not external_smtp:
+        ports["SMTP"] = smtp_port
+    ports.update({s.name: s.http_port for s in SERVICES})
+    _check_ports_free(ports)
+
+    api_key = os.environ.get("OPERATOR_API_KEY", "")
+    if api_key:
+        api_key_note = "operator API key: taken from OPERATOR_API_KEY"
+    else:
+        api_key = secrets.token_urlsafe(24)
+        api_key_note = f"operator API key (generated, set OPERATOR_API_KEY to fix it): {api_key}"
+
+    var_dir.mkdir(parents=True, exist_ok=True)
+    with _SignalPolicy() as signals, contextlib.ExitStack() as stack:
+        # What `stack` holds is stopped in reverse order, after the `finally` below.
+        try:
+            postgres = EmbeddedPostgres(
+                var_dir / "postgres", pg_port, log_path=logs / "postgres.log"
+            )
+            _say(f"starting PostgreSQL on {HOST}:{pg_port} (data in {postgres.data_dir})")
+            stack.callback(postgres.stop)
+            postgres.start()
+            for service in SERVICES:
+                postgres.ensure_database(service.database)
+
+            kafka = EmbeddedKafka(kafka_port, log_path=logs / "kafka.log")
+            _say(f"starting the Kafka-protocol broker on {kafka.bootstrap_servers}")
+            stack.callback(kafka.stop)
+            kafka.start()
+            _create_topics(kafka.bootstrap_servers)
+
+            if external_smtp:
+                smtp_host, smtp_port_text = os.environ["SMTP_HOST"], os.environ["SMTP_PORT"]
+                smtp_note = f"{smtp_host}:{smtp_port_text} (from SMTP_HOST/SMTP_PORT)"
+            else:
+                sink = SmtpSink(HOST, smtp_port, maildir=var_dir / "mail")
+                _say(f"starting the SMTP sink on {HOST}:{smtp_port}")
+                stack.callback(sink.stop)
+                sink.start()
+                smtp_host, smtp_port_text = HOST, str(smtp_port)
+                smtp_note = f"{HOST}:{smtp_port} -> {sink.maildir}/ (list: devstack mail)"
+
+            specs = []
+            for service in SERVICES:
+                env = dict(os.environ)
+                env.update(
+                    DATABASE_URL=postgres.url(service.database),
+                    KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
+                    HTTP_PORT=str(service.http_port),
+                    SMTP_HOST=smtp_host,
+                    SMTP_PORT=smtp_port_text,
+                    OPERATOR_API_KEY=api_key,
+                    # Output goes through a pipe; unbuffered keeps it in step with events.
+                    PYTHONUNBUFFERED="1",
+                )
+                specs.append(
+                    ProcessSpec(
+                        name=service.name,
+                        argv=[sys.executable, "-m", service.module],
+                        env=env,
+                        ready_url=f"{service.base_url}/readyz",
+                    )
+                )
+            supervisor = Supervisor(specs)
+
+            def on_ready(not_ready: list[str]) -> None:
+                supervisor.log(
+                    _summary(
+                        postgres=postgres,
+                        kafka=kafka,
+                        smtp=smtp_note,
+                        api_key_note=api_key_note,
+                        logs=logs,
+                        not_ready=not_ready,
+                    )
+                )
+
+            _say("starting the services")
+            supervisor.run(on_ready, ready_timeout=60.0)
+        except KeyboardInterrupt:
+            _say("interrupted")
+        finally:
+            signals.stopping()
+            _say("stopping")
+    _say("stopped")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    raise NotImplementedError(
+        "`devstack seed` is not written yet: it will register demo mentors and mentees "
+        "through the public API of a running stack (`devstack up`)."
+    )
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    maildir: Path = args.var_dir / "mail"
+    messages = read_maildir(maildir)
+    if not messages:
+        print(f"no mail in {maildir}")
+        return 0
+    rows = []
+    for message in messages:
+        date = message["Date"]
+        try:
+            when = parsedate_to_datetime(str(date)).strftime("%Y-%m-%d %H:%M:%S") if date else ""
+        except (TypeError, ValueError):
+            when = str(date)
+        rows.append((when, str(message["To"] or ""), str(message["Subject"] or "")))
+    widths = [max(len(r[i]) for r in [("date", "to", "subject"), *rows]) for i in range(2)]
+    print(f"{'date':<{widths[0]}}  {'to':<{widths[1]}}  subject")
+    for when, to, subject in rows:
+        print(f"{when:<{widths[0]}}  {to:<{widths[1]}}  {subject}")
+    print(f"\n{len(rows)} mail(s) in {maildir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="devstack",
+        description=(
+            "Run the mentorship system on this machine: an embedded PostgreSQL, a "
+            "Kafka-protocol broker (Tansu), an SMTP sink and the three services. "
+            "No Docker, no JVM."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser(
+        "up",
+        help="start everything and run until Ctrl-C (what `make dev` runs)",
+        description=(
+            "Start PostgreSQL (data kept in VAR_DIR/postgres), the broker, the topics, an "
+            "SMTP sink writing to VAR_DIR/mail (unless SMTP_HOST and SMTP_PORT point "
+            "elsewhere) and the profile, matching and notification services on ports "
+            "8001-8003, restarting any service that crashes. Ctrl-C stops everything. "
+            "Ports: DEVSTACK_POSTGRES_PORT (54329), DEVSTACK_KAFKA_PORT (19092), "
+            "DEVSTACK_SMTP_PORT (2525). OPERATOR_API_KEY is passed on, or generated."
+        ),
+    )
+    up.add_argument(
+        "--var-dir", type=Path, default=Path("var"), help="where data and logs go (default: var)"
+    )
+    up.add_argument(
+        "--fresh",
+        action="store_true",
+        help="delete the database, mail and logs from earlier runs first",
+    )
+    up.set_defaults(func=cmd_up)
+
+    seed = commands.add_parser(
+        "seed",
+        help="register demo mentors and mentees in a running stack",
+        description="Register a demo population through the public API of a running stack.",
+    )
+    seed.set_defaults(func=cmd_seed)
+
+    mail = commands.add_parser(
+        "mail",
+        help="list the mail the SMTP sink caught",
+        description="List the messages in VAR_DIR/mail (date, recipient, subject), newest last.",
+    )
+    mail.add_argument(
+        "--var-dir", type=Path, default=Path("var"), help="where data and logs go (default: var)"
+    )
+    mail.set_defaults(func=cmd_mail)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (DevstackError, PostgresError, BrokerError) as exc:
+        print(f"devstack: error: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""End to end over HTTP, Kafka, PostgreSQL and SMTP: two mentors with different strengths and
+an engineer whose biggest gap is one mentor's strength."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from devstack.smtp_sink import SmtpSink
+
+from tests.e2e.conftest import Stack
+from tests.support.services import eventually, mail_received
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_the_right_mentor_is_proposed_and_both_people_get_one_email(
+    stack: Stack, smtp_sink: SmtpSink, unique: str
+) -> None:
+    profile, matching, notification = (
+        stack.urls[n] for n in ("profile", "matching", "notification")
+    )
+    async with httpx.AsyncClient(timeout=10) as http:
+        pricing_pm = await http.post(
+            f"{profile}/v1/mentors",
+            json={
+                "name": "Priya Pricing",
+                "email": f"priya-{unique}@example.com",
+                "timezone": "Europe/London",
+                "languages": ["en", "hi"],
+                "capacity": 2,
+                "was_engineer": True,
+                "skills": [
+                    {"skill": "pricing_monetisation", "level": 5},
+                    {"skill": "market_competition", "level": 4},
+                    {"skill": "technical_depth", "level": 3},
+                ],
+            },
+        )
+        communication_pm = await http.post(
+            f"{profile}/v1/mentors",
+            json={
+                "name": "Sam Stakeholder",
+                "email": f"sam-{unique}@example.com",
+                "timezone": "America/New_York",
+                "languages": ["en"],
+                "capacity": 2,
+                "was_engineer": False,
+                "skills": [
+                    {"skill": "stakeholder_communication", "level": 5},
+                    {"skill": "cross_functional_leadership", "level": 5},
+                ],
+            },
+        )
+        assert [r.status_code for r in (pricing_pm, communication_pm)] == [201, 201]
+        # Profiles travel on different partitions, in no fixed order: wait until the matcher
+        # knows both mentors, or the engineer could be matched before one of them arrives.
+        for mentor in (pricing_pm, communication_pm):
+            await eventually(
+                lambda mentor=mentor: http.get(f"{matching}/v1/mentors/{mentor.json()['id']}"),
+                lambda response: response.status_code == 200,
+            )
+        engineer = await http.post(
+            f"{profile}/v1/mentees",
+            json={
+                "name": "Erin Engineer",
+                "email": f"erin-{unique}@example.com",
+                "timezone": "Europe/Berlin",
+                "languages": ["en", "de"],
+                "skills": [
+                    {"skill": "pricing_monetisation", "current": 0, "target": 4},
+                    {"skill": "stakeholder_communication", "current": 2, "target": 3},
+                    {"skill": "technical_depth", "current": 5, "target": 5},
+                ],
+                "target_role": "Product manager, payments",
+            },
+        )
+        assert engineer.status_code == 201, engineer.text
+        mentee_id = engineer.json()["id"]
+
+        async def matches() -> list[dict[str, Any]]:
+            response = await http.get(f"{matching}/v1/mentees/{mentee_id}/matches")
+            found: list[dict[str, Any]] = (
+                response.json()["matches"] if response.status_code == 200 else []
+            )
+            return found
+
+        try:
+            [match] = await eventually(matches, lambda found: len(found) == 1, timeout=30)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{stack.log_tail()}") from error
+        assert match["mentor_id"] == pricing_pm.json()["id"]
+        assert match["status"] == "proposed"
+        assert "pricing" in match["explanation"]
+
+        mails = await mail_received(smtp_sink, 2, timeout=30)
+
+        async def sent() -> list[dict[str, Any]]:
+            listing: list[dict[str, Any]] = (
+                await http.get(f"{notification}/v1/notifications")
+            ).json()["notifications"]
+            return [n for n in listing if n["status"] == "sent"]
+
+        await eventually(sent, lambda ns: len(ns) == 2, timeout=30)
+    recipients = sorted(str(m["To"]) for m in smtp_sink.messages())
+    assert recipients == [
+        f"Erin Engineer <erin-{unique}@example.com>",
+        f"Priya Pricing <priya-{unique}@example.com>",
+    ]
+    to_engineer = next(m for m in mails if "erin" in str(m["To"]))
+    assert "Priya Pricing" in str(to_engineer["Subject"])
+    assert "pricing" in to_engineer.get_content()
