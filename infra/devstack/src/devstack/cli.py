@@ -220,6 +220,12 @@ def cmd_up(args: argparse.Namespace) -> int:
                     # Output goes through a pipe; unbuffered keeps it in step with events.
                     PYTHONUNBUFFERED="1",
                 )
+                # Through the pipe the services would log JSON; a person reads this terminal.
+                env.setdefault("LOG_FORMAT", "text")
+                # The embedded broker admits a new group member after half the session
+                # timeout; a short one keeps start-up quick.
+                env.setdefault("KAFKA_SESSION_TIMEOUT_MS", "4000")
+                env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", "1000")
                 specs.append(
                     ProcessSpec(
                         name=service.name,
@@ -254,10 +260,19 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    raise NotImplementedError(
-        "`devstack seed` is not written yet: it will register demo mentors and mentees "
-        "through the public API of a running stack (`devstack up`)."
+    from devstack.seed import seed  # only this command needs httpx and the contracts
+
+    report = asyncio.run(
+        seed(
+            args.profile_url,
+            mentors=args.mentors,
+            mentees=args.mentees,
+            random_seed=args.seed,
+            concurrency=args.concurrency,
+        )
     )
+    print(report.summary())
+    return 0 if not report.failures else 1
 
 
 def cmd_mail(args: argparse.Namespace) -> int:
@@ -318,7 +333,24 @@ def build_parser() -> argparse.ArgumentParser:
     seed = commands.add_parser(
         "seed",
         help="register demo mentors and mentees in a running stack",
-        description="Register a demo population through the public API of a running stack.",
+        description=(
+            "Register a demo population through the public API of a running stack: mentors "
+            "first (product managers with a spread of strengths, languages, timezones and "
+            "capacities), then mentees (engineers strong in technical skills with gaps in "
+            "business and customer skills). The same --seed gives the same people; the "
+            "emails carry a run id so seeding twice does not collide."
+        ),
+    )
+    seed.add_argument("--mentors", type=int, default=30, help="how many mentors (default: 30)")
+    seed.add_argument("--mentees", type=int, default=100, help="how many mentees (default: 100)")
+    seed.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    seed.add_argument(
+        "--concurrency", type=int, default=8, help="requests in flight at once (default: 8)"
+    )
+    seed.add_argument(
+        "--profile-url",
+        default=os.environ.get("PROFILE_URL", SERVICES[0].base_url),
+        help=f"profile service base URL (default: PROFILE_URL or {SERVICES[0].base_url})",
     )
     seed.set_defaults(func=cmd_seed)
 
