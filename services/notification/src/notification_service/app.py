@@ -19,7 +19,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         settings.smtp_host,
         settings.smtp_port,
         username=settings.smtp_username,
-        password=settings.smtp_password,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
         starttls=settings.smtp_starttls,
         timeout=settings.smtp_timeout_seconds,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mentorship_shared.plumbing.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -22,7 +22,7 @@ class NotificationSettings(ServiceSettings):
     smtp_username: str | None = Field(
         default=None, description="SMTP login, if the server needs one."
     )
-    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
     smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS.")
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, description="SMTP timeout per mail.")
     mail_from: str = Field(

@@ -14,7 +14,6 @@ from mentorship_shared.plumbing.runtime import PoolDep, RuntimeDep
 from pydantic import ValidationError
 
 from . import use_cases
-from .config import ProfileSettings
 from .domain import FieldRejected
 from .repository import EmailTaken, PostgresProfileStore, StoredProfile, unit_of_work
 from .schemas import (
@@ -89,9 +88,7 @@ async def _register(
 async def _authorize(request: Request, profile_id: uuid.UUID, runtime: RuntimeDep) -> uuid.UUID:
     """The owner's token or the operator key; anyone else learns nothing (404)."""
     token = bearer_token(request)
-    settings = runtime.settings
-    operator_key = settings.operator_api_key if isinstance(settings, ProfileSettings) else None
-    if is_operator(token, operator_key):
+    if is_operator(token, runtime.settings.operator_api_key):
         return profile_id
     async with runtime.pool.acquire() as conn:
         stored_hash = await PostgresProfileStore(conn).token_hash(profile_id)

@@ -17,7 +17,3 @@ class ProfileSettings(ServiceSettings):
         description="PostgreSQL URL of the profile database.",
     )
     http_port: int = Field(default=8001, ge=1, le=65535, description="HTTP port.")
-    operator_api_key: str | None = Field(
-        default=None,
-        description="Key operators send as a bearer token; unset disables operator access.",
-    )

@@ -7,6 +7,7 @@ import hmac
 import secrets
 
 from fastapi import Request
+from pydantic import SecretStr
 
 from .http import ApiError
 
@@ -34,5 +35,8 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def is_operator(token: str, operator_key: str | None) -> bool:
-    return bool(operator_key) and hmac.compare_digest(token.encode(), str(operator_key).encode())
+def is_operator(token: str, operator_key: SecretStr | None) -> bool:
+    """Whether `token` is the operator key; never true when no key is configured."""
+    if operator_key is None or not operator_key.get_secret_value():
+        return False
+    return hmac.compare_digest(token.encode(), operator_key.get_secret_value().encode())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,10 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
     http_port: int = Field(ge=1, le=65535, description="Port the HTTP API listens on.")
+    operator_api_key: SecretStr | None = Field(
+        default=None,
+        description="Key operators send as a bearer token; unset disables operator access.",
+    )
     log_level: str = Field(default="INFO", description="Python log level name.")
     log_format: Literal["auto", "text", "json"] = Field(
         default="auto", description="'auto' is text on a terminal and JSON otherwise."
