@@ -36,7 +36,7 @@ seed: install ## Register a demo population (mentors and mentees) through the pu
 	$(VENV)/bin/devstack seed
 
 test: install ## Unit, integration and end-to-end tests against real PostgreSQL, broker and SMTP
-	$(PYTEST) tests
+	$(PYTEST) tests/unit tests/integration tests/e2e
 
 test-unit: install ## Unit tests only (no servers)
 	$(PYTEST) tests/unit

@@ -86,7 +86,6 @@ class EventConsumer:
         self._producer = ""
         self._max_attempts = 5
         self._retry_base = 0.2
-        self.last_progress = time.monotonic()
 
     def on(self, model: type[P]) -> Callable[[Handler[P]], Handler[P]]:
         """Register the handler of one event type (decorator)."""
@@ -187,7 +186,6 @@ class EventConsumer:
         return self._finish(outcome, delivery, envelope.event_type)
 
     def _finish(self, outcome: str, delivery: Delivery, event_type: str) -> str:
-        self.last_progress = time.monotonic()
         metrics.EVENTS_CONSUMED.labels(self.name, self.topic, event_type, outcome).inc()
         return outcome
 
