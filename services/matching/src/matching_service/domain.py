@@ -110,28 +110,30 @@ def explain(mentee: Mentee, mentor: Mentor, covered: list[str], uncovered: list[
         )
 
     if covered:
-        sentence = f"Covers your {'gap' if len(covered) == 1 else 'gaps'} in " + _join(
-            [describe(skill) for skill in covered[:3]]
-        )
-        if len(covered) > 3:
-            sentence += f" and {len(covered) - 3} more"
-        sentence += "."
+        noun = "gap" if len(covered) == 1 else "gaps"
+        sentence = f"Covers your {noun} in {_join_some([describe(s) for s in covered])}."
     else:
-        # No skill where the mentor reaches the target, but the strengths still point the
-        # right way (the score is positive): say what they are strongest at among the gaps.
+        # No skill where the mentor reaches the target, but the score is positive: say where
+        # they can take the mentee furthest, and leave that skill out of "not covered".
         gaps = np.clip(mentee.target - mentee.current, 0.0, None)
-        best = max(np.flatnonzero(gaps), key=lambda i: (mentor.strengths[i] * gaps[i], -i))
-        sentence = (
-            f"Strongest where you need to grow: {describe(TAXONOMY.ids[int(best)])}, "
-            "though below your target."
-        )
+        reach = np.clip(mentor.strengths - mentee.current, 0.0, gaps)
+        best = TAXONOMY.ids[max(np.flatnonzero(gaps), key=lambda i: (reach[i], gaps[i], -i))]
+        sentence = f"Can take you part of the way in {describe(best)}."
+        uncovered = [skill for skill in uncovered if skill != best]
     parts = [sentence]
     if uncovered:
-        names = [TAXONOMY.by_id(s).short_name for s in uncovered[:3]]
-        parts.append(f"Not covered: {_join(names)}.")
+        names = [TAXONOMY.by_id(s).short_name for s in uncovered]
+        parts.append(f"Not covered: {_join_some(names)}.")
     if mentor.was_engineer:
         parts.append("Made the move from engineering to product too.")
     return " ".join(parts)
+
+
+def _join_some(items: list[str], shown: int = 3) -> str:
+    """'a, b and c', or 'a, b, c and 2 more' when there are more than `shown`."""
+    if len(items) > shown:
+        items = [*items[:shown], f"{len(items) - shown} more"]
+    return _join(items)
 
 
 def _join(items: list[str]) -> str:

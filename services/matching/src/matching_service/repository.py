@@ -184,6 +184,7 @@ class MatchingRepository:
               AND NOT EXISTS (SELECT 1 FROM matches x
                               WHERE x.mentee_id = $2 AND x.mentor_id = m.id
                                 AND x.status = 'declined')
+            ORDER BY m.id  -- a stable order, so equal scores always break the same way
             """,
             sorted(mentee.languages),
             mentee.id,

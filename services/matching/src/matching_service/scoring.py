@@ -1,17 +1,24 @@
 """Scoring mentors against a mentee's skill gaps: pure functions on numpy arrays, no I/O.
 
 A mentee's gap on a skill is how far the target is above the current level; a mentor's
-strength is their level. The score of a mentor is
+strength is their level. Gaps are turned into weights (each gap's share of the total gap,
+scikit-learn's L1 `normalize`), and every mentor is scored at once (matrix operations over
+all mentors, never a loop over pairs):
 
-    score = W_SIMILARITY * similarity + W_COVERAGE * coverage
+    reach[m, s]  = share of gap s that mentor m can teach: (strength - current) / gap, in [0, 1]
+    similarity   = sum over gap skills of weight * reach
+                   (the gap-weighted share of the distance the mentor can take the mentee)
+    coverage     = sum over gap skills of weight * [strength >= target]
+                   (the share of the gap on skills where the mentor is at or above the target)
+    score        = W_SIMILARITY * similarity + W_COVERAGE * coverage
 
-* similarity: cosine similarity between the gap vector and the mentor's strength vector
-  (both non-negative, so it lies in [0, 1]): does the mentor's profile point where the gaps are?
-* coverage: the share of the total gap on skills where the mentor is at or above the mentee's
-  target: how much of the distance the mentor can actually teach.
+Both parts lie in [0, 1] and the weights sum to 1, so the score does too. Both only grow when a
+mentor's strength on a gap skill grows, so a stronger mentor never scores lower, and strengths
+on skills the mentee does not need neither help nor hurt. Cosine similarity was tried first and
+dropped because of that: it penalises a mentor for being stronger than the gap's proportions.
 
-Both lie in [0, 1] and the weights sum to 1, so the score does too. Every mentor is scored at
-once against one mentee (a matrix operation, never a loop over pairs).
+Sums are taken element-wise per row rather than through a BLAS matrix product, whose rounding
+can depend on a row's position: identical mentors must get identical scores.
 """
 
 from __future__ import annotations
@@ -20,9 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.metrics.pairwise import cosine_similarity
+from sklearn.preprocessing import normalize
 
-ALGORITHM_VERSION = "skill-gap-v1"
+ALGORITHM_VERSION = "skill-gap-v2"
 W_SIMILARITY = 0.7
 W_COVERAGE = 0.3
 
@@ -51,11 +58,17 @@ def score_mentors(current: FloatArray, target: FloatArray, strengths: FloatArray
     if n_mentors == 0 or not gaps.any():
         zeros = np.zeros(n_mentors)
         return Scores(zeros, zeros.copy(), zeros.copy())
-    similarity = np.clip(cosine_similarity(gaps[np.newaxis, :], strengths)[0], 0.0, 1.0)
-    teaches = strengths >= target[np.newaxis, :]
-    coverage = (teaches * gaps[np.newaxis, :]).sum(axis=1) / gaps.sum()
+    on_gap = gaps > 0
+    weights = normalize(gaps[np.newaxis, on_gap], norm="l1")[0]
+    reach = np.clip((strengths[:, on_gap] - current[on_gap]) / gaps[on_gap], 0.0, 1.0)
+    similarity = (reach * weights).sum(axis=1)
+    coverage = ((strengths[:, on_gap] >= target[on_gap]) * weights).sum(axis=1)
     total = np.clip(W_SIMILARITY * similarity + W_COVERAGE * coverage, 0.0, 1.0)
-    return Scores(total=total, similarity=similarity, coverage=coverage)
+    return Scores(
+        total=total,
+        similarity=np.clip(similarity, 0.0, 1.0),
+        coverage=np.clip(coverage, 0.0, 1.0),
+    )
 
 
 def rank(scores: FloatArray, eligible: BoolArray) -> npt.NDArray[np.intp]:

@@ -11,6 +11,13 @@ import aiosmtplib
 SEND_ERRORS: tuple[type[BaseException], ...] = (aiosmtplib.SMTPException, OSError, TimeoutError)
 
 
+def is_permanent(error: BaseException) -> bool:
+    """A 5xx answer (or every recipient refused with one): sending again will not help."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return bool(error.recipients) and all(r.code >= 500 for r in error.recipients)
+    return isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500
+
+
 class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 

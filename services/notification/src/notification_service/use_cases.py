@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -23,9 +24,9 @@ from mentorship_shared.contracts.events import (
 from mentorship_shared.plumbing.logs import mask_email
 from mentorship_shared.plumbing.outbox import EventSink
 
-from .mailer import SEND_ERRORS, Mailer
+from .mailer import SEND_ERRORS, Mailer, is_permanent
 from .repository import DueNotification, NotificationIntent, NotificationRepository
-from .templates import MATCH_PROPOSED, render
+from .templates import MATCH_PROPOSED, RenderedMail, render
 
 log = logging.getLogger(__name__)
 
@@ -104,22 +105,16 @@ async def deliver(
             counterpart_name=due.counterpart_name,
             context=intent.context,
         )
-    except (KeyError, ValueError) as error:
-        await _give_up(repo, events, due, f"cannot render: {error!r}")
+        message = _message(mail, due, policy)
+    except (KeyError, TypeError, ValueError) as error:
+        # This mail can never be built: retrying cannot help, so it is reported failed now.
+        await _give_up(repo, events, due, f"cannot build the mail: {error!r}")
         return False
-    message = EmailMessage()
-    message["From"] = policy.mail_from
-    message["To"] = f"{due.recipient_name} <{due.recipient_email}>"
-    message["Subject"] = mail.subject
-    message["Message-ID"] = intent.message_id
-    message["Date"] = formatdate(localtime=False)
-    message["X-Mentorship-Notification"] = str(intent.id)
-    message.set_content(mail.body)
     try:
         await mailer.send(message)
     except SEND_ERRORS as error:
         attempts = due.attempts + 1
-        if attempts >= policy.max_attempts:
+        if attempts >= policy.max_attempts or is_permanent(error):
             await _give_up(repo, events, due, repr(error))
         else:
             delay = policy.retry_base_seconds * 2 ** (attempts - 1)
@@ -152,6 +147,18 @@ async def deliver(
         extra={"notification_id": str(intent.id)},
     )
     return True
+
+
+def _message(mail: RenderedMail, due: DueNotification, policy: DeliveryPolicy) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = policy.mail_from
+    message["To"] = Address(display_name=due.recipient_name, addr_spec=due.recipient_email)
+    message["Subject"] = mail.subject
+    message["Message-ID"] = due.intent.message_id
+    message["Date"] = formatdate(localtime=False)
+    message["X-Mentorship-Notification"] = str(due.intent.id)
+    message.set_content(mail.body)
+    return message
 
 
 async def _give_up(

@@ -54,6 +54,20 @@ def _language_codes(values: list[str]) -> list[str]:
     return values
 
 
+def _one_line(value: str) -> str:
+    # Names and short texts end up in mail headers and subjects, where a line break could
+    # smuggle in a header of its own.
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise ValueError("must be a single line without control characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 def _no_repeated_skill(skills: list[_SkillT]) -> list[_SkillT]:
     ids = [item.skill for item in skills]
     repeated = sorted({skill for skill in ids if ids.count(skill) > 1})
@@ -67,7 +81,10 @@ SkillId = Annotated[
     str, AfterValidator(_known_skill), Field(description="Skill id from GET /v1/skills.")
 ]
 Name = Annotated[
-    str, Field(min_length=1, max_length=200, pattern=r"\S", description="Display name.")
+    str,
+    Field(min_length=1, max_length=200, description="Display name."),
+    AfterValidator(_one_line),
+    AfterValidator(_not_blank),
 ]
 Timezone = Annotated[
     str,
@@ -79,7 +96,7 @@ Languages = Annotated[
     Field(min_length=1, max_length=10, description="ISO 639-1 codes, such as ['en', 'de']."),
     AfterValidator(_language_codes),
 ]
-ShortText = Annotated[str, Field(max_length=200)]
+ShortText = Annotated[str, Field(max_length=200), AfterValidator(_one_line)]
 LongText = Annotated[str, Field(max_length=2000)]
 Industries = Annotated[
     list[ShortText], Field(max_length=10, description="Industries, such as 'fintech'.")

@@ -61,7 +61,9 @@ async def _on_validation_error(_: Request, exc: Exception) -> Response:
         message = str(item.get("msg", "invalid value"))
         # Pydantic prefixes messages of custom validators with "Value error, "; drop the noise.
         message = message.removeprefix("Value error, ")
-        fields.append(FieldError(field=_field_path(item.get("loc", ())), message=message))
+        # A body that is not JSON at all has the character offset as its location.
+        field = "body" if item.get("type") == "json_invalid" else _field_path(item.get("loc", ()))
+        fields.append(FieldError(field=field, message=message))
     summary = "; ".join(f"{f.field}: {f.message}" for f in fields[:3])
     return error_response(422, "invalid_request", f"The request is invalid. {summary}", fields)
 

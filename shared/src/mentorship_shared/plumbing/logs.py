@@ -14,7 +14,9 @@ _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "asctime",
     "color_message",  # uvicorn repeats the message with terminal colours
 }
-_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+# Any run of characters that may appear in an address around an "@", non-ASCII included.
+_ADDRESS_CHAR = r"[^\s@<>()\[\]\"',;:\\]"
+_EMAIL = re.compile(rf"({_ADDRESS_CHAR}){_ADDRESS_CHAR}*@({_ADDRESS_CHAR}+)")
 
 
 def mask_email(text: str) -> str:
@@ -35,14 +37,15 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "message": mask_email(record.getMessage()),
+            "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        # Masked last, so addresses in extras and tracebacks are caught too.
+        return mask_email(json.dumps(entry, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -55,12 +58,12 @@ class TextFormatter(logging.Formatter):
             if key not in _RESERVED and not key.startswith("_")
         )
         stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
-        line = f"{stamp} {record.levelname:<7} {record.name}: {mask_email(record.getMessage())}"
+        line = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()}"
         if extras:
             line = f"{line}  {extras}"
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
-        return line
+        return mask_email(line)
 
 
 def configure_logging(

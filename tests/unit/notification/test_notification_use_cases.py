@@ -1,0 +1,369 @@
+"""Queueing mail intents for a proposed match and delivering them, with fakes for the
+repository, the mail server and the outbox."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+import aiosmtplib
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
+from mentorship_shared.contracts.events import (
+    MatchProposed,
+    NotificationFailed,
+    NotificationSent,
+)
+from notification_service.repository import (
+    DueNotification,
+    NotificationIntent,
+    NotificationRepository,
+)
+from notification_service.use_cases import DeliveryPolicy, deliver, queue_match_proposed
+
+SENT_AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+POLICY = DeliveryPolicy(
+    mail_from="Mentorship Matching <noreply@mentorship.test>",
+    message_id_domain="mentorship.test",
+    max_attempts=4,
+    retry_base_seconds=30.0,
+)
+
+
+class FakeNotificationRepository(NotificationRepository):
+    """The methods of `NotificationRepository` the use cases call, over lists and dicts.
+
+    A subclass so that the type checker holds the overrides to the real signatures; any other
+    method would fail loudly, since there is no connection behind it."""
+
+    def __init__(self) -> None:  # no super().__init__: there is no database connection
+        self.intents: dict[tuple[uuid.UUID, uuid.UUID], NotificationIntent] = {}
+        self.sent: list[tuple[uuid.UUID, str]] = []
+        self.failed: list[tuple[uuid.UUID, str, float | None]] = []
+
+    async def add_intent(self, intent: NotificationIntent) -> bool:
+        key = (intent.source_event_id, intent.recipient_id)  # one per event, recipient, channel
+        if key in self.intents:
+            return False
+        self.intents[key] = intent
+        return True
+
+    async def mark_sent(self, notification_id: uuid.UUID, subject: str) -> datetime:
+        self.sent.append((notification_id, subject))
+        return SENT_AT
+
+    async def mark_attempt_failed(
+        self, notification_id: uuid.UUID, error: str, *, retry_in_seconds: float | None
+    ) -> None:
+        self.failed.append((notification_id, error, retry_in_seconds))
+
+
+class FakeMailer:
+    """Records sent messages; raises `error` instead when one is set."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self.messages: list[EmailMessage] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        if self.error is not None:
+            raise self.error
+        self.messages.append(message)
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.published: list[EventPayload] = []
+
+    async def publish(self, payload: EventPayload) -> EventEnvelope:
+        self.published.append(payload)
+        return EventEnvelope.wrap(payload, producer="notification-test")
+
+
+MENTEE_ID = uuid.UUID(int=1)
+MENTOR_ID = uuid.UUID(int=2)
+
+
+def match_proposed() -> tuple[EventEnvelope, MatchProposed]:
+    event = MatchProposed(
+        match_id=uuid.uuid4(),
+        mentee_id=MENTEE_ID,
+        mentor_id=MENTOR_ID,
+        score=0.81,
+        score_breakdown={"similarity": 0.8, "coverage": 0.83},
+        explanation="Covers your gap in pricing (you 1 -> 5, mentor 5).",
+        covered_skills=["pricing_monetisation"],
+        uncovered_skills=["product_metrics"],
+        algorithm_version="skill-gap-v1",
+        expires_at=datetime(2025, 3, 14, tzinfo=UTC) + timedelta(hours=9),
+    )
+    return EventEnvelope.wrap(event, producer="matching"), event
+
+
+async def queued_intents() -> tuple[FakeNotificationRepository, list[NotificationIntent]]:
+    repo = FakeNotificationRepository()
+    envelope, event = match_proposed()
+    await queue_match_proposed(repo, envelope, event, POLICY.message_id_domain)
+    return repo, list(repo.intents.values())
+
+
+def due(intent: NotificationIntent, attempts: int = 0) -> DueNotification:
+    if intent.recipient_role == "mentee":
+        name, email, counterpart = "Ada Engineer", "ada@example.com", "Grace PM"
+    else:
+        name, email, counterpart = "Grace PM", "grace@example.com", "Ada Engineer"
+    return DueNotification(
+        intent=intent,
+        attempts=attempts,
+        recipient_name=name,
+        recipient_email=email,
+        counterpart_name=counterpart,
+    )
+
+
+# --- queue_match_proposed --------------------------------------------------------------------
+
+
+async def test_one_intent_per_person_with_distinct_message_ids() -> None:
+    repo = FakeNotificationRepository()
+    envelope, event = match_proposed()
+
+    queued = await queue_match_proposed(repo, envelope, event, "mentorship.test")
+
+    assert queued == 2
+    intents = list(repo.intents.values())
+    by_role = {i.recipient_role: i for i in intents}
+    assert set(by_role) == {"mentee", "mentor"}
+    assert (by_role["mentee"].recipient_id, by_role["mentee"].counterpart_id) == (
+        MENTEE_ID,
+        MENTOR_ID,
+    )
+    assert (by_role["mentor"].recipient_id, by_role["mentor"].counterpart_id) == (
+        MENTOR_ID,
+        MENTEE_ID,
+    )
+    message_ids = [i.message_id for i in intents]
+    assert len(set(message_ids)) == 2
+    for intent in intents:
+        assert intent.source_event_id == envelope.event_id
+        assert intent.source_event_type == "MatchProposed"
+        assert intent.message_id == f"<{intent.id}@mentorship.test>"
+        assert intent.context["match_id"] == str(event.match_id)
+        assert intent.context["explanation"] == event.explanation
+    assert len({i.id for i in intents}) == 2
+
+
+async def test_queueing_the_same_event_again_adds_nothing() -> None:
+    repo = FakeNotificationRepository()
+    envelope, event = match_proposed()
+    assert await queue_match_proposed(repo, envelope, event, "mentorship.test") == 2
+    before = dict(repo.intents)
+
+    assert await queue_match_proposed(repo, envelope, event, "mentorship.test") == 0
+
+    assert repo.intents == before
+
+
+async def test_queued_context_renders_into_a_deliverable_mail() -> None:
+    repo, intents = await queued_intents()
+    mailer, sink = FakeMailer(), RecordingSink()
+    for intent in intents:
+        assert await deliver(repo, sink, mailer, due(intent), POLICY) is True
+    assert len(mailer.messages) == 2
+    assert "2025-03-14" in mailer.messages[0].get_content()
+
+
+# --- deliver: success ------------------------------------------------------------------------
+
+
+async def test_successful_send_marks_sent_and_publishes_notification_sent() -> None:
+    repo, intents = await queued_intents()
+    intent = next(i for i in intents if i.recipient_role == "mentee")
+    mailer, sink = FakeMailer(), RecordingSink()
+
+    assert await deliver(repo, sink, mailer, due(intent), POLICY) is True
+
+    [message] = mailer.messages
+    assert message["Message-ID"] == intent.message_id
+    assert message["From"] == POLICY.mail_from
+    assert "ada@example.com" in message["To"]
+    assert "Ada Engineer" in message["To"]
+    assert "Grace PM" in message["Subject"]
+    assert message["X-Mentorship-Notification"] == str(intent.id)
+    assert "pricing" in message.get_content()
+
+    assert repo.sent == [(intent.id, message["Subject"])]
+    assert repo.failed == []
+    [event] = sink.published
+    assert isinstance(event, NotificationSent)
+    assert event.message_id == message["Message-ID"]
+    assert event.notification_id == intent.id
+    assert event.source_event_id == intent.source_event_id
+    assert event.recipient_id == MENTEE_ID
+    assert event.recipient_role == "mentee"
+    assert event.sent_at == SENT_AT
+
+
+async def test_mentor_mail_contains_only_the_mentors_own_address() -> None:
+    repo, intents = await queued_intents()
+    intent = next(i for i in intents if i.recipient_role == "mentor")
+    mailer = FakeMailer()
+
+    await deliver(repo, RecordingSink(), mailer, due(intent), POLICY)
+
+    text = mailer.messages[0].as_string()
+    assert "grace@example.com" in text
+    assert "ada@example.com" not in text
+
+
+async def test_resend_of_the_same_intent_carries_the_same_message_id() -> None:
+    repo, intents = await queued_intents()
+    mailer = FakeMailer()
+    await deliver(repo, RecordingSink(), mailer, due(intents[0]), POLICY)
+    await deliver(repo, RecordingSink(), mailer, due(intents[0], attempts=1), POLICY)
+    assert mailer.messages[0]["Message-ID"] == mailer.messages[1]["Message-ID"]
+
+
+# --- deliver: failures -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        aiosmtplib.SMTPServerDisconnected("server went away"),
+        aiosmtplib.SMTPResponseException(451, "try again later"),
+        ConnectionRefusedError("connection refused"),
+        OSError("network unreachable"),
+        TimeoutError("timed out"),
+    ],
+)
+async def test_failed_send_schedules_a_retry_and_publishes_nothing(error: Exception) -> None:
+    repo, intents = await queued_intents()
+    sink = RecordingSink()
+
+    assert await deliver(repo, sink, FakeMailer(error), due(intents[0]), POLICY) is False
+
+    assert sink.published == []
+    assert repo.sent == []
+    [(notification_id, recorded_error, retry_in)] = repo.failed
+    assert notification_id == intents[0].id
+    assert str(error) in recorded_error
+    assert retry_in is not None
+    assert retry_in > 0
+
+
+async def test_retries_wait_longer_each_time_then_give_up_with_notification_failed() -> None:
+    repo, intents = await queued_intents()
+    intent = intents[0]
+    sink = RecordingSink()
+    mailer = FakeMailer(aiosmtplib.SMTPServerDisconnected("gone"))
+
+    for attempts_so_far in range(POLICY.max_attempts):
+        assert await deliver(repo, sink, mailer, due(intent, attempts_so_far), POLICY) is False
+        if attempts_so_far < POLICY.max_attempts - 1:
+            assert sink.published == []
+
+    delays = [retry for _, _, retry in repo.failed]
+    final = delays[-1]
+    retries = [d for d in delays[:-1] if d is not None]
+    assert len(retries) == POLICY.max_attempts - 1
+    assert retries == sorted(retries)
+    assert len(set(retries)) == len(retries)  # strictly growing
+    assert retries[0] == pytest.approx(POLICY.retry_base_seconds)
+    assert final is None  # the last attempt marks the notification failed
+
+    [event] = sink.published
+    assert isinstance(event, NotificationFailed)
+    assert event.notification_id == intent.id
+    assert event.attempts == POLICY.max_attempts
+    assert "gone" in event.error
+    assert event.recipient_id == intent.recipient_id
+    assert repo.sent == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(max_attempts=st.integers(1, 8), base=st.floats(0.5, 120.0))
+async def test_exactly_the_last_attempt_gives_up(max_attempts: int, base: float) -> None:
+    policy = DeliveryPolicy("from@mentorship.test", "mentorship.test", max_attempts, base)
+    repo, intents = await queued_intents()
+    sink = RecordingSink()
+    mailer = FakeMailer(OSError("down"))
+
+    for attempts_so_far in range(max_attempts):
+        await deliver(repo, sink, mailer, due(intents[0], attempts_so_far), policy)
+
+    delays = [retry for _, _, retry in repo.failed]
+    assert delays[-1] is None
+    retries = [d for d in delays[:-1] if d is not None]
+    assert len(retries) == max_attempts - 1
+    assert all(later > earlier for earlier, later in itertools.pairwise(retries))
+    assert [type(e) for e in sink.published] == [NotificationFailed]
+
+
+async def test_unrenderable_intent_gives_up_at_once_without_sending() -> None:
+    repo, intents = await queued_intents()
+    broken = NotificationIntent(
+        **{**intents[0].__dict__, "template": "weekly_digest"},
+    )
+    mailer, sink = FakeMailer(), RecordingSink()
+
+    assert await deliver(repo, sink, mailer, due(broken), POLICY) is False
+
+    assert mailer.messages == []
+    assert repo.failed == [(broken.id, repo.failed[0][1], None)]
+    assert "cannot build the mail" in repo.failed[0][1]
+    [event] = sink.published
+    assert isinstance(event, NotificationFailed)
+    assert event.attempts == 1
+
+
+async def test_name_with_a_line_break_does_not_break_delivery() -> None:
+    repo, intents = await queued_intents()
+    intent = next(i for i in intents if i.recipient_role == "mentee")
+    mailer, sink = FakeMailer(), RecordingSink()
+    hostile = DueNotification(
+        intent=intent,
+        attempts=0,
+        recipient_name="Ada\nBcc: everyone@example.com",
+        recipient_email="ada@example.com",
+        counterpart_name="Grace PM",
+    )
+
+    try:
+        await deliver(repo, sink, mailer, hostile, POLICY)
+    except ValueError as error:
+        raise AssertionError(f"deliver raised {error!r}") from error
+
+    # Either sent with a sanitised header or given up on; never a header injection.
+    assert len(repo.sent) + len(repo.failed) == 1
+    for message in mailer.messages:
+        assert "Bcc" not in message
+
+
+async def test_a_permanent_smtp_refusal_gives_up_at_once() -> None:
+    repo, intents = await queued_intents()
+    refused = aiosmtplib.SMTPRecipientsRefused(
+        [aiosmtplib.SMTPRecipientRefused(550, "no such mailbox", "ada@example.com")]
+    )
+    mailer, sink = FakeMailer(error=refused), RecordingSink()
+
+    assert await deliver(repo, sink, mailer, due(intents[0]), POLICY) is False
+
+    assert repo.failed[0][2] is None  # no retry scheduled
+    [event] = sink.published
+    assert isinstance(event, NotificationFailed)
+
+
+async def test_a_temporary_smtp_refusal_is_retried() -> None:
+    repo, intents = await queued_intents()
+    busy = aiosmtplib.SMTPResponseException(451, "try again later")
+    mailer, sink = FakeMailer(error=busy), RecordingSink()
+
+    assert await deliver(repo, sink, mailer, due(intents[0]), POLICY) is False
+
+    assert repo.failed[0][2] is not None
+    assert sink.published == []
