@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mentorship_shared.plumbing.settings import ServiceSettings
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -41,3 +41,9 @@ class NotificationSettings(ServiceSettings):
     dispatcher_poll_interval_seconds: float = Field(
         default=2.0, gt=0, description="How often the dispatcher looks for due mail unprompted."
     )
+
+    @field_validator("smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # SMTP_USERNAME= in an env file means "no login", not a login with an empty name.
+        return None if value == "" else value
