@@ -60,7 +60,9 @@ def score_mentors(current: FloatArray, target: FloatArray, strengths: FloatArray
         return Scores(zeros, zeros.copy(), zeros.copy())
     on_gap = gaps > 0
     weights = normalize(gaps[np.newaxis, on_gap], norm="l1")[0]
-    reach = np.clip((strengths[:, on_gap] - current[on_gap]) / gaps[on_gap], 0.0, 1.0)
+    # Capping the taught distance at the gap before dividing keeps every ratio within [0, 1].
+    taught = np.minimum(np.clip(strengths[:, on_gap] - current[on_gap], 0.0, None), gaps[on_gap])
+    reach = taught / gaps[on_gap]
     similarity = (reach * weights).sum(axis=1)
     coverage = ((strengths[:, on_gap] >= target[on_gap]) * weights).sum(axis=1)
     total = np.clip(W_SIMILARITY * similarity + W_COVERAGE * coverage, 0.0, 1.0)
