@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from devstack.broker import EmbeddedKafka
 from devstack.postgres import EmbeddedPostgres, create_database
+from devstack.processes import free_port
 
 __all__ = [
     "ENV_DATABASE_URL",
@@ -45,9 +46,9 @@ ENV_DATABASE_URL = "MENTORSHIP_TEST_DATABASE_URL"
 ENV_KAFKA_BOOTSTRAP = "MENTORSHIP_TEST_KAFKA_BOOTSTRAP"
 ENV_USE_DOCKER = "MENTORSHIP_TEST_DOCKER"
 POSTGRES_IMAGE = "postgres:18"
-# testcontainers' KafkaContainer drives the Confluent image's start scripts, so it has to be
-# a cp-kafka image (KRaft mode, no ZooKeeper).
-KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
+# Apache Kafka's own image, in KRaft mode. testcontainers' KafkaContainer drives the Confluent
+# image's start scripts, so this one is configured here with a plain container instead.
+KAFKA_IMAGE = "apache/kafka:3.9.1"
 
 Kind = Literal["env", "testcontainers", "embedded"]
 
@@ -184,10 +185,8 @@ def kafka_broker() -> Iterator[KafkaHandle]:
         yield KafkaHandle("env", bootstrap)
         return
     if docker_available():
-        from testcontainers.community.kafka import KafkaContainer
-
-        with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
-            yield KafkaHandle("testcontainers", container.get_bootstrap_server())
+        with _apache_kafka_container() as bootstrap_servers:
+            yield KafkaHandle("testcontainers", bootstrap_servers)
         return
     with tempfile.TemporaryDirectory(prefix="devstack-test-kafka-") as tmp:
         broker = EmbeddedKafka(log_path=Path(tmp) / "kafka.log")
@@ -196,3 +195,37 @@ def kafka_broker() -> Iterator[KafkaHandle]:
             yield KafkaHandle("embedded", broker.bootstrap_servers, broker.restart)
         finally:
             broker.stop()
+
+
+@contextlib.contextmanager
+def _apache_kafka_container() -> Iterator[str]:
+    """A single-node Apache Kafka (KRaft) container; yields its bootstrap address.
+
+    Clients must reach the broker at the address it advertises, so the host port is chosen
+    before the start and published as the same port.
+    """
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+    host = os.environ.get("TESTCONTAINERS_HOST_OVERRIDE", "localhost")
+    port = free_port()
+    container = (
+        DockerContainer(KAFKA_IMAGE)
+        .with_bind_ports(9092, port)
+        .with_envs(
+            KAFKA_NODE_ID="1",
+            KAFKA_PROCESS_ROLES="broker,controller",
+            KAFKA_LISTENERS="PLAINTEXT://:9092,CONTROLLER://:9093",
+            KAFKA_ADVERTISED_LISTENERS=f"PLAINTEXT://{host}:{port}",
+            KAFKA_CONTROLLER_LISTENER_NAMES="CONTROLLER",
+            KAFKA_LISTENER_SECURITY_PROTOCOL_MAP="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            KAFKA_CONTROLLER_QUORUM_VOTERS="1@localhost:9093",
+            KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR="1",
+            KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR="1",
+            KAFKA_TRANSACTION_STATE_LOG_MIN_ISR="1",
+            KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS="0",
+        )
+        .waiting_for(LogMessageWaitStrategy("Kafka Server started"))
+    )
+    with container:
+        yield f"{host}:{port}"
