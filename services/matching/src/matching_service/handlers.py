@@ -34,25 +34,24 @@ def profile_events_consumer(settings: MatchingSettings) -> EventConsumer:
         description="Keeps the matcher's copy of profiles and proposes mentors to mentees.",
     )
 
+    def ports(conn: Connection) -> tuple[MatchingRepository, Outbox]:
+        return MatchingRepository(conn), Outbox(conn, producer=producer)
+
     @consumer.on(MenteeRegistered)
     async def on_mentee_registered(
         conn: Connection, _: EventEnvelope, event: MenteeRegistered
     ) -> None:
-        await use_cases.record_mentee(
-            MatchingRepository(conn), Outbox(conn, producer=producer), event.profile, policy
-        )
+        await use_cases.record_mentee(*ports(conn), event.profile, policy)
 
     @consumer.on(MentorRegistered)
     async def on_mentor_registered(
         conn: Connection, _: EventEnvelope, event: MentorRegistered
     ) -> None:
-        await use_cases.record_mentor(
-            MatchingRepository(conn), Outbox(conn, producer=producer), event.profile, policy
-        )
+        await use_cases.record_mentor(*ports(conn), event.profile, policy)
 
     @consumer.on(ProfileUpdated)
     async def on_profile_updated(conn: Connection, _: EventEnvelope, event: ProfileUpdated) -> None:
-        repo, outbox = MatchingRepository(conn), Outbox(conn, producer=producer)
+        repo, outbox = ports(conn)
         if isinstance(event.profile, MenteeProfile):
             await use_cases.record_mentee(repo, outbox, event.profile, policy)
         else:
@@ -60,8 +59,6 @@ def profile_events_consumer(settings: MatchingSettings) -> EventConsumer:
 
     @consumer.on(ProfileDeleted)
     async def on_profile_deleted(conn: Connection, _: EventEnvelope, event: ProfileDeleted) -> None:
-        await use_cases.forget_profile(
-            MatchingRepository(conn), Outbox(conn, producer=producer), event, policy
-        )
+        await use_cases.forget_profile(*ports(conn), event, policy)
 
     return consumer

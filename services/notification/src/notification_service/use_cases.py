@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Any
 
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import (
@@ -131,12 +132,7 @@ async def deliver(
     sent_at = await repo.mark_sent(intent.id, mail.subject)
     await events.publish(
         NotificationSent(
-            notification_id=intent.id,
-            source_event_id=intent.source_event_id,
-            source_event_type=intent.source_event_type,
-            recipient_id=intent.recipient_id,
-            recipient_role=intent.recipient_role,
-            channel="email",
+            **_about(intent),
             message_id=intent.message_id,
             sent_at=sent_at,
         )
@@ -147,6 +143,18 @@ async def deliver(
         extra={"notification_id": str(intent.id)},
     )
     return True
+
+
+def _about(intent: NotificationIntent) -> dict[str, Any]:
+    """The fields NotificationSent and NotificationFailed share: which mail this is."""
+    return {
+        "notification_id": intent.id,
+        "source_event_id": intent.source_event_id,
+        "source_event_type": intent.source_event_type,
+        "recipient_id": intent.recipient_id,
+        "recipient_role": intent.recipient_role,
+        "channel": "email",
+    }
 
 
 def _message(mail: RenderedMail, due: DueNotification, policy: DeliveryPolicy) -> EmailMessage:
@@ -168,12 +176,7 @@ async def _give_up(
     await repo.mark_attempt_failed(intent.id, error, retry_in_seconds=None)
     await events.publish(
         NotificationFailed(
-            notification_id=intent.id,
-            source_event_id=intent.source_event_id,
-            source_event_type=intent.source_event_type,
-            recipient_id=intent.recipient_id,
-            recipient_role=intent.recipient_role,
-            channel="email",
+            **_about(intent),
             error=error,
             attempts=due.attempts + 1,
         )
