@@ -12,6 +12,7 @@ from faststream.kafka import KafkaBroker
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import ProfileDeleted
 from mentorship_shared.contracts.topics import PROFILE_EVENTS, dead_letter_topic
+from mentorship_shared.plumbing import metrics
 from mentorship_shared.plumbing.broker import create_broker, subscribe
 from mentorship_shared.plumbing.consumer import EventConsumer
 from mentorship_shared.plumbing.database import (
@@ -98,7 +99,10 @@ async def test_offsets_are_committed_after_the_effect_so_a_restart_redelivers_no
     pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
 ) -> None:
     calls: list[uuid.UUID] = []
-    consumer = EventConsumer("effects", PROFILE_EVENTS)
+    consumer = EventConsumer(f"effects-{namespace}", PROFILE_EVENTS)
+    duplicates = metrics.EVENTS_CONSUMED.labels(
+        consumer.name, PROFILE_EVENTS, "ProfileDeleted", "duplicate"
+    )
 
     @consumer.on(ProfileDeleted)
     async def record(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
@@ -128,6 +132,8 @@ async def test_offsets_are_committed_after_the_effect_so_a_restart_redelivers_no
         await broker.stop()
     assert len(calls) == 6
     assert len(set(calls)) == 6
+    # Only the one re-published event came again: the first five were committed.
+    assert duplicates._value.get() == 1
 
 
 async def test_a_handler_that_keeps_failing_is_dead_lettered_and_the_partition_moves_on(
