@@ -188,23 +188,35 @@ class ProfilePatch(_Strict):
     """Fields to change; anything left out stays as it is. Mentee and mentor fields apply only
     to their own kind of profile. `skills` replaces the whole list."""
 
-    name: Name | None = None
-    email: EmailStr | None = None
-    timezone: Timezone | None = None
-    languages: Languages | None = None
-    current_role: ShortText | None = None
-    years_experience: int | None = Field(default=None, ge=0, le=60)
-    industries: Industries | None = None
+    name: Name | None = Field(default=None, description="New display name.")
+    email: EmailStr | None = Field(default=None, description="New email address.")
+    timezone: Timezone | None = Field(default=None, description="New IANA timezone.")
+    languages: Languages | None = Field(default=None, description="New list of ISO 639-1 codes.")
+    current_role: ShortText | None = Field(default=None, description="Current job title.")
+    years_experience: int | None = Field(
+        default=None, ge=0, le=60, description="Years of professional experience."
+    )
+    industries: Industries | None = Field(default=None, description="Industries you know.")
     skills: list[dict[str, object]] | None = Field(
         default=None, description="The new skill list (mentee or mentor shape)."
     )
-    target_role: ShortText | None = None
-    goals: LongText | None = None
-    max_timezone_difference_hours: int | None = Field(default=None, ge=0, le=12)
-    capacity: int | None = Field(default=None, ge=1, le=10)
-    was_engineer: bool | None = None
-    accepting_mentees: bool | None = None
-    bio: LongText | None = None
+    target_role: ShortText | None = Field(default=None, description="Mentee: target role.")
+    goals: LongText | None = Field(
+        default=None, description="Mentee: what you want from mentoring."
+    )
+    max_timezone_difference_hours: int | None = Field(
+        default=None, ge=0, le=12, description="Mentee: largest timezone difference you accept."
+    )
+    capacity: int | None = Field(
+        default=None, ge=1, le=10, description="Mentor: how many mentees at once (1-10)."
+    )
+    was_engineer: bool | None = Field(
+        default=None, description="Mentor: whether you moved from engineering into product."
+    )
+    accepting_mentees: bool | None = Field(
+        default=None, description="Mentor: false pauses new matches."
+    )
+    bio: LongText | None = Field(default=None, description="Mentor: short introduction.")
 
 
 class ProfileView(BaseModel):
