@@ -177,10 +177,11 @@ class ServiceRuntime:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = self
-        await self.start()
         try:
+            await self.start()
             yield
         finally:
+            # Also after a failed start: whatever did start (pool, relay) is stopped.
             await self.stop()
 
 
