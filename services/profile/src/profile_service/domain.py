@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
-from pydantic import ValidationError
 
 from .schemas import MenteeRegistration, MentorRegistration
 
@@ -58,13 +57,3 @@ def apply_changes(profile: Profile, changes: dict[str, Any]) -> tuple[Profile, l
         update={"version": profile.version + 1}
     )
     return updated, changed
-
-
-__all__ = [
-    "FieldRejected",
-    "Profile",
-    "Registration",
-    "ValidationError",
-    "apply_changes",
-    "new_profile",
-]
