@@ -138,15 +138,29 @@ class ProfileDeleted(EventPayload):
 # --- matches -------------------------------------------------------------------------------
 
 
-class MatchProposed(EventPayload):
-    """The matcher proposed a mentor to a mentee and reserved one of the mentor's slots."""
+MatchOrigin = Literal["online", "request", "round"]
+MatchParty = Literal["mentee", "mentor"]
+ExpiryReason = Literal[
+    "timeout", "profile_deleted", "mentor_paused", "capacity_lowered", "profile_changed"
+]
 
-    event_type: ClassVar[str] = "MatchProposed"
+
+class _MatchEvent(EventPayload):
     topic: ClassVar[str] = MATCH_EVENTS
 
     match_id: uuid.UUID = Field(description="Id of the match.")
     mentee_id: uuid.UUID = Field(description="Profile id of the mentee.")
     mentor_id: uuid.UUID = Field(description="Profile id of the mentor.")
+
+    def aggregate_id(self) -> str:
+        return str(self.match_id)
+
+
+class MatchProposed(_MatchEvent):
+    """The matcher proposed a mentor to a mentee and reserved one of the mentor's slots."""
+
+    event_type: ClassVar[str] = "MatchProposed"
+
     score: float = Field(ge=0.0, le=1.0, description="Overall match score, 0 to 1.")
     score_breakdown: dict[str, float] = Field(description="Components of the score by name.")
     explanation: str = Field(description="Why this mentor, in plain words.")
@@ -154,13 +168,59 @@ class MatchProposed(EventPayload):
         description="Skill ids of the mentee's gaps this mentor covers."
     )
     uncovered_skills: list[str] = Field(description="Skill ids of gaps this mentor does not cover.")
-    algorithm_version: str = Field(description="Version of the scoring algorithm and its weights.")
+    algorithm_version: str = Field(description="Version of the scoring algorithm.")
+    weights_version: str | None = Field(
+        default=None, description="Version of the scoring weights and role profiles."
+    )
+    origin: MatchOrigin = Field(
+        default="online",
+        description=(
+            "'online': proposed when the mentee or a free slot appeared; 'request': the mentee "
+            "picked this mentor from the shortlist; 'round': a cohort round assigned it."
+        ),
+    )
+    round_id: uuid.UUID | None = Field(
+        default=None, description="The cohort round that proposed it, if any."
+    )
+    accepted_by: list[MatchParty] = Field(
+        default_factory=list,
+        description="Sides that have already accepted (a mentee's own request counts as theirs).",
+    )
     expires_at: AwareDatetime | None = Field(
         default=None, description="When the proposal lapses if nobody answers."
     )
 
-    def aggregate_id(self) -> str:
-        return str(self.match_id)
+
+class MatchAccepted(_MatchEvent):
+    """Both sides accepted the proposal: the mentorship starts and the slot stays taken."""
+
+    event_type: ClassVar[str] = "MatchAccepted"
+
+    accepted_at: AwareDatetime = Field(description="When the second side accepted.")
+
+
+class MatchDeclined(_MatchEvent):
+    """One side declined the proposal: the slot is released and the pair is never proposed
+    again."""
+
+    event_type: ClassVar[str] = "MatchDeclined"
+
+    declined_by: MatchParty = Field(description="Which side declined.")
+    reason: str | None = Field(default=None, description="The reason given, if any.")
+
+
+class MatchExpired(_MatchEvent):
+    """An open proposal or match ended without a decline: the slot is released."""
+
+    event_type: ClassVar[str] = "MatchExpired"
+
+    reason: ExpiryReason = Field(
+        description=(
+            "'timeout': nobody answered in time; 'profile_deleted': one side left; "
+            "'mentor_paused' and 'capacity_lowered': the mentor took fewer mentees; "
+            "'profile_changed': the mentee's needs changed and a better mentor exists."
+        )
+    )
 
 
 # --- notifications -------------------------------------------------------------------------
@@ -211,6 +271,9 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
         ProfileUpdated,
         ProfileDeleted,
         MatchProposed,
+        MatchAccepted,
+        MatchDeclined,
+        MatchExpired,
         NotificationSent,
         NotificationFailed,
     )
