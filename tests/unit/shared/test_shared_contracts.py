@@ -16,6 +16,9 @@ from mentorship_shared.contracts import topics
 from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
 from mentorship_shared.contracts.events import (
     EVENT_TYPES,
+    MatchAccepted,
+    MatchDeclined,
+    MatchExpired,
     MatchProposed,
     MenteeProfile,
     MenteeRegistered,
@@ -72,6 +75,7 @@ def samples() -> dict[str, EventPayload]:
         "recipient_role": "mentee",
         "channel": "email",
     }
+    pair = {"match_id": uuid.uuid4(), "mentee_id": uuid.uuid4(), "mentor_id": uuid.uuid4()}
     payloads: list[EventPayload] = [
         MenteeRegistered(profile=a_mentee_profile()),
         MentorRegistered(profile=a_mentor_profile()),
@@ -89,6 +93,9 @@ def samples() -> dict[str, EventPayload]:
             algorithm_version="skill-gap-v1",
             expires_at=NOW,
         ),
+        MatchAccepted(**pair, accepted_at=NOW),
+        MatchDeclined(**pair, declined_by="mentor", reason="Fully booked this quarter."),
+        MatchExpired(**pair, reason="timeout"),
         NotificationSent(**outcome, message_id="<x@mentorship.test>", sent_at=NOW),
         NotificationFailed(**outcome, error="SMTPServerDisconnected()", attempts=5),
     ]
