@@ -1,79 +1,260 @@
-"""Scoring mentors against a mentee's skill gaps: pure functions on numpy arrays, no I/O.
+"""The match score: pure functions on numpy arrays, no I/O.
 
-A mentee's gap on a skill is how far the target is above the current level; a mentor's
-strength is their level. Gaps are turned into weights (each gap's share of the total gap,
-scikit-learn's L1 `normalize`), and every mentor is scored at once (matrix operations over
-all mentors, never a loop over pairs):
+A mentee's gap on a skill is how far the target is above the current level, multiplied by how
+much the skill matters for the mentee's target role (`ScoringConfig.role_weights`). Gaps become
+weights with scikit-learn's L1 `normalize` (each gap's share of the whole). A mentor's strength
+is their level, 0 to 5. For mentor m and mentee b, every component lies in [0, 1]:
 
-    reach[m, s]  = share of gap s that mentor m can teach: (strength - current) / gap, in [0, 1]
-    similarity   = sum over gap skills of weight * reach
-                   (the gap-weighted share of the distance the mentor can take the mentee)
-    coverage     = sum over gap skills of weight * [strength >= target]
-                   (the share of the gap on skills where the mentor is at or above the target)
-    score        = W_SIMILARITY * similarity + W_COVERAGE * coverage
+    reach[s]      share of gap s the mentor can teach: (strength - current) / gap, capped at 1
+    similarity    sum over gap skills of weight * reach
+    coverage      sum over gap skills of weight * [strength >= target]
+    scarcity      half: the gap-weighted reach on rare skills (rare: few mentors in the pool are
+                  strong there), half: 1 - the mentor's rare strengths this mentee does not need,
+                  so a mentor with scarce strengths is not used up by an easy match
+    was_engineer  1 when the mentor made the engineering-to-product move
+    industry      share of the mentee's industries the mentor knows
+    timezone      overlap of their working days: (working_hours - hours apart) / working_hours
 
-Both parts lie in [0, 1] and the weights sum to 1, so the score does too. Both only grow when a
-mentor's strength on a gap skill grows, so a stronger mentor never scores lower, and strengths
-on skills the mentee does not need neither help nor hurt. Cosine similarity was tried first and
-dropped because of that: it penalises a mentor for being stronger than the gap's proportions.
+    score = sum of component * weight, weights from one versioned config (they sum to 1)
 
-Sums are taken element-wise per row rather than through a BLAS matrix product, whose rounding
-can depend on a row's position: identical mentors must get identical scores.
+Every component except scarcity's second half only grows with a mentor's strength on a gap
+skill, and that half only reads skills outside the gaps, so raising a mentor's strength on a
+gap skill never lowers the score (for a fixed market: rarity is measured on the pool).
+
+Speed: levels are integers 0-5, so every skill component is a lookup table per (mentee, skill,
+level). With mentors one-hot encoded by level, all components for a block of mentees against
+all mentors are one matrix product. Table entries are rounded to multiples of 2**-32: every
+partial sum is then exact in float64, so a BLAS product gives the same bits whatever its
+blocking, and identical mentors always get identical scores.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from mentorship_shared.contracts.skills import TAXONOMY
 from sklearn.preprocessing import normalize
 
-ALGORITHM_VERSION = "skill-gap-v2"
-W_SIMILARITY = 0.7
-W_COVERAGE = 0.3
+ALGORITHM_VERSION = "skill-gap-v3"
+N_LEVELS = 6  # levels 0..5
+COMPONENTS = ("similarity", "coverage", "scarcity", "was_engineer", "industry", "timezone")
+SKILL_COMPONENTS = ("similarity", "coverage", "rare_reach", "rare_unused")
+_QUANTUM = 2.0**-32
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
+
+SKILL_IDS = TAXONOMY.ids
+SKILL_INDEX = {skill_id: index for index, skill_id in enumerate(SKILL_IDS)}
+N_SKILLS = len(SKILL_IDS)
 
 
 @dataclass(frozen=True)
-class Scores:
-    """Scores of n mentors against one mentee; arrays of length n."""
-
-    total: FloatArray
-    similarity: FloatArray
-    coverage: FloatArray
-
-
-def gap_vector(current: FloatArray, target: FloatArray) -> FloatArray:
-    """How far each target is above the current level (never negative)."""
-    return np.clip(target - current, 0.0, None)
+class RoleProfile:
+    id: str
+    name: str
+    keywords: tuple[str, ...]
+    weights: FloatArray  # per skill, 1.0 when the role says nothing about it
 
 
-def score_mentors(current: FloatArray, target: FloatArray, strengths: FloatArray) -> Scores:
-    """Score every mentor (rows of `strengths`, shape n x k) for one mentee (vectors of k)."""
-    gaps = gap_vector(current, target)
-    n_mentors = strengths.shape[0]
-    if n_mentors == 0 or not gaps.any():
-        zeros = np.zeros(n_mentors)
-        return Scores(zeros, zeros.copy(), zeros.copy())
-    on_gap = gaps > 0
-    weights = normalize(gaps[np.newaxis, on_gap], norm="l1")[0]
-    # Capping the taught distance at the gap before dividing keeps every ratio within [0, 1].
-    taught = np.minimum(np.clip(strengths[:, on_gap] - current[on_gap], 0.0, None), gaps[on_gap])
-    reach = taught / gaps[on_gap]
-    similarity = (reach * weights).sum(axis=1)
-    coverage = ((strengths[:, on_gap] >= target[on_gap]) * weights).sum(axis=1)
-    total = np.clip(W_SIMILARITY * similarity + W_COVERAGE * coverage, 0.0, 1.0)
-    return Scores(
-        total=total,
-        similarity=np.clip(similarity, 0.0, 1.0),
-        coverage=np.clip(coverage, 0.0, 1.0),
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity, so lookups can be cached
+class ScoringConfig:
+    """Weights of the score, from a versioned data file."""
+
+    version: str
+    weights: dict[str, float]
+    strong_level: int
+    working_hours: float
+    roles: dict[str, RoleProfile]
+    default_role: str
+
+    def role_for(self, target_role: str | None) -> RoleProfile:
+        return self._roles_by_text(target_role or "")
+
+    @lru_cache(maxsize=1024)  # noqa: B019 -- configs are few and live as long as the process
+    def _roles_by_text(self, target_role: str) -> RoleProfile:
+        """The role profile a mentee's free-text target role names (first keyword match wins,
+        most specific roles first); the default profile when nothing matches."""
+        words = " ".join(re.findall(r"[a-z0-9]+", target_role.lower()))
+        for role in self.roles.values():
+            if role.id != self.default_role and any(
+                re.search(rf"\b{re.escape(keyword)}\b", words) for keyword in role.keywords
+            ):
+                return role
+        return self.roles[self.default_role]
+
+    def weight_vector(self) -> FloatArray:
+        return np.array([self.weights[name] for name in COMPONENTS])
+
+
+def parse_config(data: dict[str, Any]) -> ScoringConfig:
+    weights = {name: float(data["components"][name]) for name in COMPONENTS}
+    if abs(sum(weights.values()) - 1.0) > 1e-9 or min(weights.values()) < 0:
+        raise ValueError("score component weights must be non-negative and sum to 1")
+    roles = {}
+    for role_id, role in data["roles"].items():
+        vector = np.ones(N_SKILLS)
+        for skill_id, weight in role["skills"].items():
+            if skill_id not in SKILL_INDEX:
+                raise ValueError(f"role {role_id} weights unknown skill {skill_id!r}")
+            vector[SKILL_INDEX[skill_id]] = float(weight)
+        roles[role_id] = RoleProfile(
+            id=role_id,
+            name=role["name"],
+            keywords=tuple(str(keyword).lower() for keyword in role["keywords"]),
+            weights=vector,
+        )
+    if data["default_role"] not in roles:
+        raise ValueError("default_role must name one of the roles")
+    return ScoringConfig(
+        version=data["version"],
+        weights=weights,
+        strong_level=int(data["strong_level"]),
+        working_hours=float(data["working_hours"]),
+        roles=roles,
+        default_role=data["default_role"],
     )
 
 
-def rank(scores: FloatArray, eligible: BoolArray) -> npt.NDArray[np.intp]:
+@cache
+def default_config() -> ScoringConfig:
+    text = resources.files("matching_service").joinpath("data/weights-v1.json").read_text()
+    return parse_config(json.loads(text))
+
+
+# --- mentors -------------------------------------------------------------------------------
+
+
+def one_hot_levels(levels: npt.NDArray[np.int8]) -> FloatArray:
+    """(n, skills) integer levels -> (n, skills * 6) indicator of each skill's level."""
+    n = levels.shape[0]
+    encoded = np.zeros((n, N_SKILLS * N_LEVELS))
+    columns = np.arange(N_SKILLS) * N_LEVELS + levels.astype(np.intp)
+    encoded[np.arange(n)[:, None], columns] = 1.0
+    return encoded
+
+
+def rarity(levels: npt.NDArray[np.int8], strong_level: int) -> FloatArray:
+    """Per skill: 1 - the share of mentors strong in it (1 when nobody is, 0 when all are)."""
+    if levels.shape[0] == 0:
+        return np.ones(N_SKILLS)
+    strong_share: FloatArray = (levels >= strong_level).mean(axis=0)
+    return 1.0 - strong_share
+
+
+# --- skill components ----------------------------------------------------------------------
+
+
+def gap_weights(current: FloatArray, target: FloatArray, role_weights: FloatArray) -> FloatArray:
+    """(b, skills) share of each skill in the mentee's role-weighted gap; rows sum to 1 (or 0
+    for a mentee with no gap)."""
+    gaps = np.clip(target - current, 0.0, None) * role_weights
+    weights: FloatArray = normalize(gaps, norm="l1")
+    return weights
+
+
+def skill_tables(
+    current: FloatArray,
+    target: FloatArray,
+    role_weights: FloatArray,
+    market_rarity: FloatArray,
+    strong_level: int,
+) -> FloatArray:
+    """Lookup tables (component, skill * level, mentee) for a block of mentees (b, skills).
+
+    Multiplying a mentor's one-hot level row by a table column gives that component."""
+    b = current.shape[0]
+    levels = np.arange(N_LEVELS, dtype=np.float64)[None, None, :]  # (1, 1, 6)
+    cur = current[:, :, None]
+    tgt = target[:, :, None]
+    gaps = np.clip(tgt - cur, 0.0, None)
+    on_gap = gaps > 0
+    weights = gap_weights(current, target, role_weights)[:, :, None]
+    safe_gaps = np.where(on_gap, gaps, 1.0)
+    reach = np.where(on_gap, np.minimum(np.clip(levels - cur, 0.0, None), gaps) / safe_gaps, 0.0)
+    similarity = weights * reach
+    coverage = weights * (on_gap & (levels >= tgt))
+    rare = market_rarity[None, :, None]
+    rare_total = (weights * rare).sum(axis=1, keepdims=True)
+    rare_reach = weights * rare * reach / np.where(rare_total > 0, rare_total, np.inf)
+    strong = (levels >= strong_level) & ~on_gap
+    rare_sum = max(float(market_rarity.sum()), 1e-12)
+    rare_unused = np.broadcast_to(strong * rare / rare_sum, similarity.shape)
+    tables = np.stack([similarity, coverage, rare_reach, rare_unused])  # (4, b, skills, 6)
+    tables = np.round(tables.reshape(4, b, N_SKILLS * N_LEVELS) / _QUANTUM) * _QUANTUM
+    return np.ascontiguousarray(tables.transpose(0, 2, 1))
+
+
+@dataclass(frozen=True)
+class ComponentScores:
+    """Every component and the total for a block of mentees (rows) against mentors (columns)."""
+
+    similarity: FloatArray
+    coverage: FloatArray
+    scarcity: FloatArray
+    was_engineer: FloatArray
+    industry: FloatArray
+    timezone: FloatArray
+    total: FloatArray
+
+    def breakdown(self, row: int, column: int) -> dict[str, float]:
+        return {name: round(float(getattr(self, name)[row, column]), 4) for name in COMPONENTS}
+
+
+def combine(
+    skill_parts: FloatArray,
+    was_engineer: FloatArray,
+    industry: FloatArray,
+    timezone: FloatArray,
+    config: ScoringConfig,
+) -> ComponentScores:
+    """Weighted total from the skill components (4, b, n) and the soft factors (b, n)."""
+    similarity, coverage, rare_reach, rare_unused = skill_parts
+    scarcity = 0.5 * rare_reach + 0.5 * (1.0 - rare_unused)
+    w = config.weights
+    total = w["similarity"] * similarity
+    total += w["coverage"] * coverage
+    total += w["scarcity"] * scarcity
+    total += w["was_engineer"] * was_engineer
+    total += w["industry"] * industry
+    total += w["timezone"] * timezone
+    # A mentor who can teach nothing of the gap is no match, whatever the soft factors say.
+    total[similarity <= 0] = 0.0
+    # Every part lies in [0, 1] (the tables are built so) and the weights sum to 1; the clip
+    # only removes rounding dust at the ends.
+    np.clip(total, 0.0, 1.0, out=total)
+    return ComponentScores(
+        similarity=similarity,
+        coverage=coverage,
+        scarcity=scarcity,
+        was_engineer=np.broadcast_to(was_engineer, total.shape),
+        industry=np.broadcast_to(industry, total.shape),
+        timezone=np.broadcast_to(timezone, total.shape),
+        total=total,
+    )
+
+
+def timezone_overlap(hours_apart: FloatArray, working_hours: float) -> FloatArray:
+    """Share of a working day two people both work, given how many hours apart they are."""
+    return np.clip(working_hours - hours_apart, 0.0, None) / working_hours
+
+
+def hours_apart(offsets_a: FloatArray, offsets_b: FloatArray) -> FloatArray:
+    """Hours between UTC offsets on the 24-hour clock (never more than 12)."""
+    # Offsets lie within -12..+14, so a plain difference is at most 26 hours: no modulo needed.
+    diff = np.abs(offsets_a - offsets_b)
+    return np.minimum(diff, np.abs(24.0 - diff))
+
+
+def rank(scores: FloatArray, eligible: BoolArray) -> IntArray:
     """Indices of eligible mentors with a positive score, best first (ties: lower index first)."""
     candidates = np.flatnonzero(eligible & (scores > 0.0))
     order = np.lexsort((candidates, -scores[candidates]))
