@@ -1,37 +1,59 @@
-"""HTTP routes of the matching service."""
+"""HTTP routes of the matching service: each turns a request into one use-case call."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from mentorship_shared.contracts.events import MatchOrigin, MatchParty
+from mentorship_shared.plumbing.database import Connection, in_transaction
 from mentorship_shared.plumbing.http import ApiError, ErrorBody
-from mentorship_shared.plumbing.runtime import PoolDep
-from pydantic import BaseModel, Field
+from mentorship_shared.plumbing.outbox import Outbox
+from mentorship_shared.plumbing.runtime import OperatorDep, PoolDep, RuntimeDep
+from pydantic import BaseModel, ConfigDict, Field
 
-from .repository import MatchingRepository
+from . import use_cases
+from .config import MatchingSettings
+from .domain import Proposal
+from .repository import MatchingRepository, MatchRecord, MatchStatus, RoundRecord
+from .scoring import ALGORITHM_VERSION
 
 router = APIRouter(prefix="/v1")
 
-MatchStatus = Literal["proposed", "accepted", "declined", "expired"]
+T = TypeVar("T")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class MatchView(BaseModel):
     id: uuid.UUID = Field(description="Match id.")
+    mentee_id: uuid.UUID = Field(description="Profile id of the mentee.")
     mentor_id: uuid.UUID = Field(description="Profile id of the proposed mentor.")
     score: float = Field(ge=0, le=1, description="Match score, 0 to 1.")
     status: MatchStatus = Field(description="proposed, accepted, declined or expired.")
     explanation: str = Field(description="Why this mentor, in plain words.")
-    score_breakdown: dict[str, float] = Field(description="The parts of the score.")
+    score_breakdown: dict[str, float] = Field(description="The parts of the score, 0 to 1 each.")
     covered_skills: list[str] = Field(description="Gap skills the mentor covers.")
     uncovered_skills: list[str] = Field(description="Gap skills the mentor does not cover.")
-    algorithm_version: str = Field(description="Scoring algorithm and weights version.")
+    algorithm_version: str = Field(description="Scoring algorithm version.")
+    weights_version: str | None = Field(description="Scoring weights version.")
+    origin: MatchOrigin = Field(
+        description="How the proposal came about: online, the mentee's request, or a round."
+    )
+    accepted_by: list[MatchParty] = Field(description="Sides that have accepted so far.")
     proposed_at: datetime = Field(description="When the match was proposed.")
     expires_at: datetime | None = Field(description="When an unanswered proposal lapses.")
+    accepted_at: datetime | None = Field(description="When both sides had accepted.")
     ended_at: datetime | None = Field(description="When the match ended, if it has.")
-    end_reason: str | None = Field(description="Why it ended, such as 'profile_deleted'.")
+    end_reason: str | None = Field(
+        description="Why it ended: declined_by_mentee, declined_by_mentor, timeout, "
+        "profile_deleted, mentor_paused, capacity_lowered or profile_changed."
+    )
 
 
 class MatchList(BaseModel):
@@ -40,15 +62,98 @@ class MatchList(BaseModel):
 
 class MentorSlots(BaseModel):
     id: uuid.UUID = Field(description="Profile id of the mentor.")
-    capacity: int = Field(description="How many mentees the mentor takes at once.")
+    capacity: int = Field(description="How many mentees the mentor asked to take at once.")
     open_matches: int = Field(description="Proposed or accepted matches holding a slot.")
     free_slots: int = Field(description="Slots left for new proposals.")
     accepting_mentees: bool = Field(description="False while the mentor has paused.")
 
 
+class Suggestion(BaseModel):
+    mentor_id: uuid.UUID = Field(description="Profile id of the suggested mentor.")
+    score: float = Field(ge=0, le=1, description="Match score, 0 to 1.")
+    score_breakdown: dict[str, float] = Field(description="The parts of the score, 0 to 1 each.")
+    explanation: str = Field(description="Why this mentor, in plain words.")
+    covered_skills: list[str] = Field(description="Gap skills the mentor covers.")
+    uncovered_skills: list[str] = Field(description="Gap skills the mentor does not cover.")
+
+
+class SuggestionList(BaseModel):
+    mentee_id: uuid.UUID = Field(description="Profile id of the mentee.")
+    algorithm_version: str = Field(description="Scoring algorithm version.")
+    weights_version: str = Field(description="Scoring weights version.")
+    suggestions: list[Suggestion] = Field(description="Available mentors, best first.")
+
+
+class MentorRequest(_Body):
+    mentor_id: uuid.UUID = Field(description="The mentor picked from the suggestions.")
+
+
+class Acceptance(_Body):
+    party: MatchParty = Field(description="Who accepts: 'mentee' or 'mentor'.")
+
+
+class Decline(_Body):
+    party: MatchParty = Field(description="Who declines: 'mentee' or 'mentor'.")
+    reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Optional reason. A mentor's reason is passed on to the mentee.",
+    )
+
+
+class RoundView(BaseModel):
+    id: uuid.UUID = Field(description="Round id.")
+    started_at: datetime = Field(description="When the round started.")
+    finished_at: datetime | None = Field(description="When it finished.")
+    method: str = Field(description="Solver used: 'dense' or 'sparse' (optimal assignment).")
+    mentees_waiting: int = Field(description="Mentees without an open match at the start.")
+    mentors_with_slots: int = Field(description="Mentors accepting mentees with a free slot.")
+    proposed: int = Field(description="Proposals the round made.")
+    total_score: float = Field(description="Sum of the scores of the round's assignment.")
+    greedy_matched: int = Field(
+        description="Mentees a first-come greedy assignment of the same cohort would match."
+    )
+    greedy_total_score: float = Field(description="Sum of the scores of that greedy assignment.")
+    mentor_load: dict[str, Any] = Field(
+        description="Slots used per mentor, for the round's assignment and for greedy."
+    )
+
+
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "The matcher does not know this profile (yet)."}
+    404: {"model": ErrorBody, "description": "The matcher does not know this id (yet)."}
 }
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The match or mentor is not in a state to do this."}
+}
+_OPERATOR: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No bearer token."},
+    403: {"model": ErrorBody, "description": "Not the operator key, or none is configured."},
+}
+
+
+def _settings(runtime: RuntimeDep) -> MatchingSettings:
+    settings = runtime.settings
+    assert isinstance(settings, MatchingSettings)
+    return settings
+
+
+async def _run(
+    runtime: RuntimeDep,
+    action: Callable[[MatchingRepository, Outbox], Awaitable[T]],
+) -> T:
+    """One use case in one transaction (retried on a deadlock), refusals mapped to HTTP."""
+
+    async def work(conn: Connection) -> T:
+        return await action(
+            MatchingRepository(conn), Outbox(conn, producer=runtime.settings.service_name)
+        )
+
+    try:
+        return await in_transaction(runtime.pool, work)
+    except use_cases.MatchNotFound as refusal:
+        raise ApiError(404, refusal.code, refusal.message) from refusal
+    except use_cases.MatchRefused as refusal:
+        raise ApiError(409, refusal.code, refusal.message) from refusal
 
 
 @router.get(
@@ -69,7 +174,7 @@ async def get_mentor_slots(mentor_id: uuid.UUID, pool: PoolDep) -> MentorSlots:
         )
     return MentorSlots(
         id=mentor.id,
-        capacity=mentor.capacity,
+        capacity=mentor.requested_capacity,
         open_matches=mentor.load,
         free_slots=max(0, mentor.capacity - mentor.load) if mentor.accepting_mentees else 0,
         accepting_mentees=mentor.accepting_mentees,
@@ -91,29 +196,179 @@ async def list_matches(
         repo = MatchingRepository(conn)
         matches = await repo.matches_for_mentee(mentee_id, limit)
         if not matches and not await repo.mentee_exists(mentee_id):
-            raise ApiError(
-                404,
-                "not_found",
-                "The matcher does not know this mentee. A new registration reaches it within "
-                "seconds; check the id if this persists.",
-            )
-    return MatchList(
-        matches=[
-            MatchView(
-                id=m.id,
-                mentor_id=m.mentor_id,
-                score=m.score,
-                status=m.status,
-                explanation=m.explanation,
-                score_breakdown=m.score_breakdown,
-                covered_skills=m.covered_skills,
-                uncovered_skills=m.uncovered_skills,
-                algorithm_version=m.algorithm_version,
-                proposed_at=m.proposed_at,
-                expires_at=m.expires_at,
-                ended_at=m.ended_at,
-                end_reason=m.end_reason,
-            )
-            for m in matches
-        ]
+            raise ApiError(404, "mentee_not_found", use_cases.UNKNOWN_MENTEE)
+    return MatchList(matches=[_match_view(m) for m in matches])
+
+
+@router.get(
+    "/mentees/{mentee_id}/suggestions",
+    tags=["matches"],
+    summary="The mentee's best available mentors, with explanations",
+    description=(
+        "Mentors with a free slot who meet every hard constraint, best first. A mentor already "
+        "on many other shortlists for their free slots is left to those mentees, so one star "
+        "mentor does not top every list."
+    ),
+    responses=_NOT_FOUND,
+)
+async def suggest_mentors(
+    mentee_id: uuid.UUID,
+    runtime: RuntimeDep,
+    limit: int = Query(default=5, ge=1, le=20, description="Most suggestions to return."),
+) -> SuggestionList:
+    policy = _settings(runtime).match_policy()
+    proposals = await _run(
+        runtime, lambda repo, _: use_cases.suggest_mentors(repo, mentee_id, limit, policy)
     )
+    return SuggestionList(
+        mentee_id=mentee_id,
+        algorithm_version=proposals[0].algorithm_version if proposals else ALGORITHM_VERSION,
+        weights_version=policy.config.version,
+        suggestions=[_suggestion(p) for p in proposals],
+    )
+
+
+@router.post(
+    "/mentees/{mentee_id}/requests",
+    tags=["matches"],
+    summary="Ask a mentor from the suggestions",
+    description=(
+        "Proposes the picked mentor, already accepted by the mentee, and reserves one of the "
+        "mentor's slots; the mentor accepts or declines. A pending proposal to another mentor "
+        "is declined on the mentee's behalf."
+    ),
+    status_code=201,
+    responses={**_NOT_FOUND, **_CONFLICT},
+)
+async def request_mentor(
+    mentee_id: uuid.UUID, body: MentorRequest, runtime: RuntimeDep, response: Response
+) -> MatchView:
+    policy = _settings(runtime).match_policy()
+    match = await _run(
+        runtime,
+        lambda repo, outbox: use_cases.request_mentor(
+            repo, outbox, mentee_id, body.mentor_id, policy
+        ),
+    )
+    response.headers["Location"] = f"/v1/matches/{match.id}"
+    return _match_view(match)
+
+
+@router.get(
+    "/matches/{match_id}",
+    tags=["matches"],
+    summary="One match",
+    responses=_NOT_FOUND,
+)
+async def get_match(match_id: uuid.UUID, pool: PoolDep) -> MatchView:
+    async with pool.acquire() as conn:
+        match = await MatchingRepository(conn).get_match(match_id)
+    if match is None:
+        raise ApiError(404, "match_not_found", "No match with this id.")
+    return _match_view(match)
+
+
+@router.post(
+    "/matches/{match_id}/accept",
+    tags=["matches"],
+    summary="Accept a proposal (mentee or mentor)",
+    description="Once both sides have accepted, the match is accepted and both are told.",
+    responses={**_NOT_FOUND, **_CONFLICT},
+)
+async def accept_match(match_id: uuid.UUID, body: Acceptance, runtime: RuntimeDep) -> MatchView:
+    match = await _run(
+        runtime, lambda repo, outbox: use_cases.accept_match(repo, outbox, match_id, body.party)
+    )
+    return _match_view(match)
+
+
+@router.post(
+    "/matches/{match_id}/decline",
+    tags=["matches"],
+    summary="Decline a proposal (mentee or mentor)",
+    description=(
+        "Releases the mentor's slot; the pair is never proposed again and the mentee gets the "
+        "next best mentor."
+    ),
+    responses={**_NOT_FOUND, **_CONFLICT},
+)
+async def decline_match(match_id: uuid.UUID, body: Decline, runtime: RuntimeDep) -> MatchView:
+    policy = _settings(runtime).match_policy()
+    match = await _run(
+        runtime,
+        lambda repo, outbox: use_cases.decline_match(
+            repo, outbox, match_id, body.party, body.reason or None, policy
+        ),
+    )
+    return _match_view(match)
+
+
+@router.post(
+    "/rounds",
+    tags=["rounds"],
+    summary="Run a cohort round (operator)",
+    description=(
+        "Assigns every waiting mentee at once, maximising the total score within every "
+        "mentor's free slots, publishes the proposals, and reports the result against a "
+        "first-come greedy assignment of the same cohort."
+    ),
+    status_code=201,
+    responses=_OPERATOR,
+)
+async def run_round(_: OperatorDep, runtime: RuntimeDep, response: Response) -> RoundView:
+    policy = _settings(runtime).match_policy()
+    outcome = await _run(runtime, lambda repo, outbox: use_cases.run_round(repo, outbox, policy))
+    response.headers["Location"] = f"/v1/rounds/{outcome.record.id}"
+    return _round_view(outcome.record)
+
+
+@router.get(
+    "/rounds/{round_id}",
+    tags=["rounds"],
+    summary="A cohort round's report (operator)",
+    responses={**_OPERATOR, **_NOT_FOUND},
+)
+async def get_round(round_id: uuid.UUID, _: OperatorDep, pool: PoolDep) -> RoundView:
+    async with pool.acquire() as conn:
+        record = await MatchingRepository(conn).get_round(round_id)
+    if record is None:
+        raise ApiError(404, "round_not_found", "No round with this id.")
+    return _round_view(record)
+
+
+def _match_view(m: MatchRecord) -> MatchView:
+    return MatchView(
+        id=m.id,
+        mentee_id=m.mentee_id,
+        mentor_id=m.mentor_id,
+        score=m.score,
+        status=m.status,
+        explanation=m.explanation,
+        score_breakdown=m.score_breakdown,
+        covered_skills=m.covered_skills,
+        uncovered_skills=m.uncovered_skills,
+        algorithm_version=m.algorithm_version,
+        weights_version=m.weights_version,
+        origin=m.origin,
+        accepted_by=m.accepted_by(),
+        proposed_at=m.proposed_at,
+        expires_at=m.expires_at,
+        accepted_at=m.accepted_at,
+        ended_at=m.ended_at,
+        end_reason=m.end_reason,
+    )
+
+
+def _suggestion(p: Proposal) -> Suggestion:
+    return Suggestion(
+        mentor_id=p.mentor_id,
+        score=p.score,
+        score_breakdown=p.breakdown,
+        explanation=p.explanation,
+        covered_skills=p.covered_skills,
+        uncovered_skills=p.uncovered_skills,
+    )
+
+
+def _round_view(r: RoundRecord) -> RoundView:
+    return RoundView(**r.__dict__)

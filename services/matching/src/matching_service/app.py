@@ -7,13 +7,23 @@ from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_ap
 
 from . import api
 from .config import MIGRATIONS_DIR, MatchingSettings
+from .expiry import ProposalExpirer
 from .handlers import profile_events_consumer
 
 
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     settings = settings or MatchingSettings()
     runtime = ServiceRuntime(
-        settings, migrations_dir=MIGRATIONS_DIR, consumers=[profile_events_consumer(settings)]
+        settings,
+        migrations_dir=MIGRATIONS_DIR,
+        consumers=[profile_events_consumer(settings)],
+        workers=[
+            ProposalExpirer(
+                settings.match_policy(),
+                producer=settings.service_name,
+                poll_interval=settings.expiry_poll_seconds,
+            )
+        ],
     )
     return create_service_app(
         runtime,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import (
     MenteeProfile,
@@ -23,15 +21,15 @@ from .repository import MatchingRepository
 
 
 def profile_events_consumer(settings: MatchingSettings) -> EventConsumer:
-    policy = use_cases.MatchPolicy(
-        proposal_ttl=timedelta(days=settings.proposal_ttl_days),
-        waiting_mentees_per_event=settings.waiting_mentees_per_event,
-    )
+    policy = settings.match_policy()
     producer = settings.service_name
     consumer = EventConsumer(
         "profile-events",
         PROFILE_EVENTS,
-        description="Keeps the matcher's copy of profiles and proposes mentors to mentees.",
+        description=(
+            "Keeps the matcher's copy of profiles; proposes mentors to new mentees, offers "
+            "freed slots, and re-evaluates open proposals when a profile changes or leaves."
+        ),
     )
 
     def ports(conn: Connection) -> tuple[MatchingRepository, Outbox]:

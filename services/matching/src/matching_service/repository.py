@@ -1,19 +1,28 @@
 """The matcher's tables: read model of profiles, matches and the capacity they hold."""
 
+# ruff: noqa: S608 -- queries are assembled only from the column lists below (constants);
+# every value travels as a bind parameter.
+
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
+from mentorship_shared.contracts.events import (
+    MatchOrigin,
+    MatchParty,
+    MenteeProfile,
+    MentorProfile,
+)
 from mentorship_shared.plumbing.database import Connection
 
-from .domain import Mentee, Mentor, Proposal, skill_vector
+from .domain import Mentee, Mentor, Proposal, skill_vector, utc_offset_hours
 
 OPEN_STATUSES = ("proposed", "accepted")
+MatchStatus = Literal["proposed", "accepted", "declined", "expired"]
 
 
 @dataclass(frozen=True)
@@ -21,32 +30,57 @@ class MatchRecord:
     id: uuid.UUID
     mentee_id: uuid.UUID
     mentor_id: uuid.UUID
-    status: str
+    status: MatchStatus
     score: float
     score_breakdown: dict[str, float]
     explanation: str
     covered_skills: list[str]
     uncovered_skills: list[str]
     algorithm_version: str
+    weights_version: str | None
+    origin: MatchOrigin
+    round_id: uuid.UUID | None
     proposed_at: datetime
     expires_at: datetime | None
+    mentee_accepted_at: datetime | None
+    mentor_accepted_at: datetime | None
+    accepted_at: datetime | None
     ended_at: datetime | None
     end_reason: str | None
+    declined_by: str | None
+    decline_reason: str | None
+
+    def accepted_by(self) -> list[MatchParty]:
+        sides: list[MatchParty] = []
+        if self.mentee_accepted_at is not None:
+            sides.append("mentee")
+        if self.mentor_accepted_at is not None:
+            sides.append("mentor")
+        return sides
 
 
 @dataclass(frozen=True)
 class MentorLoad:
     id: uuid.UUID
     capacity: int
+    requested_capacity: int
     load: int
     accepting_mentees: bool
 
 
 @dataclass(frozen=True)
-class EndedMatch:
+class RoundRecord:
     id: uuid.UUID
-    mentee_id: uuid.UUID
-    mentor_id: uuid.UUID
+    started_at: datetime
+    finished_at: datetime | None
+    method: str
+    mentees_waiting: int
+    mentors_with_slots: int
+    proposed: int
+    total_score: float
+    greedy_matched: int
+    greedy_total_score: float
+    mentor_load: dict[str, Any]
 
 
 class MatchingRepository:
@@ -94,22 +128,24 @@ class MatchingRepository:
     async def upsert_mentor(self, profile: MentorProfile) -> bool:
         """Store the mentor if this version is newer than ours; False if stale or erased.
 
-        A capacity lowered below the mentor's open matches keeps those matches: the stored
-        capacity does not go below the load, so no new slot opens until the load falls.
+        The mentor's wish is kept as `requested_capacity`. The ceiling the CHECK guards,
+        `capacity`, never goes below the slots already taken; the use case withdraws pending
+        proposals beyond the wish, and the ceiling comes down as accepted matches end.
         """
         if await self.is_erased(profile.profile_id):
             return False
         row = await self._conn.fetchval(
             """
             INSERT INTO mentors (id, version, timezone, languages, skills, industries,
-                                 was_engineer, accepting_mentees, capacity)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                 was_engineer, accepting_mentees, capacity, requested_capacity)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
             ON CONFLICT (id) DO UPDATE SET
                 version = EXCLUDED.version, timezone = EXCLUDED.timezone,
                 languages = EXCLUDED.languages, skills = EXCLUDED.skills,
                 industries = EXCLUDED.industries, was_engineer = EXCLUDED.was_engineer,
                 accepting_mentees = EXCLUDED.accepting_mentees,
                 capacity = GREATEST(EXCLUDED.capacity, mentors.load),
+                requested_capacity = EXCLUDED.capacity,
                 updated_at = now()
             WHERE mentors.version < EXCLUDED.version
             RETURNING true
@@ -136,58 +172,99 @@ class MatchingRepository:
 
     # --- matching -----------------------------------------------------------------------
 
-    async def lock_waiting_mentee(self, mentee_id: uuid.UUID) -> Mentee | None:
-        """Lock the mentee's row; the mentee if it exists and has no open match."""
+    async def lock_mentee(self, mentee_id: uuid.UUID) -> Mentee | None:
+        """The mentee, with their row locked: one matcher at a time decides for a mentee."""
         row = await self._conn.fetchrow(
-            "SELECT id, languages, skills FROM mentees WHERE id = $1 FOR UPDATE", mentee_id
+            f"SELECT {_MENTEE_COLUMNS} FROM mentees WHERE id = $1 FOR UPDATE", mentee_id
         )
-        if row is None:
-            return None
-        # A fresh statement after taking the lock sees any match committed by whoever held it.
-        if await self._conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM matches WHERE mentee_id = $1 AND status = ANY($2))",
+        return _mentee(row) if row is not None else None
+
+    async def get_mentee(self, mentee_id: uuid.UUID) -> Mentee | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_MENTEE_COLUMNS} FROM mentees WHERE id = $1", mentee_id
+        )
+        return _mentee(row) if row is not None else None
+
+    async def get_mentees(self, mentee_ids: Sequence[uuid.UUID]) -> list[Mentee]:
+        """The mentees with these ids, in the order given (unknown ids left out)."""
+        rows = await self._conn.fetch(
+            f"SELECT {_MENTEE_COLUMNS} FROM mentees WHERE id = ANY($1)", list(mentee_ids)
+        )
+        by_id = {row["id"]: _mentee(row) for row in rows}
+        return [by_id[i] for i in mentee_ids if i in by_id]
+
+    async def open_match(self, mentee_id: uuid.UUID) -> MatchRecord | None:
+        """The mentee's proposed or accepted match (at most one: a unique index says so)."""
+        row = await self._conn.fetchrow(
+            f"SELECT {_MATCH_COLUMNS} FROM matches WHERE mentee_id = $1 AND status = ANY($2)",
             mentee_id,
             list(OPEN_STATUSES),
-        ):
-            return None
-        return _mentee(row)
+        )
+        return _match(row) if row is not None else None
 
-    async def lock_waiting_mentees(self, languages: Sequence[str], limit: int) -> list[uuid.UUID]:
-        """Waiting mentees who speak one of `languages`, oldest first, locked.
+    async def lock_waiting_mentee(self, mentee_id: uuid.UUID) -> Mentee | None:
+        """Lock the mentee's row; the mentee if it exists and has no open match."""
+        mentee = await self.lock_mentee(mentee_id)
+        # A fresh statement after taking the lock sees any match committed by whoever held it.
+        if mentee is None or await self.open_match(mentee_id) is not None:
+            return None
+        return mentee
+
+    async def lock_waiting_mentees(
+        self, languages: Sequence[str] | None, limit: int
+    ) -> list[uuid.UUID]:
+        """Waiting mentees (speaking one of `languages`, if given), oldest first, locked.
 
         Rows another transaction holds are skipped: that transaction is matching them already.
         """
         rows = await self._conn.fetch(
             """
             SELECT id FROM mentees m
-            WHERE m.languages && $1::text[]
+            WHERE ($1::text[] IS NULL OR m.languages && $1::text[])
               AND NOT EXISTS (SELECT 1 FROM matches x
                               WHERE x.mentee_id = m.id AND x.status = ANY($2))
             ORDER BY m.registered_at, m.id
             LIMIT $3
             FOR UPDATE SKIP LOCKED
             """,
-            list(languages),
+            list(languages) if languages is not None else None,
             list(OPEN_STATUSES),
             limit,
         )
         return [row["id"] for row in rows]
 
-    async def candidate_mentors(self, mentee: Mentee) -> list[Mentor]:
-        """Mentors with a free slot, accepting mentees, sharing a language, never declined by
-        this mentee. Reading them takes no lock: `reserve_slot` re-checks under the row lock."""
+    async def closed_pairs(
+        self, mentee_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, set[uuid.UUID]]:
+        """Per mentee, the mentors never to propose again: declined, or left to lapse."""
         rows = await self._conn.fetch(
             """
-            SELECT m.id, m.languages, m.skills, m.was_engineer FROM mentors m
-            WHERE m.accepting_mentees AND m.load < m.capacity
-              AND m.languages && $1::text[] AND m.id <> $2
-              AND NOT EXISTS (SELECT 1 FROM matches x
-                              WHERE x.mentee_id = $2 AND x.mentor_id = m.id
-                                AND x.status = 'declined')
+            SELECT mentee_id, mentor_id FROM matches
+            WHERE mentee_id = ANY($1) AND (status = 'declined' OR end_reason = 'timeout')
+            """,
+            list(mentee_ids),
+        )
+        pairs: dict[uuid.UUID, set[uuid.UUID]] = {mentee_id: set() for mentee_id in mentee_ids}
+        for row in rows:
+            pairs[row["mentee_id"]].add(row["mentor_id"])
+        return pairs
+
+    async def available_mentors(
+        self, languages: Sequence[str] | None = None, include: Sequence[uuid.UUID] = ()
+    ) -> list[Mentor]:
+        """Mentors accepting mentees with a free slot (sharing one of `languages`, if given),
+        plus any in `include` whatever their slots. Read without locks: `reserve_slot`
+        re-checks under the mentor's row lock."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_MENTOR_COLUMNS} FROM mentors m
+            WHERE (m.accepting_mentees AND m.load < m.capacity
+                   AND ($1::text[] IS NULL OR m.languages && $1::text[]))
+               OR m.id = ANY($2)
             ORDER BY m.id  -- a stable order, so equal scores always break the same way
             """,
-            sorted(mentee.languages),
-            mentee.id,
+            list(languages) if languages is not None else None,
+            list(include),
         )
         return [_mentor(row) for row in rows]
 
@@ -201,19 +278,37 @@ class MatchingRepository:
             )
         )
 
+    async def release_slot(self, mentor_id: uuid.UUID) -> None:
+        """Give a slot back; a ceiling kept above the mentor's wish comes down with it."""
+        await self._conn.execute(
+            """
+            UPDATE mentors SET load = load - 1,
+                               capacity = GREATEST(requested_capacity, load - 1),
+                               updated_at = now()
+            WHERE id = $1 AND load > 0
+            """,
+            mentor_id,
+        )
+
     async def add_match(
         self,
         match_id: uuid.UUID,
         mentee_id: uuid.UUID,
         proposal: Proposal,
         expires_at: datetime,
+        *,
+        origin: str = "online",
+        round_id: uuid.UUID | None = None,
+        mentee_accepted: bool = False,
     ) -> None:
         await self._conn.execute(
             """
             INSERT INTO matches (id, mentee_id, mentor_id, status, score, score_breakdown,
                                  explanation, covered_skills, uncovered_skills,
-                                 algorithm_version, expires_at)
-            VALUES ($1, $2, $3, 'proposed', $4, $5, $6, $7, $8, $9, $10)
+                                 algorithm_version, weights_version, expires_at, origin,
+                                 round_id, mentee_accepted_at)
+            VALUES ($1, $2, $3, 'proposed', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                    CASE WHEN $14 THEN now() END)
             """,
             match_id,
             mentee_id,
@@ -224,32 +319,114 @@ class MatchingRepository:
             proposal.covered_skills,
             proposal.uncovered_skills,
             proposal.algorithm_version,
+            proposal.weights_version,
             expires_at,
+            origin,
+            round_id,
+            mentee_accepted,
         )
 
-    async def end_open_matches(self, profile_id: uuid.UUID, reason: str) -> list[EndedMatch]:
-        """End every open match the profile is in and give the mentors their slots back."""
-        rows = await self._conn.fetch(
+    async def lock_match(self, match_id: uuid.UUID) -> MatchRecord | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_MATCH_COLUMNS} FROM matches WHERE id = $1 FOR UPDATE", match_id
+        )
+        return _match(row) if row is not None else None
+
+    async def get_match(self, match_id: uuid.UUID) -> MatchRecord | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_MATCH_COLUMNS} FROM matches WHERE id = $1", match_id
+        )
+        return _match(row) if row is not None else None
+
+    async def record_acceptance(self, match_id: uuid.UUID, party: str) -> MatchRecord:
+        """Note one side's yes (again is harmless); once both sides said yes the match is
+        accepted."""
+        column = {"mentee": "mentee_accepted_at", "mentor": "mentor_accepted_at"}[party]
+        await self._conn.execute(
+            f"UPDATE matches SET {column} = COALESCE({column}, now()) WHERE id = $1", match_id
+        )
+        await self._conn.execute(
             """
-            UPDATE matches SET status = 'expired', end_reason = $2, ended_at = now()
-            WHERE (mentee_id = $1 OR mentor_id = $1) AND status = ANY($3)
-            RETURNING id, mentee_id, mentor_id
+            UPDATE matches SET status = 'accepted', accepted_at = now()
+            WHERE id = $1 AND status = 'proposed'
+              AND mentee_accepted_at IS NOT NULL AND mentor_accepted_at IS NOT NULL
             """,
-            profile_id,
+            match_id,
+        )
+        match = await self.get_match(match_id)
+        if match is None:
+            raise LookupError(f"match {match_id} does not exist")
+        return match
+
+    async def end_match(
+        self,
+        match_id: uuid.UUID,
+        status: str,
+        reason: str,
+        *,
+        declined_by: str | None = None,
+        decline_reason: str | None = None,
+    ) -> MatchRecord:
+        """End an open match as 'declined' or 'expired' and give its slot back."""
+        row = await self._conn.fetchrow(
+            f"""
+            UPDATE matches SET status = $2, end_reason = $3, ended_at = now(),
+                               declined_by = $4, decline_reason = $5
+            WHERE id = $1 AND status = ANY($6)
+            RETURNING {_MATCH_COLUMNS}
+            """,
+            match_id,
+            status,
             reason,
+            declined_by,
+            decline_reason,
             list(OPEN_STATUSES),
         )
-        ended = [EndedMatch(row["id"], row["mentee_id"], row["mentor_id"]) for row in rows]
-        for match in ended:
-            await self._conn.execute(
-                "UPDATE mentors SET load = load - 1, updated_at = now() WHERE id = $1 AND load > 0",
-                match.mentor_id,
-            )
-        return ended
+        if row is None:
+            raise LookupError(f"match {match_id} is not open")
+        match = _match(row)
+        await self.release_slot(match.mentor_id)
+        return match
+
+    async def open_matches_of(self, profile_id: uuid.UUID) -> list[MatchRecord]:
+        """Open matches the profile is in, as mentee or mentor, locked, newest first."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_MATCH_COLUMNS} FROM matches
+            WHERE (mentee_id = $1 OR mentor_id = $1) AND status = ANY($2)
+            ORDER BY proposed_at DESC, id
+            FOR UPDATE
+            """,
+            profile_id,
+            list(OPEN_STATUSES),
+        )
+        return [_match(row) for row in rows]
+
+    async def due_proposals(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        """Ids of proposals whose answer time has passed, oldest deadline first."""
+        rows = await self._conn.fetch(
+            """
+            SELECT id FROM matches WHERE status = 'proposed' AND expires_at <= $1
+            ORDER BY expires_at, id LIMIT $2
+            """,
+            now,
+            limit,
+        )
+        return [row["id"] for row in rows]
+
+    async def lock_mentor(self, mentor_id: uuid.UUID) -> MentorLoad | None:
+        row = await self._conn.fetchrow(
+            "SELECT id, capacity, requested_capacity, load, accepting_mentees FROM mentors "
+            "WHERE id = $1 FOR UPDATE",
+            mentor_id,
+        )
+        return MentorLoad(**dict(row)) if row is not None else None
 
     async def mentor_load(self, mentor_id: uuid.UUID) -> MentorLoad | None:
         row = await self._conn.fetchrow(
-            "SELECT id, capacity, load, accepting_mentees FROM mentors WHERE id = $1", mentor_id
+            "SELECT id, capacity, requested_capacity, load, accepting_mentees FROM mentors "
+            "WHERE id = $1",
+            mentor_id,
         )
         return MentorLoad(**dict(row)) if row is not None else None
 
@@ -258,16 +435,93 @@ class MatchingRepository:
 
     async def matches_for_mentee(self, mentee_id: uuid.UUID, limit: int = 50) -> list[MatchRecord]:
         rows = await self._conn.fetch(
-            """
-            SELECT id, mentee_id, mentor_id, status, score, score_breakdown, explanation,
-                   covered_skills, uncovered_skills, algorithm_version, proposed_at,
-                   expires_at, ended_at, end_reason
-            FROM matches WHERE mentee_id = $1 ORDER BY proposed_at DESC, id LIMIT $2
+            f"""
+            SELECT {_MATCH_COLUMNS} FROM matches WHERE mentee_id = $1
+            ORDER BY proposed_at DESC, id LIMIT $2
             """,
             mentee_id,
             limit,
         )
-        return [MatchRecord(**dict(row)) for row in rows]
+        return [_match(row) for row in rows]
+
+    # --- shortlists -----------------------------------------------------------------------
+
+    async def exposure(
+        self, mentee_id: uuid.UUID, mentor_ids: Sequence[uuid.UUID], since: datetime
+    ) -> dict[uuid.UUID, tuple[int, bool]]:
+        """Per mentor: on how many other mentees' shortlists since `since`, and whether this
+        mentee already saw them in that time."""
+        rows = await self._conn.fetch(
+            """
+            SELECT mentor_id,
+                   count(*) FILTER (WHERE mentee_id <> $1) AS others,
+                   bool_or(mentee_id = $1) AS seen
+            FROM shortlist_exposure
+            WHERE mentor_id = ANY($2) AND shown_at >= $3
+            GROUP BY mentor_id
+            """,
+            mentee_id,
+            list(mentor_ids),
+            since,
+        )
+        return {row["mentor_id"]: (int(row["others"]), bool(row["seen"])) for row in rows}
+
+    async def record_exposure(self, mentee_id: uuid.UUID, mentor_ids: Sequence[uuid.UUID]) -> None:
+        await self._conn.executemany(
+            """
+            INSERT INTO shortlist_exposure (mentee_id, mentor_id) VALUES ($1, $2)
+            ON CONFLICT (mentee_id, mentor_id) DO UPDATE SET shown_at = now()
+            """,
+            [(mentee_id, mentor_id) for mentor_id in mentor_ids],
+        )
+
+    # --- rounds ---------------------------------------------------------------------------
+
+    async def add_round(self, report: RoundRecord) -> None:
+        await self._conn.execute(
+            """
+            INSERT INTO rounds (id, started_at, finished_at, method, mentees_waiting,
+                                mentors_with_slots, proposed, total_score, greedy_matched,
+                                greedy_total_score, mentor_load)
+            VALUES ($1, $2, now(), $3, $4, $5, $6, $7, $8, $9, $10)
+            """,
+            report.id,
+            report.started_at,
+            report.method,
+            report.mentees_waiting,
+            report.mentors_with_slots,
+            report.proposed,
+            report.total_score,
+            report.greedy_matched,
+            report.greedy_total_score,
+            report.mentor_load,
+        )
+
+    async def get_round(self, round_id: uuid.UUID) -> RoundRecord | None:
+        row = await self._conn.fetchrow(
+            """
+            SELECT id, started_at, finished_at, method, mentees_waiting, mentors_with_slots,
+                   proposed, total_score, greedy_matched, greedy_total_score, mentor_load
+            FROM rounds WHERE id = $1
+            """,
+            round_id,
+        )
+        return RoundRecord(**dict(row)) if row is not None else None
+
+
+_MENTEE_COLUMNS = (
+    "id, languages, skills, target_role, industries, timezone, max_timezone_difference_hours"
+)
+_MENTOR_COLUMNS = (
+    "id, languages, skills, was_engineer, industries, timezone, "
+    "CASE WHEN accepting_mentees THEN GREATEST(capacity - load, 0) ELSE 0 END AS free_slots"
+)
+_MATCH_COLUMNS = """
+    id, mentee_id, mentor_id, status, score, score_breakdown, explanation, covered_skills,
+    uncovered_skills, algorithm_version, weights_version, origin, round_id, proposed_at,
+    expires_at, mentee_accepted_at, mentor_accepted_at, accepted_at, ended_at, end_reason,
+    declined_by, decline_reason
+"""
 
 
 def _levels(skills: list[dict[str, Any]], key: str) -> dict[str, int]:
@@ -280,6 +534,10 @@ def _mentee(row: Any) -> Mentee:
         languages=frozenset(row["languages"]),
         current=skill_vector(_levels(row["skills"], "current")),
         target=skill_vector(_levels(row["skills"], "target")),
+        target_role=row["target_role"],
+        industries=frozenset(row["industries"]),
+        utc_offset_hours=utc_offset_hours(row["timezone"]),
+        max_timezone_difference_hours=row["max_timezone_difference_hours"],
     )
 
 
@@ -289,4 +547,11 @@ def _mentor(row: Any) -> Mentor:
         languages=frozenset(row["languages"]),
         strengths=skill_vector(_levels(row["skills"], "level")),
         was_engineer=row["was_engineer"],
+        industries=frozenset(row["industries"]),
+        utc_offset_hours=utc_offset_hours(row["timezone"]),
+        free_slots=row["free_slots"],
     )
+
+
+def _match(row: Any) -> MatchRecord:
+    return MatchRecord(**dict(row))

@@ -14,15 +14,19 @@ import logging
 import random
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
 import asyncpg.pool
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: A connection, whether opened alone or borrowed from a pool.
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -163,3 +167,31 @@ async def apply_migrations(pool: asyncpg.Pool, migrations: list[Migration]) -> l
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return applied_now
+
+
+#: Conflicts between concurrent transactions: running the transaction again is the answer.
+RETRYABLE_CONFLICTS: tuple[type[BaseException], ...] = (
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+
+
+async def in_transaction(
+    pool: asyncpg.Pool,
+    work: Callable[[Connection], Awaitable[T]],
+    *,
+    attempts: int = 5,
+) -> T:
+    """Run `work` in one transaction; again (after a short jittered pause) when PostgreSQL
+    aborted it for a deadlock or a serialization conflict with a concurrent transaction."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                return await work(conn)
+        except RETRYABLE_CONFLICTS as error:
+            if attempt == attempts:
+                raise
+            delay = 0.02 * 2**attempt * (0.5 + random.random())
+            log.info("transaction conflict (%s); retrying in %.2f s", type(error).__name__, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")

@@ -22,10 +22,11 @@ from faststream.kafka import KafkaBroker
 
 from ..contracts.topics import topic_partitions
 from . import metrics
+from .auth import bearer_token, is_operator
 from .broker import create_broker, ensure_topics, subscribe
 from .consumer import EventConsumer
 from .database import apply_migrations, connect_pool, load_migrations, plumbing_migrations
-from .http import ERROR_RESPONSES, install_error_handlers, install_operational_routes
+from .http import ERROR_RESPONSES, ApiError, install_error_handlers, install_operational_routes
 from .outbox import OutboxRelay, pending_count
 from .settings import ServiceSettings
 
@@ -211,3 +212,21 @@ def create_service_app(
         # Every route documents our 422 body instead of FastAPI's default one.
         app.include_router(router, responses=ERROR_RESPONSES)
     return app
+
+
+def _operator(request: Request, runtime: RuntimeDep) -> None:
+    """Operator routes: the operator key as a bearer token, or 401/403."""
+    token = bearer_token(request)
+    if runtime.settings.operator_api_key is None:
+        raise ApiError(
+            403,
+            "operator_key_not_configured",
+            "This service was started without OPERATOR_API_KEY, so operator calls are refused; "
+            "set it in the service's environment.",
+        )
+    if not is_operator(token, runtime.settings.operator_api_key):
+        raise ApiError(403, "forbidden", "This call needs the operator key.")
+
+
+#: FastAPI dependency for routes only operators may call.
+OperatorDep = Annotated[None, Depends(_operator)]
