@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any
 
 import asyncpg
@@ -11,8 +13,14 @@ import httpx
 import pytest
 from devstack.smtp_sink import SmtpSink
 from devstack.testing import KafkaHandle
-from mentorship_shared.contracts.envelope import EventEnvelope
-from mentorship_shared.contracts.events import MatchProposed, ProfileDeleted
+from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
+from mentorship_shared.contracts.events import (
+    MatchAccepted,
+    MatchDeclined,
+    MatchExpired,
+    MatchProposed,
+    ProfileDeleted,
+)
 from mentorship_shared.contracts.topics import MATCH_EVENTS, NOTIFICATION_EVENTS, PROFILE_EVENTS
 from notification_service.app import create_app
 from notification_service.config import NotificationSettings
@@ -59,6 +67,17 @@ def proposal(mentee_id: uuid.UUID, mentor_id: uuid.UUID) -> bytes:
         algorithm_version="skill-gap-v1",
     )
     return EventEnvelope.wrap(event, producer="matching").to_json()
+
+
+def wire(event: EventPayload) -> bytes:
+    return EventEnvelope.wrap(event, producer="matching").to_json()
+
+
+def by_address(mails: list[EmailMessage]) -> dict[str, EmailMessage]:
+    """The mails by the bare address they went to; fails if one address got two."""
+    found = {str(m["To"].addresses[0].addr_spec): m for m in mails}
+    assert len(found) == len(mails), [str(m["To"]) for m in mails]
+    return found
 
 
 async def notifications(client: httpx.AsyncClient) -> list[dict[str, Any]]:
@@ -216,3 +235,187 @@ async def test_a_deleted_profile_is_forgotten_and_its_pending_mail_cancelled(
         assert {r["status"] for r in statuses} == {"cancelled"}
     finally:
         await conn.close()
+
+
+async def test_once_both_accept_each_gets_the_others_name_and_address(
+    notifier: httpx.AsyncClient,
+    kafka: KafkaHandle,
+    namespace: str,
+    smtp_sink: SmtpSink,
+    unique: str,
+) -> None:
+    ada_email, grace_email = f"ada-{unique}@example.com", f"grace-{unique}@example.com"
+    engineer = mentee({"pricing_monetisation": (1, 4)}, name="Ada", email=ada_email)
+    pm = mentor({"pricing_monetisation": 5}, name="Grace", email=grace_email)
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{PROFILE_EVENTS}",
+        [registered(engineer), registered(pm)],
+    )
+    accepted = MatchAccepted(
+        match_id=uuid.uuid4(),
+        mentee_id=engineer.profile_id,
+        mentor_id=pm.profile_id,
+        accepted_at=datetime.now(UTC),
+    )
+    await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(accepted)])
+
+    mails = by_address(await mail_received(smtp_sink, 2))
+    assert set(mails) == {ada_email, grace_email}
+    to_mentee, to_mentor = mails[ada_email], mails[grace_email]
+    assert "Grace" in str(to_mentee["Subject"])
+    assert f"You can reach Grace at {grace_email}." in to_mentee.get_content()
+    assert f"You can reach Ada at {ada_email}." in to_mentor.get_content()
+    assert str(accepted.match_id) in to_mentee.get_content()
+
+    log = await eventually(
+        lambda: notifications(notifier),
+        lambda ns: len(ns) == 2 and all(n["status"] == "sent" for n in ns),
+    )
+    assert {n["source_event_type"] for n in log} == {"MatchAccepted"}
+
+
+async def test_a_decline_is_told_to_both_and_a_mentees_reason_to_nobody(
+    notifier: httpx.AsyncClient,
+    kafka: KafkaHandle,
+    namespace: str,
+    smtp_sink: SmtpSink,
+    notification_db: str,
+    unique: str,
+) -> None:
+    ada, grace, linus, barbara = (
+        f"{name}-{unique}@example.com" for name in ("ada", "grace", "linus", "barbara")
+    )
+    turned_down = mentee({"pricing_monetisation": (1, 4)}, name="Ada", email=ada)
+    busy_mentor = mentor({"pricing_monetisation": 5}, name="Grace", email=grace)
+    hesitant = mentee({"go_to_market": (0, 3)}, name="Linus", email=linus)
+    left_waiting = mentor({"go_to_market": 4}, name="Barbara", email=barbara)
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{PROFILE_EVENTS}",
+        [registered(p) for p in (turned_down, busy_mentor, hesitant, left_waiting)],
+    )
+    mentors_reason = "I am fully booked until June, sorry."
+    mentees_reason = f"private-{unique}: I did not like the sound of their bio."
+    by_mentor = MatchDeclined(
+        match_id=uuid.uuid4(),
+        mentee_id=turned_down.profile_id,
+        mentor_id=busy_mentor.profile_id,
+        declined_by="mentor",
+        reason=mentors_reason,
+    )
+    by_mentee = MatchDeclined(
+        match_id=uuid.uuid4(),
+        mentee_id=hesitant.profile_id,
+        mentor_id=left_waiting.profile_id,
+        declined_by="mentee",
+        reason=mentees_reason,
+    )
+    await produce(
+        kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(by_mentor), wire(by_mentee)]
+    )
+
+    mails = by_address(await mail_received(smtp_sink, 4))
+    assert set(mails) == {ada, grace, linus, barbara}
+    # The mentor declined: the mentee hears why and that another mentor is being looked for.
+    assert mentors_reason in mails[ada].get_content()
+    assert "looking for another mentor" in mails[ada].get_content()
+    assert "You declined the match with Ada" in str(mails[grace]["Subject"])
+    # The mentee declined: the mentor hears the slot is free, and nobody reads the reason.
+    assert "free again" in mails[barbara].get_content()
+    assert "You declined the match with Barbara" in str(mails[linus]["Subject"])
+    assert all(mentees_reason not in m.as_string() for m in mails.values())
+    assert all(mentors_reason not in mails[a].as_string() for a in (grace, linus, barbara))
+
+    await eventually(
+        lambda: notifications(notifier),
+        lambda ns: len(ns) == 4 and all(n["status"] == "sent" for n in ns),
+    )
+    conn = await asyncpg.connect(notification_db)
+    try:
+        kept = await conn.fetchval(
+            "SELECT count(*) FROM notifications WHERE context::text LIKE $1", f"%private-{unique}%"
+        )
+    finally:
+        await conn.close()
+    assert kept == 0
+
+
+async def test_a_match_ended_by_a_deletion_is_told_only_to_the_one_who_stayed(
+    notifier: httpx.AsyncClient,
+    kafka: KafkaHandle,
+    namespace: str,
+    smtp_sink: SmtpSink,
+    notification_db: str,
+    unique: str,
+) -> None:
+    ada, grace = f"ada-{unique}@example.com", f"grace-{unique}@example.com"
+    stays = mentee({"pricing_monetisation": (1, 4)}, name="Ada", email=ada)
+    leaves = mentor({"pricing_monetisation": 5}, name="Grace", email=grace)
+    marker_mentee = mentee({"go_to_market": (0, 3)}, email=f"marker-{unique}@example.com")
+    marker_mentor = mentor({"go_to_market": 4}, email=f"tracer-{unique}@example.com")
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{PROFILE_EVENTS}",
+        [registered(p) for p in (stays, leaves, marker_mentee, marker_mentor)],
+    )
+    # The matcher's expiry overtakes the deletion: the event does not say who left, so
+    # neither mail may go out yet.
+    ended = MatchExpired(
+        match_id=uuid.uuid4(),
+        mentee_id=stays.profile_id,
+        mentor_id=leaves.profile_id,
+        reason="profile_deleted",
+    )
+    await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(ended)])
+    await eventually(lambda: notifications(notifier), lambda ns: len(ns) == 2)
+    # Mail queued later goes out while the two wait.
+    marker = MatchAccepted(
+        match_id=uuid.uuid4(),
+        mentee_id=marker_mentee.profile_id,
+        mentor_id=marker_mentor.profile_id,
+        accepted_at=datetime.now(UTC),
+    )
+    await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(marker)])
+    await mail_received(smtp_sink, 2)
+    assert {ada, grace}.isdisjoint(by_address(smtp_sink.messages()))
+
+    deleted = ProfileDeleted(profile_id=leaves.profile_id, kind="mentor", version=2)
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{PROFILE_EVENTS}",
+        [EventEnvelope.wrap(deleted, producer="profile").to_json()],
+    )
+    mails = by_address(await mail_received(smtp_sink, 3))
+    assert grace not in mails
+    to_mentee = mails[ada]
+    assert "left the programme" in to_mentee.get_content()
+    assert "looking for another mentor" in to_mentee.get_content()
+    assert "Grace" not in to_mentee.as_string()
+
+    # A later event about the pair: nothing goes to or about the erased mentor.
+    late = MatchAccepted(
+        match_id=ended.match_id,
+        mentee_id=stays.profile_id,
+        mentor_id=leaves.profile_id,
+        accepted_at=datetime.now(UTC),
+    )
+    await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(late)])
+    log = await eventually(lambda: notifications(notifier), lambda ns: len(ns) == 6)
+    conn = await asyncpg.connect(notification_db)
+    try:
+        rows = await conn.fetch(
+            "SELECT source_event_type, recipient_role, status FROM notifications "
+            "WHERE recipient_id = ANY($1::uuid[])",
+            [stays.profile_id, leaves.profile_id],
+        )
+    finally:
+        await conn.close()
+    assert sorted((r["source_event_type"], r["recipient_role"], r["status"]) for r in rows) == [
+        ("MatchAccepted", "mentee", "cancelled"),
+        ("MatchAccepted", "mentor", "cancelled"),
+        ("MatchExpired", "mentee", "sent"),
+        ("MatchExpired", "mentor", "cancelled"),
+    ]
+    assert len(log) == 6
+    assert len(smtp_sink.messages()) == 3

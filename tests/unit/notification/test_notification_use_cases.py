@@ -1,4 +1,4 @@
-"""Queueing mail intents for a proposed match and delivering them, with fakes for the
+"""Queueing mail intents for every step of a match and delivering them, with fakes for the
 repository, the mail server and the outbox."""
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
 from mentorship_shared.contracts.events import (
+    MatchAccepted,
+    MatchDeclined,
+    MatchExpired,
     MatchProposed,
     NotificationFailed,
     NotificationSent,
@@ -23,7 +26,18 @@ from notification_service.repository import (
     NotificationIntent,
     NotificationRepository,
 )
-from notification_service.use_cases import DeliveryPolicy, deliver, queue_match_proposed
+from notification_service.templates import (
+    MATCH_ACCEPTED,
+    MATCH_DECLINED,
+    MATCH_EXPIRED,
+    MATCH_PROPOSED,
+)
+from notification_service.use_cases import (
+    DeliveryPolicy,
+    MatchEvent,
+    deliver,
+    queue_match_mails,
+)
 
 SENT_AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 POLICY = DeliveryPolicy(
@@ -107,32 +121,38 @@ def match_proposed() -> tuple[EventEnvelope, MatchProposed]:
 async def queued_intents() -> tuple[FakeNotificationRepository, list[NotificationIntent]]:
     repo = FakeNotificationRepository()
     envelope, event = match_proposed()
-    await queue_match_proposed(repo, envelope, event, POLICY.message_id_domain)
+    await queue_match_mails(repo, envelope, event, POLICY.message_id_domain)
     return repo, list(repo.intents.values())
 
 
 def due(intent: NotificationIntent, attempts: int = 0) -> DueNotification:
+    """As the repository reads it: both contacts known, the counterpart's address included
+    (whether a mail may show it is for the templates to decide)."""
     if intent.recipient_role == "mentee":
-        name, email, counterpart = "Ada Engineer", "ada@example.com", "Grace PM"
+        name, email = "Ada Engineer", "ada@example.com"
+        counterpart, counterpart_email = "Grace PM", "grace@example.com"
     else:
-        name, email, counterpart = "Grace PM", "grace@example.com", "Ada Engineer"
+        name, email = "Grace PM", "grace@example.com"
+        counterpart, counterpart_email = "Ada Engineer", "ada@example.com"
+    named = intent.counterpart_id is not None
     return DueNotification(
         intent=intent,
         attempts=attempts,
         recipient_name=name,
         recipient_email=email,
-        counterpart_name=counterpart,
+        counterpart_name=counterpart if named else None,
+        counterpart_email=counterpart_email if named else None,
     )
 
 
-# --- queue_match_proposed --------------------------------------------------------------------
+# --- queue_match_mails: proposed -----------------------------------------------------------
 
 
 async def test_one_intent_per_person_with_distinct_message_ids() -> None:
     repo = FakeNotificationRepository()
     envelope, event = match_proposed()
 
-    queued = await queue_match_proposed(repo, envelope, event, "mentorship.test")
+    queued = await queue_match_mails(repo, envelope, event, "mentorship.test")
 
     assert queued == 2
     intents = list(repo.intents.values())
@@ -160,10 +180,10 @@ async def test_one_intent_per_person_with_distinct_message_ids() -> None:
 async def test_queueing_the_same_event_again_adds_nothing() -> None:
     repo = FakeNotificationRepository()
     envelope, event = match_proposed()
-    assert await queue_match_proposed(repo, envelope, event, "mentorship.test") == 2
+    assert await queue_match_mails(repo, envelope, event, "mentorship.test") == 2
     before = dict(repo.intents)
 
-    assert await queue_match_proposed(repo, envelope, event, "mentorship.test") == 0
+    assert await queue_match_mails(repo, envelope, event, "mentorship.test") == 0
 
     assert repo.intents == before
 
@@ -175,6 +195,169 @@ async def test_queued_context_renders_into_a_deliverable_mail() -> None:
         assert await deliver(repo, sink, mailer, due(intent), POLICY) is True
     assert len(mailer.messages) == 2
     assert "2025-03-14" in mailer.messages[0].get_content()
+
+
+# --- queue_match_mails: every step of a match ---------------------------------------------
+
+ACCEPTED_AT = datetime(2025, 3, 2, 8, 0, tzinfo=UTC)
+MENTEE_EMAIL, MENTOR_EMAIL = "ada@example.com", "grace@example.com"
+MENTEES_SECRET = "Honestly, their profile photo put me off."
+MENTORS_REASON = "I am fully booked until June."
+
+
+def lifecycle(event: MatchEvent) -> tuple[EventEnvelope, MatchEvent]:
+    return EventEnvelope.wrap(event, producer="matching"), event
+
+
+def requested() -> MatchProposed:
+    _, proposed = match_proposed()
+    return proposed.model_copy(update={"origin": "request", "accepted_by": ["mentee"]})
+
+
+def ids() -> dict[str, uuid.UUID]:
+    return {"match_id": uuid.uuid4(), "mentee_id": MENTEE_ID, "mentor_id": MENTOR_ID}
+
+
+EVENTS: dict[str, tuple[str, MatchEvent]] = {
+    "proposed": (MATCH_PROPOSED, match_proposed()[1]),
+    "requested": (MATCH_PROPOSED, requested()),
+    "accepted": (MATCH_ACCEPTED, MatchAccepted(**ids(), accepted_at=ACCEPTED_AT)),
+    "declined by mentor": (
+        MATCH_DECLINED,
+        MatchDeclined(**ids(), declined_by="mentor", reason=MENTORS_REASON),
+    ),
+    "declined by mentee": (
+        MATCH_DECLINED,
+        MatchDeclined(**ids(), declined_by="mentee", reason=MENTEES_SECRET),
+    ),
+    **{
+        f"expired: {reason}": (MATCH_EXPIRED, MatchExpired(**ids(), reason=reason))
+        for reason in (
+            "timeout",
+            "profile_deleted",
+            "mentor_paused",
+            "capacity_lowered",
+            "profile_changed",
+        )
+    },
+}
+BEFORE_ACCEPTANCE = [name for name in EVENTS if name != "accepted"]
+
+
+async def queued_for(name: str) -> tuple[FakeNotificationRepository, dict[str, NotificationIntent]]:
+    repo = FakeNotificationRepository()
+    envelope, event = lifecycle(EVENTS[name][1])
+    assert await queue_match_mails(repo, envelope, event, POLICY.message_id_domain) == 2
+    return repo, {i.recipient_role: i for i in repo.intents.values()}
+
+
+async def delivered(name: str) -> dict[str, EmailMessage]:
+    """Each side's mail for the event, sent through `deliver`."""
+    repo, by_role = await queued_for(name)
+    mails: dict[str, EmailMessage] = {}
+    for role, intent in by_role.items():
+        mailer = FakeMailer()
+        assert await deliver(repo, RecordingSink(), mailer, due(intent), POLICY) is True
+        [mails[role]] = mailer.messages
+    return mails
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+async def test_every_step_queues_one_mail_per_side_and_only_once(name: str) -> None:
+    template, event = EVENTS[name]
+    repo = FakeNotificationRepository()
+    envelope = EventEnvelope.wrap(event, producer="matching")
+
+    assert await queue_match_mails(repo, envelope, event, "mentorship.test") == 2
+    before = dict(repo.intents)
+    assert await queue_match_mails(repo, envelope, event, "mentorship.test") == 0
+
+    assert repo.intents == before
+    by_role = {i.recipient_role: i for i in repo.intents.values()}
+    assert set(by_role) == {"mentee", "mentor"}
+    assert by_role["mentee"].recipient_id == MENTEE_ID
+    assert by_role["mentor"].recipient_id == MENTOR_ID
+    for intent in by_role.values():
+        assert intent.template == template
+        assert intent.source_event_id == envelope.event_id
+        assert intent.source_event_type == event.event_type
+        assert intent.context["match_id"] == str(event.match_id)
+        assert intent.message_id == f"<{intent.id}@mentorship.test>"
+
+
+@pytest.mark.parametrize("name", sorted(set(EVENTS) - {"expired: profile_deleted"}))
+async def test_each_mail_names_the_other_side_and_waits_for_no_erasure(name: str) -> None:
+    _, by_role = await queued_for(name)
+    assert by_role["mentee"].counterpart_id == MENTOR_ID
+    assert by_role["mentor"].counterpart_id == MENTEE_ID
+    assert all(i.awaits_erasure_of is None for i in by_role.values())
+
+
+async def test_after_a_deletion_mails_name_nobody_and_wait_for_the_other_side_to_go() -> None:
+    _, by_role = await queued_for("expired: profile_deleted")
+    assert by_role["mentee"].counterpart_id is None
+    assert by_role["mentor"].counterpart_id is None
+    assert by_role["mentee"].awaits_erasure_of == MENTOR_ID
+    assert by_role["mentor"].awaits_erasure_of == MENTEE_ID
+
+
+async def test_a_mentees_reason_for_declining_is_neither_kept_nor_sent() -> None:
+    _, by_role = await queued_for("declined by mentee")
+    assert all(MENTEES_SECRET not in repr(i.context) for i in by_role.values())
+
+    mails = await delivered("declined by mentee")
+    assert all(MENTEES_SECRET not in m.as_string() for m in mails.values())
+    assert "decided not to go ahead" in mails["mentor"].get_content()
+    assert "You declined" in mails["mentee"].get_content()
+
+
+async def test_a_mentors_reason_for_declining_reaches_the_mentee_only() -> None:
+    _, by_role = await queued_for("declined by mentor")
+    assert by_role["mentee"].context["mentor_reason"] == MENTORS_REASON
+    assert "mentor_reason" not in by_role["mentor"].context
+
+    mails = await delivered("declined by mentor")
+    assert MENTORS_REASON in mails["mentee"].get_content()
+    assert "another mentor" in mails["mentee"].get_content()
+    assert MENTORS_REASON not in mails["mentor"].get_content()
+    assert "You declined" in mails["mentor"].get_content()
+
+
+async def test_a_request_tells_the_mentor_the_mentee_asked_for_them() -> None:
+    _, by_role = await queued_for("requested")
+    assert by_role["mentor"].context["origin"] == "request"
+    assert by_role["mentor"].context["accepted_by"] == ["mentee"]
+
+    mails = await delivered("requested")
+    assert "asked you to be their mentor" in mails["mentor"]["Subject"]
+    assert "2025-03-14 at 09:00 UTC" in mails["mentor"].get_content()
+    assert "request" in mails["mentee"]["Subject"]
+
+
+async def test_the_accepted_mails_give_each_side_the_others_address() -> None:
+    mails = await delivered("accepted")
+    to_mentee, to_mentor = mails["mentee"].get_content(), mails["mentor"].get_content()
+    assert "Grace PM" in to_mentee
+    assert MENTOR_EMAIL in to_mentee
+    assert "Ada Engineer" in to_mentor
+    assert MENTEE_EMAIL in to_mentor
+
+
+@pytest.mark.parametrize("name", BEFORE_ACCEPTANCE)
+async def test_no_mail_before_acceptance_carries_the_other_sides_address(name: str) -> None:
+    # The dispatcher reads the counterpart's address along with the name (see `due`): only
+    # the accepted mail may use it.
+    mails = await delivered(name)
+    assert MENTOR_EMAIL not in mails["mentee"].as_string()
+    assert MENTEE_EMAIL not in mails["mentor"].as_string()
+    assert MENTEE_EMAIL in str(mails["mentee"]["To"])
+    assert MENTOR_EMAIL in str(mails["mentor"]["To"])
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+async def test_the_two_sides_get_different_mails(name: str) -> None:
+    mails = await delivered(name)
+    assert mails["mentee"].get_content() != mails["mentor"].get_content()
 
 
 # --- deliver: success ------------------------------------------------------------------------

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import (
+    MatchAccepted,
+    MatchDeclined,
+    MatchExpired,
     MatchProposed,
     MenteeRegistered,
     MentorRegistered,
@@ -53,14 +56,41 @@ def match_events_consumer(settings: NotificationSettings) -> EventConsumer:
     consumer = EventConsumer(
         "match-events",
         MATCH_EVENTS,
-        description="Queues a mail to both people of every proposed match.",
+        description=(
+            "Queues a mail to both people of a match at every step: proposed, accepted, "
+            "declined or expired."
+        ),
     )
 
     @consumer.on(MatchProposed)
     async def on_match_proposed(
         conn: Connection, envelope: EventEnvelope, event: MatchProposed
     ) -> None:
-        await use_cases.queue_match_proposed(
+        await use_cases.queue_match_mails(
+            NotificationRepository(conn), envelope, event, settings.message_id_domain
+        )
+
+    @consumer.on(MatchAccepted)
+    async def on_match_accepted(
+        conn: Connection, envelope: EventEnvelope, event: MatchAccepted
+    ) -> None:
+        await use_cases.queue_match_mails(
+            NotificationRepository(conn), envelope, event, settings.message_id_domain
+        )
+
+    @consumer.on(MatchDeclined)
+    async def on_match_declined(
+        conn: Connection, envelope: EventEnvelope, event: MatchDeclined
+    ) -> None:
+        await use_cases.queue_match_mails(
+            NotificationRepository(conn), envelope, event, settings.message_id_domain
+        )
+
+    @consumer.on(MatchExpired)
+    async def on_match_expired(
+        conn: Connection, envelope: EventEnvelope, event: MatchExpired
+    ) -> None:
+        await use_cases.queue_match_mails(
             NotificationRepository(conn), envelope, event, settings.message_id_domain
         )
 

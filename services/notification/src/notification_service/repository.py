@@ -10,6 +10,9 @@ from typing import Any
 from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
 from mentorship_shared.plumbing.database import Connection
 
+#: Where `NotificationIntent.awaits_erasure_of` is kept inside the stored context.
+_AWAITS_ERASURE_KEY = "_awaits_erasure_of"
+
 
 @dataclass(frozen=True)
 class NotificationIntent:
@@ -18,21 +21,28 @@ class NotificationIntent:
     source_event_type: str
     recipient_id: uuid.UUID
     recipient_role: str
+    #: The other person the mail names; None for a mail that names nobody.
     counterpart_id: uuid.UUID | None
     template: str
     context: dict[str, Any]
     message_id: str
+    #: A mail saying that someone left waits until that person's deletion has been seen here:
+    #: before, the service cannot tell which of the two left, and must not mail the one who did.
+    awaits_erasure_of: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
 class DueNotification:
-    """A pending intent whose recipient (and counterpart) can be reached, locked for sending."""
+    """A pending intent whose recipient (and counterpart, if it names one) can be reached,
+    locked for sending."""
 
     intent: NotificationIntent
     attempts: int
     recipient_name: str
     recipient_email: str
-    counterpart_name: str
+    counterpart_name: str | None
+    #: Read with the name; only the templates decide whether a mail may show it.
+    counterpart_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,14 +105,27 @@ class NotificationRepository:
         )
 
     async def add_intent(self, intent: NotificationIntent) -> bool:
-        """Queue a notification; False if this (event, recipient, channel) is queued already."""
+        """Queue a notification; False if this (event, recipient, channel) is queued already.
+
+        A notification to or about someone who was erased is recorded cancelled at once, as
+        `erase_contact` does with the ones queued before the erasure."""
+        context = dict(intent.context)
+        if intent.awaits_erasure_of is not None:
+            context[_AWAITS_ERASURE_KEY] = str(intent.awaits_erasure_of)
+        erased = bool(
+            await self._conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM erased_profiles WHERE id = $1 OR id = $2)",
+                intent.recipient_id,
+                intent.counterpart_id,
+            )
+        )
         return bool(
             await self._conn.fetchval(
                 """
                 INSERT INTO notifications (id, source_event_id, source_event_type, recipient_id,
                                            recipient_role, counterpart_id, template, context,
-                                           message_id)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                           message_id, status, last_error)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                 ON CONFLICT (source_event_id, recipient_id, channel) DO NOTHING
                 RETURNING true
                 """,
@@ -113,30 +136,41 @@ class NotificationRepository:
                 intent.recipient_role,
                 intent.counterpart_id,
                 intent.template,
-                intent.context,
+                context,
                 intent.message_id,
+                "cancelled" if erased else "pending",
+                "profile deleted" if erased else None,
             )
         )
 
     async def lock_next_due(self) -> DueNotification | None:
-        """The oldest due notification whose people are known, locked; others skip it."""
+        """The oldest due notification whose people are known, locked; others skip it.
+
+        Due means: the recipient is a known contact, so is the counterpart if the mail names
+        one, and the person it waits to see erased (if any) has been."""
         row = await self._conn.fetchrow(
             """
             SELECT n.id, n.source_event_id, n.source_event_type, n.recipient_id,
                    n.recipient_role, n.counterpart_id, n.template, n.context, n.message_id,
                    n.attempts, r.name AS recipient_name, r.email AS recipient_email,
-                   c.name AS counterpart_name
+                   c.name AS counterpart_name, c.email AS counterpart_email
             FROM notifications n
             JOIN contacts r ON r.profile_id = n.recipient_id
-            JOIN contacts c ON c.profile_id = n.counterpart_id
+            LEFT JOIN contacts c ON c.profile_id = n.counterpart_id
             WHERE n.status = 'pending' AND n.next_attempt_at <= now()
+              AND (n.counterpart_id IS NULL OR c.profile_id IS NOT NULL)
+              AND (NOT (n.context ? $1) OR EXISTS (
+                      SELECT 1 FROM erased_profiles e WHERE e.id = (n.context ->> $1)::uuid))
             ORDER BY n.next_attempt_at, n.created_at
             LIMIT 1
             FOR UPDATE OF n SKIP LOCKED
-            """
+            """,
+            _AWAITS_ERASURE_KEY,
         )
         if row is None:
             return None
+        context = dict(row["context"])
+        awaits = context.pop(_AWAITS_ERASURE_KEY, None)
         intent = NotificationIntent(
             id=row["id"],
             source_event_id=row["source_event_id"],
@@ -145,8 +179,9 @@ class NotificationRepository:
             recipient_role=row["recipient_role"],
             counterpart_id=row["counterpart_id"],
             template=row["template"],
-            context=row["context"],
+            context=context,
             message_id=row["message_id"],
+            awaits_erasure_of=uuid.UUID(awaits) if awaits else None,
         )
         return DueNotification(
             intent=intent,
@@ -154,6 +189,7 @@ class NotificationRepository:
             recipient_name=row["recipient_name"],
             recipient_email=row["recipient_email"],
             counterpart_name=row["counterpart_name"],
+            counterpart_email=row["counterpart_email"],
         )
 
     async def mark_sent(self, notification_id: uuid.UUID, subject: str) -> datetime:

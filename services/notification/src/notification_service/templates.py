@@ -1,13 +1,25 @@
-"""What the mails say: pure functions from a notification's context to subject and body."""
+"""What the mails say: pure functions from a notification's context to subject and body.
+
+One template per step of a match (proposed, accepted, declined, expired), each with a mail for
+the mentee and one for the mentor. Only the accepted mail is given the other person's address:
+before both sides said yes, nobody learns how to reach the other.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from mentorship_shared.contracts.skills import TAXONOMY
 
 MATCH_PROPOSED = "match_proposed"
+MATCH_ACCEPTED = "match_accepted"
+MATCH_DECLINED = "match_declined"
+MATCH_EXPIRED = "match_expired"
+
+_SIGNATURE = "Mentorship Matching"
 
 
 @dataclass(frozen=True)
@@ -16,17 +28,44 @@ class RenderedMail:
     body: str
 
 
+@dataclass(frozen=True)
+class _People:
+    role: str  # the recipient's side: 'mentee' or 'mentor'
+    recipient: str
+    counterpart_name: str | None
+
+    @property
+    def counterpart(self) -> str:
+        """The other person's name, for the mails that name them."""
+        if self.counterpart_name is None:
+            raise ValueError("this mail needs the other person's name")
+        return self.counterpart_name
+
+
 def render(
     template: str,
     *,
     recipient_role: str,
     recipient_name: str,
-    counterpart_name: str,
+    counterpart_name: str | None,
     context: dict[str, Any],
+    counterpart_email: str | None = None,
 ) -> RenderedMail:
-    if template != MATCH_PROPOSED:
+    """Subject and body of one mail. `counterpart_email` reaches the accepted mail only."""
+    if recipient_role not in ("mentee", "mentor"):
+        raise ValueError(f"unknown recipient role {recipient_role!r}")
+    people = _People(recipient_role, recipient_name, counterpart_name)
+    if template == MATCH_ACCEPTED:
+        if not counterpart_email:
+            raise ValueError("the accepted mail needs the other person's address")
+        return _match_accepted(people, counterpart_email, context)
+    writer = _WRITERS.get(template)
+    if writer is None:
         raise ValueError(f"unknown mail template {template!r}")
-    return _match_proposed(recipient_role, recipient_name, counterpart_name, context)
+    return writer(people, context)
+
+
+# --- pieces ----------------------------------------------------------------------------------
 
 
 def _skill_names(skill_ids: list[str]) -> str:
@@ -34,38 +73,227 @@ def _skill_names(skill_ids: list[str]) -> str:
     return ", ".join(names) if names else "none"
 
 
-def _match_proposed(
-    role: str, recipient: str, counterpart: str, context: dict[str, Any]
+def _deadline(context: dict[str, Any]) -> str | None:
+    """`expires_at` as '2025-03-14 at 09:00 UTC', or None when the proposal has no deadline."""
+    raw = context.get("expires_at")
+    if not raw:
+        return None
+    moment = datetime.fromisoformat(str(raw))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d at %H:%M UTC")
+
+
+def _mail(
+    subject: str, people: _People, paragraphs: list[str], context: dict[str, Any]
 ) -> RenderedMail:
+    lines = [f"Hello {people.recipient},"]
+    for paragraph in paragraphs:
+        lines += ["", paragraph]
+    lines += ["", f"Match reference: {context['match_id']}", "", _SIGNATURE]
+    return RenderedMail(subject=subject, body="\n".join(lines) + "\n")
+
+
+# --- proposed --------------------------------------------------------------------------------
+
+
+def _match_proposed(people: _People, context: dict[str, Any]) -> RenderedMail:
+    other = people.counterpart
     score = round(float(context["score"]) * 100)
-    expires = str(context.get("expires_at") or "")[:10]
-    if role == "mentee":
-        subject = f"{counterpart} could be your product-management mentor"
-        lines = [
-            f"Hello {recipient},",
-            "",
-            f"We found a mentor for your move into product management: {counterpart}.",
-            "",
-            f"Why: {context['explanation']}",
-            f"Match score: {score}/100.",
-            "",
-            f"Gaps {counterpart} covers: {_skill_names(context['covered_skills'])}.",
-            f"Gaps to work on elsewhere: {_skill_names(context['uncovered_skills'])}.",
+    requested = context.get("origin") == "request"
+    deadline = _deadline(context)
+    by_deadline = f" by {deadline}" if deadline else ""
+    already_accepted = people.role in context.get("accepted_by", [])
+
+    if people.role == "mentee":
+        if requested:
+            subject = f"Your request to {other} has been sent"
+            opening = (
+                f"Your request has reached {other}. We will let you know as soon as {other} "
+                "answers."
+            )
+        else:
+            subject = f"{other} could be your product-management mentor"
+            opening = f"We found a mentor for your move into product management: {other}."
+        details = "\n".join(
+            [
+                f"Why: {context['explanation']}",
+                f"Match score: {score}/100.",
+                "",
+                f"Gaps {other} covers: {_skill_names(context['covered_skills'])}.",
+                f"Gaps to work on elsewhere: {_skill_names(context['uncovered_skills'])}.",
+            ]
+        )
+    else:
+        if requested:
+            subject = f"{other} has asked you to be their mentor"
+            opening = (
+                f"{other}, an engineer moving into product management, picked you from their "
+                "shortlist and asked you to mentor them. One of your mentoring slots is held "
+                "for this request until you answer."
+            )
+            told = f"Why you were on {other}'s shortlist"
+        else:
+            subject = f"A new mentee for you: {other}"
+            opening = (
+                f"{other}, an engineer moving into product management, has been matched with "
+                "you. One of your mentoring slots is reserved for this match."
+            )
+            told = f"What we told {other}"
+        details = "\n".join(
+            [
+                f"Their gaps you cover: {_skill_names(context['covered_skills'])}.",
+                f"Match score: {score}/100.",
+                "",
+                f"{told}: {context['explanation']}",
+            ]
+        )
+
+    if already_accepted:
+        waiting = (
+            f"{other} has until {deadline} to accept or decline."
+            if deadline
+            else f"Now it is up to {other} to accept or decline."
+        )
+        if deadline and people.role == "mentee":
+            waiting += " If there is no answer by then, we will look for another mentor for you."
+        answer = (
+            f"{waiting} If you change your mind in the meantime, you can still decline the "
+            "match, quoting the reference below."
+        )
+    else:
+        answer = f"Please accept or decline the match{by_deadline}, quoting the reference below."
+        if deadline:
+            answer += " If there is no answer by then, the proposal lapses."
+    return _mail(subject, people, [opening, details, answer], context)
+
+
+# --- accepted --------------------------------------------------------------------------------
+
+
+def _match_accepted(people: _People, email: str, context: dict[str, Any]) -> RenderedMail:
+    other = people.counterpart
+    if people.role == "mentee":
+        subject = f"{other} is now your mentor"
+        paragraphs = [
+            f"You and {other} have both accepted, so your mentorship starts now.",
+            f"You can reach {other} at {email}. A short hello with what you would like to "
+            "work on first is a good way to begin.",
         ]
     else:
-        subject = f"A new mentee for you: {counterpart}"
-        lines = [
-            f"Hello {recipient},",
-            "",
-            f"{counterpart}, an engineer moving into product management, has been matched "
-            "with you. One of your mentoring slots is reserved for this match.",
-            "",
-            f"Their gaps you cover: {_skill_names(context['covered_skills'])}.",
-            f"Match score: {score}/100.",
-            "",
-            f"What we told {counterpart}: {context['explanation']}",
+        subject = f"Your mentorship with {other} starts now"
+        paragraphs = [
+            f"You and {other} have both accepted, so your mentorship starts now. The slot we "
+            f"held stays with {other}.",
+            f"You can reach {other} at {email}. Feel free to write first and suggest a time "
+            "for a first conversation.",
         ]
-    if expires:
-        lines += ["", f"The proposal stays open until {expires}."]
-    lines += ["", f"Match reference: {context['match_id']}", "", "Mentorship Matching"]
-    return RenderedMail(subject=subject, body="\n".join(lines) + "\n")
+    return _mail(subject, people, paragraphs, context)
+
+
+# --- declined --------------------------------------------------------------------------------
+
+
+def _match_declined(people: _People, context: dict[str, Any]) -> RenderedMail:
+    other = people.counterpart
+    declined_by = context["declined_by"]
+    if declined_by not in ("mentee", "mentor"):
+        raise ValueError(f"unknown declining side {declined_by!r}")
+    if declined_by == people.role:
+        subject = f"You declined the match with {other}"
+        if people.role == "mentee":
+            paragraphs = [
+                f"Thanks for letting us know. You declined the match with {other}, and we are "
+                "now looking for another mentor for you.",
+            ]
+        else:
+            paragraphs = [
+                f"Thanks for answering. You declined the match with {other}, and the slot we "
+                f"held is free again. We will not propose {other} to you again.",
+            ]
+    elif people.role == "mentee":
+        subject = f"{other} cannot take you on this time"
+        paragraphs = [f"{other} is not able to take you on as a mentee this time."]
+        # Only a mentor's reason is ever put in the context, and only in the mentee's.
+        reason = str(context.get("mentor_reason") or "").strip()
+        if reason:
+            paragraphs.append(f"{other} left you a note:\n{reason}")
+        paragraphs.append(
+            "We are already looking for another mentor for you and will write again as soon "
+            "as we have one."
+        )
+    else:
+        subject = f"{other} decided not to go ahead"
+        paragraphs = [
+            f"{other} has decided not to go ahead with this match. Thank you for being ready "
+            f"to help. The slot we held for {other} is free again.",
+        ]
+    return _mail(subject, people, paragraphs, context)
+
+
+# --- expired ---------------------------------------------------------------------------------
+
+_LOOKING = "We are looking for another mentor for you and will write again soon."
+
+
+def _match_expired(people: _People, context: dict[str, Any]) -> RenderedMail:
+    reason = context["reason"]
+    mentee = people.role == "mentee"
+    if reason == "profile_deleted":
+        # The other person is gone: no name, no detail.
+        subject = "Your match has ended"
+        paragraphs = [
+            "The other person in your match has left the programme, so the match has ended.",
+            _LOOKING if mentee else "Your mentoring slot is free again.",
+        ]
+        return _mail(subject, people, paragraphs, context)
+
+    other = people.counterpart
+    if reason == "timeout":
+        subject = f"Your proposed match with {other} has lapsed"
+        paragraphs = [
+            f"The proposed match with {other} was not answered in time, so it has lapsed."
+        ]
+        paragraphs.append(_LOOKING if mentee else "The slot we held is free again.")
+    elif reason in ("mentor_paused", "capacity_lowered"):
+        if mentee:
+            subject = f"{other} can no longer take you on"
+            paragraphs = [
+                f"{other} can no longer take on new mentees, so the proposed match has been "
+                "withdrawn.",
+                _LOOKING,
+            ]
+        else:
+            change = (
+                "paused taking new mentees"
+                if reason == "mentor_paused"
+                else "lowered the number of mentees you take"
+            )
+            subject = f"Your proposed match with {other} has been withdrawn"
+            paragraphs = [
+                f"As you have {change}, we have withdrawn the pending proposal with {other}. "
+                f"We will find {other} another mentor.",
+            ]
+    elif reason == "profile_changed":
+        if mentee:
+            subject = "Your updated profile fits another mentor better"
+            paragraphs = [
+                "Your updated profile fits another mentor better, so we have withdrawn the "
+                f"proposed match with {other}. You will hear about your new match shortly.",
+            ]
+        else:
+            subject = f"Your proposed match with {other} has been withdrawn"
+            paragraphs = [
+                f"We have withdrawn the proposed match with {other}, and the slot we held is "
+                "free again. There is nothing you need to do.",
+            ]
+    else:
+        raise ValueError(f"unknown expiry reason {reason!r}")
+    return _mail(subject, people, paragraphs, context)
+
+
+_WRITERS: dict[str, Callable[[_People, dict[str, Any]], RenderedMail]] = {
+    MATCH_PROPOSED: _match_proposed,
+    MATCH_DECLINED: _match_declined,
+    MATCH_EXPIRED: _match_expired,
+}

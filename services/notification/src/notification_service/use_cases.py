@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any
+from typing import Any, assert_never
 
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import (
+    MatchAccepted,
+    MatchDeclined,
+    MatchExpired,
     MatchProposed,
     MenteeProfile,
     MentorProfile,
@@ -27,7 +30,14 @@ from mentorship_shared.plumbing.outbox import EventSink
 
 from .mailer import SEND_ERRORS, Mailer, is_permanent
 from .repository import DueNotification, NotificationIntent, NotificationRepository
-from .templates import MATCH_PROPOSED, RenderedMail, render
+from .templates import (
+    MATCH_ACCEPTED,
+    MATCH_DECLINED,
+    MATCH_EXPIRED,
+    MATCH_PROPOSED,
+    RenderedMail,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +60,22 @@ async def forget_contact(repo: NotificationRepository, profile_id: uuid.UUID) ->
     await repo.erase_contact(profile_id)
 
 
-async def queue_match_proposed(
+MatchEvent = MatchProposed | MatchAccepted | MatchDeclined | MatchExpired
+
+
+async def queue_match_mails(
     repo: NotificationRepository,
     envelope: EventEnvelope,
-    event: MatchProposed,
+    event: MatchEvent,
     message_id_domain: str,
 ) -> int:
     """One mail intent for the mentee and one for the mentor; returns how many were new."""
-    context = {
-        "match_id": str(event.match_id),
-        "score": event.score,
-        "explanation": event.explanation,
-        "covered_skills": event.covered_skills,
-        "uncovered_skills": event.uncovered_skills,
-        "expires_at": event.expires_at.isoformat() if event.expires_at else None,
-    }
+    template, contexts = _mail_contexts(event)
+    # A deleted profile ended the match, and the event does not say whose. Neither mail names
+    # the other person, and each waits until the other side's deletion has arrived here: the
+    # survivor's mail then goes out, while the mail to the one who left is cancelled by their
+    # own deletion and never sent.
+    someone_left = isinstance(event, MatchExpired) and event.reason == "profile_deleted"
     queued = 0
     for role, recipient, counterpart in (
         ("mentee", event.mentee_id, event.mentor_id),
@@ -78,15 +89,51 @@ async def queue_match_proposed(
                 source_event_type=envelope.event_type,
                 recipient_id=recipient,
                 recipient_role=role,
-                counterpart_id=counterpart,
-                template=MATCH_PROPOSED,
-                context=context,
+                counterpart_id=None if someone_left else counterpart,
+                template=template,
+                context=contexts[role],
                 # Fixed when the intent is queued, so a resend after a crash between the send and
                 # the mark carries the same Message-ID and reads as a duplicate.
                 message_id=f"<{notification_id}@{message_id_domain}>",
+                awaits_erasure_of=counterpart if someone_left else None,
             )
         )
     return queued
+
+
+def _mail_contexts(event: MatchEvent) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The template of the event's mails and the context of each side's mail.
+
+    Contexts are stored with the intent, so they hold only what the mail may show its reader:
+    no addresses (the accepted mail reads those when it is sent) and no mentee's reason for
+    declining, which is for the matcher alone.
+    """
+    base: dict[str, Any] = {"match_id": str(event.match_id)}
+    match event:
+        case MatchProposed():
+            proposed = base | {
+                "origin": event.origin,
+                "accepted_by": list(event.accepted_by),
+                "score": event.score,
+                "explanation": event.explanation,
+                "covered_skills": event.covered_skills,
+                "uncovered_skills": event.uncovered_skills,
+                "expires_at": event.expires_at.isoformat() if event.expires_at else None,
+            }
+            return MATCH_PROPOSED, {"mentee": proposed, "mentor": proposed}
+        case MatchAccepted():
+            return MATCH_ACCEPTED, {"mentee": base, "mentor": base}
+        case MatchDeclined():
+            declined = base | {"declined_by": event.declined_by}
+            to_mentee = declined
+            if event.declined_by == "mentor" and event.reason:
+                to_mentee = declined | {"mentor_reason": event.reason}
+            return MATCH_DECLINED, {"mentee": to_mentee, "mentor": declined}
+        case MatchExpired():
+            expired = base | {"reason": event.reason}
+            return MATCH_EXPIRED, {"mentee": expired, "mentor": expired}
+        case _:
+            assert_never(event)
 
 
 async def deliver(
@@ -105,6 +152,7 @@ async def deliver(
             recipient_name=due.recipient_name,
             counterpart_name=due.counterpart_name,
             context=intent.context,
+            counterpart_email=due.counterpart_email,
         )
         message = _message(mail, due, policy)
     except (KeyError, TypeError, ValueError) as error:
