@@ -21,6 +21,8 @@ from tests.support.services import FAST_KAFKA, eventually, serve_in_process
 
 pytestmark = pytest.mark.integration
 
+OPERATOR_KEY = "operator-key-for-matching-tests"
+
 
 @pytest.fixture
 async def matching_db(new_database: Callable[[str], Awaitable[str]]) -> str:
@@ -37,6 +39,7 @@ async def matcher(
         kafka_topic_namespace=namespace,
         consumer_max_attempts=2,
         consumer_retry_base_seconds=0.05,
+        operator_api_key=OPERATOR_KEY,
         **FAST_KAFKA,
     )
     async with serve_in_process(create_app(settings)) as client:
@@ -243,3 +246,122 @@ async def test_a_redelivered_event_changes_nothing(
         )
     finally:
         await conn.close()
+
+
+async def proposed_pair(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str
+) -> tuple[dict[str, Any], Any, Any]:
+    """A mentor and a mentee registered through the broker, and the proposal between them."""
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    the_mentor = mentor({"customer_insight": 5, "product_strategy": 4}, capacity=1)
+    engineer = mentee({"customer_insight": (1, 4), "product_strategy": (2, 4)})
+    await produce(kafka.bootstrap_servers, topic, [registered(the_mentor)])
+    await eventually(
+        lambda: matcher.get(f"/v1/mentors/{the_mentor.profile_id}"),
+        lambda response: response.status_code == 200,
+    )
+    await produce(kafka.bootstrap_servers, topic, [registered(engineer)])
+    [match] = await eventually(lambda: matches_of(matcher, engineer.profile_id), lambda m: bool(m))
+    return match, engineer, the_mentor
+
+
+async def test_both_sides_accept_over_http_and_the_acceptance_is_published_once(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str
+) -> None:
+    match, _, the_mentor = await proposed_pair(matcher, kafka, namespace)
+    assert match["accepted_by"] == []
+    assert match["weights_version"]
+    assert set(match["score_breakdown"]) >= {"similarity", "coverage", "scarcity", "timezone"}
+
+    first = await matcher.post(f"/v1/matches/{match['id']}/accept", json={"party": "mentee"})
+    assert first.status_code == 200, first.text
+    assert (first.json()["status"], first.json()["accepted_by"]) == ("proposed", ["mentee"])
+    for _ in range(2):  # accepting twice is harmless
+        second = await matcher.post(f"/v1/matches/{match['id']}/accept", json={"party": "mentor"})
+        assert second.status_code == 200, second.text
+    accepted = (await matcher.get(f"/v1/matches/{match['id']}")).json()
+    assert accepted["status"] == "accepted"
+    assert accepted["accepted_at"] is not None
+    assert sorted(accepted["accepted_by"]) == ["mentee", "mentor"]
+
+    records = await read_topic(
+        kafka.bootstrap_servers,
+        f"{namespace}{MATCH_EVENTS}",
+        until=lambda rs: bool(events_of(rs, "MatchAccepted")),
+    )
+    [event] = events_of(records, "MatchAccepted")
+    assert event["payload"]["match_id"] == match["id"]
+    assert event["payload"]["mentor_id"] == str(the_mentor.profile_id)
+    slots = (await matcher.get(f"/v1/mentors/{the_mentor.profile_id}")).json()
+    assert (slots["open_matches"], slots["free_slots"]) == (1, 0)
+
+
+async def test_an_answer_with_bad_input_is_refused_by_field_and_changes_nothing(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str
+) -> None:
+    match, engineer, _ = await proposed_pair(matcher, kafka, namespace)
+    url = f"/v1/matches/{match['id']}"
+    cases = [
+        ("accept", {"party": "boss"}, "party"),
+        ("accept", {}, "party"),
+        ("accept", {"party": "mentee", "status": "accepted"}, "status"),
+        ("decline", {"party": "mentor", "reason": "x" * 501}, "reason"),
+    ]
+    for verb, body, field in cases:
+        response = await matcher.post(f"{url}/{verb}", json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert field in [error["field"] for error in response.json()["fields"]], response.json()
+    response = await matcher.post(
+        f"/v1/mentees/{engineer.profile_id}/requests", json={"mentor_id": "not-a-uuid"}
+    )
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["fields"]] == ["mentor_id"]
+    unchanged = (await matcher.get(url)).json()
+    assert (unchanged["status"], unchanged["accepted_by"]) == ("proposed", [])
+
+    unknown = await matcher.post(
+        "/v1/matches/00000000-0000-4000-8000-000000000000/accept", json={"party": "mentee"}
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == "match_not_found"
+    too_many = await matcher.get(f"/v1/mentees/{engineer.profile_id}/suggestions?limit=500")
+    assert too_many.status_code == 422
+
+
+async def test_a_declined_proposal_cannot_be_accepted_and_the_mentee_sees_the_mentor_no_more(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str
+) -> None:
+    match, engineer, the_mentor = await proposed_pair(matcher, kafka, namespace)
+    declined = await matcher.post(
+        f"/v1/matches/{match['id']}/decline", json={"party": "mentor", "reason": "Fully booked"}
+    )
+    assert declined.status_code == 200, declined.text
+    assert declined.json()["end_reason"] == "declined_by_mentor"
+    late = await matcher.post(f"/v1/matches/{match['id']}/accept", json={"party": "mentee"})
+    assert late.status_code == 409
+    assert late.json()["error"] == "match_closed"
+    suggestions = await matcher.get(f"/v1/mentees/{engineer.profile_id}/suggestions")
+    assert suggestions.status_code == 200
+    assert str(the_mentor.profile_id) not in [
+        s["mentor_id"] for s in suggestions.json()["suggestions"]
+    ]
+    again = await matcher.post(
+        f"/v1/mentees/{engineer.profile_id}/requests",
+        json={"mentor_id": str(the_mentor.profile_id)},
+    )
+    assert again.status_code == 409
+    assert again.json()["error"] == "mentor_unavailable"
+
+
+async def test_rounds_need_the_operator_key(matcher: httpx.AsyncClient) -> None:
+    assert (await matcher.post("/v1/rounds")).status_code == 401
+    wrong = await matcher.post("/v1/rounds", headers={"Authorization": "Bearer guess"})
+    assert wrong.status_code == 403
+    right = await matcher.post("/v1/rounds", headers={"Authorization": f"Bearer {OPERATOR_KEY}"})
+    assert right.status_code == 201, right.text
+    report = right.json()
+    assert report["mentees_waiting"] == 0
+    fetched = await matcher.get(
+        right.headers["Location"], headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
+    )
+    assert fetched.json() == report

@@ -483,10 +483,11 @@ class MatchingRepository:
             INSERT INTO rounds (id, started_at, finished_at, method, mentees_waiting,
                                 mentors_with_slots, proposed, total_score, greedy_matched,
                                 greedy_total_score, mentor_load)
-            VALUES ($1, $2, now(), $3, $4, $5, $6, $7, $8, $9, $10)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             """,
             report.id,
             report.started_at,
+            report.finished_at,
             report.method,
             report.mentees_waiting,
             report.mentors_with_slots,

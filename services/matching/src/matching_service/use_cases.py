@@ -536,7 +536,7 @@ async def run_round(
     record = RoundRecord(
         id=round_id,
         started_at=started_at,
-        finished_at=None,
+        finished_at=datetime.now(UTC),
         method=optimal.method,
         mentees_waiting=len(mentees),
         mentors_with_slots=int((pool.free_slots > 0).sum()),
