@@ -3,6 +3,7 @@ an engineer whose biggest gap is one mentor's strength."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -111,3 +112,86 @@ async def test_the_right_mentor_is_proposed_and_both_people_get_one_email(
     to_engineer = next(m for m in mails if "erin" in str(m["To"]))
     assert "Priya Pricing" in str(to_engineer["Subject"])
     assert "pricing" in to_engineer.get_content()
+
+
+async def test_a_declined_proposal_moves_on_and_an_accepted_one_introduces_both_people(
+    stack: Stack, smtp_sink: SmtpSink, unique: str
+) -> None:
+    profile, matching = stack.urls["profile"], stack.urls["matching"]
+
+    def mails_to(address: str) -> list[str]:
+        return [m.get_content() for m in smtp_sink.messages() if address in str(m["To"])]
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        mentors = {}
+        for name, level in (("Gina Growth", 5), ("Omar Onboarding", 3)):
+            response = await http.post(
+                f"{profile}/v1/mentors",
+                json={
+                    "name": name,
+                    "email": f"{name.split()[0].lower()}-{unique}@example.com",
+                    "timezone": "Europe/Madrid",
+                    "languages": ["en"],
+                    "capacity": 1,
+                    "was_engineer": True,
+                    "skills": [{"skill": "go_to_market", "level": level}],
+                },
+            )
+            assert response.status_code == 201, response.text
+            mentors[name] = response.json()["id"]
+            await eventually(
+                lambda mentor_id=mentors[name]: http.get(f"{matching}/v1/mentors/{mentor_id}"),
+                lambda response: response.status_code == 200,
+            )
+        engineer = await http.post(
+            f"{profile}/v1/mentees",
+            json={
+                "name": "Dana Developer",
+                "email": f"dana-{unique}@example.com",
+                "timezone": "Europe/Lisbon",
+                "languages": ["en"],
+                "skills": [{"skill": "go_to_market", "current": 1, "target": 4}],
+            },
+        )
+        assert engineer.status_code == 201, engineer.text
+        mentee_id = engineer.json()["id"]
+
+        async def open_match() -> dict[str, Any] | None:
+            response = await http.get(f"{matching}/v1/mentees/{mentee_id}/matches")
+            listed = response.json()["matches"] if response.status_code == 200 else []
+            return next((m for m in listed if m["status"] == "proposed"), None)
+
+        first = await eventually(open_match, lambda m: m is not None, timeout=30)
+        assert first is not None
+        assert first["mentor_id"] == mentors["Gina Growth"]
+        declined = await http.post(
+            f"{matching}/v1/matches/{first['id']}/decline",
+            json={"party": "mentor", "reason": "Travelling until spring"},
+        )
+        assert declined.status_code == 200, declined.text
+
+        second = await eventually(
+            open_match, lambda m: m is not None and m["id"] != first["id"], timeout=30
+        )
+        assert second is not None
+        assert second["mentor_id"] == mentors["Omar Onboarding"]
+        for party in ("mentee", "mentor"):
+            answer = await http.post(
+                f"{matching}/v1/matches/{second['id']}/accept", json={"party": party}
+            )
+            assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "accepted"
+
+        # Dana: proposal, decline (with Gina's reason), next proposal, acceptance.
+        dana = f"dana-{unique}@example.com"
+        await eventually(
+            lambda: asyncio.sleep(0, mails_to(dana)), lambda mails: len(mails) >= 4, timeout=30
+        )
+    dana_mails = mails_to(dana)
+    assert any("Travelling until spring" in body for body in dana_mails)
+    introduction = dana_mails[-1] if f"omar-{unique}@example.com" in dana_mails[-1] else None
+    assert introduction is not None, dana_mails
+    # Before the acceptance, no mail gave Dana a mentor's address.
+    assert not any(f"gina-{unique}@example.com" in body for body in dana_mails)
+    omar_mails = mails_to(f"omar-{unique}@example.com")
+    assert any(dana in body for body in omar_mails)
