@@ -12,7 +12,7 @@ from .config import NotificationSettings
 
 def main() -> int:
     return run_service(
-        "Notification service: emails both people of every proposed match.",
+        "Notification service: emails both people of every match event.",
         NotificationSettings,
         create_app,
     )

@@ -44,7 +44,8 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         runtime,
         title="Notification service",
         description=(
-            "Emails both people of every proposed match over SMTP, at most once per event and "
+            "Emails both people of every match event (proposed, accepted, declined, expired) over "
+            "SMTP, at most once per event and "
             "recipient, and publishes `NotificationSent` or `NotificationFailed`."
         ),
         routers=[api.router],
