@@ -185,10 +185,22 @@ class MatchingRepository:
         )
         return _mentee(row) if row is not None else None
 
-    async def get_mentees(self, mentee_ids: Sequence[uuid.UUID]) -> list[Mentee]:
-        """The mentees with these ids, in the order given (unknown ids left out)."""
+    async def get_mentees(
+        self, mentee_ids: Sequence[uuid.UUID], *, waiting_only: bool = False
+    ) -> list[Mentee]:
+        """The mentees with these ids, in the order given (unknown ids left out); with
+        `waiting_only`, only those without an open match. Run after locking the rows, this
+        fresh statement sees matches committed by whoever held them before."""
         rows = await self._conn.fetch(
-            f"SELECT {_MENTEE_COLUMNS} FROM mentees WHERE id = ANY($1)", list(mentee_ids)
+            f"""
+            SELECT {_MENTEE_COLUMNS} FROM mentees m
+            WHERE id = ANY($1)
+              AND (NOT $2 OR NOT EXISTS (SELECT 1 FROM matches x
+                                         WHERE x.mentee_id = m.id AND x.status = ANY($3)))
+            """,
+            list(mentee_ids),
+            waiting_only,
+            list(OPEN_STATUSES),
         )
         by_id = {row["id"]: _mentee(row) for row in rows}
         return [by_id[i] for i in mentee_ids if i in by_id]

@@ -165,9 +165,14 @@ async def offer_to_waiting_mentees(
     policy: MatchPolicy,
 ) -> int:
     """Try to match waiting mentees who share one of `languages`, oldest first."""
+    waiting = await repo.lock_waiting_mentees(languages, policy.waiting_mentees_per_event)
+    if not waiting:
+        return 0
+    # One pool for the whole batch, its free slots kept up to date as they are taken.
+    pool = MentorPool(await repo.available_mentors(), policy.config)
     proposed = 0
-    for mentee_id in await repo.lock_waiting_mentees(languages, policy.waiting_mentees_per_event):
-        if await propose_mentor(repo, events, mentee_id, policy) is not None:
+    for mentee in await repo.get_mentees(waiting, waiting_only=True):
+        if await _propose(repo, events, mentee, policy, pool=pool) is not None:
             proposed += 1
     return proposed
 
@@ -193,8 +198,10 @@ async def _propose(
         # The best mentor may have been filled by another matcher since the pool was read;
         # the guarded reservation says so, and the next best is tried.
         if await repo.reserve_slot(proposal.mentor_id):
+            pool.free_slots[pool.position[proposal.mentor_id]] -= 1
             await _publish_proposal(repo, events, mentee.id, proposal, policy)
             return proposal
+        pool.free_slots[pool.position[proposal.mentor_id]] = 0
     return None
 
 
@@ -507,7 +514,7 @@ async def run_round(
     started_at = datetime.now(UTC)
     round_id = uuid.uuid4()
     waiting_ids = await repo.lock_waiting_mentees(None, limit=1_000_000)
-    mentees = await repo.get_mentees(waiting_ids)
+    mentees = await repo.get_mentees(waiting_ids, waiting_only=True)
     pool = MentorPool(await repo.available_mentors(), policy.config)
     excluded_by_mentee = await repo.closed_pairs([m.id for m in mentees])
     excluded = [excluded_by_mentee[m.id] for m in mentees]
