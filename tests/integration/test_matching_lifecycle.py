@@ -425,14 +425,6 @@ async def test_closed_and_unknown_matches_refuse_answers(matcher: Matcher) -> No
     assert await matcher.load(pm.profile_id) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "accept_match returns a declined/expired match silently when the same side had "
-        "accepted before it closed: the 'already accepted by this party' shortcut is checked "
-        "before the status"
-    ),
-)
 async def test_saying_yes_again_to_a_match_that_closed_since_is_refused(
     matcher: Matcher,
 ) -> None:
@@ -596,14 +588,6 @@ async def test_a_mentee_requests_another_mentor_from_the_suggestions(matcher: Ma
     assert (await matcher.match(requested.id)).status == "accepted"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "request_mentor scores the pair against a MentorPool of the requested mentor alone, "
-        "so the scarcity component (rarity measured on the pool) and the recorded score "
-        "differ from what suggest_mentors showed for the same mentor"
-    ),
-)
 async def test_a_requested_match_records_the_score_the_mentee_was_shown(
     matcher: Matcher,
 ) -> None:
@@ -798,14 +782,6 @@ async def test_a_deleted_mentee_releases_the_slot(matcher: Matcher) -> None:
     assert await matcher.open_match(leaving.profile_id) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "online mode offers a slot freed by a decline, a lapse or a deleted mentee only to the "
-        "mentee who lost it (decline_match, expire_match, forget_profile), never to mentees "
-        "already waiting for that mentor"
-    ),
-)
 @pytest.mark.parametrize("how", ["declined", "lapsed", "mentee_deleted"])
 async def test_a_freed_slot_goes_to_a_waiting_mentee(matcher: Matcher, how: str) -> None:
     pm = mentor({PRICING: 5}, capacity=1)

@@ -442,6 +442,12 @@ class MatchingRepository:
         )
         return MentorLoad(**dict(row)) if row is not None else None
 
+    async def mentor_languages(self, mentor_id: uuid.UUID) -> list[str] | None:
+        languages = await self._conn.fetchval(
+            "SELECT languages FROM mentors WHERE id = $1", mentor_id
+        )
+        return list(languages) if languages is not None else None
+
     async def mentee_exists(self, mentee_id: uuid.UUID) -> bool:
         return bool(await self._conn.fetchval("SELECT true FROM mentees WHERE id = $1", mentee_id))
 

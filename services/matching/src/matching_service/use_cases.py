@@ -35,10 +35,11 @@ from mentorship_shared.plumbing.outbox import EventSink
 from .assignment import CandidateGraph, assign_greedy, assign_optimal
 from .domain import Mentee, Mentor, MentorPool, Proposal, iter_proposals, proposal_for
 from .repository import MatchingRepository, MatchRecord, RoundRecord
-from .scoring import ScoringConfig, default_config
+from .scoring import ScoringConfig, default_config, rank
 
 log = logging.getLogger(__name__)
 
+_BLOCK = 256  # mentees scored together
 MatchingMode = Literal["online", "cohort"]
 
 
@@ -139,10 +140,12 @@ async def forget_profile(
     for match in ended:
         await _end_as_expired(repo, events, match, "profile_deleted")
     await repo.erase(deleted.profile_id)
-    if policy.mode == "online":
-        for match in ended:
-            if match.mentor_id == deleted.profile_id:
+    for match in ended:
+        if match.mentor_id == deleted.profile_id:
+            if policy.mode == "online":
                 await _propose_to_waiting(repo, events, match.mentee_id, policy)
+        else:
+            await _offer_freed_slot(repo, events, match.mentor_id, policy)
 
 
 # --- proposals -----------------------------------------------------------------------------
@@ -163,18 +166,47 @@ async def offer_to_waiting_mentees(
     events: EventSink,
     languages: Sequence[str] | None,
     policy: MatchPolicy,
+    *,
+    most: int | None = None,
 ) -> int:
-    """Try to match waiting mentees who share one of `languages`, oldest first."""
+    """Propose mentors to waiting mentees who speak one of `languages`, oldest first (at most
+    `most` proposals, when only that many slots were freed). Returns how many were made."""
     waiting = await repo.lock_waiting_mentees(languages, policy.waiting_mentees_per_event)
-    if not waiting:
+    mentees = await repo.get_mentees(waiting, waiting_only=True)
+    if not mentees:
         return 0
-    # One pool for the whole batch, its free slots kept up to date as they are taken.
+    # One pool and one scoring pass for the batch; free slots are kept up to date as they are
+    # taken, and every reservation is still checked by the database.
     pool = MentorPool(await repo.available_mentors(), policy.config)
+    closed = await repo.closed_pairs([m.id for m in mentees])
     proposed = 0
-    for mentee in await repo.get_mentees(waiting, waiting_only=True):
-        if await _propose(repo, events, mentee, policy, pool=pool) is not None:
-            proposed += 1
+    for start in range(0, len(mentees), _BLOCK):
+        batch = mentees[start : start + _BLOCK]
+        scores, allowed = pool.evaluate(batch, [closed[m.id] for m in batch])
+        for row, mentee in enumerate(batch):
+            for column in rank(scores.total[row], allowed[row] & (pool.free_slots > 0)):
+                if await repo.reserve_slot(pool.ids[column]):
+                    pool.free_slots[column] -= 1
+                    proposal = proposal_for(mentee, pool, scores, row, int(column))
+                    await _publish_proposal(repo, events, mentee.id, proposal, policy)
+                    proposed += 1
+                    break
+                pool.free_slots[column] = 0  # filled by another matcher meanwhile
+            if most is not None and proposed >= most:
+                return proposed
     return proposed
+
+
+async def _offer_freed_slot(
+    repo: MatchingRepository, events: EventSink, mentor_id: uuid.UUID, policy: MatchPolicy
+) -> int:
+    """A slot of this mentor came free: offer it to the mentees waiting for one."""
+    if policy.mode != "online":
+        return 0
+    languages = await repo.mentor_languages(mentor_id)
+    if languages is None:
+        return 0
+    return await offer_to_waiting_mentees(repo, events, languages, policy, most=1)
 
 
 async def _propose_to_waiting(
@@ -293,12 +325,14 @@ async def accept_match(
 ) -> MatchRecord:
     """One side says yes; when both have, the match is accepted. Saying yes twice is fine."""
     match = await _lock_match_for_answer(repo, match_id)
-    if match.status == "accepted" or party in match.accepted_by():
+    if match.status == "accepted":
         return match
     if match.status != "proposed":
         raise MatchRefused(
             "match_closed", f"This match was {match.status}; it can no longer be accepted."
         )
+    if party in match.accepted_by():
+        return match
     updated = await repo.record_acceptance(match_id, party)
     if updated.status == "accepted" and updated.accepted_at is not None:
         await events.publish(
@@ -333,6 +367,7 @@ async def decline_match(
     ended = await _end_as_declined(repo, events, match, party, reason)
     if policy.mode == "online":
         await propose_mentor(repo, events, match.mentee_id, policy)
+    await _offer_freed_slot(repo, events, match.mentor_id, policy)
     return ended
 
 
@@ -355,16 +390,21 @@ async def request_mentor(
         raise MatchRefused(
             "already_matched", "You already have an accepted mentor; a second one is not offered."
         )
-    mentors = await repo.available_mentors(include=[mentor_id])
-    mentor = next((m for m in mentors if m.id == mentor_id), None)
-    if mentor is None:
+    # The same pool the suggestions were ranked in (plus the pick, whatever its slots), so
+    # the proposal records the score the mentee was shown.
+    pool = MentorPool(
+        await repo.available_mentors(sorted(mentee.languages), include=[mentor_id]),
+        policy.config,
+    )
+    column = pool.position.get(mentor_id)
+    if column is None:
         raise MatchNotFound("mentor_not_found", "No mentor with this id is known to the matcher.")
-    pool = MentorPool([mentor], policy.config)
+    mentor = pool.mentors[column]
     excluded = (await repo.closed_pairs([mentee_id]))[mentee_id]
     scores, allowed = pool.evaluate([mentee], [excluded])
-    if not allowed[0, 0] or scores.total[0, 0] <= 0:
+    if not allowed[0, column] or scores.total[0, column] <= 0:
         raise MatchRefused("mentor_unavailable", _why_unavailable(mentee, mentor, excluded))
-    proposal = proposal_for(mentee, pool, scores, 0, 0)
+    proposal = proposal_for(mentee, pool, scores, 0, column)
     if current is not None:
         await _end_as_declined(repo, events, current, "mentee", "chose another mentor")
     if not await repo.reserve_slot(mentor_id):
@@ -395,6 +435,7 @@ async def expire_match(
     await _end_as_expired(repo, events, match, "timeout")
     if policy.mode == "online":
         await propose_mentor(repo, events, match.mentee_id, policy)
+    await _offer_freed_slot(repo, events, match.mentor_id, policy)
     return True
 
 
@@ -524,8 +565,8 @@ async def run_round(
     greedy = assign_greedy(graph, capacity)
     match_ids = []
     assigned = np.flatnonzero(optimal.mentor_of >= 0)
-    for start in range(0, len(assigned), 256):
-        rows = assigned[start : start + 256]
+    for start in range(0, len(assigned), _BLOCK):
+        rows = assigned[start : start + _BLOCK]
         batch = [mentees[row] for row in rows]
         scores = pool.score(batch)  # again, for each pair's breakdown and explanation
         for i, row in enumerate(rows):
