@@ -17,6 +17,8 @@ from devstack.processes import free_port, spawn, stop_process
 from devstack.smtp_sink import SmtpSink
 from devstack.testing import KafkaHandle
 
+from tests.support.services import OPERATOR_KEY
+
 SERVICES = ("profile", "matching", "notification")
 
 
@@ -59,6 +61,7 @@ async def stack(
                 "SMTP_HOST": "127.0.0.1",
                 "SMTP_PORT": str(smtp_sink.port),
                 "LOG_FORMAT": "json",
+                "OPERATOR_API_KEY": OPERATOR_KEY,
             }
             processes.append(
                 spawn([sys.executable, "-m", f"{name}_service"], env=env, log_path=logs[name])

@@ -20,11 +20,10 @@ from mentorship_shared.contracts.topics import PROFILE_EVENTS
 
 from tests.support.kafka import produce
 from tests.support.profiles import mentee, mentor, registered
-from tests.support.services import FAST_KAFKA, eventually, serve_in_process
+from tests.support.services import FAST_KAFKA, OPERATOR_KEY, eventually, serve_in_process
 
 pytestmark = pytest.mark.integration
 
-OPERATOR_KEY = "operator-key-for-the-concurrency-test"
 SKILLS = ["pricing_monetisation", "product_strategy", "customer_insight", "go_to_market"]
 
 
@@ -61,7 +60,9 @@ async def test_four_matchers_at_once_never_overbook_a_mentor_or_double_match_a_m
 
     async with AsyncExitStack() as stack:
         matchers = [
-            await stack.enter_async_context(serve_in_process(create_app(settings)))
+            await stack.enter_async_context(
+                serve_in_process(create_app(settings), bearer=OPERATOR_KEY)
+            )
             for _ in range(4)
         ]
 
@@ -112,9 +113,7 @@ async def test_four_matchers_at_once_never_overbook_a_mentor_or_double_match_a_m
                             json={"party": local.choice(["mentee", "mentor"])},
                         )
                 else:
-                    await call(
-                        "POST", "/v1/rounds", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
-                    )
+                    await call("POST", "/v1/rounds")
                 await asyncio.sleep(local.random() * 0.05)
 
         await asyncio.gather(registrations(), *(chaos(worker) for worker in range(4)))
@@ -127,9 +126,7 @@ async def test_four_matchers_at_once_never_overbook_a_mentor_or_double_match_a_m
                 timeout=60,
             )
             # One more round once everything has arrived, through yet another instance.
-            response = await matchers[3].post(
-                "/v1/rounds", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
-            )
+            response = await matchers[3].post("/v1/rounds")
             assert response.status_code == 201, response.text
             await check_invariants(conn)
             assert await conn.fetchval("SELECT count(*) FROM matches") > 0

@@ -17,11 +17,9 @@ from mentorship_shared.contracts.topics import MATCH_EVENTS, PROFILE_EVENTS, dea
 
 from tests.support.kafka import events_of, produce, read_topic
 from tests.support.profiles import mentee, mentor, registered
-from tests.support.services import FAST_KAFKA, eventually, serve_in_process
+from tests.support.services import FAST_KAFKA, OPERATOR_KEY, eventually, serve_in_process
 
 pytestmark = pytest.mark.integration
-
-OPERATOR_KEY = "operator-key-for-matching-tests"
 
 
 @pytest.fixture
@@ -42,7 +40,7 @@ async def matcher(
         operator_api_key=OPERATOR_KEY,
         **FAST_KAFKA,
     )
-    async with serve_in_process(create_app(settings)) as client:
+    async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY) as client:
         yield client
 
 
@@ -354,7 +352,7 @@ async def test_a_declined_proposal_cannot_be_accepted_and_the_mentee_sees_the_me
 
 
 async def test_rounds_need_the_operator_key(matcher: httpx.AsyncClient) -> None:
-    assert (await matcher.post("/v1/rounds")).status_code == 401
+    assert (await matcher.post("/v1/rounds", headers={"Authorization": ""})).status_code == 401
     wrong = await matcher.post("/v1/rounds", headers={"Authorization": "Bearer guess"})
     assert wrong.status_code == 403
     right = await matcher.post("/v1/rounds", headers={"Authorization": f"Bearer {OPERATOR_KEY}"})

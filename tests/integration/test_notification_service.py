@@ -27,7 +27,13 @@ from notification_service.config import NotificationSettings
 
 from tests.support.kafka import events_of, produce, read_topic
 from tests.support.profiles import mentee, mentor, registered
-from tests.support.services import FAST_KAFKA, eventually, mail_received, serve_in_process
+from tests.support.services import (
+    FAST_KAFKA,
+    OPERATOR_KEY,
+    eventually,
+    mail_received,
+    serve_in_process,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +54,10 @@ async def notifier(
         smtp_host="127.0.0.1",
         smtp_port=smtp_sink.port,
         dispatcher_poll_interval_seconds=0.2,
+        operator_api_key=OPERATOR_KEY,
         **FAST_KAFKA,
     )
-    async with serve_in_process(create_app(settings)) as client:
+    async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY) as client:
         yield client
 
 
@@ -164,11 +171,12 @@ async def test_an_unreachable_mail_server_is_retried_then_reported_failed(
         send_max_attempts=2,
         send_retry_base_seconds=0.1,
         dispatcher_poll_interval_seconds=0.1,
+        operator_api_key=OPERATOR_KEY,
         **FAST_KAFKA,
     )
     engineer = mentee({"pricing_monetisation": (1, 4)}, email=f"ada-{unique}@example.com")
     pm = mentor({"pricing_monetisation": 5}, email=f"grace-{unique}@example.com")
-    async with serve_in_process(create_app(settings)) as client:
+    async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY) as client:
         await produce(
             kafka.bootstrap_servers,
             f"{namespace}{PROFILE_EVENTS}",

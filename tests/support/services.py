@@ -25,12 +25,22 @@ FAST_KAFKA = {
 }
 
 
+#: The operator key the in-process services of the tests are started with.
+OPERATOR_KEY = "operator-key-of-the-tests"
+
+
 @asynccontextmanager
-async def serve_in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Start the app's lifespan (pool, migrations, consumers, relay) and give an HTTP client."""
+async def serve_in_process(
+    app: FastAPI, *, bearer: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Start the app's lifespan (pool, migrations, consumers, relay) and give an HTTP client,
+    sending `Authorization: Bearer <bearer>` with every request when given."""
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://service", headers=headers
+        ) as client:
             yield client
 
 

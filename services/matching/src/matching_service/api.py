@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from mentorship_shared.contracts.events import MatchOrigin, MatchParty
+from mentorship_shared.plumbing.auth import bearer_token, is_operator, is_owner
 from mentorship_shared.plumbing.database import Connection, in_transaction
 from mentorship_shared.plumbing.http import ApiError, ErrorBody
 from mentorship_shared.plumbing.outbox import Outbox
@@ -89,11 +90,19 @@ class MentorRequest(_Body):
 
 
 class Acceptance(_Body):
-    party: MatchParty = Field(description="Who accepts: 'mentee' or 'mentor'.")
+    party: MatchParty | None = Field(
+        default=None,
+        description="Your side, 'mentee' or 'mentor'; taken from your token, so only the "
+        "operator must send it.",
+    )
 
 
 class Decline(_Body):
-    party: MatchParty = Field(description="Who declines: 'mentee' or 'mentor'.")
+    party: MatchParty | None = Field(
+        default=None,
+        description="Your side, 'mentee' or 'mentor'; taken from your token, so only the "
+        "operator must send it.",
+    )
     reason: str | None = Field(
         default=None,
         max_length=500,
@@ -137,6 +146,85 @@ def _settings(runtime: RuntimeDep) -> MatchingSettings:
     return settings
 
 
+_OWNER: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No bearer token."},
+    404: {
+        "model": ErrorBody,
+        "description": "Unknown id, or the token is not its owner's (nobody learns which).",
+    },
+}
+
+
+async def _authorize(runtime: RuntimeDep, request: Request, profile_id: uuid.UUID) -> None:
+    """The profile owner's token or the operator key; anyone else gets a 404."""
+    token = bearer_token(request)
+    if is_operator(token, runtime.settings.operator_api_key):
+        return
+    async with runtime.pool.acquire() as conn:
+        credential = await MatchingRepository(conn).credential(profile_id)
+    if not is_owner(token, credential):
+        raise ApiError(
+            404,
+            "not_found",
+            "The matcher does not know this profile, or the token does not belong to it. A new "
+            "registration reaches the matcher within seconds.",
+        )
+
+
+async def _mentee_owner(mentee_id: uuid.UUID, runtime: RuntimeDep, request: Request) -> uuid.UUID:
+    await _authorize(runtime, request, mentee_id)
+    return mentee_id
+
+
+async def _mentor_owner(mentor_id: uuid.UUID, runtime: RuntimeDep, request: Request) -> uuid.UUID:
+    await _authorize(runtime, request, mentor_id)
+    return mentor_id
+
+
+async def _match_party(
+    match_id: uuid.UUID, runtime: RuntimeDep, request: Request
+) -> MatchParty | None:
+    """Which side of the match the caller is (None for the operator); 404 for anyone else."""
+    token = bearer_token(request)
+    if is_operator(token, runtime.settings.operator_api_key):
+        return None
+    async with runtime.pool.acquire() as conn:
+        repo = MatchingRepository(conn)
+        match = await repo.get_match(match_id)
+        if match is not None:
+            if is_owner(token, await repo.credential(match.mentee_id)):
+                return "mentee"
+            if is_owner(token, await repo.credential(match.mentor_id)):
+                return "mentor"
+    raise ApiError(404, "match_not_found", "No match with this id, or it is not yours.")
+
+
+MenteeId = Annotated[uuid.UUID, Depends(_mentee_owner)]
+MentorId = Annotated[uuid.UUID, Depends(_mentor_owner)]
+CallerParty = Annotated[MatchParty | None, Depends(_match_party)]
+
+
+def _answering_party(caller: MatchParty | None, stated: MatchParty | None) -> MatchParty:
+    """The caller's own side; the operator says which side they answer for."""
+    if caller is None:
+        if stated is None:
+            raise ApiError(
+                422,
+                "invalid_request",
+                "The operator answers for one side: give 'party' ('mentee' or 'mentor').",
+                field="party",
+            )
+        return stated
+    if stated is not None and stated != caller:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"You are the {caller} of this match; leave 'party' out or send '{caller}'.",
+            field="party",
+        )
+    return caller
+
+
 async def _run(
     runtime: RuntimeDep,
     action: Callable[[MatchingRepository, Outbox], Awaitable[T]],
@@ -160,9 +248,9 @@ async def _run(
     "/mentors/{mentor_id}",
     tags=["mentors"],
     summary="A mentor's capacity and open matches",
-    responses=_NOT_FOUND,
+    responses=_OWNER,
 )
-async def get_mentor_slots(mentor_id: uuid.UUID, pool: PoolDep) -> MentorSlots:
+async def get_mentor_slots(mentor_id: MentorId, pool: PoolDep) -> MentorSlots:
     async with pool.acquire() as conn:
         mentor = await MatchingRepository(conn).mentor_load(mentor_id)
     if mentor is None:
@@ -185,10 +273,10 @@ async def get_mentor_slots(mentor_id: uuid.UUID, pool: PoolDep) -> MentorSlots:
     "/mentees/{mentee_id}/matches",
     tags=["matches"],
     summary="A mentee's matches, newest first",
-    responses=_NOT_FOUND,
+    responses=_OWNER,
 )
 async def list_matches(
-    mentee_id: uuid.UUID,
+    mentee_id: MenteeId,
     pool: PoolDep,
     limit: int = Query(default=20, ge=1, le=100, description="Most matches to return."),
 ) -> MatchList:
@@ -209,10 +297,10 @@ async def list_matches(
         "on many other shortlists for their free slots is left to those mentees, so one star "
         "mentor does not top every list."
     ),
-    responses=_NOT_FOUND,
+    responses=_OWNER,
 )
 async def suggest_mentors(
-    mentee_id: uuid.UUID,
+    mentee_id: MenteeId,
     runtime: RuntimeDep,
     limit: int = Query(default=5, ge=1, le=20, description="Most suggestions to return."),
 ) -> SuggestionList:
@@ -238,10 +326,10 @@ async def suggest_mentors(
         "is declined on the mentee's behalf."
     ),
     status_code=201,
-    responses={**_NOT_FOUND, **_CONFLICT},
+    responses={**_OWNER, **_CONFLICT},
 )
 async def request_mentor(
-    mentee_id: uuid.UUID, body: MentorRequest, runtime: RuntimeDep, response: Response
+    mentee_id: MenteeId, body: MentorRequest, runtime: RuntimeDep, response: Response
 ) -> MatchView:
     policy = _settings(runtime).match_policy()
     match = await _run(
@@ -257,10 +345,10 @@ async def request_mentor(
 @router.get(
     "/matches/{match_id}",
     tags=["matches"],
-    summary="One match",
-    responses=_NOT_FOUND,
+    summary="One match (its mentee, its mentor or the operator)",
+    responses=_OWNER,
 )
-async def get_match(match_id: uuid.UUID, pool: PoolDep) -> MatchView:
+async def get_match(match_id: uuid.UUID, _: CallerParty, pool: PoolDep) -> MatchView:
     async with pool.acquire() as conn:
         match = await MatchingRepository(conn).get_match(match_id)
     if match is None:
@@ -273,11 +361,14 @@ async def get_match(match_id: uuid.UUID, pool: PoolDep) -> MatchView:
     tags=["matches"],
     summary="Accept a proposal (mentee or mentor)",
     description="Once both sides have accepted, the match is accepted and both are told.",
-    responses={**_NOT_FOUND, **_CONFLICT},
+    responses={**_OWNER, **_CONFLICT},
 )
-async def accept_match(match_id: uuid.UUID, body: Acceptance, runtime: RuntimeDep) -> MatchView:
+async def accept_match(
+    match_id: uuid.UUID, body: Acceptance, caller: CallerParty, runtime: RuntimeDep
+) -> MatchView:
+    party = _answering_party(caller, body.party)
     match = await _run(
-        runtime, lambda repo, outbox: use_cases.accept_match(repo, outbox, match_id, body.party)
+        runtime, lambda repo, outbox: use_cases.accept_match(repo, outbox, match_id, party)
     )
     return _match_view(match)
 
@@ -290,14 +381,17 @@ async def accept_match(match_id: uuid.UUID, body: Acceptance, runtime: RuntimeDe
         "Releases the mentor's slot; the pair is never proposed again and the mentee gets the "
         "next best mentor."
     ),
-    responses={**_NOT_FOUND, **_CONFLICT},
+    responses={**_OWNER, **_CONFLICT},
 )
-async def decline_match(match_id: uuid.UUID, body: Decline, runtime: RuntimeDep) -> MatchView:
+async def decline_match(
+    match_id: uuid.UUID, body: Decline, caller: CallerParty, runtime: RuntimeDep
+) -> MatchView:
+    party = _answering_party(caller, body.party)
     policy = _settings(runtime).match_policy()
     match = await _run(
         runtime,
         lambda repo, outbox: use_cases.decline_match(
-            repo, outbox, match_id, body.party, body.reason or None, policy
+            repo, outbox, match_id, party, body.reason or None, policy
         ),
     )
     return _match_view(match)

@@ -39,21 +39,25 @@ def profile_events_consumer(settings: MatchingSettings) -> EventConsumer:
     async def on_mentee_registered(
         conn: Connection, _: EventEnvelope, event: MenteeRegistered
     ) -> None:
-        await use_cases.record_mentee(*ports(conn), event.profile, policy)
+        await use_cases.record_mentee(*ports(conn), event.profile, policy, event.owner_credential)
 
     @consumer.on(MentorRegistered)
     async def on_mentor_registered(
         conn: Connection, _: EventEnvelope, event: MentorRegistered
     ) -> None:
-        await use_cases.record_mentor(*ports(conn), event.profile, policy)
+        await use_cases.record_mentor(*ports(conn), event.profile, policy, event.owner_credential)
 
     @consumer.on(ProfileUpdated)
     async def on_profile_updated(conn: Connection, _: EventEnvelope, event: ProfileUpdated) -> None:
         repo, outbox = ports(conn)
         if isinstance(event.profile, MenteeProfile):
-            await use_cases.record_mentee(repo, outbox, event.profile, policy)
+            await use_cases.record_mentee(
+                repo, outbox, event.profile, policy, event.owner_credential
+            )
         else:
-            await use_cases.record_mentor(repo, outbox, event.profile, policy)
+            await use_cases.record_mentor(
+                repo, outbox, event.profile, policy, event.owner_credential
+            )
 
     @consumer.on(ProfileDeleted)
     async def on_profile_deleted(conn: Connection, _: EventEnvelope, event: ProfileDeleted) -> None:

@@ -96,20 +96,21 @@ class MatchingRepository:
             await self._conn.fetchval("SELECT true FROM erased_profiles WHERE id = $1", profile_id)
         )
 
-    async def upsert_mentee(self, profile: MenteeProfile) -> bool:
+    async def upsert_mentee(self, profile: MenteeProfile, credential: str | None = None) -> bool:
         """Store the mentee if this version is newer than ours; False if stale or erased."""
         if await self.is_erased(profile.profile_id):
             return False
         row = await self._conn.fetchval(
             """
             INSERT INTO mentees (id, version, timezone, languages, skills, target_role, industries,
-                                 max_timezone_difference_hours)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                 max_timezone_difference_hours, credential)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             ON CONFLICT (id) DO UPDATE SET
                 version = EXCLUDED.version, timezone = EXCLUDED.timezone,
                 languages = EXCLUDED.languages, skills = EXCLUDED.skills,
                 target_role = EXCLUDED.target_role, industries = EXCLUDED.industries,
                 max_timezone_difference_hours = EXCLUDED.max_timezone_difference_hours,
+                credential = COALESCE(EXCLUDED.credential, mentees.credential),
                 updated_at = now()
             WHERE mentees.version < EXCLUDED.version
             RETURNING true
@@ -122,10 +123,11 @@ class MatchingRepository:
             profile.target_role,
             profile.industries,
             profile.max_timezone_difference_hours,
+            credential,
         )
         return bool(row)
 
-    async def upsert_mentor(self, profile: MentorProfile) -> bool:
+    async def upsert_mentor(self, profile: MentorProfile, credential: str | None = None) -> bool:
         """Store the mentor if this version is newer than ours; False if stale or erased.
 
         The mentor's wish is kept as `requested_capacity`. The ceiling the CHECK guards,
@@ -137,8 +139,9 @@ class MatchingRepository:
         row = await self._conn.fetchval(
             """
             INSERT INTO mentors (id, version, timezone, languages, skills, industries,
-                                 was_engineer, accepting_mentees, capacity, requested_capacity)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+                                 was_engineer, accepting_mentees, capacity, requested_capacity,
+                                 credential)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
             ON CONFLICT (id) DO UPDATE SET
                 version = EXCLUDED.version, timezone = EXCLUDED.timezone,
                 languages = EXCLUDED.languages, skills = EXCLUDED.skills,
@@ -146,6 +149,7 @@ class MatchingRepository:
                 accepting_mentees = EXCLUDED.accepting_mentees,
                 capacity = GREATEST(EXCLUDED.capacity, mentors.load),
                 requested_capacity = EXCLUDED.capacity,
+                credential = COALESCE(EXCLUDED.credential, mentors.credential),
                 updated_at = now()
             WHERE mentors.version < EXCLUDED.version
             RETURNING true
@@ -159,6 +163,7 @@ class MatchingRepository:
             profile.was_engineer,
             profile.accepting_mentees,
             profile.capacity,
+            credential,
         )
         return bool(row)
 
@@ -441,6 +446,18 @@ class MatchingRepository:
             mentor_id,
         )
         return MentorLoad(**dict(row)) if row is not None else None
+
+    async def credential(self, profile_id: uuid.UUID) -> str | None:
+        """The owner credential of a mentee or mentor, if the matcher knows the profile."""
+        value: str | None = await self._conn.fetchval(
+            """
+            SELECT credential FROM mentees WHERE id = $1
+            UNION ALL SELECT credential FROM mentors WHERE id = $1
+            LIMIT 1
+            """,
+            profile_id,
+        )
+        return value
 
     async def mentor_languages(self, mentor_id: uuid.UUID) -> list[str] | None:
         languages = await self._conn.fetchval(

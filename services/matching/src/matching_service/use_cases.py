@@ -75,11 +75,15 @@ class MatchNotFound(MatchRefused):
 
 
 async def record_mentee(
-    repo: MatchingRepository, events: EventSink, profile: MenteeProfile, policy: MatchPolicy
+    repo: MatchingRepository,
+    events: EventSink,
+    profile: MenteeProfile,
+    policy: MatchPolicy,
+    credential: str | None = None,
 ) -> Proposal | None:
     """Keep the mentee's latest profile; propose a mentor to a waiting mentee, or move a
     pending proposal when the changed profile fits another mentor clearly better."""
-    if not await repo.upsert_mentee(profile):
+    if not await repo.upsert_mentee(profile, credential):
         return None
     mentee = await repo.lock_mentee(profile.profile_id)
     if mentee is None:
@@ -95,12 +99,16 @@ async def record_mentee(
 
 
 async def record_mentor(
-    repo: MatchingRepository, events: EventSink, profile: MentorProfile, policy: MatchPolicy
+    repo: MatchingRepository,
+    events: EventSink,
+    profile: MentorProfile,
+    policy: MatchPolicy,
+    credential: str | None = None,
 ) -> int:
     """Keep the mentor's latest profile. A pause withdraws the proposals the mentor has not
     accepted; a lower capacity withdraws the newest of them beyond it; free slots are offered
     to waiting mentees. Returns how many proposals were made."""
-    if not await repo.upsert_mentor(profile):
+    if not await repo.upsert_mentor(profile, credential):
         return 0
     mentor = await repo.lock_mentor(profile.profile_id)
     if mentor is None:

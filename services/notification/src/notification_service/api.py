@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
+from mentorship_shared.plumbing.http import ErrorBody
 from mentorship_shared.plumbing.logs import mask_email
-from mentorship_shared.plumbing.runtime import PoolDep
+from mentorship_shared.plumbing.runtime import OperatorDep, PoolDep
 from pydantic import BaseModel, Field
 
 from .repository import NotificationRepository
@@ -37,8 +38,17 @@ class NotificationList(BaseModel):
     notifications: list[NotificationView] = Field(description="Newest first.")
 
 
-@router.get("/notifications", tags=["notifications"], summary="Latest notifications, newest first")
+@router.get(
+    "/notifications",
+    tags=["notifications"],
+    summary="Latest notifications, newest first (operator)",
+    responses={
+        401: {"model": ErrorBody, "description": "No bearer token."},
+        403: {"model": ErrorBody, "description": "Not the operator key, or none is configured."},
+    },
+)
 async def list_notifications(
+    _: OperatorDep,
     pool: PoolDep,
     limit: int = Query(default=50, ge=1, le=200, description="Most notifications to return."),
 ) -> NotificationList:

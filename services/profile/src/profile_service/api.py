@@ -154,6 +154,25 @@ async def delete_profile(profile_id: AuthorizedProfileId, pool: PoolDep) -> Resp
     return Response(status_code=204)
 
 
+@router.post(
+    "/profiles/{profile_id}/token",
+    tags=["profiles"],
+    summary="Rotate your token",
+    description=(
+        "Issues a new token and retires the old one, here at once and in the other services "
+        "within seconds. The new token is shown only in this response."
+    ),
+    responses={**_AUTH, **_NOT_FOUND},
+)
+async def rotate_token(profile_id: AuthorizedProfileId, pool: PoolDep) -> RegistrationView:
+    try:
+        async with unit_of_work(pool) as (store, events):
+            stored, token = await use_cases.rotate_token(store, events, profile_id)
+    except use_cases.ProfileNotFound as error:
+        raise _not_found() from error
+    return RegistrationView(**_view_fields(stored), token=token)
+
+
 def _view_fields(stored: StoredProfile) -> dict[str, Any]:
     data = stored.profile.model_dump()
     data["id"] = data.pop("profile_id")

@@ -64,6 +64,11 @@ class PostgresProfileStore:
         )
         return value
 
+    async def set_token_hash(self, profile_id: uuid.UUID, token_hash: bytes) -> None:
+        await self._conn.execute(
+            "UPDATE profiles SET token_hash = $2 WHERE id = $1", profile_id, token_hash
+        )
+
     async def replace(self, profile: Profile) -> StoredProfile:
         try:
             row = await self._conn.fetchrow(

@@ -245,7 +245,7 @@ class ProfileView(BaseModel):
 
 
 class RegistrationView(ProfileView):
-    """The new profile and its secret token, shown only this once."""
+    """A profile and its secret token, shown only in this response."""
 
     token: str = Field(
         description="Secret for 'Authorization: Bearer <token>'; shown once, stored only as a hash."

@@ -16,7 +16,7 @@ from mentorship_shared.contracts.events import (
     ProfileDeleted,
     ProfileUpdated,
 )
-from mentorship_shared.plumbing.auth import hash_token, new_token
+from mentorship_shared.plumbing.auth import credential_of, hash_token, new_token
 from mentorship_shared.plumbing.outbox import EventSink
 
 from .domain import Profile, Registration, apply_changes, new_profile
@@ -32,6 +32,10 @@ class ProfileStore(Protocol):
 
     async def replace(self, profile: Profile) -> StoredProfile: ...
 
+    async def token_hash(self, profile_id: uuid.UUID) -> bytes | None: ...
+
+    async def set_token_hash(self, profile_id: uuid.UUID, token_hash: bytes) -> None: ...
+
     async def delete(self, profile_id: uuid.UUID) -> None: ...
 
 
@@ -46,10 +50,11 @@ async def register(
     token = new_token()
     profile = new_profile(registration, uuid.uuid4())
     stored = await store.add(profile, hash_token(token))
+    credential = credential_of(token)
     if isinstance(profile, MenteeProfile):
-        await events.publish(MenteeRegistered(profile=profile))
+        await events.publish(MenteeRegistered(profile=profile, owner_credential=credential))
     else:
-        await events.publish(MentorRegistered(profile=profile))
+        await events.publish(MentorRegistered(profile=profile, owner_credential=credential))
     return stored, token
 
 
@@ -64,8 +69,35 @@ async def update_profile(
     if not changed_fields:
         return stored
     result = await store.replace(updated)
-    await events.publish(ProfileUpdated(profile=updated, changed_fields=changed_fields))
+    token_hash = await store.token_hash(profile_id)
+    await events.publish(
+        ProfileUpdated(
+            profile=updated,
+            changed_fields=changed_fields,
+            owner_credential=token_hash.hex() if token_hash else None,
+        )
+    )
     return result
+
+
+async def rotate_token(
+    store: ProfileStore, events: EventSink, profile_id: uuid.UUID
+) -> tuple[StoredProfile, str]:
+    """Replace the owner's token: the old one stops working here at once, and in the other
+    services as soon as they read the ProfileUpdated this raises."""
+    stored = await store.get(profile_id, for_update=True)
+    if stored is None:
+        raise ProfileNotFound(profile_id)
+    token = new_token()
+    await store.set_token_hash(profile_id, hash_token(token))
+    bumped = stored.profile.model_copy(update={"version": stored.profile.version + 1})
+    result = await store.replace(bumped)
+    await events.publish(
+        ProfileUpdated(
+            profile=bumped, changed_fields=["token"], owner_credential=credential_of(token)
+        )
+    )
+    return result, token
 
 
 async def delete_profile(store: ProfileStore, events: EventSink, profile_id: uuid.UUID) -> None:

@@ -91,6 +91,13 @@ class MenteeRegistered(EventPayload):
     topic: ClassVar[str] = PROFILE_EVENTS
 
     profile: MenteeProfile = Field(description="The new profile.")
+    owner_credential: str | None = Field(
+        default=None,
+        description=(
+            "SHA-256 (hex) of the owner's bearer token, so every service can recognise the "
+            "owner without asking the profile service; changes when the token is rotated."
+        ),
+    )
 
     def aggregate_id(self) -> str:
         return str(self.profile.profile_id)
@@ -103,6 +110,13 @@ class MentorRegistered(EventPayload):
     topic: ClassVar[str] = PROFILE_EVENTS
 
     profile: MentorProfile = Field(description="The new profile.")
+    owner_credential: str | None = Field(
+        default=None,
+        description=(
+            "SHA-256 (hex) of the owner's bearer token, so every service can recognise the "
+            "owner without asking the profile service; changes when the token is rotated."
+        ),
+    )
 
     def aggregate_id(self) -> str:
         return str(self.profile.profile_id)
@@ -115,7 +129,16 @@ class ProfileUpdated(EventPayload):
     topic: ClassVar[str] = PROFILE_EVENTS
 
     profile: AnyProfile = Field(description="The profile after the change.")
-    changed_fields: list[str] = Field(description="Names of the fields the change touched.")
+    changed_fields: list[str] = Field(
+        description="Names of the fields the change touched ('token' for a rotated token)."
+    )
+    owner_credential: str | None = Field(
+        default=None,
+        description=(
+            "SHA-256 (hex) of the owner's bearer token, so every service can recognise the "
+            "owner without asking the profile service; changes when the token is rotated."
+        ),
+    )
 
     def aggregate_id(self) -> str:
         return str(self.profile.profile_id)

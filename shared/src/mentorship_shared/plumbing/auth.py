@@ -22,6 +22,18 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+def credential_of(token: str) -> str:
+    """The form of a token other services keep and compare: its SHA-256 in hex."""
+    return hash_token(token).hex()
+
+
+def is_owner(token: str, credential: str | None) -> bool:
+    """Whether `token` is the one whose credential a service was told about."""
+    if not credential:
+        return False
+    return hmac.compare_digest(credential_of(token), credential)
+
+
 def bearer_token(request: Request) -> str:
     """The token of `Authorization: Bearer <token>`, or 401."""
     header = request.headers.get("authorization", "")
