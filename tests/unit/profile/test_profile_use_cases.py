@@ -26,6 +26,7 @@ from profile_service.use_cases import (
     ProfileNotFound,
     delete_profile,
     register,
+    rotate_token,
     update_profile,
 )
 from pydantic import ValidationError
@@ -65,6 +66,12 @@ class FakeProfileStore:
     async def delete(self, profile_id: uuid.UUID) -> None:
         self.profiles.pop(profile_id, None)
         self.token_hashes.pop(profile_id, None)
+
+    async def token_hash(self, profile_id: uuid.UUID) -> bytes | None:
+        return self.token_hashes.get(profile_id)
+
+    async def set_token_hash(self, profile_id: uuid.UUID, token_hash: bytes) -> None:
+        self.token_hashes[profile_id] = token_hash
 
 
 class RecordingSink:
@@ -153,6 +160,11 @@ async def test_register_hands_out_a_token_and_stores_only_its_sha256(
     assert len(token) >= 32  # enough randomness to be a credential
     assert token.encode() not in stored_hash
     assert token not in stored.profile.model_dump_json()
+    # Other services recognise the owner by the same digest, never by the token itself.
+    [event] = sink.published
+    assert isinstance(event, MenteeRegistered)
+    assert event.owner_credential == stored_hash.hex()
+    assert token not in event.model_dump_json()
 
 
 async def test_two_registrations_get_different_ids_and_tokens(
@@ -186,6 +198,28 @@ async def test_update_publishes_profile_updated_with_the_changed_fields(
     assert event.changed_fields == ["goals", "name"]
     assert event.profile == result.profile
     assert event.profile.version == 2
+    assert event.owner_credential == store.token_hashes[profile_id].hex()
+
+
+async def test_rotating_the_token_retires_the_old_one_and_publishes_the_new_credential(
+    store: FakeProfileStore, sink: RecordingSink
+) -> None:
+    stored, old_token = await register(store, sink, mentee_registration())
+    profile_id = stored.profile.profile_id
+    sink.published.clear()
+
+    result, new_token = await rotate_token(store, sink, profile_id)
+
+    assert new_token != old_token
+    assert store.token_hashes[profile_id] == hash_token(new_token)
+    assert result.profile.version == stored.profile.version + 1
+    [event] = sink.published
+    assert isinstance(event, ProfileUpdated)
+    assert event.changed_fields == ["token"]
+    assert event.owner_credential == hash_token(new_token).hex()
+    assert event.profile.version == result.profile.version
+    with pytest.raises(ProfileNotFound):
+        await rotate_token(store, sink, uuid.uuid4())
 
 
 async def test_update_without_a_real_change_publishes_nothing(
