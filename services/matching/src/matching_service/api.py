@@ -278,11 +278,15 @@ async def get_mentor_slots(mentor_id: MentorId, pool: PoolDep) -> MentorSlots:
 async def list_matches(
     mentee_id: MenteeId,
     pool: PoolDep,
-    limit: int = Query(default=20, ge=1, le=100, description="Most matches to return."),
+    limit: int = Query(
+        default=20,
+        ge=1,
+        description="Most matches to return: at most 100, a larger value gives 100.",
+    ),
 ) -> MatchList:
     async with pool.acquire() as conn:
         repo = MatchingRepository(conn)
-        matches = await repo.matches_for_mentee(mentee_id, limit)
+        matches = await repo.matches_for_mentee(mentee_id, min(limit, 100))
         if not matches and not await repo.mentee_exists(mentee_id):
             raise ApiError(404, "mentee_not_found", use_cases.UNKNOWN_MENTEE)
     return MatchList(matches=[_match_view(m) for m in matches])
@@ -302,11 +306,15 @@ async def list_matches(
 async def suggest_mentors(
     mentee_id: MenteeId,
     runtime: RuntimeDep,
-    limit: int = Query(default=5, ge=1, le=20, description="Most suggestions to return."),
+    limit: int = Query(
+        default=5,
+        ge=1,
+        description="Most suggestions to return: at most 20, a larger value gives 20.",
+    ),
 ) -> SuggestionList:
     policy = _settings(runtime).match_policy()
     proposals = await _run(
-        runtime, lambda repo, _: use_cases.suggest_mentors(repo, mentee_id, limit, policy)
+        runtime, lambda repo, _: use_cases.suggest_mentors(repo, mentee_id, min(limit, 20), policy)
     )
     return SuggestionList(
         mentee_id=mentee_id,

@@ -50,10 +50,14 @@ class NotificationList(BaseModel):
 async def list_notifications(
     _: OperatorDep,
     pool: PoolDep,
-    limit: int = Query(default=50, ge=1, le=200, description="Most notifications to return."),
+    limit: int = Query(
+        default=50,
+        ge=1,
+        description="Most notifications to return: at most 200, a larger value gives 200.",
+    ),
 ) -> NotificationList:
     async with pool.acquire() as conn:
-        records = await NotificationRepository(conn).recent(limit)
+        records = await NotificationRepository(conn).recent(min(limit, 200))
     return NotificationList(
         notifications=[
             NotificationView(
