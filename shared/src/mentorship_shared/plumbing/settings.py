@@ -50,6 +50,14 @@ class ServiceSettings(BaseSettings):
         default=None,
         description="Key operators send as a bearer token; unset disables operator access.",
     )
+    max_request_body_bytes: int = Field(
+        default=65_536,
+        ge=1,
+        description=(
+            "Largest request body accepted, in bytes (64 KiB); a larger one is refused with 413, "
+            "whether it is announced by Content-Length or streamed in chunks."
+        ),
+    )
     log_level: str = Field(default="INFO", description="Python log level name.")
     log_format: Literal["auto", "text", "json"] = Field(
         default="auto", description="'auto' is text on a terminal and JSON otherwise."
