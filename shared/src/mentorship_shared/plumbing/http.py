@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,12 +29,21 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     """An error a use case or route raises to answer with `ErrorBody`."""
 
-    def __init__(self, status: int, error: str, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
         self.fields = [FieldError(field=field, message=message)] if field else []
+        self.headers = dict(headers or {})
 
 
 def error_response(
@@ -70,12 +79,20 @@ async def _on_validation_error(_: Request, exc: Exception) -> Response:
 
 async def _on_api_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.error, exc.message, exc.fields)
+    response = error_response(exc.status, exc.error, exc.message, exc.fields)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def _on_http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+    codes = {
+        404: "not_found",
+        405: "method_not_allowed",
+        401: "unauthorized",
+        403: "forbidden",
+        413: "payload_too_large",
+    }
     response = error_response(
         exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
     )
@@ -94,6 +111,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {
         "model": ErrorBody,
         "description": "The request is invalid; `fields` names the culprits.",
+    },
+    413: {
+        "model": ErrorBody,
+        "description": (
+            "The request body is larger than the service accepts (MAX_REQUEST_BODY_BYTES, "
+            "64 KiB unless the operator changed it)."
+        ),
     },
 }
 

@@ -27,6 +27,7 @@ from .broker import create_broker, ensure_topics, subscribe
 from .consumer import EventConsumer
 from .database import apply_migrations, connect_pool, load_migrations, plumbing_migrations
 from .http import ERROR_RESPONSES, ApiError, install_error_handlers, install_operational_routes
+from .limits import RequestBodyLimit
 from .outbox import OutboxRelay, pending_count
 from .settings import ServiceSettings
 
@@ -207,6 +208,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=runtime.lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_middleware(RequestBodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
     install_operational_routes(app, runtime.readiness)
     for router in routers:
         # Every route documents our 422 body instead of FastAPI's default one.

@@ -1,0 +1,103 @@
+"""Abuse limits every service shares: the largest request body it reads.
+
+`RequestBodyLimit` is a pure ASGI middleware. A request that announces a larger body in
+Content-Length is answered 413 before any of it is read; a body streamed without one
+(`Transfer-Encoding: chunked`) is counted as it arrives and refused as soon as it passes the
+limit, so no route ever holds more than the limit in memory. The answer is the services' JSON
+error body, `payload_too_large`.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .http import FieldError, error_response
+
+PAYLOAD_TOO_LARGE = "payload_too_large"
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised into the app by `receive` once a streamed body passes the limit.
+
+    An HTTPException, so FastAPI's body reader lets it through instead of calling it a
+    malformed body; whatever the app answers to it is replaced by the middleware's 413.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, _message(max_bytes))
+
+
+class RequestBodyLimit:
+    """Refuse request bodies larger than `max_bytes` with 413 and the JSON error body."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be positive")
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+
+        received = 0
+        exceeded = False
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, exceeded
+            if exceeded:
+                raise _BodyTooLarge(self.max_bytes)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    exceeded = True
+                    raise _BodyTooLarge(self.max_bytes)
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if exceeded and not response_started:
+                return  # the app's answer to the refused body; ours follows
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except _BodyTooLarge:
+            if response_started:
+                raise
+        if exceeded and not response_started:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = _message(self.max_bytes)
+        response = error_response(
+            413, PAYLOAD_TOO_LARGE, message, [FieldError(field="body", message=message)]
+        )
+        # The rest of the body is never read: the server closes the connection after this.
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+
+def _message(max_bytes: int) -> str:
+    return f"The request body is larger than {max_bytes} bytes, the most this service accepts."
+
+
+def _content_length(scope: Scope) -> int | None:
+    value = Headers(scope=scope).get("content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None  # the server refuses such a request; count what arrives anyway
