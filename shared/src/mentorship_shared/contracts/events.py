@@ -79,6 +79,14 @@ class MentorProfile(_ProfileCommon):
     )
     accepting_mentees: bool = Field(default=True, description="False while the mentor has paused.")
     bio: str | None = Field(default=None, description="Short introduction shown to mentees.")
+    booking_url: str | None = Field(
+        default=None,
+        description=(
+            "Public https link where a mentee books a first call; given to the mentee only once "
+            "both accepted. Checked to point at a public address when registered and again "
+            "before every use."
+        ),
+    )
 
 
 AnyProfile = Annotated[MenteeProfile | MentorProfile, Field(discriminator="kind")]
