@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -12,7 +13,7 @@ from faststream.kafka import KafkaBroker
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import ProfileDeleted
 from mentorship_shared.contracts.topics import PROFILE_EVENTS, dead_letter_topic
-from mentorship_shared.plumbing import metrics
+from mentorship_shared.plumbing import metrics, outbox
 from mentorship_shared.plumbing.broker import create_broker, subscribe
 from mentorship_shared.plumbing.consumer import EventConsumer
 from mentorship_shared.plumbing.database import (
@@ -21,7 +22,12 @@ from mentorship_shared.plumbing.database import (
     connect_pool,
     plumbing_migrations,
 )
-from mentorship_shared.plumbing.outbox import Outbox, OutboxRelay
+from mentorship_shared.plumbing.outbox import (
+    Outbox,
+    OutboxRelay,
+    forget_published,
+    purge_published,
+)
 
 from tests.support.kafka import produce, read_topic
 from tests.support.services import eventually
@@ -191,6 +197,104 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_and_the_partition_m
     async with pool.acquire() as conn:
         # The failed attempts rolled back: only the survivor's effect is there.
         assert await conn.fetchval("SELECT profile_id FROM effects") == survivor.profile_id
+
+
+async def _queue(conn: Connection, key: str, *, status: str, age_hours: float) -> uuid.UUID:
+    """An outbox row for `key`, created and (if published) published `age_hours` ago."""
+    envelope = await Outbox(conn, producer="test").publish(deletion())
+    await conn.execute(
+        "UPDATE outbox SET message_key = $2, status = $3, "
+        "created_at = now() - make_interval(secs => $4), "
+        "published_at = CASE WHEN $3 = 'published' THEN now() - make_interval(secs => $4) END "
+        "WHERE event_id = $1",
+        envelope.event_id,
+        key,
+        status,
+        age_hours * 3600,
+    )
+    return envelope.event_id
+
+
+async def _kept(pool: asyncpg.Pool) -> set[uuid.UUID]:
+    async with pool.acquire() as conn:
+        return {r["event_id"] for r in await conn.fetch("SELECT event_id FROM outbox")}
+
+
+async def test_published_rows_past_the_retention_are_purged_and_pending_rows_never(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "_PURGE_BATCH", 2)  # three old rows: the purge loops
+    async with pool.acquire() as conn:
+        for _ in range(3):
+            await _queue(conn, "k", status="published", age_hours=200)
+        recent = await _queue(conn, "k", status="published", age_hours=100)
+        stuck = await _queue(conn, "k", status="pending", age_hours=1000)
+
+        assert await purge_published(conn, older_than=timedelta(hours=168)) == 3
+        assert await purge_published(conn, older_than=timedelta(hours=168)) == 0
+
+    assert await _kept(pool) == {recent, stuck}
+
+
+async def test_the_relay_purges_what_it_published_once_the_retention_has_passed(
+    pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
+) -> None:
+    relay = OutboxRelay(
+        bootstrap_servers=kafka.bootstrap_servers,
+        service="test",
+        topic_namespace=namespace,
+        poll_interval=0.1,
+        retention_hours=1 / 3600,  # one second
+        purge_interval=0.2,
+    )
+    async with pool.acquire() as conn:
+        await Outbox(conn, producer="test").publish(deletion())
+    await relay.start(pool)
+    try:
+        await read_topic(
+            kafka.bootstrap_servers,
+            f"{namespace}{PROFILE_EVENTS}",
+            until=lambda rs: len(rs) == 1,
+        )
+        await eventually(lambda: _count(pool, "outbox"), lambda n: n == 0, timeout=10)
+    finally:
+        await relay.stop()
+
+
+async def test_the_default_retention_keeps_what_was_just_published(
+    pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
+) -> None:
+    relay = OutboxRelay(
+        bootstrap_servers=kafka.bootstrap_servers,
+        service="test",
+        topic_namespace=namespace,
+        poll_interval=0.1,
+        purge_interval=0.1,
+    )
+    async with pool.acquire() as conn:
+        await Outbox(conn, producer="test").publish(deletion())
+        expired = await _queue(conn, "k", status="published", age_hours=169)
+    await relay.start(pool)
+    try:
+        await eventually(
+            lambda: _kept(pool), lambda kept: expired not in kept and len(kept) == 1, timeout=10
+        )
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT status FROM outbox") == "published"
+    finally:
+        await relay.stop()
+
+
+async def test_forgetting_a_key_deletes_its_published_rows_only(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await _queue(conn, "erased", status="published", age_hours=0)
+        await _queue(conn, "erased", status="published", age_hours=1)
+        pending = await _queue(conn, "erased", status="pending", age_hours=0)
+        other = await _queue(conn, "someone-else", status="published", age_hours=0)
+
+        assert await forget_published(conn, ["erased", "never-used"]) == 2
+
+    assert await _kept(pool) == {pending, other}
 
 
 async def _count(pool: asyncpg.Pool, table: str) -> int:

@@ -5,6 +5,10 @@ transaction, so the state change and its event commit together or not at all. `O
 publishes pending rows to Kafka and marks them published. If the process dies between the
 publish and the mark, the row is published again: delivery is at least once, and consumers
 deduplicate by event id.
+
+Published rows are history, and they carry whole payloads (a registration holds a name and an
+address): the relay deletes them once they are older than the retention, and an erasure deletes
+the published rows about the erased aggregate at once (`forget_published`).
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Protocol
 
 import asyncpg
@@ -31,6 +37,8 @@ log = logging.getLogger(__name__)
 # instances then never interleave, so the events of one key leave in commit order.
 _RELAY_LOCK = 0x6F7574626F78  # "outbox"
 _WAKE_CHANNEL = "outbox_pending"
+#: Most rows one purge statement deletes, so a long backlog goes in short transactions.
+_PURGE_BATCH = 5_000
 
 
 class EventSink(Protocol):
@@ -86,7 +94,10 @@ class Outbox:
 
 
 class OutboxRelay(PollingWorker):
-    """Publishes pending outbox rows in batches; woken by NOTIFY, polling as a fallback."""
+    """Publishes pending outbox rows in batches; woken by NOTIFY, polling as a fallback.
+
+    Every `purge_interval` seconds it also deletes the rows published more than
+    `retention_hours` ago."""
 
     def __init__(
         self,
@@ -97,6 +108,8 @@ class OutboxRelay(PollingWorker):
         enable_idempotence: bool = False,
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        retention_hours: float = 168.0,
+        purge_interval: float = 600.0,
     ) -> None:
         super().__init__(
             name=f"{service}-outbox-relay", channel=_WAKE_CHANNEL, poll_interval=poll_interval
@@ -107,9 +120,19 @@ class OutboxRelay(PollingWorker):
         self._enable_idempotence = enable_idempotence
         self._batch_size = batch_size
         self._producer: AIOKafkaProducer | None = None
+        self._retention = timedelta(hours=retention_hours)
+        self._purge_interval = purge_interval
+        self._next_purge = 0.0  # the first run purges
 
     async def run_once(self) -> bool:
-        return await self.publish_batch() >= self._batch_size
+        more = await self.publish_batch() >= self._batch_size
+        if time.monotonic() >= self._next_purge:
+            async with self.pool.acquire() as conn:
+                purged = await purge_published(conn, older_than=self._retention)
+            self._next_purge = time.monotonic() + self._purge_interval
+            if purged:
+                log.info("deleted %d published outbox rows past the retention", purged)
+        return more
 
     async def publish_batch(self) -> int:
         """Publish up to one batch of pending rows; return how many were published."""
@@ -200,4 +223,40 @@ async def pending_count(conn: Connection) -> int:
     return count
 
 
-__all__: Sequence[str] = ("EventSink", "Outbox", "OutboxRelay", "pending_count")
+async def purge_published(conn: Connection, *, older_than: timedelta) -> int:
+    """Delete rows published longer than `older_than` ago (events and dead letters alike);
+    pending rows stay whatever their age. Returns how many rows went."""
+    purged = 0
+    while True:
+        status: str = await conn.execute(
+            "DELETE FROM outbox WHERE id = ANY(ARRAY("
+            "SELECT id FROM outbox WHERE status = 'published' AND published_at < now() - $1::interval "
+            "ORDER BY id LIMIT $2))",
+            older_than,
+            _PURGE_BATCH,
+        )
+        deleted = int(status.split()[-1])
+        purged += deleted
+        if deleted < _PURGE_BATCH:
+            return purged
+
+
+async def forget_published(conn: Connection, keys: Sequence[str]) -> int:
+    """Delete the published rows keyed by any of `keys` (an erased profile's events and dead
+    letters), in the caller's transaction. Pending rows stay: they still have to reach their
+    consumers, and the retention purge takes them once published. Returns how many went."""
+    status: str = await conn.execute(
+        "DELETE FROM outbox WHERE status = 'published' AND message_key = ANY($1::text[])",
+        list(keys),
+    )
+    return int(status.split()[-1])
+
+
+__all__: Sequence[str] = (
+    "EventSink",
+    "Outbox",
+    "OutboxRelay",
+    "forget_published",
+    "pending_count",
+    "purge_published",
+)

@@ -106,6 +106,7 @@ class ServiceRuntime:
             enable_idempotence=settings.kafka_enable_idempotence,
             batch_size=settings.outbox_batch_size,
             poll_interval=settings.outbox_poll_interval_seconds,
+            retention_hours=settings.outbox_retention_hours,
         )
         await self.relay.start(self._pool)
         for consumer in self.consumers:

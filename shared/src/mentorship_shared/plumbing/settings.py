@@ -73,6 +73,14 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_seconds: float = Field(
         default=1.0, gt=0, description="Outbox poll interval when no notification wakes the relay."
     )
+    outbox_retention_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description=(
+            "Hours a published outbox row (its whole payload) is kept before the relay deletes "
+            "it; pending rows are never deleted."
+        ),
+    )
     consumer_max_attempts: int = Field(
         default=5,
         ge=1,
