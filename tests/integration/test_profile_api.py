@@ -268,3 +268,173 @@ async def test_health_and_readiness(api: httpx.AsyncClient) -> None:
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "outbox_relay": "ok"}
     assert "events_published_total" in (await api.get("/metrics")).text
+
+
+# --- A mentor's booking link: public https only ------------------------------------------
+
+PUBLIC_BOOKING_URL = "https://93.184.215.14/cal/grace"
+
+
+async def stored_and_published(profile_db: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(profile_db)
+    try:
+        profiles = await conn.fetchval("SELECT count(*) FROM profiles")
+        outbox = await conn.fetchval("SELECT count(*) FROM outbox")
+    finally:
+        await conn.close()
+    return profiles, outbox
+
+
+def booking_url_refusal(response: httpx.Response) -> str:
+    """The message of a 422 that names booking_url (and nothing else)."""
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert error["error"] == "invalid_request"
+    assert [f["field"] for f in error["fields"]] == ["booking_url"], error
+    message: str = error["fields"][0]["message"]
+    assert message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("https://localhost/cal", "local name"),
+        ("https://127.0.0.1/cal", "loopback"),
+        ("https://10.0.0.5/cal", "private"),
+        ("https://169.254.169.254/latest/meta-data/", "metadata"),
+        ("https://[::1]/cal", "loopback"),
+        ("https://[::ffff:10.0.0.5]/cal", "private"),
+        ("https://metadata.google.internal/computeMetadata/v1/", "local name"),
+        ("http://93.184.215.14/cal", "https://"),
+        ("https://user:pw@93.184.215.14/cal", "user name or password"),
+    ],
+)
+async def test_a_mentor_with_a_non_public_booking_link_gets_422_and_nothing_is_stored(
+    api: httpx.AsyncClient,
+    kafka: KafkaHandle,
+    namespace: str,
+    profile_db: str,
+    unique: str,
+    url: str,
+    says: str,
+) -> None:
+    response = await api.post("/v1/mentors", json=mentor_body(unique, booking_url=url))
+
+    assert says in booking_url_refusal(response)
+    assert await stored_and_published(profile_db) == (0, 0)
+    assert (
+        await read_topic(kafka.bootstrap_servers, f"{namespace}{PROFILE_EVENTS}", timeout=0.5) == []
+    )
+
+
+async def test_a_host_resolving_to_a_private_address_is_refused_at_registration(
+    api: httpx.AsyncClient,
+    profile_db: str,
+    unique: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import profile_service.domain
+    from mentorship_shared.plumbing import urls
+
+    asked: list[str] = []
+
+    async def rebinding_dns(host: str) -> list[str]:
+        asked.append(host)
+        return ["93.184.215.14", "10.0.0.1"]
+
+    async def check(url: str, **_: object) -> str:
+        return await urls.check_public_url_async(url, resolver=rebinding_dns)
+
+    monkeypatch.setattr(profile_service.domain, "check_public_url_async", check)
+
+    response = await api.post(
+        "/v1/mentors", json=mentor_body(unique, booking_url="https://cal.example.com/grace")
+    )
+
+    assert "resolves to 10.0.0.1" in booking_url_refusal(response)
+    assert asked == ["cal.example.com"]
+    assert await stored_and_published(profile_db) == (0, 0)
+
+
+async def test_a_host_that_does_not_resolve_is_refused_at_registration(
+    api: httpx.AsyncClient, profile_db: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import profile_service.domain
+    from mentorship_shared.plumbing import urls
+
+    async def no_such_name(_host: str) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def check(url: str, **_: object) -> str:
+        return await urls.check_public_url_async(url, resolver=no_such_name)
+
+    monkeypatch.setattr(profile_service.domain, "check_public_url_async", check)
+
+    response = await api.post(
+        "/v1/mentors", json=mentor_body(unique, booking_url="https://cal.exampel.com/grace")
+    )
+
+    assert "does not resolve" in booking_url_refusal(response)
+    assert await stored_and_published(profile_db) == (0, 0)
+
+
+async def test_a_public_booking_link_is_stored_and_published_with_the_mentor(
+    api: httpx.AsyncClient, kafka: KafkaHandle, namespace: str, unique: str
+) -> None:
+    response = await api.post(
+        "/v1/mentors", json=mentor_body(unique, booking_url="HTTPS://93.184.215.14/cal/grace")
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["booking_url"] == PUBLIC_BOOKING_URL
+    records = await read_topic(
+        kafka.bootstrap_servers,
+        f"{namespace}{PROFILE_EVENTS}",
+        until=lambda rs: bool(events_of(rs, "MentorRegistered")),
+    )
+    [registered] = events_of(records, "MentorRegistered")
+    assert registered["payload"]["profile"]["booking_url"] == PUBLIC_BOOKING_URL
+
+
+async def test_a_mentor_changes_and_removes_the_booking_link_a_mentee_cannot_set_one(
+    api: httpx.AsyncClient, kafka: KafkaHandle, namespace: str, unique: str
+) -> None:
+    mine = (await api.post("/v1/mentors", json=mentor_body(unique))).json()
+    engineer = (await api.post("/v1/mentees", json=mentee_body(unique))).json()
+    url = f"/v1/profiles/{mine['id']}"
+    owner = {"Authorization": f"Bearer {mine['token']}"}
+    assert mine["booking_url"] is None
+
+    added = await api.patch(url, json={"booking_url": PUBLIC_BOOKING_URL}, headers=owner)
+    assert added.status_code == 200, added.text
+    assert added.json()["booking_url"] == PUBLIC_BOOKING_URL
+
+    refused = await api.patch(url, json={"booking_url": "https://10.0.0.5/cal"}, headers=owner)
+    assert "private" in booking_url_refusal(refused)
+    assert (await api.get(url, headers=owner)).json()["booking_url"] == PUBLIC_BOOKING_URL
+
+    removed = await api.patch(url, json={"booking_url": None}, headers=owner)
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["booking_url"] is None
+
+    mentee_link = await api.patch(
+        f"/v1/profiles/{engineer['id']}",
+        json={"booking_url": PUBLIC_BOOKING_URL},
+        headers={"Authorization": f"Bearer {engineer['token']}"},
+    )
+    assert mentee_link.status_code == 422
+    assert mentee_link.json()["fields"][0]["field"] == "booking_url"
+
+    records = await read_topic(
+        kafka.bootstrap_servers,
+        f"{namespace}{PROFILE_EVENTS}",
+        until=lambda rs: len(events_of(rs, "ProfileUpdated")) >= 2,
+    )
+    updates = [e["payload"] for e in events_of(records, "ProfileUpdated")]
+    assert [(u["changed_fields"], u["profile"]["booking_url"]) for u in updates] == [
+        (["booking_url"], PUBLIC_BOOKING_URL),
+        (["booking_url"], None),
+    ]

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
+from mentorship_shared.plumbing.urls import AsyncResolver, UrlRefused, check_public_url_async
 
 from .schemas import MenteeRegistration, MentorRegistration
 
@@ -13,7 +14,7 @@ Profile = MenteeProfile | MentorProfile
 Registration = MenteeRegistration | MentorRegistration
 
 _MENTEE_ONLY = frozenset({"target_role", "goals", "max_timezone_difference_hours"})
-_MENTOR_ONLY = frozenset({"capacity", "was_engineer", "accepting_mentees", "bio"})
+_MENTOR_ONLY = frozenset({"capacity", "was_engineer", "accepting_mentees", "bio", "booking_url"})
 # Fields the profile document has that a client never writes.
 _SYSTEM_FIELDS = frozenset({"profile_id", "version", "kind"})
 
@@ -57,3 +58,15 @@ def apply_changes(profile: Profile, changes: dict[str, Any]) -> tuple[Profile, l
         update={"version": profile.version + 1}
     )
     return updated, changed
+
+
+async def check_booking_link(profile: Profile, *, resolver: AsyncResolver | None = None) -> None:
+    """Refuse a mentor's booking link whose host does not resolve, or resolves to any address
+    that is not public. The link's spelling was checked when the request was read; the lookup
+    is done here, without blocking the event loop and with a timeout. Raises FieldRejected."""
+    if not isinstance(profile, MentorProfile) or profile.booking_url is None:
+        return
+    try:
+        await check_public_url_async(profile.booking_url, resolver=resolver)
+    except UrlRefused as error:
+        raise FieldRejected("booking_url", f"The booking link is refused: {error}.") from error

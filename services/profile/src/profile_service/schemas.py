@@ -15,6 +15,7 @@ from zoneinfo import available_timezones
 from mentorship_shared.contracts.events import MenteeSkill, MentorSkill
 from mentorship_shared.contracts.languages import ISO_639_1
 from mentorship_shared.contracts.skills import TAXONOMY
+from mentorship_shared.plumbing.urls import MAX_URL_LENGTH, check_public_url
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -68,6 +69,13 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _public_link(value: str) -> str:
+    # Only the link itself here (scheme, host, IP literals, local names): validators run on the
+    # event loop, so what a host name resolves to is checked by the use case, without blocking,
+    # before anything is stored.
+    return check_public_url(value, resolve=False)
+
+
 def _no_repeated_skill(skills: list[_SkillT]) -> list[_SkillT]:
     ids = [item.skill for item in skills]
     repeated = sorted({skill for skill in ids if ids.count(skill) > 1})
@@ -100,6 +108,18 @@ ShortText = Annotated[str, Field(max_length=200), AfterValidator(_one_line)]
 LongText = Annotated[str, Field(max_length=2000)]
 Industries = Annotated[
     list[ShortText], Field(max_length=10, description="Industries, such as 'fintech'.")
+]
+BookingUrl = Annotated[
+    str,
+    Field(
+        max_length=MAX_URL_LENGTH,
+        description=(
+            "Public https link where mentees book a first call with you (Calendly, cal.com, ...); "
+            "shown to a mentee only once you both accepted. Links to local, private or metadata "
+            "addresses are refused."
+        ),
+    ),
+    AfterValidator(_public_link),
 ]
 
 
@@ -182,6 +202,13 @@ class MentorRegistration(_CommonRegistration):
     was_engineer: bool = Field(description="Whether you moved from engineering into product.")
     accepting_mentees: bool = Field(default=True, description="Set false to pause new matches.")
     bio: LongText | None = Field(default=None, description="Short introduction shown to mentees.")
+    booking_url: BookingUrl | None = Field(
+        default=None,
+        description=(
+            "Public https link where mentees book a first call with you; shown to a mentee "
+            "only once you both accepted."
+        ),
+    )
 
 
 class ProfilePatch(_Strict):
@@ -217,6 +244,9 @@ class ProfilePatch(_Strict):
         default=None, description="Mentor: false pauses new matches."
     )
     bio: LongText | None = Field(default=None, description="Mentor: short introduction.")
+    booking_url: BookingUrl | None = Field(
+        default=None, description="Mentor: public https booking link; null removes it."
+    )
 
 
 class ProfileView(BaseModel):
@@ -240,6 +270,7 @@ class ProfileView(BaseModel):
     was_engineer: bool | None = Field(default=None, description="Mentor: came from engineering.")
     accepting_mentees: bool | None = Field(default=None, description="Mentor: accepting mentees.")
     bio: str | None = Field(default=None, description="Mentor: introduction.")
+    booking_url: str | None = Field(default=None, description="Mentor: booking link.")
     created_at: datetime = Field(description="When the profile was registered.")
     updated_at: datetime = Field(description="When it last changed.")
 
