@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -427,3 +428,113 @@ async def test_a_match_ended_by_a_deletion_is_told_only_to_the_one_who_stayed(
     ]
     assert len(log) == 6
     assert len(smtp_sink.messages()) == 3
+
+
+async def test_an_erased_person_is_anonymised_in_the_mail_history_of_both_sides(
+    notifier: httpx.AsyncClient,
+    kafka: KafkaHandle,
+    namespace: str,
+    smtp_sink: SmtpSink,
+    notification_db: str,
+    unique: str,
+) -> None:
+    ada = mentee({"pricing_monetisation": (1, 4)}, name="Ada", email=f"ada-{unique}@example.com")
+    grace_name, grace_email = f"Grace-{unique}", f"grace-{unique}@example.com"
+    grace = mentor({"pricing_monetisation": 5}, name=grace_name, email=grace_email)
+    barbara = mentor({"pricing_monetisation": 4}, name="Barbara", email=f"b-{unique}@example.com")
+    reason = f"booked-{unique}: fully booked until June"
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{PROFILE_EVENTS}",
+        [registered(p) for p in (ada, grace, barbara)],
+    )
+    declined = MatchDeclined(
+        match_id=uuid.uuid4(),
+        mentee_id=ada.profile_id,
+        mentor_id=grace.profile_id,
+        declined_by="mentor",
+        reason=reason,
+    )
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{MATCH_EVENTS}",
+        [
+            proposal(ada.profile_id, grace.profile_id),
+            wire(declined),
+            proposal(ada.profile_id, barbara.profile_id),
+        ],
+        key=b"m",
+    )
+    await mail_received(smtp_sink, 6)
+    conn = await asyncpg.connect(notification_db)
+    try:
+        # The NotificationSent events are published before the erasure, as they would be.
+        await eventually(
+            lambda: conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE status = 'published' "
+                "AND event_type = 'NotificationSent'"
+            ),
+            lambda n: n == 6,
+        )
+        assert await _mentions(conn, grace_name, grace_email, reason)  # the search finds them
+
+        deleted = ProfileDeleted(profile_id=grace.profile_id, kind="mentor", version=2)
+        await produce(
+            kafka.bootstrap_servers,
+            f"{namespace}{PROFILE_EVENTS}",
+            [EventEnvelope.wrap(deleted, producer="profile").to_json()],
+        )
+        await eventually(
+            lambda: conn.fetchval("SELECT count(*) FROM erased_profiles"), lambda n: n == 1
+        )
+        # A later decline by the erased mentor, with free text: recorded without it.
+        late = declined.model_copy(update={"match_id": uuid.uuid4()})
+        await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(late)])
+        await eventually(
+            lambda: conn.fetchval("SELECT count(*) FROM notifications"), lambda n: n == 8
+        )
+
+        assert await _mentions(conn, grace_name, grace_email, reason) == []
+        rows = await conn.fetch(
+            "SELECT recipient_id, counterpart_id, status, subject, context FROM notifications"
+        )
+        about_grace = [
+            (r["status"], r["subject"], r["context"])
+            for r in rows
+            if grace.profile_id in (r["recipient_id"], r["counterpart_id"])
+        ]
+        # Both sides keep their history (who, when, what happened), without what named Grace:
+        # the proposal and the decline were sent, the late decline never will be.
+        assert sorted(about_grace, key=str) == sorted(
+            [("sent", "[erased]", "{}")] * 4 + [("cancelled", None, "{}")] * 2, key=str
+        )
+        with_barbara = [r for r in rows if r["counterpart_id"] == barbara.profile_id]
+        assert len(with_barbara) == 1
+        assert "Barbara" in with_barbara[0]["subject"]
+        assert "explanation" in json.loads(with_barbara[0]["context"])
+        # The published events of Grace's own mails left the outbox; Ada's and Barbara's stay.
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE status = 'published' "
+                "AND event_type = 'NotificationSent'"
+            )
+            == 4
+        )
+    finally:
+        await conn.close()
+    assert len(smtp_sink.messages()) == 6
+
+
+async def _mentions(conn: asyncpg.Connection, *needles: str) -> list[str]:
+    """Where in the database's tables any of `needles` occurs (bytea read as UTF-8)."""
+    hits = []
+    tables = await conn.fetch(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+    )
+    for table in (t["table_name"] for t in tables):
+        for row in await conn.fetch(f'SELECT * FROM "{table}"'):
+            for column, value in row.items():
+                text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+                hits += [f"{table}.{column}: {n}" for n in needles if n.lower() in text.lower()]
+    return hits

@@ -9,9 +9,12 @@ from typing import Any
 
 from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
 from mentorship_shared.plumbing.database import Connection
+from mentorship_shared.plumbing.outbox import forget_published
 
 #: Where `NotificationIntent.awaits_erasure_of` is kept inside the stored context.
 _AWAITS_ERASURE_KEY = "_awaits_erasure_of"
+#: What an erasure leaves of a stored subject or error that may have named the person.
+ERASED = "[erased]"
 
 
 @dataclass(frozen=True)
@@ -93,22 +96,43 @@ class NotificationRepository:
         )
 
     async def erase_contact(self, profile_id: uuid.UUID) -> None:
-        """Forget the person: contact gone, unsent mail to or about them cancelled."""
+        """Forget the person: contact gone, unsent mail to or about them cancelled, and the
+        mail history to or about them anonymised.
+
+        The rows stay (the other person's history, and a redelivered event still finds its row
+        and queues nothing), but their subject (it names the other person), context (free text
+        such as a mentor's reason) and error (a refusal quotes the address) are blanked. The
+        published NotificationSent/Failed events of mail to them and dead letters keyed by
+        them leave the outbox."""
         await self._conn.execute("DELETE FROM contacts WHERE profile_id = $1", profile_id)
         await self._conn.execute(
             "INSERT INTO erased_profiles (id) VALUES ($1) ON CONFLICT DO NOTHING", profile_id
         )
-        await self._conn.execute(
-            "UPDATE notifications SET status = 'cancelled', last_error = 'profile deleted' "
-            "WHERE status = 'pending' AND (recipient_id = $1 OR counterpart_id = $1)",
-            profile_id,
-        )
+        mail_to_them: list[uuid.UUID] = [
+            row["id"]
+            for row in await self._conn.fetch(
+                """
+                UPDATE notifications SET
+                    status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,
+                    last_error = CASE WHEN status = 'pending' THEN 'profile deleted'
+                                      WHEN last_error IS NULL THEN NULL ELSE $2 END,
+                    subject = CASE WHEN subject IS NULL THEN NULL ELSE $2 END,
+                    context = '{}'::jsonb
+                WHERE recipient_id = $1 OR counterpart_id = $1
+                RETURNING id, recipient_id
+                """,
+                profile_id,
+                ERASED,
+            )
+            if row["recipient_id"] == profile_id
+        ]
+        await forget_published(self._conn, [str(profile_id), *map(str, mail_to_them)])
 
     async def add_intent(self, intent: NotificationIntent) -> bool:
         """Queue a notification; False if this (event, recipient, channel) is queued already.
 
-        A notification to or about someone who was erased is recorded cancelled at once, as
-        `erase_contact` does with the ones queued before the erasure."""
+        A notification to or about someone who was erased is recorded cancelled at once and
+        without context, as `erase_contact` leaves the ones queued before the erasure."""
         context = dict(intent.context)
         if intent.awaits_erasure_of is not None:
             context[_AWAITS_ERASURE_KEY] = str(intent.awaits_erasure_of)
@@ -119,6 +143,8 @@ class NotificationRepository:
                 intent.counterpart_id,
             )
         )
+        if erased:
+            context = {}  # it is never sent, and may hold the erased person's free text
         return bool(
             await self._conn.fetchval(
                 """
