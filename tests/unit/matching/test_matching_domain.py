@@ -585,11 +585,6 @@ def test_explanations_name_covered_and_uncovered_gaps(
         assert ("so your working days overlap" in text) == (0 < apart < CONFIG.working_hours)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MentorPool._industry_share divides by the mentee's industries that some mentor "
-    "in the pool knows, not by all the mentee's industries: the share depends on the pool",
-)
 def test_industry_share_does_not_depend_on_the_other_mentors() -> None:
     someone = mentee({PRICING: (0, 4)}, industries=("fintech", "health"))
     fintech = mentor({PRICING: 4}, industries=("fintech",))
@@ -669,11 +664,6 @@ def test_shortlists_leave_out_excluded_and_ineligible_mentors() -> None:
     assert result.scores[0, 1:].tolist() == [0.0, 0.0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shortlists only looks at the best 4*k mentors per mentee: once those are at their "
-    "exposure limit, the mentee gets no shortlist although other eligible mentors have room",
-)
 def test_a_mentee_gets_the_next_mentor_with_room_however_many_are_used_up() -> None:
     everyone = [mentee({PRICING: (0, 5)}) for _ in range(6)]
     mentors = [mentor({PRICING: level}, free_slots=1) for level in (5, 4, 3, 2, 1)]

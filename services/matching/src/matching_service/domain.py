@@ -196,7 +196,9 @@ class MentorPool:
 
     def _industry_share(self, mentees: Sequence[Mentee]) -> FloatArray:
         wanted = self._industries.encode([m.industries for m in mentees])  # (b, vocab)
-        counts = wanted.sum(axis=1, keepdims=True)
+        # The share of all the mentee's industries, not only of those some mentor lists, so a
+        # mentor's score does not depend on who else is in the pool.
+        counts = np.array([[float(len(m.industries))] for m in mentees]).reshape(-1, 1)
         shared = wanted @ self._industries.matrix.T  # (b, n): industries in common
         return np.where(counts > 0, shared / np.where(counts > 0, counts, 1.0), 0.0)
 
@@ -308,18 +310,40 @@ def shortlists(
         top = np.argpartition(-masked, depth - 1, axis=1)[:, :depth]
         for row in range(len(batch)):
             columns = top[row]
-            order = np.lexsort((columns, -masked[row, columns]))
-            taken = 0
-            for column in columns[order]:
-                if masked[row, column] <= 0 or taken == k:
-                    break
-                if seen[column] >= limit[column]:
-                    continue
-                seen[column] += 1
-                result[start + row, taken] = column
-                result_scores[start + row, taken] = masked[row, column]
-                taken += 1
+            ranked = columns[np.lexsort((columns, -masked[row, columns]))]
+            taken = _fill_shortlist(ranked, masked[row], seen, limit, k, result[start + row])
+            if taken < k and depth < len(pool):
+                # The best few are all at their exposure limit: look further down the ranking.
+                everyone = np.lexsort((np.arange(len(pool)), -masked[row]))
+                rest = everyone[~np.isin(everyone, result[start + row, :taken])]
+                taken = _fill_shortlist(
+                    rest, masked[row], seen, limit, k, result[start + row], taken
+                )
+            filled = result[start + row, :taken]
+            result_scores[start + row, :taken] = masked[row, filled]
     return Shortlists(mentors=result, scores=result_scores)
+
+
+def _fill_shortlist(
+    ranked: IntArray,
+    scores: FloatArray,
+    seen: IntArray,
+    limit: IntArray,
+    k: int,
+    out: IntArray,
+    taken: int = 0,
+) -> int:
+    """Append mentors from `ranked` (best first) to `out` while they score above 0, skipping
+    those at their exposure limit; returns how many `out` holds."""
+    for column in ranked:
+        if taken == k or scores[column] <= 0:
+            break
+        if seen[column] >= limit[column]:
+            continue
+        seen[column] += 1
+        out[taken] = column
+        taken += 1
+    return taken
 
 
 # --- explanation ---------------------------------------------------------------------------

@@ -218,7 +218,11 @@ def combine(
 ) -> ComponentScores:
     """Weighted total from the skill components (4, b, n) and the soft factors (b, n)."""
     similarity, coverage, rare_reach, rare_unused = skill_parts
-    scarcity = 0.5 * rare_reach + 0.5 * (1.0 - rare_unused)
+    # Rounding the tables to the nearest quantum can leave a sum a few quanta outside [0, 1];
+    # clipping element by element keeps every part in range and identical rows identical.
+    similarity = np.clip(similarity, 0.0, 1.0)
+    coverage = np.clip(coverage, 0.0, 1.0)
+    scarcity = np.clip(0.5 * rare_reach + 0.5 * (1.0 - rare_unused), 0.0, 1.0)
     w = config.weights
     total = w["similarity"] * similarity
     total += w["coverage"] * coverage
