@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from devstack.testing import KafkaHandle
+from fastapi import FastAPI
 from mentorship_shared.contracts.topics import PROFILE_EVENTS
 from profile_service.app import create_app
 from profile_service.config import ProfileSettings
@@ -438,3 +440,275 @@ async def test_a_mentor_changes_and_removes_the_booking_link_a_mentee_cannot_set
         (["booking_url"], PUBLIC_BOOKING_URL),
         (["booking_url"], None),
     ]
+
+
+# --- Abuse limits: body size and registration rate ---------------------------------------
+
+
+@asynccontextmanager
+async def profile_service(
+    profile_db: str, kafka: KafkaHandle, namespace: str, **overrides: Any
+) -> AsyncIterator[FastAPI]:
+    """A started profile service with the given settings; talk to it with `client_from`."""
+    settings = ProfileSettings(
+        database_url=profile_db,
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        kafka_topic_namespace=namespace,
+        **{**FAST_KAFKA, **overrides},
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def client_from(app: FastAPI, address: str) -> httpx.AsyncClient:
+    """A client whose connection comes from `address`."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://service")
+
+
+async def table_counts(profile_db: str) -> dict[str, int]:
+    conn = await asyncpg.connect(profile_db)
+    try:
+        return {
+            table: await conn.fetchval(f"SELECT count(*) FROM {table}")
+            for table in ("profiles", "outbox", "registration_attempts")
+        }
+    finally:
+        await conn.close()
+
+
+async def registered_on_topic(kafka: KafkaHandle, namespace: str, count: int) -> list[str]:
+    """Emails of the registrations published, once at least `count` are there."""
+    records = await read_topic(
+        kafka.bootstrap_servers,
+        f"{namespace}{PROFILE_EVENTS}",
+        until=lambda rs: (
+            len(events_of(rs, "MenteeRegistered") + events_of(rs, "MentorRegistered")) >= count
+        ),
+    )
+    return sorted(
+        event["payload"]["profile"]["email"]
+        for event in events_of(records, "MenteeRegistered") + events_of(records, "MentorRegistered")
+    )
+
+
+def assert_rate_limited(response: httpx.Response, window: int) -> int:
+    assert response.status_code == 429, response.text
+    assert response.json()["error"] == "rate_limited"
+    retry_after = int(response.headers["retry-after"])
+    assert 1 <= retry_after <= window
+    assert f"{retry_after} seconds" in response.json()["message"]
+    return retry_after
+
+
+async def test_registrations_from_one_address_past_the_limit_get_429_and_store_nothing(
+    profile_db: str, kafka: KafkaHandle, namespace: str, unique: str
+) -> None:
+    async with (
+        profile_service(
+            profile_db,
+            kafka,
+            namespace,
+            registration_rate_per_address=3,
+            registration_rate_per_email=0,
+            registration_rate_window_seconds=3600,
+        ) as app,
+        client_from(app, "203.0.113.7") as crowd,
+        client_from(app, "198.51.100.2") as other,
+    ):
+        admitted = [
+            await crowd.post("/v1/mentees", json=mentee_body(f"{unique}-1")),
+            await crowd.post("/v1/mentors", json=mentor_body(f"{unique}-2")),
+            # A taken address (409) counts as an attempt too.
+            await crowd.post("/v1/mentors", json=mentor_body(f"{unique}-2")),
+        ]
+        refused = await crowd.post("/v1/mentees", json=mentee_body(f"{unique}-4"))
+        refused_again = await crowd.post("/v1/mentors", json=mentor_body(f"{unique}-5"))
+        elsewhere = await other.post("/v1/mentees", json=mentee_body(f"{unique}-6"))
+        # While the service (and its outbox relay) still runs.
+        published = await registered_on_topic(kafka, namespace, 3)
+
+    assert [r.status_code for r in admitted] == [201, 201, 409], [r.text for r in admitted]
+    assert_rate_limited(refused, 3600)
+    assert_rate_limited(refused_again, 3600)
+    assert "client address" in refused.json()["message"]
+    assert refused.json()["fields"] == []
+    assert elsewhere.status_code == 201, elsewhere.text
+    counts = await table_counts(profile_db)
+    assert (counts["profiles"], counts["outbox"]) == (3, 3)
+    assert published == sorted(
+        [
+            f"ada-{unique}-1@example.com",
+            f"grace-{unique}-2@example.com",
+            f"ada-{unique}-6@example.com",
+        ]
+    )
+
+
+async def test_attempts_for_one_email_past_the_limit_get_429_from_any_address(
+    profile_db: str, kafka: KafkaHandle, namespace: str, unique: str
+) -> None:
+    email = f"target-{unique}@example.com"
+    async with (
+        profile_service(
+            profile_db,
+            kafka,
+            namespace,
+            registration_rate_per_address=0,
+            registration_rate_per_email=2,
+            trusted_proxy_hops=1,
+        ) as app,
+        client_from(app, "10.0.0.1") as proxy,
+    ):
+
+        async def register(body: dict[str, Any], address: str) -> httpx.Response:
+            return await proxy.post("/v1/mentees", json=body, headers={"X-Forwarded-For": address})
+
+        first = await register(mentee_body(unique, email=email), "203.0.113.1")
+        taken = await register(mentee_body(unique, email=email), "203.0.113.2")
+        # Invalid requests never reach the use case and are not counted.
+        invalid = await register(mentee_body(unique, email=email, skills=[]), "203.0.113.3")
+        refused = await register(mentee_body(unique, email=email.upper()), "203.0.113.4")
+        other_email = await register(mentee_body(f"{unique}-x"), "203.0.113.4")
+
+    assert (first.status_code, taken.status_code, invalid.status_code) == (201, 409, 422)
+    assert_rate_limited(refused, 3600)
+    assert [f["field"] for f in refused.json()["fields"]] == ["email"]
+    assert "email address" in refused.json()["message"]
+    assert other_email.status_code == 201, other_email.text
+    counts = await table_counts(profile_db)
+    assert (counts["profiles"], counts["outbox"]) == (2, 2)
+
+
+async def test_the_refused_limit_counts_nothing_against_the_other(
+    profile_db: str, kafka: KafkaHandle, namespace: str, unique: str
+) -> None:
+    async with (
+        profile_service(
+            profile_db,
+            kafka,
+            namespace,
+            registration_rate_per_address=3,
+            registration_rate_per_email=1,
+        ) as app,
+        client_from(app, "203.0.113.9") as client,
+    ):
+        first = await client.post("/v1/mentees", json=mentee_body(unique))
+        # Refused by the email limit: the address keeps its two remaining attempts.
+        refused = [await client.post("/v1/mentees", json=mentee_body(unique)) for _ in range(3)]
+        others = [
+            await client.post("/v1/mentees", json=mentee_body(f"{unique}-{n}")) for n in range(3)
+        ]
+
+    assert first.status_code == 201, first.text
+    for response in refused:
+        assert_rate_limited(response, 3600)
+        assert response.json()["fields"][0]["field"] == "email"
+    assert [r.status_code for r in others[:2]] == [201, 201], [r.text for r in others]
+    assert_rate_limited(others[2], 3600)
+    assert "client address" in others[2].json()["message"]
+    assert (await table_counts(profile_db))["profiles"] == 3
+
+
+async def test_instances_on_one_database_share_the_counts(
+    profile_db: str, kafka: KafkaHandle, namespace: str, unique: str
+) -> None:
+    limits = {"registration_rate_per_address": 2, "registration_rate_per_email": 0}
+    async with (
+        profile_service(profile_db, kafka, namespace, **limits) as one,
+        profile_service(profile_db, kafka, namespace, **limits) as two,
+        client_from(one, "203.0.113.5") as to_one,
+        client_from(two, "203.0.113.5") as to_two,
+    ):
+        first = await to_one.post("/v1/mentees", json=mentee_body(f"{unique}-1"))
+        second = await to_two.post("/v1/mentees", json=mentee_body(f"{unique}-2"))
+        third = await to_one.post("/v1/mentees", json=mentee_body(f"{unique}-3"))
+        fourth = await to_two.post("/v1/mentees", json=mentee_body(f"{unique}-4"))
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert_rate_limited(third, 3600)
+    assert_rate_limited(fourth, 3600)
+    assert (await table_counts(profile_db))["profiles"] == 2
+
+
+async def test_a_limit_of_zero_disables_it(
+    profile_db: str, kafka: KafkaHandle, namespace: str, unique: str
+) -> None:
+    defaults = ProfileSettings.model_fields
+    per_address = defaults["registration_rate_per_address"].default
+    per_email = defaults["registration_rate_per_email"].default
+    async with (
+        profile_service(
+            profile_db,
+            kafka,
+            namespace,
+            registration_rate_per_address=0,
+            registration_rate_per_email=0,
+        ) as app,
+        client_from(app, "203.0.113.8") as client,
+    ):
+        # More than the default per-address limit, from one address ...
+        many = [
+            (await client.post("/v1/mentees", json=mentee_body(f"{unique}-{n}"))).status_code
+            for n in range(per_address + 1)
+        ]
+        # ... and more than the default per-email limit for one address.
+        again = [
+            (await client.post("/v1/mentees", json=mentee_body(f"{unique}-0"))).status_code
+            for _ in range(per_email + 1)
+        ]
+
+    assert many == [201] * (per_address + 1)
+    assert again == [409] * (per_email + 1)
+    counts = await table_counts(profile_db)
+    assert counts["profiles"] == per_address + 1
+    assert counts["registration_attempts"] == 0
+
+
+async def test_the_default_limits_apply_without_configuration(
+    profile_db: str, kafka: KafkaHandle, namespace: str, unique: str
+) -> None:
+    per_email = ProfileSettings.model_fields["registration_rate_per_email"].default
+    assert per_email > 0
+    async with (
+        profile_service(profile_db, kafka, namespace) as app,
+        client_from(app, "203.0.113.10") as client,
+    ):
+        answers = [
+            (await client.post("/v1/mentees", json=mentee_body(unique))).status_code
+            for _ in range(per_email + 1)
+        ]
+    assert answers == [201] + [409] * (per_email - 1) + [429]
+
+
+async def test_a_body_above_the_limit_gets_413_and_changes_nothing(
+    profile_db: str, kafka: KafkaHandle, namespace: str, unique: str
+) -> None:
+    limit = ProfileSettings.model_fields["max_request_body_bytes"].default
+    huge = mentee_body(unique, goals="g" * limit)
+
+    async def chunked(data: bytes) -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 4096):
+            yield data[start : start + 4096]
+
+    async with (
+        profile_service(profile_db, kafka, namespace) as app,
+        client_from(app, "203.0.113.11") as client,
+    ):
+        announced = await client.post("/v1/mentees", json=huge)
+        streamed = await client.post(
+            "/v1/mentees",
+            content=chunked(json.dumps(huge).encode()),
+            headers={"content-type": "application/json"},
+        )
+        fitting = await client.post("/v1/mentees", json=mentee_body(unique))
+
+    for response in (announced, streamed):
+        assert response.status_code == 413, response.text
+        assert response.json()["error"] == "payload_too_large"
+        assert response.json()["fields"][0]["field"] == "body"
+    assert fitting.status_code == 201, fitting.text
+    counts = await table_counts(profile_db)
+    # Only the fitting request was stored, published and counted (once per limit).
+    assert counts == {"profiles": 1, "outbox": 1, "registration_attempts": 2}

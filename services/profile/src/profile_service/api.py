@@ -10,12 +10,22 @@ from fastapi import APIRouter, Depends, Request, Response
 from mentorship_shared.contracts.skills import TAXONOMY
 from mentorship_shared.plumbing.auth import bearer_token, hash_token, is_operator
 from mentorship_shared.plumbing.http import ERROR_RESPONSES, ApiError, ErrorBody, FieldError
+from mentorship_shared.plumbing.limits import client_address
 from mentorship_shared.plumbing.runtime import PoolDep, RuntimeDep
 from pydantic import ValidationError
 
 from . import use_cases
+from .config import ProfileSettings
 from .domain import FieldRejected
-from .repository import EmailTaken, PostgresProfileStore, StoredProfile, unit_of_work
+from .repository import (
+    EmailTaken,
+    PostgresProfileStore,
+    RateLimit,
+    RateLimited,
+    StoredProfile,
+    count_registration_attempt,
+    unit_of_work,
+)
 from .schemas import (
     MenteeRegistration,
     MentorRegistration,
@@ -36,6 +46,23 @@ _AUTH: dict[int | str, dict[str, Any]] = {
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "The email address is already registered."}
 }
+_RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorBody,
+        "description": (
+            "Too many registration attempts from this client address "
+            "(REGISTRATION_RATE_PER_ADDRESS, 20 per hour by default) or for this email address "
+            "(REGISTRATION_RATE_PER_EMAIL, 5 per hour, `fields` names `email`). Attempts that "
+            "pass validation count, whether they succeed or not. Nothing was stored."
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the window ends and attempts are admitted again.",
+                "schema": {"type": "integer"},
+            }
+        },
+    }
+}
 
 
 @router.get("/skills", tags=["skills"], summary="The product-management skill taxonomy")
@@ -52,12 +79,12 @@ async def list_skills(response: Response) -> list[SkillView]:
     status_code=201,
     tags=["profiles"],
     summary="Register as a mentee (an engineer moving into product management)",
-    responses={**ERROR_RESPONSES, **_CONFLICT},
+    responses={**ERROR_RESPONSES, **_CONFLICT, **_RATE_LIMITED},
 )
 async def register_mentee(
-    body: MenteeRegistration, pool: PoolDep, response: Response
+    body: MenteeRegistration, request: Request, runtime: RuntimeDep, response: Response
 ) -> RegistrationView:
-    return await _register(pool, body, response)
+    return await _register(request, runtime, body, response)
 
 
 @router.post(
@@ -65,19 +92,41 @@ async def register_mentee(
     status_code=201,
     tags=["profiles"],
     summary="Register as a mentor (a product manager)",
-    responses={**ERROR_RESPONSES, **_CONFLICT},
+    responses={**ERROR_RESPONSES, **_CONFLICT, **_RATE_LIMITED},
 )
 async def register_mentor(
-    body: MentorRegistration, pool: PoolDep, response: Response
+    body: MentorRegistration, request: Request, runtime: RuntimeDep, response: Response
 ) -> RegistrationView:
-    return await _register(pool, body, response)
+    return await _register(request, runtime, body, response)
 
 
 async def _register(
-    pool: PoolDep, body: MenteeRegistration | MentorRegistration, response: Response
+    request: Request,
+    runtime: RuntimeDep,
+    body: MenteeRegistration | MentorRegistration,
+    response: Response,
 ) -> RegistrationView:
+    settings = runtime.settings
+    assert isinstance(settings, ProfileSettings)
+    # A valid request is counted before it is tried, in its own transaction: a refused one
+    # stores and publishes nothing, and an attempt on a taken address (409) counts as well,
+    # so the limits also slow down probing which addresses are registered.
+    limits = [
+        RateLimit(
+            "address",
+            client_address(request, settings.trusted_proxy_hops),
+            settings.registration_rate_per_address,
+        ),
+        RateLimit("email", body.email.strip().lower(), settings.registration_rate_per_email),
+    ]
     try:
-        async with unit_of_work(pool) as (store, events):
+        await count_registration_attempt(
+            runtime.pool, limits, window_seconds=settings.registration_rate_window_seconds
+        )
+    except RateLimited as refused:
+        raise _rate_limited(refused, settings.registration_rate_window_seconds) from refused
+    try:
+        async with unit_of_work(runtime.pool) as (store, events):
             stored, token = await use_cases.register(store, events, body)
     except EmailTaken as error:
         raise _email_taken() from error
@@ -186,6 +235,18 @@ def _not_found() -> ApiError:
 def _email_taken() -> ApiError:
     return ApiError(
         409, "email_taken", "A profile with this email address exists already.", field="email"
+    )
+
+
+def _rate_limited(refused: RateLimited, window_seconds: int) -> ApiError:
+    whose = "this client address" if refused.limit.name == "address" else "this email address"
+    return ApiError(
+        429,
+        "rate_limited",
+        f"Too many registration attempts for {whose}: at most {refused.limit.limit} every "
+        f"{window_seconds} seconds. Try again in {refused.retry_after} seconds.",
+        field="email" if refused.limit.name == "email" else None,
+        headers={"Retry-After": str(refused.retry_after)},
     )
 
 

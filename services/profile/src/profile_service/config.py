@@ -17,3 +17,36 @@ class ProfileSettings(ServiceSettings):
         description="PostgreSQL URL of the profile database.",
     )
     http_port: int = Field(default=8001, ge=1, le=65535, description="HTTP port.")
+    registration_rate_per_address: int = Field(
+        default=20,
+        ge=0,
+        description=(
+            "Registrations one client address may attempt per window; more get 429 with "
+            "Retry-After. 0 disables the limit (load tests, a cohort import from one host)."
+        ),
+    )
+    registration_rate_per_email: int = Field(
+        default=5,
+        ge=0,
+        description=(
+            "Registrations one email address (any case) may attempt per window, successful or "
+            "not (a 409 counts too); more get 429. 0 disables the limit."
+        ),
+    )
+    registration_rate_window_seconds: int = Field(
+        default=3600,
+        ge=1,
+        description=(
+            "Length of the fixed window registration attempts are counted in; the counts are "
+            "kept in PostgreSQL, so every instance of the service shares them."
+        ),
+    )
+    trusted_proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Reverse proxies in front of the service that append to X-Forwarded-For. 0: the "
+            "client address is the connection's peer; n: the n-th address from the right of "
+            "X-Forwarded-For (the one the outermost trusted proxy saw)."
+        ),
+    )

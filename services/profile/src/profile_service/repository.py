@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,3 +102,73 @@ async def unit_of_work(pool: asyncpg.Pool) -> AsyncIterator[tuple[PostgresProfil
     """A transaction with the profile store and the outbox on the same connection."""
     async with pool.acquire() as conn, conn.transaction():
         yield PostgresProfileStore(conn), Outbox(conn, producer="profile")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `limit` attempts per window for one `key` of a kind (0: no limit)."""
+
+    name: str  # "address" or "email": what is counted
+    key: str
+    limit: int
+
+    @property
+    def bucket(self) -> bytes:
+        return hashlib.sha256(f"{self.name}:{self.key}".encode()).digest()
+
+
+class RateLimited(Exception):
+    """The attempt would exceed `limit`; the window frees in `retry_after` seconds."""
+
+    def __init__(self, limit: RateLimit, retry_after: int) -> None:
+        super().__init__(f"{limit.name} rate limit of {limit.limit} reached")
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+# One more attempt in the current fixed window, unless the window is full: then no row.
+_COUNT_ATTEMPT = """
+WITH current_window AS (
+    SELECT to_timestamp(floor(extract(epoch FROM now()) / $2::integer) * $2::integer) AS start
+)
+INSERT INTO registration_attempts AS a (bucket, window_start, attempts)
+SELECT $1, start, 1 FROM current_window
+ON CONFLICT (bucket, window_start) DO UPDATE SET attempts = a.attempts + 1
+WHERE a.attempts < $3
+RETURNING a.attempts
+"""
+
+_SECONDS_LEFT = """
+SELECT ceil(extract(epoch FROM
+    to_timestamp((floor(extract(epoch FROM now()) / $1::integer) + 1) * $1::integer) - now()
+))::integer
+"""
+
+
+async def count_registration_attempt(
+    pool: asyncpg.Pool, limits: Sequence[RateLimit], *, window_seconds: int
+) -> None:
+    """Count one registration attempt against every limit, or raise RateLimited for the first
+    full one and count nothing at all.
+
+    The counts live in PostgreSQL and are taken with one upsert per limit in one transaction,
+    so concurrent attempts on several instances never pass a limit together.
+    """
+    enabled = [limit for limit in limits if limit.limit > 0]
+    if not enabled:
+        return
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "DELETE FROM registration_attempts "
+            "WHERE window_start < now() - make_interval(secs => $1::integer)",
+            window_seconds,
+        )
+        async with conn.transaction():
+            for limit in enabled:
+                counted = await conn.fetchval(
+                    _COUNT_ATTEMPT, limit.bucket, window_seconds, limit.limit
+                )
+                if counted is None:
+                    seconds: int = await conn.fetchval(_SECONDS_LEFT, window_seconds)
+                    # Leaving the transaction with the error rolls back the other counts.
+                    raise RateLimited(limit, max(1, seconds))

@@ -1,4 +1,4 @@
-"""Abuse limits every service shares: the largest request body it reads.
+"""Abuse limits every service shares: the largest request body it reads, and who a client is.
 
 `RequestBodyLimit` is a pure ASGI middleware. A request that announces a larger body in
 Content-Length is answered 413 before any of it is read; a body streamed without one
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .http import FieldError, error_response
@@ -101,3 +102,25 @@ def _content_length(scope: Scope) -> int | None:
         return int(value)
     except ValueError:
         return None  # the server refuses such a request; count what arrives anyway
+
+
+def client_address(connection: HTTPConnection, trusted_proxy_hops: int = 0) -> str:
+    """The address a request comes from, for limits per client.
+
+    Without trusted proxies it is the connection's peer, which a client cannot forge. Behind
+    `trusted_proxy_hops` proxies that each append the address they saw to X-Forwarded-For, it
+    is the `trusted_proxy_hops`-th entry from the right: whatever a client writes into the
+    header itself stays to the left of it. A header with fewer entries gives its first one.
+    """
+    peer = connection.client.host if connection.client else "unknown"
+    if trusted_proxy_hops <= 0:
+        return peer
+    forwarded = [
+        entry.strip()
+        for header in connection.headers.getlist("x-forwarded-for")
+        for entry in header.split(",")
+        if entry.strip()
+    ]
+    if not forwarded:
+        return peer
+    return forwarded[-min(trusted_proxy_hops, len(forwarded))]
