@@ -363,3 +363,57 @@ async def test_rounds_need_the_operator_key(matcher: httpx.AsyncClient) -> None:
         right.headers["Location"], headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
     )
     assert fetched.json() == report
+
+
+async def test_page_sizes_above_the_maximum_are_clamped_not_refused(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str, matching_db: str
+) -> None:
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    mentors = [mentor({"pricing_monetisation": 5}, capacity=3) for _ in range(30)]
+    engineer = mentee({"pricing_monetisation": (1, 4)})
+    await produce(kafka.bootstrap_servers, topic, [registered(m) for m in mentors])
+
+    async def mentors_known() -> int:
+        conn = await asyncpg.connect(matching_db)
+        try:
+            known: int = await conn.fetchval("SELECT count(*) FROM mentors")
+        finally:
+            await conn.close()
+        return known
+
+    await eventually(mentors_known, lambda known: known == len(mentors))
+    await produce(kafka.bootstrap_servers, topic, [registered(engineer)])
+    await eventually(lambda: matches_of(matcher, engineer.profile_id), lambda m: bool(m))
+    # More closed matches of the mentee than the largest page.
+    conn = await asyncpg.connect(matching_db)
+    try:
+        await conn.execute(
+            """
+            INSERT INTO matches (id, mentee_id, mentor_id, status, score, score_breakdown,
+                                 explanation, covered_skills, uncovered_skills,
+                                 algorithm_version, proposed_at, ended_at, end_reason)
+            SELECT gen_random_uuid(), $1, gen_random_uuid(), 'expired', 0.5, '{}', 'old',
+                   '{}', '{}', 'skill-gap-v1', now() - n * interval '1 minute', now(), 'timeout'
+            FROM generate_series(1, 120) AS n
+            """,
+            engineer.profile_id,
+        )
+    finally:
+        await conn.close()
+    url = f"/v1/mentees/{engineer.profile_id}"
+
+    default_page = await matcher.get(f"{url}/matches")
+    largest = await matcher.get(f"{url}/matches?limit=100")
+    clamped = await matcher.get(f"{url}/matches?limit=100000")
+    suggestions = await matcher.get(f"{url}/suggestions?limit=20")
+    clamped_suggestions = await matcher.get(f"{url}/suggestions?limit=100000")
+
+    for response in (default_page, largest, clamped, suggestions, clamped_suggestions):
+        assert response.status_code == 200, response.text
+    assert len(default_page.json()["matches"]) == 20
+    assert len(largest.json()["matches"]) == 100
+    assert clamped.json() == largest.json()
+    assert len(suggestions.json()["suggestions"]) == 20
+    assert [s["mentor_id"] for s in clamped_suggestions.json()["suggestions"]] == [
+        s["mentor_id"] for s in suggestions.json()["suggestions"]
+    ]
