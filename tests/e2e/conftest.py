@@ -27,6 +27,8 @@ class Stack:
     urls: dict[str, str]
     logs: dict[str, Path]
     namespace: str
+    #: Each service's DATABASE_URL, for tests that look into what a service keeps.
+    databases: dict[str, str]
 
     def log_tail(self, lines: int = 30) -> str:
         tails = []
@@ -46,12 +48,14 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     ports = {name: free_port() for name in SERVICES}
     logs = {name: tmp_path / f"{name}.log" for name in SERVICES}
+    databases: dict[str, str] = {}
     processes = []
     try:
         for name in SERVICES:
+            databases[name] = await new_database(name)
             env = {
                 **os.environ,
-                "DATABASE_URL": await new_database(name),
+                "DATABASE_URL": databases[name],
                 "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
                 "KAFKA_TOPIC_NAMESPACE": namespace,
                 "KAFKA_SESSION_TIMEOUT_MS": "4000",
@@ -70,6 +74,7 @@ async def stack(
             urls={name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
             logs=logs,
             namespace=namespace,
+            databases=databases,
         )
         await _wait_until_ready(stack)
         yield stack

@@ -12,7 +12,7 @@ from datetime import datetime
 import asyncpg
 from mentorship_shared.contracts.events import AnyProfile
 from mentorship_shared.plumbing.database import Connection
-from mentorship_shared.plumbing.outbox import Outbox
+from mentorship_shared.plumbing.outbox import Outbox, forget_published
 from pydantic import TypeAdapter
 
 from .domain import Profile
@@ -86,7 +86,10 @@ class PostgresProfileStore:
         return _stored(row)
 
     async def delete(self, profile_id: uuid.UUID) -> None:
+        """Erase the profile and the published events about it, which carry its name and
+        address (events still pending go out first; the relay's retention purge takes them)."""
         await self._conn.execute("DELETE FROM profiles WHERE id = $1", profile_id)
+        await forget_published(self._conn, [str(profile_id)])
 
 
 def _stored(row: asyncpg.Record) -> StoredProfile:

@@ -121,7 +121,8 @@ async def rotate_token(
 
 
 async def delete_profile(store: ProfileStore, events: EventSink, profile_id: uuid.UUID) -> None:
-    """Erase the profile and raise ProfileDeleted so other services drop their copies."""
+    """Erase the profile, with the published events that carried it, and raise ProfileDeleted
+    so other services drop their copies."""
     stored = await store.get(profile_id, for_update=True)
     if stored is None:
         raise ProfileNotFound(profile_id)
