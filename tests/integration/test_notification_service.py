@@ -538,3 +538,34 @@ async def _mentions(conn: asyncpg.Connection, *needles: str) -> list[str]:
                 text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
                 hits += [f"{table}.{column}: {n}" for n in needles if n.lower() in text.lower()]
     return hits
+
+
+async def test_a_page_size_above_the_maximum_gives_the_largest_page(
+    notifier: httpx.AsyncClient, notification_db: str
+) -> None:
+    conn = await asyncpg.connect(notification_db)
+    try:
+        # Cancelled, so the dispatcher leaves them alone; more than the largest page.
+        await conn.execute(
+            """
+            INSERT INTO notifications (id, source_event_id, source_event_type, recipient_id,
+                                       recipient_role, template, context, status, message_id,
+                                       created_at)
+            SELECT gen_random_uuid(), gen_random_uuid(), 'MatchProposed', gen_random_uuid(),
+                   'mentee', 'match_proposed', '{}', 'cancelled',
+                   'clamp-' || n || '@example.com', now() - n * interval '1 second'
+            FROM generate_series(1, 230) AS n
+            """
+        )
+    finally:
+        await conn.close()
+
+    default_page = await notifier.get("/v1/notifications")
+    largest = await notifier.get("/v1/notifications?limit=200")
+    clamped = await notifier.get("/v1/notifications?limit=100000")
+
+    for response in (default_page, largest, clamped):
+        assert response.status_code == 200, response.text
+    assert len(default_page.json()["notifications"]) == 50
+    assert len(largest.json()["notifications"]) == 200
+    assert clamped.json() == largest.json()
