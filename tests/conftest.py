@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from devstack.smtp_sink import SmtpSink
@@ -61,3 +62,22 @@ def smtp_sink(tmp_path: Path) -> Iterator[SmtpSink]:
         yield sink
     finally:
         sink.stop()
+
+
+#: Lines a test wants in the run's final summary (such as how much a fuzzer ran).
+SUMMARY_LINES = pytest.StashKey[list[str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SUMMARY_LINES] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    for line in config.stash.get(SUMMARY_LINES, []):
+        terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def summary(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Add a line to the summary printed at the end of the run."""
+    return request.config.stash[SUMMARY_LINES].append
