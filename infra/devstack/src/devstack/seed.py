@@ -61,7 +61,7 @@ class SeedReport:
             lines += [f"  {failure}" for failure in self.failures[:5]]
         lines.append(
             "matches and mails follow within seconds: `devstack mail` lists the mails, "
-            "GET http://127.0.0.1:8003/v1/notifications the sends"
+            "GET http://127.0.0.1:8003/v1/notifications with the operator key lists the sends"
         )
         return "\n".join(lines)
 
