@@ -540,6 +540,202 @@ async def _mentions(conn: asyncpg.Connection, *needles: str) -> list[str]:
     return hits
 
 
+# --- A mentor's booking link in the accepted mail; the daily limit per recipient ---------
+
+PUBLIC_BOOKING_URL = "https://93.184.215.14/cal/grace"
+
+
+def accepted(mentee_id: uuid.UUID, mentor_id: uuid.UUID) -> bytes:
+    return wire(
+        MatchAccepted(
+            match_id=uuid.uuid4(),
+            mentee_id=mentee_id,
+            mentor_id=mentor_id,
+            accepted_at=datetime.now(UTC),
+        )
+    )
+
+
+async def test_the_mentee_gets_the_mentors_booking_link_only_once_both_accepted(
+    notifier: httpx.AsyncClient,
+    kafka: KafkaHandle,
+    namespace: str,
+    smtp_sink: SmtpSink,
+    unique: str,
+) -> None:
+    ada_email, grace_email = f"ada-{unique}@example.com", f"grace-{unique}@example.com"
+    engineer = mentee({"pricing_monetisation": (1, 4)}, name="Ada", email=ada_email)
+    pm = mentor(
+        {"pricing_monetisation": 5},
+        name="Grace",
+        email=grace_email,
+        booking_url=PUBLIC_BOOKING_URL,
+    )
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{PROFILE_EVENTS}",
+        [registered(engineer), registered(pm)],
+    )
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{MATCH_EVENTS}",
+        [proposal(engineer.profile_id, pm.profile_id)],
+        key=b"m",
+    )
+    proposed = by_address(await mail_received(smtp_sink, 2))
+    assert PUBLIC_BOOKING_URL not in proposed[ada_email].get_content()
+
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{MATCH_EVENTS}",
+        [accepted(engineer.profile_id, pm.profile_id)],
+        key=b"m",
+    )
+    mails = await mail_received(smtp_sink, 4)
+    after = by_address([m for m in mails if "now" in str(m["Subject"])])
+    assert f"Book a first call: {PUBLIC_BOOKING_URL}" in after[ada_email].get_content()
+    assert PUBLIC_BOOKING_URL not in after[grace_email].get_content()
+
+
+async def test_a_booking_link_that_now_resolves_to_a_private_address_is_left_out(
+    notifier: httpx.AsyncClient,
+    kafka: KafkaHandle,
+    namespace: str,
+    smtp_sink: SmtpSink,
+    unique: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import notification_service.use_cases
+    from mentorship_shared.plumbing import urls
+
+    asked: list[str] = []
+
+    async def rebound_dns(host: str) -> list[str]:
+        asked.append(host)
+        return ["10.0.0.1"]  # public when registered, private now
+
+    async def check(url: str, **_: object) -> str:
+        return await urls.check_public_url_async(url, resolver=rebound_dns)
+
+    monkeypatch.setattr(notification_service.use_cases, "check_public_url_async", check)
+    ada_email = f"ada-{unique}@example.com"
+    engineer = mentee({"pricing_monetisation": (1, 4)}, name="Ada", email=ada_email)
+    pm = mentor(
+        {"pricing_monetisation": 5},
+        name="Grace",
+        email=f"grace-{unique}@example.com",
+        booking_url=f"https://cal.example.com/grace-{unique}",
+    )
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{PROFILE_EVENTS}",
+        [registered(engineer), registered(pm)],
+    )
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{MATCH_EVENTS}",
+        [accepted(engineer.profile_id, pm.profile_id)],
+        key=b"m",
+    )
+
+    to_mentee = by_address(await mail_received(smtp_sink, 2))[ada_email].get_content()
+    assert "Book a first call" not in to_mentee
+    assert "cal.example.com" not in to_mentee
+    assert f"You can reach Grace at grace-{unique}@example.com." in to_mentee
+    assert asked == ["cal.example.com"]
+    warnings = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "cal.example.com" in warnings[0]
+    assert f"grace-{unique}" not in warnings[0]
+
+
+async def test_past_the_daily_limit_a_recipients_mail_waits_and_goes_once_the_day_is_over(
+    notification_db: str,
+    kafka: KafkaHandle,
+    namespace: str,
+    smtp_sink: SmtpSink,
+    unique: str,
+) -> None:
+    settings = NotificationSettings(
+        database_url=notification_db,
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        kafka_topic_namespace=namespace,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_sink.port,
+        dispatcher_poll_interval_seconds=0.2,
+        mail_daily_limit_per_recipient=2,
+        operator_api_key=OPERATOR_KEY,
+        **FAST_KAFKA,
+    )
+    ada_email = f"ada-{unique}@example.com"
+    engineer = mentee({"pricing_monetisation": (1, 4)}, name="Ada", email=ada_email)
+    pms = [
+        mentor({"pricing_monetisation": 5}, name=f"PM{i}", email=f"pm{i}-{unique}@example.com")
+        for i in range(3)
+    ]
+    async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY):
+        await produce(
+            kafka.bootstrap_servers,
+            f"{namespace}{PROFILE_EVENTS}",
+            [registered(p) for p in (engineer, *pms)],
+        )
+        await produce(
+            kafka.bootstrap_servers,
+            f"{namespace}{MATCH_EVENTS}",
+            [proposal(engineer.profile_id, pm.profile_id) for pm in pms],
+            key=b"m",
+        )
+        conn = await asyncpg.connect(notification_db)
+        try:
+            # Every mentor gets theirs; the mentee two, and the third waits, still pending.
+            waiting = await eventually(
+                lambda: conn.fetch(
+                    "SELECT id, attempts, last_error, next_attempt_at > now() AS later "
+                    "FROM notifications WHERE status = 'pending'"
+                ),
+                lambda rows: len(rows) == 1 and rows[0]["later"],
+            )
+            await mail_received(smtp_sink, 5)
+            recipients = [m["To"].addresses[0].addr_spec for m in smtp_sink.messages()]
+            assert recipients.count(ada_email) == 2
+            assert sorted(r for r in recipients if r != ada_email) == sorted(p.email for p in pms)
+            assert waiting[0]["attempts"] == 0
+            assert "daily limit of 2" in waiting[0]["last_error"]
+            assert (
+                await conn.fetchval(
+                    "SELECT recipient_id FROM notifications WHERE id = $1", waiting[0]["id"]
+                )
+                == engineer.profile_id
+            )
+            assert (
+                await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE event_type = 'NotificationFailed'"
+                )
+                == 0
+            )
+
+            # A day later (the clock moved by moving the sends back) the waiting mail goes.
+            await conn.execute(
+                "UPDATE notifications SET sent_at = sent_at - interval '25 hours' "
+                "WHERE status = 'sent'"
+            )
+            await conn.execute(
+                "UPDATE notifications SET next_attempt_at = now() WHERE id = $1",
+                waiting[0]["id"],
+            )
+            await mail_received(smtp_sink, 6)
+            assert await eventually(
+                lambda: conn.fetchval(
+                    "SELECT status FROM notifications WHERE id = $1", waiting[0]["id"]
+                ),
+                lambda status: status == "sent",
+            )
+        finally:
+            await conn.close()
+    assert [m["To"].addresses[0].addr_spec for m in smtp_sink.messages()].count(ada_email) == 3
+
+
 async def test_a_page_size_above_the_maximum_gives_the_largest_page(
     notifier: httpx.AsyncClient, notification_db: str
 ) -> None:

@@ -30,6 +30,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
             message_id_domain=settings.message_id_domain,
             max_attempts=settings.send_max_attempts,
             retry_base_seconds=settings.send_retry_base_seconds,
+            daily_limit_per_recipient=settings.mail_daily_limit_per_recipient,
         ),
         producer=settings.service_name,
         poll_interval=settings.dispatcher_poll_interval_seconds,

@@ -38,6 +38,14 @@ class NotificationSettings(ServiceSettings):
     send_retry_base_seconds: float = Field(
         default=30.0, gt=0, description="Delay before the first resend; doubles per attempt."
     )
+    mail_daily_limit_per_recipient: int = Field(
+        default=20,
+        ge=0,
+        description=(
+            "Most mails one person is sent in any 24 hours; more wait (still pending) until the "
+            "oldest of those is a day old, then go out. 0 disables the limit."
+        ),
+    )
     dispatcher_poll_interval_seconds: float = Field(
         default=2.0, gt=0, description="How often the dispatcher looks for due mail unprompted."
     )

@@ -13,6 +13,8 @@ from mentorship_shared.plumbing.outbox import forget_published
 
 #: Where `NotificationIntent.awaits_erasure_of` is kept inside the stored context.
 _AWAITS_ERASURE_KEY = "_awaits_erasure_of"
+#: First key of the advisory lock that serialises sends to one recipient (the daily limit).
+_RECIPIENT_LOCK_CLASS = 0x6D61696C  # 'mail'
 #: What an erasure leaves of a stored subject or error that may have named the person.
 ERASED = "[erased]"
 
@@ -46,6 +48,9 @@ class DueNotification:
     counterpart_name: str | None
     #: Read with the name; only the templates decide whether a mail may show it.
     counterpart_email: str | None = None
+    #: The counterpart's booking link as last published (mentors only); checked again and
+    #: shown only in the accepted mail to the mentee.
+    counterpart_booking_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,12 @@ class NotificationRepository:
         return bool(
             await self._conn.fetchval(
                 """
-                INSERT INTO contacts (profile_id, kind, name, email, version)
-                VALUES ($1, $2, $3, $4, $5)
+                INSERT INTO contacts (profile_id, kind, name, email, version, booking_url)
+                VALUES ($1, $2, $3, $4, $5, $6)
                 ON CONFLICT (profile_id) DO UPDATE SET
                     name = EXCLUDED.name, email = EXCLUDED.email,
-                    version = EXCLUDED.version, updated_at = now()
+                    version = EXCLUDED.version, booking_url = EXCLUDED.booking_url,
+                    updated_at = now()
                 WHERE contacts.version < EXCLUDED.version
                 RETURNING true
                 """,
@@ -92,6 +98,7 @@ class NotificationRepository:
                 profile.name,
                 profile.email,
                 profile.version,
+                profile.booking_url if isinstance(profile, MentorProfile) else None,
             )
         )
 
@@ -179,7 +186,8 @@ class NotificationRepository:
             SELECT n.id, n.source_event_id, n.source_event_type, n.recipient_id,
                    n.recipient_role, n.counterpart_id, n.template, n.context, n.message_id,
                    n.attempts, r.name AS recipient_name, r.email AS recipient_email,
-                   c.name AS counterpart_name, c.email AS counterpart_email
+                   c.name AS counterpart_name, c.email AS counterpart_email,
+                   c.booking_url AS counterpart_booking_url
             FROM notifications n
             JOIN contacts r ON r.profile_id = n.recipient_id
             LEFT JOIN contacts c ON c.profile_id = n.counterpart_id
@@ -216,6 +224,7 @@ class NotificationRepository:
             recipient_email=row["recipient_email"],
             counterpart_name=row["counterpart_name"],
             counterpart_email=row["counterpart_email"],
+            counterpart_booking_url=row["counterpart_booking_url"],
         )
 
     async def mark_sent(self, notification_id: uuid.UUID, subject: str) -> datetime:
@@ -226,6 +235,39 @@ class NotificationRepository:
             subject,
         )
         return sent_at
+
+    async def daily_limit_frees_at(self, recipient_id: uuid.UUID, limit: int) -> datetime | None:
+        """None if fewer than `limit` mails went to the recipient in the last 24 hours, else
+        when the oldest of the last `limit` turns a day old and a mail may go again.
+
+        Takes a lock on the recipient until the transaction ends, so two dispatchers cannot
+        both send the last mail the limit allows: one waits for the other's send and mark."""
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2::uuid::text))",
+            _RECIPIENT_LOCK_CLASS,
+            recipient_id,
+        )
+        frees_at: datetime | None = await self._conn.fetchval(
+            """
+            SELECT sent_at + interval '24 hours' FROM notifications
+            WHERE recipient_id = $1 AND status = 'sent'
+              AND sent_at > now() - interval '24 hours'
+            ORDER BY sent_at DESC
+            OFFSET $2 - 1 LIMIT 1
+            """,
+            recipient_id,
+            limit,
+        )
+        return frees_at
+
+    async def defer(self, notification_id: uuid.UUID, until: datetime, reason: str) -> None:
+        """Keep the notification pending and try it again at `until`; no attempt is counted."""
+        await self._conn.execute(
+            "UPDATE notifications SET next_attempt_at = $2, last_error = $3 WHERE id = $1",
+            notification_id,
+            until,
+            reason,
+        )
 
     async def mark_attempt_failed(
         self, notification_id: uuid.UUID, error: str, *, retry_in_seconds: float | None

@@ -1,8 +1,9 @@
 """What the mails say: pure functions from a notification's context to subject and body.
 
 One template per step of a match (proposed, accepted, declined, expired), each with a mail for
-the mentee and one for the mentor. Only the accepted mail is given the other person's address:
-before both sides said yes, nobody learns how to reach the other.
+the mentee and one for the mentor. Only the accepted mail is given the other person's address
+(and, for the mentee, the mentor's booking link): before both sides said yes, nobody learns how
+to reach the other.
 """
 
 from __future__ import annotations
@@ -50,15 +51,18 @@ def render(
     counterpart_name: str | None,
     context: dict[str, Any],
     counterpart_email: str | None = None,
+    counterpart_booking_url: str | None = None,
 ) -> RenderedMail:
-    """Subject and body of one mail. `counterpart_email` reaches the accepted mail only."""
+    """Subject and body of one mail. `counterpart_email` reaches the accepted mail only, and
+    `counterpart_booking_url` (the mentor's link, already checked) the mentee's accepted mail
+    only."""
     if recipient_role not in ("mentee", "mentor"):
         raise ValueError(f"unknown recipient role {recipient_role!r}")
     people = _People(recipient_role, recipient_name, counterpart_name)
     if template == MATCH_ACCEPTED:
         if not counterpart_email:
             raise ValueError("the accepted mail needs the other person's address")
-        return _match_accepted(people, counterpart_email, context)
+        return _match_accepted(people, counterpart_email, counterpart_booking_url, context)
     writer = _WRITERS.get(template)
     if writer is None:
         raise ValueError(f"unknown mail template {template!r}")
@@ -171,7 +175,9 @@ def _match_proposed(people: _People, context: dict[str, Any]) -> RenderedMail:
 # --- accepted --------------------------------------------------------------------------------
 
 
-def _match_accepted(people: _People, email: str, context: dict[str, Any]) -> RenderedMail:
+def _match_accepted(
+    people: _People, email: str, booking_url: str | None, context: dict[str, Any]
+) -> RenderedMail:
     other = people.counterpart
     if people.role == "mentee":
         subject = f"{other} is now your mentor"
@@ -180,6 +186,8 @@ def _match_accepted(people: _People, email: str, context: dict[str, Any]) -> Ren
             f"You can reach {other} at {email}. A short hello with what you would like to "
             "work on first is a good way to begin.",
         ]
+        if booking_url:
+            paragraphs.append(f"Book a first call: {booking_url}")
     else:
         subject = f"Your mentorship with {other} starts now"
         paragraphs = [

@@ -27,6 +27,12 @@ from mentorship_shared.contracts.events import (
 )
 from mentorship_shared.plumbing.logs import mask_email
 from mentorship_shared.plumbing.outbox import EventSink
+from mentorship_shared.plumbing.urls import (
+    AsyncResolver,
+    UrlRefused,
+    check_public_url_async,
+    url_host,
+)
 
 from .mailer import SEND_ERRORS, Mailer, is_permanent
 from .repository import DueNotification, NotificationIntent, NotificationRepository
@@ -48,6 +54,10 @@ class DeliveryPolicy:
     message_id_domain: str
     max_attempts: int
     retry_base_seconds: float
+    #: Most mails one recipient is sent in any 24 hours; 0 means no limit.
+    daily_limit_per_recipient: int = 0
+    #: How booking links are resolved before they go into a mail (None: the system's DNS).
+    link_resolver: AsyncResolver | None = None
 
 
 async def record_contact(
@@ -143,8 +153,33 @@ async def deliver(
     due: DueNotification,
     policy: DeliveryPolicy,
 ) -> bool:
-    """Send one due notification and record the outcome; True if the mail went out."""
+    """Send one due notification and record the outcome; True if the mail went out.
+
+    A recipient who was already sent `daily_limit_per_recipient` mails in the last 24 hours
+    gets nothing now: the notification stays pending and is tried again when the oldest of
+    those mails is a day old. Nothing is lost, no attempt is counted, nothing is published.
+    """
     intent = due.intent
+    if policy.daily_limit_per_recipient > 0:
+        frees_at = await repo.daily_limit_frees_at(
+            intent.recipient_id, policy.daily_limit_per_recipient
+        )
+        if frees_at is not None:
+            await repo.defer(
+                intent.id,
+                frees_at,
+                f"waiting: daily limit of {policy.daily_limit_per_recipient} mails to this "
+                "recipient reached",
+            )
+            log.info(
+                "mail to %s waits until %s: daily limit of %d reached",
+                mask_email(due.recipient_email),
+                frees_at.isoformat(),
+                policy.daily_limit_per_recipient,
+                extra={"notification_id": str(intent.id)},
+            )
+            return False
+    booking_url = await _booking_link(due, policy)
     try:
         mail = render(
             intent.template,
@@ -153,6 +188,7 @@ async def deliver(
             counterpart_name=due.counterpart_name,
             context=intent.context,
             counterpart_email=due.counterpart_email,
+            counterpart_booking_url=booking_url,
         )
         message = _message(mail, due, policy)
     except (KeyError, TypeError, ValueError) as error:
@@ -191,6 +227,27 @@ async def deliver(
         extra={"notification_id": str(intent.id)},
     )
     return True
+
+
+async def _booking_link(due: DueNotification, policy: DeliveryPolicy) -> str | None:
+    """The mentor's booking link for the mentee's accepted mail, checked again now: the name
+    may resolve elsewhere than when it was registered. A refused link is left out (the mail
+    still goes) and logged by its host only."""
+    intent = due.intent
+    url = due.counterpart_booking_url
+    if not url or intent.template != MATCH_ACCEPTED or intent.recipient_role != "mentee":
+        return None
+    try:
+        return await check_public_url_async(url, resolver=policy.link_resolver)
+    except UrlRefused as refused:
+        log.warning(
+            "booking link on host %s left out of mail %s: %s",
+            url_host(url),
+            intent.id,
+            refused,
+            extra={"notification_id": str(intent.id)},
+        )
+        return None
 
 
 def _about(intent: NotificationIntent) -> dict[str, Any]:
