@@ -782,6 +782,34 @@ async def test_a_deleted_mentee_releases_the_slot(matcher: Matcher) -> None:
     assert await matcher.open_match(leaving.profile_id) is None
 
 
+async def test_erasure_drops_decline_reasons_and_the_published_events_that_carry_them(
+    matcher: Matcher,
+) -> None:
+    pm = mentor({PRICING: 5}, capacity=1)
+    other_pm = mentor({PRICING: 4}, capacity=1)
+    leaving = mentee({PRICING: (1, 4)})
+    await matcher.record(pm, other_pm, leaving)
+    match = await matcher.current(leaving.profile_id)
+    await matcher.decline(match.id, "mentee", "my manager said no, see ada@example.com")
+    async with matcher.pool.acquire() as conn:
+        await conn.execute("UPDATE outbox SET status = 'published', published_at = now()")
+    [declined] = await matcher.events(MatchDeclined)
+    assert declined.reason is not None
+
+    await matcher.forget(ProfileDeleted(profile_id=leaving.profile_id, kind="mentee", version=2))
+
+    assert (await matcher.match(match.id)).decline_reason is None
+    assert await matcher.events(MatchDeclined) == []  # the published copy with the reason
+    async with matcher.pool.acquire() as conn:
+        text = await conn.fetchval(
+            "SELECT string_agg(convert_from(payload, 'UTF8'), ' ') FROM outbox"
+        )
+    assert "ada@example.com" not in (text or "")
+    assert str(leaving.profile_id) not in await matcher.pool.fetchval(
+        "SELECT coalesce(string_agg(m::text, ' '), '') FROM shortlist_exposure m"
+    )
+
+
 @pytest.mark.parametrize("how", ["declined", "lapsed", "mentee_deleted"])
 async def test_a_freed_slot_goes_to_a_waiting_mentee(matcher: Matcher, how: str) -> None:
     pm = mentor({PRICING: 5}, capacity=1)

@@ -18,6 +18,7 @@ from mentorship_shared.contracts.events import (
     MentorProfile,
 )
 from mentorship_shared.plumbing.database import Connection
+from mentorship_shared.plumbing.outbox import forget_published
 
 from .domain import Mentee, Mentor, Proposal, skill_vector, utc_offset_hours
 
@@ -168,9 +169,22 @@ class MatchingRepository:
         return bool(row)
 
     async def erase(self, profile_id: uuid.UUID) -> None:
-        """Forget a profile and remember that it was erased."""
+        """Forget a profile and remember that it was erased. Its matches keep only ids and
+        scores: the free-text decline reasons go, and so do the published match events (and
+        dead letters) about them, which can carry such a reason."""
         await self._conn.execute("DELETE FROM mentees WHERE id = $1", profile_id)
         await self._conn.execute("DELETE FROM mentors WHERE id = $1", profile_id)
+        await self._conn.execute(
+            "DELETE FROM shortlist_exposure WHERE $1 IN (mentee_id, mentor_id)", profile_id
+        )
+        match_ids = await self._conn.fetch(
+            "UPDATE matches SET decline_reason = NULL WHERE $1 IN (mentee_id, mentor_id) "
+            "RETURNING id",
+            profile_id,
+        )
+        await forget_published(
+            self._conn, [str(profile_id), *(str(row["id"]) for row in match_ids)]
+        )
         await self._conn.execute(
             "INSERT INTO erased_profiles (id) VALUES ($1) ON CONFLICT DO NOTHING", profile_id
         )
