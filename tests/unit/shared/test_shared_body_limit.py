@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -102,39 +103,89 @@ async def test_a_streamed_body_is_counted_and_refused_past_the_limit(
     assert seen == []
 
 
+class RawExchange:
+    """One request straight through the ASGI interface: what the app read and answered."""
+
+    def __init__(self, headers: dict[str, str], chunks: list[bytes]) -> None:
+        self.headers = headers
+        self.chunks = list(chunks)
+        self.read = 0  # messages the app (or the middleware) took
+        self.sent: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        # A server has nothing more to give once the body is complete: it would wait for the
+        # client to disconnect. A middleware that asks for more would hang; here it fails.
+        assert self.read < len(self.chunks), "receive() called after the whole body was read"
+        self.read += 1
+        more = self.read < len(self.chunks)
+        return {"type": "http.request", "body": self.chunks[self.read - 1], "more_body": more}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    async def run(self, app: Any, path: str = "/raw") -> int:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"test")]
+            + [(k.lower().encode(), v.encode()) for k, v in self.headers.items()],
+            "client": ("127.0.0.1", 1),
+            "server": ("test", 80),
+        }
+        await app(scope, self.receive, self.send)
+        [start] = [m for m in self.sent if m["type"] == "http.response.start"]
+        status: int = start["status"]
+        return status
+
+
+def limited(seen: list[int], *, drain_bytes: int = 1000) -> RequestBodyLimit:
+    # The inner app has a generous limit of its own: only the outer one is under test.
+    return RequestBodyLimit(
+        build_app(seen, limit=LIMIT * 100), max_bytes=LIMIT, drain_bytes=drain_bytes
+    )
+
+
 async def test_a_lying_content_length_does_not_let_a_larger_body_through(
     seen: list[int],
 ) -> None:
-    app = RequestBodyLimit(build_app(seen, limit=LIMIT * 10), max_bytes=LIMIT)
-    messages = [
-        {"type": "http.request", "body": b"x" * 80, "more_body": True},
-        {"type": "http.request", "body": b"x" * 80, "more_body": False},
-    ]
-    sent: list[dict[str, object]] = []
+    exchange = RawExchange({"content-length": "10"}, [b"x" * 80, b"x" * 80])
 
-    async def receive() -> dict[str, object]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
+    assert await exchange.run(limited(seen)) == 413
+    assert seen == []
 
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/raw",
-        "raw_path": b"/raw",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"test"), (b"content-length", b"10")],
-        "client": ("127.0.0.1", 1),
-        "server": ("test", 80),
-    }
-    await app(scope, receive, send)
+async def test_the_rest_of_a_refused_body_is_read_so_the_client_sees_the_answer(
+    seen: list[int],
+) -> None:
+    announced = RawExchange({"content-length": "600"}, [b"x" * 200] * 3)
+    streamed = RawExchange({"transfer-encoding": "chunked"}, [b"x" * 60] * 10)
 
-    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [413]
+    assert await announced.run(limited(seen)) == 413
+    assert await streamed.run(limited(seen)) == 413
+    assert (announced.read, streamed.read) == (3, 10)
+    assert seen == []
+
+
+async def test_a_refused_body_is_read_no_further_than_the_drain_allowance(
+    seen: list[int],
+) -> None:
+    announced_huge = RawExchange({"content-length": "600"}, [b"x" * 200] * 3)
+    streamed_huge = RawExchange({"transfer-encoding": "chunked"}, [b"x" * 60] * 50)
+    waiting = RawExchange({"content-length": "600", "expect": "100-continue"}, [b"x" * 600])
+
+    assert await announced_huge.run(limited(seen, drain_bytes=500)) == 413
+    assert await streamed_huge.run(limited(seen, drain_bytes=500)) == 413
+    assert await waiting.run(limited(seen)) == 413
+    assert announced_huge.read == 0  # announced above the allowance: nothing is read
+    assert streamed_huge.read == 9  # 540 bytes, just past the allowance
+    assert waiting.read == 0  # the client has not sent it yet, and need not
     assert seen == []
 
 

@@ -1,10 +1,16 @@
 """Abuse limits every service shares: the largest request body it reads, and who a client is.
 
 `RequestBodyLimit` is a pure ASGI middleware. A request that announces a larger body in
-Content-Length is answered 413 before any of it is read; a body streamed without one
+Content-Length is refused before the app sees any of it; a body streamed without one
 (`Transfer-Encoding: chunked`) is counted as it arrives and refused as soon as it passes the
 limit, so no route ever holds more than the limit in memory. The answer is the services' JSON
 error body, `payload_too_large`.
+
+A client usually sends its whole body before it reads the answer, and a server that closes a
+connection with unread data resets it, so the client would see a broken connection instead of
+the 413. So the rest of a refused body, up to `drain_bytes` (1 MiB), is read and thrown away
+before answering; a larger one, or one the client waits to send (`Expect: 100-continue`), is
+answered at once and the connection closed.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .http import FieldError, error_response
 
 PAYLOAD_TOO_LARGE = "payload_too_large"
+
+#: How much of a refused body is still read (and discarded) so that the client sees the 413.
+DRAIN_BYTES = 1 << 20
 
 
 class _BodyTooLarge(HTTPException):
@@ -33,35 +42,43 @@ class _BodyTooLarge(HTTPException):
 class RequestBodyLimit:
     """Refuse request bodies larger than `max_bytes` with 413 and the JSON error body."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, drain_bytes: int = DRAIN_BYTES) -> None:
         if max_bytes < 1:
             raise ValueError("max_bytes must be positive")
         self.app = app
         self.max_bytes = max_bytes
+        self.drain_bytes = drain_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        headers = Headers(scope=scope)
+        declared = _content_length(headers)
         if declared is not None and declared > self.max_bytes:
-            await self._refuse(scope, receive, send)
+            waiting = headers.get("expect", "").lower() == "100-continue"
+            drain = not waiting and declared <= self.drain_bytes
+            await self._refuse(scope, receive, send, drain=drain)
             return
 
         received = 0
         exceeded = False
+        body_complete = False
         response_started = False
 
         async def counting_receive() -> Message:
-            nonlocal received, exceeded
+            nonlocal received, exceeded, body_complete
             if exceeded:
                 raise _BodyTooLarge(self.max_bytes)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_complete = not message.get("more_body", False)
                 if received > self.max_bytes:
                     exceeded = True
                     raise _BodyTooLarge(self.max_bytes)
+            else:
+                body_complete = True  # disconnected
             return message
 
         async def guarded_send(message: Message) -> None:
@@ -78,14 +95,22 @@ class RequestBodyLimit:
             if response_started:
                 raise
         if exceeded and not response_started:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, drain=not body_complete, drained=received)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = _message(self.max_bytes)
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, *, drain: bool, drained: int = 0
+    ) -> None:
+        while drain and drained <= self.drain_bytes:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            drained += len(message.get("body", b""))
+            drain = message.get("more_body", False)
+        message_text = _message(self.max_bytes)
         response = error_response(
-            413, PAYLOAD_TOO_LARGE, message, [FieldError(field="body", message=message)]
+            413, PAYLOAD_TOO_LARGE, message_text, [FieldError(field="body", message=message_text)]
         )
-        # The rest of the body is never read: the server closes the connection after this.
+        # Whatever is left of the body is not read: the connection cannot be reused.
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
 
@@ -94,8 +119,8 @@ def _message(max_bytes: int) -> str:
     return f"The request body is larger than {max_bytes} bytes, the most this service accepts."
 
 
-def _content_length(scope: Scope) -> int | None:
-    value = Headers(scope=scope).get("content-length")
+def _content_length(headers: Headers) -> int | None:
+    value = headers.get("content-length")
     if value is None:
         return None
     try:
