@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from mentorship_shared.contracts.topics import MATCH_EVENTS
+from mentorship_shared.plumbing import metrics
+from mentorship_shared.plumbing.database import Connection
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
 
 from . import api
@@ -24,6 +27,8 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
                 poll_interval=settings.expiry_poll_seconds,
             )
         ],
+        publishes=[MATCH_EVENTS],
+        metrics_refreshers=[_count_matches_by_status],
     )
     return create_service_app(
         runtime,
@@ -35,3 +40,11 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         ),
         routers=[api.router],
     )
+
+
+async def _count_matches_by_status(conn: Connection) -> None:
+    """`mentorship_matches{status}`, before each scrape of /metrics."""
+    rows = await conn.fetch("SELECT status, count(*) AS matches FROM matches GROUP BY status")
+    counts = {row["status"]: row["matches"] for row in rows}
+    for status in metrics.MATCH_STATUSES:
+        metrics.MATCHES.labels(status).set(counts.get(status, 0))

@@ -30,6 +30,7 @@ from mentorship_shared.contracts.events import (
     MentorProfile,
     ProfileDeleted,
 )
+from mentorship_shared.plumbing import metrics
 from mentorship_shared.plumbing.outbox import EventSink
 
 from .assignment import CandidateGraph, assign_greedy, assign_optimal
@@ -286,6 +287,8 @@ async def _publish_proposal(
             expires_at=expires_at,
         )
     )
+    metrics.MATCH_TRANSITIONS.labels("proposed").inc()
+    metrics.MATCH_SCORE.labels(origin).observe(proposal.score)
     log.info(
         "proposed a mentor",
         extra={"match_id": str(match_id), "origin": origin, "score": proposal.score},
@@ -351,6 +354,7 @@ async def accept_match(
                 accepted_at=updated.accepted_at,
             )
         )
+        metrics.MATCH_TRANSITIONS.labels("accepted").inc()
     return updated
 
 
@@ -466,6 +470,7 @@ async def _end_as_expired(
             match_id=match.id, mentee_id=match.mentee_id, mentor_id=match.mentor_id, reason=reason
         )
     )
+    metrics.MATCH_TRANSITIONS.labels("expired").inc()
 
 
 async def _end_as_declined(
@@ -487,6 +492,7 @@ async def _end_as_declined(
             reason=reason,
         )
     )
+    metrics.MATCH_TRANSITIONS.labels("declined").inc()
     return ended
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from mentorship_shared.contracts.topics import NOTIFICATION_EVENTS
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
 
 from . import api
@@ -40,6 +41,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         migrations_dir=MIGRATIONS_DIR,
         consumers=[profile_events_consumer(), match_events_consumer(settings)],
         workers=[dispatcher],
+        publishes=[NOTIFICATION_EVENTS],
     )
     return create_service_app(
         runtime,

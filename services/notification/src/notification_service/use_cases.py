@@ -25,6 +25,7 @@ from mentorship_shared.contracts.events import (
     NotificationFailed,
     NotificationSent,
 )
+from mentorship_shared.plumbing import metrics
 from mentorship_shared.plumbing.logs import mask_email
 from mentorship_shared.plumbing.outbox import EventSink
 from mentorship_shared.plumbing.urls import (
@@ -204,6 +205,7 @@ async def deliver(
         else:
             delay = policy.retry_base_seconds * 2 ** (attempts - 1)
             await repo.mark_attempt_failed(intent.id, repr(error), retry_in_seconds=delay)
+            metrics.EMAILS_FAILED.labels(intent.template, "retrying").inc()
             log.warning(
                 "mail to %s failed (attempt %d of %d), retrying in %.0f s: %r",
                 mask_email(due.recipient_email),
@@ -213,6 +215,7 @@ async def deliver(
                 error,
             )
         return False
+    metrics.EMAILS_SENT.labels(intent.template).inc()
     sent_at = await repo.mark_sent(intent.id, mail.subject)
     await events.publish(
         NotificationSent(
@@ -279,6 +282,7 @@ async def _give_up(
 ) -> None:
     intent = due.intent
     await repo.mark_attempt_failed(intent.id, error, retry_in_seconds=None)
+    metrics.EMAILS_FAILED.labels(intent.template, "given_up").inc()
     await events.publish(
         NotificationFailed(
             **_about(intent),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from mentorship_shared.contracts.topics import PROFILE_EVENTS
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
 
 from . import api
@@ -11,7 +12,7 @@ from .config import MIGRATIONS_DIR, ProfileSettings
 
 def create_app(settings: ProfileSettings | None = None) -> FastAPI:
     settings = settings or ProfileSettings()
-    runtime = ServiceRuntime(settings, migrations_dir=MIGRATIONS_DIR)
+    runtime = ServiceRuntime(settings, migrations_dir=MIGRATIONS_DIR, publishes=[PROFILE_EVENTS])
     return create_service_app(
         runtime,
         title="Profile service",

@@ -1,26 +1,90 @@
-"""Prometheus metrics every service exposes on `GET /metrics`."""
+"""Prometheus metrics every service exposes on `GET /metrics`.
+
+One registry (prometheus_client's default) per process, every name prefixed `mentorship_`.
+Counters and histograms are updated where things happen; the gauges that describe state
+(outbox backlog, consumer lag, matches by status) are refreshed just before each scrape by
+`ServiceRuntime.refresh_metrics`. Prometheus adds `job` and `instance` when it scrapes, so the
+service is not a label, except on gauges several in-process services of a test share.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+# --- events: the plumbing every service shares -----------------------------------------------
+
 EVENTS_PUBLISHED = Counter(
-    "events_published_total", "Events the outbox relay published to Kafka.", ["topic", "event_type"]
+    "mentorship_events_published_total",
+    "Events (and dead letters) the outbox relay published to Kafka, by topic and event type.",
+    ["topic", "event_type"],
 )
-OUTBOX_PENDING = Gauge("outbox_pending", "Outbox rows waiting to be published.", ["service"])
 EVENTS_CONSUMED = Counter(
-    "events_consumed_total",
+    "mentorship_events_consumed_total",
     "Events a consumer finished with, by outcome (handled, duplicate, ignored, dead_lettered).",
     ["consumer", "topic", "event_type", "outcome"],
 )
 HANDLER_SECONDS = Histogram(
-    "event_handler_seconds",
-    "Time from receiving an event to committing its effect.",
+    "mentorship_event_handler_seconds",
+    "Time from receiving an event to committing its effect, retries included.",
     ["consumer", "event_type"],
 )
 HANDLER_RETRIES = Counter(
-    "event_handler_retries_total", "Retries of failing event handlers.", ["consumer", "kind"]
+    "mentorship_event_handler_retries_total",
+    "Retries of failing event handlers (kind: error in the handler, or transient database outage).",
+    ["consumer", "kind"],
 )
 DEAD_LETTERS = Counter(
-    "dead_letters_total", "Messages parked on a dead-letter topic.", ["consumer", "topic", "reason"]
+    "mentorship_dead_letters_total",
+    "Messages parked on the dead-letter topic of `topic`, by reason.",
+    ["consumer", "topic", "reason"],
+)
+OUTBOX_PENDING = Gauge(
+    "mentorship_outbox_pending",
+    "Outbox rows waiting to be published (refreshed at every scrape).",
+    ["service"],
+)
+CONSUMER_LAG = Gauge(
+    "mentorship_consumer_lag",
+    "Records on a partition this consumer has not taken yet: the partition's last known high "
+    "watermark minus the consumer's position (refreshed at every scrape; assigned partitions only).",
+    ["service", "consumer", "topic", "partition"],
+)
+
+# --- matching ---------------------------------------------------------------------------------
+
+#: The statuses a match can have (the `matches.status` check constraint).
+MATCH_STATUSES = ("proposed", "accepted", "declined", "expired")
+
+MATCH_TRANSITIONS = Counter(
+    "mentorship_match_transitions_total",
+    "Matches that entered a status (proposed, accepted, declined, expired), counted where the "
+    "event is written to the outbox; a transaction rolled back afterwards (a retried handler) "
+    "can leave one counted twice, `mentorship_events_published_total` counts what committed.",
+    ["status"],
+)
+MATCHES = Gauge(
+    "mentorship_matches",
+    "Matches in the matching database by current status (refreshed at every scrape).",
+    ["status"],
+)
+MATCH_SCORE = Histogram(
+    "mentorship_match_score",
+    "Score (0 to 1) of every proposed match, by origin (online, request, round).",
+    ["origin"],
+    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+)
+
+# --- notification -----------------------------------------------------------------------------
+
+EMAILS_SENT = Counter(
+    "mentorship_emails_sent_total",
+    "Mails the mail server accepted, by template.",
+    ["template"],
+)
+EMAILS_FAILED = Counter(
+    "mentorship_emails_failed_total",
+    "Mails that failed, by template and outcome: 'retrying' (the send failed, another attempt "
+    "is scheduled) or 'given_up' (no further attempt: the sends kept failing, failed for good, "
+    "or the mail could not be built; NotificationFailed is published).",
+    ["template", "outcome"],
 )

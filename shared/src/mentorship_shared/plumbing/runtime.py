@@ -11,27 +11,43 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 import asyncpg
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from faststream.kafka import KafkaBroker
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..contracts.topics import topic_partitions
 from . import metrics
 from .auth import bearer_token, is_operator
-from .broker import create_broker, ensure_topics, subscribe
+from .broker import (
+    asyncapi_document,
+    create_broker,
+    document_publications,
+    ensure_topics,
+    subscribe,
+)
 from .consumer import EventConsumer
-from .database import apply_migrations, connect_pool, load_migrations, plumbing_migrations
+from .database import (
+    Connection,
+    apply_migrations,
+    connect_pool,
+    load_migrations,
+    plumbing_migrations,
+)
 from .http import ERROR_RESPONSES, ApiError, install_error_handlers, install_operational_routes
 from .limits import RequestBodyLimit
 from .outbox import OutboxRelay, pending_count
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+#: Sets a service's own gauges from its database just before a scrape.
+MetricsRefresher = Callable[[Connection], Awaitable[None]]
 
 
 class BackgroundWorker(Protocol):
@@ -43,7 +59,10 @@ class BackgroundWorker(Protocol):
 
 
 class ServiceRuntime:
-    """Owns a service's pool, broker, outbox relay, consumers and workers."""
+    """Owns a service's pool, broker, outbox relay, consumers and workers.
+
+    `publishes` names the topics the service's events go to (for the AsyncAPI document);
+    `metrics_refreshers` set the service's own gauges before each scrape of `/metrics`."""
 
     def __init__(
         self,
@@ -52,25 +71,42 @@ class ServiceRuntime:
         migrations_dir: Path,
         consumers: Sequence[EventConsumer] = (),
         workers: Sequence[BackgroundWorker] = (),
+        publishes: Sequence[str] = (),
+        metrics_refreshers: Sequence[MetricsRefresher] = (),
     ) -> None:
         self.settings = settings
         self._migrations_dir = migrations_dir
         self.consumers = list(consumers)
         self._workers = list(workers)
+        self._metrics_refreshers = list(metrics_refreshers)
         self.broker: KafkaBroker = create_broker(
             settings.kafka_bootstrap_servers,
             enable_idempotence=settings.kafka_enable_idempotence,
             client_id=settings.service_name,
         )
-        for consumer in self.consumers:
-            subscribe(
-                self.broker,
+        self._subscriptions = [
+            (
                 consumer,
-                namespace=settings.kafka_topic_namespace,
-                group_prefix=settings.consumer_group_prefix,
-                session_timeout_ms=settings.kafka_session_timeout_ms,
-                heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+                subscribe(
+                    self.broker,
+                    consumer,
+                    namespace=settings.kafka_topic_namespace,
+                    group_prefix=settings.consumer_group_prefix,
+                    session_timeout_ms=settings.kafka_session_timeout_ms,
+                    heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+                ),
             )
+            for consumer in self.consumers
+        ]
+        # Documentation only: the outbox relay publishes with its own producer.
+        document_publications(
+            self.broker,
+            service=settings.service_name,
+            topics=publishes,
+            consumed_topics=[consumer.topic for consumer in self.consumers],
+            namespace=settings.kafka_topic_namespace,
+        )
+        self._lag_series: set[tuple[str, str, str, str]] = set()
         self._pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
 
@@ -177,6 +213,57 @@ class ServiceRuntime:
         )
         return checks
 
+    async def refresh_metrics(self) -> None:
+        """Set the gauges that describe state: outbox backlog, consumer lag and the service's
+        own. Bounded in time; a failure is logged and leaves the last values."""
+        await self._refresh_consumer_lag()
+        if self._pool is None:
+            return
+        try:
+            async with asyncio.timeout(2.0), self._pool.acquire() as conn:
+                pending = await pending_count(conn)
+                metrics.OUTBOX_PENDING.labels(self.settings.service_name).set(pending)
+                for refresh in self._metrics_refreshers:
+                    await refresh(conn)
+        except Exception as error:
+            log.warning("metrics not refreshed from the database: %r", error)
+
+    async def _refresh_consumer_lag(self) -> None:
+        """High watermark minus position of every assigned partition. Both are what the
+        aiokafka consumer already knows from its last fetch: nothing is asked of the broker,
+        and a partition whose position is not known yet is left out."""
+        service = self.settings.service_name
+        current: dict[tuple[str, str, str, str], int] = {}
+        for consumer, subscriber in self._subscriptions:
+            kafka_consumer: Any = subscriber.consumer
+            if kafka_consumer is None:
+                continue
+            try:
+                for partition in kafka_consumer.assignment():
+                    highwater = kafka_consumer.highwater(partition)
+                    if highwater is None:
+                        continue
+                    try:
+                        position = await asyncio.wait_for(kafka_consumer.position(partition), 0.05)
+                    except TimeoutError:
+                        continue
+                    labels = (service, consumer.name, partition.topic, str(partition.partition))
+                    current[labels] = max(0, highwater - position)
+            except Exception as error:  # a rebalance in progress: the next scrape has it
+                log.debug("consumer lag of %s not read: %r", consumer.name, error)
+        for labels in self._lag_series - current.keys():
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(*labels)
+        for labels, lag in current.items():
+            metrics.CONSUMER_LAG.labels(*labels).set(lag)
+        self._lag_series = set(current)
+
+    def asyncapi(self, *, title: str, version: str, description: str) -> dict[str, Any]:
+        """The service's AsyncAPI document: what it consumes and publishes, with the payloads."""
+        return asyncapi_document(
+            self.broker, self._subscriptions, title=title, version=version, description=description
+        )
+
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = self
@@ -186,6 +273,19 @@ class ServiceRuntime:
         finally:
             # Also after a failed start: whatever did start (pool, relay) is stopped.
             await self.stop()
+
+
+class _RefreshMetricsBeforeScrape:
+    """Pure ASGI middleware: `GET /metrics` first refreshes the runtime's state gauges."""
+
+    def __init__(self, app: ASGIApp, *, runtime: ServiceRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/metrics" and scope["method"] == "GET":
+            await self.runtime.refresh_metrics()
+        await self.app(scope, receive, send)
 
 
 def _runtime(request: Request) -> ServiceRuntime:
@@ -210,6 +310,7 @@ def create_service_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(RequestBodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
+    app.add_middleware(_RefreshMetricsBeforeScrape, runtime=runtime)
     install_operational_routes(app, runtime.readiness)
     for router in routers:
         # Every route documents our 422 body instead of FastAPI's default one.
