@@ -417,3 +417,95 @@ async def test_page_sizes_above_the_maximum_are_clamped_not_refused(
     assert [s["mentor_id"] for s in clamped_suggestions.json()["suggestions"]] == [
         s["mentor_id"] for s in suggestions.json()["suggestions"]
     ]
+
+
+# --- /metrics -----------------------------------------------------------------------------
+
+MetricSamples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(client: httpx.AsyncClient) -> MetricSamples:
+    """Every sample of `GET /metrics`, by name and sorted labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = await client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def sample(samples: MetricSamples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_metrics_show_events_proposals_scores_lag_and_dead_letters(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str
+) -> None:
+    before = await scrape(matcher)
+    await proposed_pair(matcher, kafka, namespace)
+    await produce(kafka.bootstrap_servers, f"{namespace}{PROFILE_EVENTS}", [b"not an envelope"])
+
+    def grew(samples: MetricSamples, name: str, **labels: str) -> bool:
+        return sample(samples, name, **labels) > sample(before, name, **labels)
+
+    def lag(samples: MetricSamples) -> dict[str, float]:
+        return {
+            dict(labels)["partition"]: value
+            for (name, labels), value in samples.items()
+            if name == "mentorship_consumer_lag"
+            and dict(labels)["service"] == "matching"
+            and dict(labels)["topic"] == f"{namespace}{PROFILE_EVENTS}"
+        }
+
+    consumed = {"consumer": "profile-events", "topic": PROFILE_EVENTS, "outcome": "handled"}
+    after = await eventually(
+        lambda: scrape(matcher),
+        lambda s: (
+            grew(
+                s,
+                "mentorship_dead_letters_total",
+                consumer="profile-events",
+                topic=PROFILE_EVENTS,
+                reason="malformed_envelope",
+            )
+            and grew(
+                s,
+                "mentorship_events_published_total",
+                topic=MATCH_EVENTS,
+                event_type="MatchProposed",
+            )
+            and grew(
+                s,
+                "mentorship_events_published_total",
+                topic=dead_letter_topic(PROFILE_EVENTS),
+                event_type="unknown",
+            )
+            and sample(s, "mentorship_outbox_pending", service="matching") == 0
+            and bool(lag(s))
+            and sum(lag(s).values()) == 0
+        ),
+    )
+
+    assert grew(
+        after, "mentorship_events_consumed_total", event_type="MenteeRegistered", **consumed
+    )
+    assert grew(
+        after, "mentorship_events_consumed_total", event_type="MentorRegistered", **consumed
+    )
+    assert grew(
+        after,
+        "mentorship_event_handler_seconds_count",
+        consumer="profile-events",
+        event_type="MenteeRegistered",
+    )
+    assert grew(after, "mentorship_match_transitions_total", status="proposed")
+    assert grew(after, "mentorship_match_score_count", origin="online")
+    assert grew(after, "mentorship_match_score_bucket", origin="online", le="1.0")
+    # The gauge is read from this matcher's own database at the scrape.
+    assert sample(after, "mentorship_matches", status="proposed") == 1
+    assert sample(after, "mentorship_matches", status="accepted") == 0
+    assert ("mentorship_matches", (("status", "expired"),)) in after
+    assert set(lag(after)) == {str(partition) for partition in range(6)}
