@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from . import use_cases
 from .config import ProfileSettings
-from .domain import FieldRejected
+from .domain import FieldRejected, check_booking_link
 from .repository import (
     EmailTaken,
     PostgresProfileStore,
@@ -125,6 +125,8 @@ async def _register(
         )
     except RateLimited as refused:
         raise _rate_limited(refused, settings.registration_rate_window_seconds) from refused
+    if isinstance(body, MentorRegistration):
+        await _check_link(body.booking_url)
     try:
         async with unit_of_work(runtime.pool) as (store, events):
             stored, token = await use_cases.register(store, events, body)
@@ -173,6 +175,7 @@ async def patch_profile(
     profile_id: AuthorizedProfileId, body: ProfilePatch, pool: PoolDep
 ) -> ProfileView:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    await _check_link(changes.get("booking_url"))
     try:
         async with unit_of_work(pool) as (store, events):
             stored = await use_cases.update_profile(store, events, profile_id, changes)
@@ -226,6 +229,15 @@ def _view_fields(stored: StoredProfile) -> dict[str, Any]:
     data = stored.profile.model_dump()
     data["id"] = data.pop("profile_id")
     return {**data, "created_at": stored.created_at, "updated_at": stored.updated_at}
+
+
+async def _check_link(url: str | None) -> None:
+    """Resolve a booking link's host before any transaction starts (a slow name must not hold
+    a database connection): 422 naming the field when it is not public."""
+    try:
+        await check_booking_link(url)
+    except FieldRejected as error:
+        raise ApiError(422, "invalid_request", error.message, field=error.field) from error
 
 
 def _not_found() -> ApiError:

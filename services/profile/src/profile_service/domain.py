@@ -60,13 +60,13 @@ def apply_changes(profile: Profile, changes: dict[str, Any]) -> tuple[Profile, l
     return updated, changed
 
 
-async def check_booking_link(profile: Profile, *, resolver: AsyncResolver | None = None) -> None:
+async def check_booking_link(url: str | None, *, resolver: AsyncResolver | None = None) -> None:
     """Refuse a mentor's booking link whose host does not resolve, or resolves to any address
     that is not public. The link's spelling was checked when the request was read; the lookup
     is done here, without blocking the event loop and with a timeout. Raises FieldRejected."""
-    if not isinstance(profile, MentorProfile) or profile.booking_url is None:
+    if url is None:
         return
     try:
-        await check_public_url_async(profile.booking_url, resolver=resolver)
+        await check_public_url_async(url, resolver=resolver)
     except UrlRefused as error:
         raise FieldRejected("booking_url", f"The booking link is refused: {error}.") from error

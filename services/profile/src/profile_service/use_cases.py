@@ -17,15 +17,12 @@ from mentorship_shared.contracts.events import (
     ProfileUpdated,
 )
 from mentorship_shared.plumbing.auth import credential_of, hash_token, new_token
-from mentorship_shared.plumbing.http import ApiError
 from mentorship_shared.plumbing.outbox import EventSink
 
 from .domain import (
-    FieldRejected,
     Profile,
     Registration,
     apply_changes,
-    check_booking_link,
     new_profile,
 )
 from .repository import StoredProfile
@@ -57,7 +54,6 @@ async def register(
     """Store a new profile and raise MenteeRegistered or MentorRegistered; return the token."""
     token = new_token()
     profile = new_profile(registration, uuid.uuid4())
-    await _check_links(profile)
     stored = await store.add(profile, hash_token(token))
     credential = credential_of(token)
     if isinstance(profile, MenteeProfile):
@@ -77,8 +73,6 @@ async def update_profile(
     updated, changed_fields = apply_changes(stored.profile, changes)
     if not changed_fields:
         return stored
-    if "booking_url" in changed_fields:
-        await _check_links(updated)
     result = await store.replace(updated)
     token_hash = await store.token_hash(profile_id)
     await events.publish(
@@ -89,15 +83,6 @@ async def update_profile(
         )
     )
     return result
-
-
-async def _check_links(profile: Profile) -> None:
-    """Refuse (422 naming the field) a link whose host is not public, before anything is
-    stored or published; the request already checked how the link is written."""
-    try:
-        await check_booking_link(profile)
-    except FieldRejected as error:
-        raise ApiError(422, "invalid_request", error.message, field=error.field) from error
 
 
 async def rotate_token(
