@@ -56,6 +56,10 @@ fmt: install ## Format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+.PHONY: docs
+docs: install ## Generate each service's OpenAPI and AsyncAPI document into docs/api/ (no servers needed)
+	$(PY) -m tools.gen_docs
+
 up: ## Operators: build and start the stack with Docker Compose
 	docker compose up --build -d
 
