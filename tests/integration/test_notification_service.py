@@ -765,3 +765,122 @@ async def test_a_page_size_above_the_maximum_gives_the_largest_page(
     assert len(default_page.json()["notifications"]) == 50
     assert len(largest.json()["notifications"]) == 200
     assert clamped.json() == largest.json()
+
+
+# --- /metrics -----------------------------------------------------------------------------
+
+MetricSamples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(client: httpx.AsyncClient) -> MetricSamples:
+    """Every sample of `GET /metrics`, by name and sorted labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = await client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def sample(samples: MetricSamples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_metrics_count_mails_sent_and_failed(
+    notifier: httpx.AsyncClient,
+    notification_db: str,
+    kafka: KafkaHandle,
+    namespace: str,
+    smtp_sink: SmtpSink,
+    unique: str,
+) -> None:
+    before = await scrape(notifier)
+    engineer = mentee({"pricing_monetisation": (1, 4)}, email=f"ada-{unique}@example.com")
+    pm = mentor({"pricing_monetisation": 5}, email=f"grace-{unique}@example.com")
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{PROFILE_EVENTS}",
+        [registered(engineer), registered(pm)],
+    )
+    await produce(
+        kafka.bootstrap_servers,
+        f"{namespace}{MATCH_EVENTS}",
+        [proposal(engineer.profile_id, pm.profile_id)],
+    )
+    await mail_received(smtp_sink, 2)
+    sent = await eventually(
+        lambda: scrape(notifier),
+        lambda s: (
+            sample(s, "mentorship_emails_sent_total", template="match_proposed")
+            - sample(before, "mentorship_emails_sent_total", template="match_proposed")
+            == 2
+            and sample(
+                s,
+                "mentorship_events_published_total",
+                topic=NOTIFICATION_EVENTS,
+                event_type="NotificationSent",
+            )
+            - sample(
+                before,
+                "mentorship_events_published_total",
+                topic=NOTIFICATION_EVENTS,
+                event_type="NotificationSent",
+            )
+            >= 2
+        ),
+    )
+    handled = {"topic": MATCH_EVENTS, "event_type": "MatchProposed", "outcome": "handled"}
+    assert sample(
+        sent, "mentorship_events_consumed_total", consumer="match-events", **handled
+    ) > sample(before, "mentorship_events_consumed_total", consumer="match-events", **handled)
+
+
+async def test_metrics_count_mail_failures_retried_and_given_up(
+    notification_db: str, kafka: KafkaHandle, namespace: str, unique: str
+) -> None:
+    settings = NotificationSettings(
+        database_url=notification_db,
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        kafka_topic_namespace=namespace,
+        smtp_host="127.0.0.1",
+        smtp_port=1,  # nothing listens here
+        send_max_attempts=2,
+        send_retry_base_seconds=0.1,
+        dispatcher_poll_interval_seconds=0.1,
+        operator_api_key=OPERATOR_KEY,
+        **FAST_KAFKA,
+    )
+    engineer = mentee({"pricing_monetisation": (1, 4)}, email=f"ada-{unique}@example.com")
+    pm = mentor({"pricing_monetisation": 5}, email=f"grace-{unique}@example.com")
+    async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY) as client:
+        before = await scrape(client)
+        await produce(
+            kafka.bootstrap_servers,
+            f"{namespace}{PROFILE_EVENTS}",
+            [registered(engineer), registered(pm)],
+        )
+        await produce(
+            kafka.bootstrap_servers,
+            f"{namespace}{MATCH_EVENTS}",
+            [proposal(engineer.profile_id, pm.profile_id)],
+        )
+
+        def failed(samples: MetricSamples, outcome: str) -> float:
+            return sample(
+                samples,
+                "mentorship_emails_failed_total",
+                template="match_proposed",
+                outcome=outcome,
+            ) - sample(
+                before, "mentorship_emails_failed_total", template="match_proposed", outcome=outcome
+            )
+
+        after = await eventually(lambda: scrape(client), lambda s: failed(s, "given_up") == 2)
+    # Each of the two mails: the first attempt failed and was retried, the second gave up.
+    assert failed(after, "retrying") == 2
+    assert sample(after, "mentorship_emails_sent_total", template="match_proposed") == sample(
+        before, "mentorship_emails_sent_total", template="match_proposed"
+    )
