@@ -712,3 +712,43 @@ async def test_a_body_above_the_limit_gets_413_and_changes_nothing(
     counts = await table_counts(profile_db)
     # Only the fitting request was stored, published and counted (once per limit).
     assert counts == {"profiles": 1, "outbox": 1, "registration_attempts": 2}
+
+
+# --- /metrics -----------------------------------------------------------------------------
+
+
+async def test_metrics_count_published_registrations_and_show_an_empty_outbox(
+    api: httpx.AsyncClient, unique: str
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.support.services import eventually
+
+    async def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        response = await api.get("/metrics")
+        assert response.status_code == 200, response.text
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+        }
+
+    published = (
+        "mentorship_events_published_total",
+        (("event_type", "MenteeRegistered"), ("topic", PROFILE_EVENTS)),
+    )
+    pending = ("mentorship_outbox_pending", (("service", "profile"),))
+    before = await scrape()
+    registered = await api.post("/v1/mentees", json=mentee_body(unique))
+    assert registered.status_code == 201, registered.text
+
+    after = await eventually(
+        scrape,
+        lambda s: s.get(published, 0.0) > before.get(published, 0.0) and s.get(pending) == 0,
+    )
+    # The profile service consumes nothing: no lag of its own.
+    assert not [
+        labels
+        for name, labels in after
+        if name == "mentorship_consumer_lag" and ("service", "profile") in labels
+    ]
