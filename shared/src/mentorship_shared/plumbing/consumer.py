@@ -12,6 +12,15 @@ A message that cannot be parsed, has a schema version newer than the code, or ke
 after `max_attempts` is written to `<topic>.dlq` through the outbox, with the error and the
 original headers, and the partition moves on. While the database is unreachable the consumer
 waits and retries instead: those failures say nothing about the message.
+
+A dead letter that an operator replays (`devstack dlq replay`) comes back with a
+`dlq-replayed-from` header. Its event id is already in `processed_events` as dead-lettered, so
+for a replay, and only for one, that row is taken over: the replayed record is processed once
+(or dead-lettered once more), and a redelivery of the same record is still a no-op.
+
+Shutdown (`stop_accepting`, then `drain`): records taken after it are neither processed nor
+committed, in-flight handlers get a grace period to finish their transaction and their commit,
+and the rest are cancelled before they commit, so their records are delivered again.
 """
 
 from __future__ import annotations
@@ -20,7 +29,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -37,6 +45,7 @@ from ..contracts.topics import dead_letter_topic
 from . import metrics
 from .database import TRANSIENT_DB_ERRORS, Connection
 from .outbox import Outbox
+from .worker import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +54,19 @@ _T = TypeVar("_T")
 Handler = Callable[[Connection, EventEnvelope, P], Awaitable[None]]
 # uuid5 namespace for messages that carry no usable event id (their content hash names them).
 _RAW_MESSAGE_NAMESPACE = uuid.UUID("6f1c4d0e-58a4-4f0a-9a53-5b0e3c2d8e11")
+#: Header `devstack dlq replay` puts on a replayed dead letter: "<dlq topic>:<partition>:<offset>".
+REPLAYED_FROM_HEADER = "dlq-replayed-from"
+#: Headers the consumer adds to a dead letter (a replay removes them again).
+DEAD_LETTER_HEADERS = (
+    "dlq-reason",
+    "dlq-error",
+    "dlq-consumer",
+    "dlq-original-topic",
+    "dlq-original-partition",
+    "dlq-original-offset",
+)
+#: Longest handler retry delay, whatever the attempt count.
+_MAX_RETRY_DELAY = 60.0
 
 
 class PoisonMessage(Exception):
@@ -86,6 +108,9 @@ class EventConsumer:
         self._producer = ""
         self._max_attempts = 5
         self._retry_base = 0.2
+        self._on_progress: Callable[[], None] = _nothing
+        self._accepting = True
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     def on(self, model: type[P]) -> Callable[[Handler[P]], Handler[P]]:
         """Register the handler of one event type (decorator)."""
@@ -109,17 +134,39 @@ class EventConsumer:
         producer: str,
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
+        on_progress: Callable[[], None] | None = None,
     ) -> None:
-        """Attach the runtime resources (done once at service start-up)."""
+        """Attach the runtime resources (done once at service start-up). `on_progress` is
+        called whenever a message is finished or retried (the liveness check listens)."""
         self._pool = pool
         self._producer = producer
         self._max_attempts = max_attempts
         self._retry_base = retry_base_seconds
+        self._on_progress = on_progress or _nothing
+        self._accepting = True
+
+    @property
+    def in_flight(self) -> int:
+        """Records being processed right now (0 or 1: a subscriber takes one at a time)."""
+        return len(self._in_flight)
 
     async def consume(self, message: KafkaMessage) -> None:
-        """FastStream entry point: process one record, then commit its offset."""
+        """FastStream entry point: process one record, then commit its offset.
+
+        The processing runs in a task of its own so that `drain` can abandon it at shutdown
+        without cancelling FastStream's consume loop; cancelled, it never reaches the commit."""
         record = message.raw_message
         assert not isinstance(record, tuple), "batch subscribers are not supported"
+        if not self._accepting:
+            # Shutting down: not processed, not committed; the partition's next owner gets it.
+            log.debug(
+                "shutting down; %s[%d] offset %d left for the next consumer",
+                record.topic,
+                record.partition,
+                record.offset,
+                extra={"consumer": self.name},
+            )
+            return
         delivery = Delivery(
             topic=record.topic,
             partition=record.partition,
@@ -128,6 +175,21 @@ class EventConsumer:
             value=record.value or b"",
             headers={name: value.decode(errors="replace") for name, value in record.headers or ()},
         )
+        task = asyncio.create_task(
+            self._process_and_commit(message, delivery),
+            name=f"{self.name}:{delivery.topic}[{delivery.partition}]@{delivery.offset}",
+        )
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and (current is None or not current.cancelling()):
+                return  # abandoned by `drain`: nothing was committed
+            raise
+
+    async def _process_and_commit(self, message: KafkaMessage, delivery: Delivery) -> None:
         await self.process(delivery)
         try:
             await message.ack()
@@ -138,6 +200,33 @@ class EventConsumer:
                 "offset commit failed; the event will be delivered again",
                 extra={"consumer": self.name, "error": repr(error)},
             )
+
+    def stop_accepting(self) -> None:
+        """Shutdown, first step: records taken from now on are neither processed nor committed."""
+        self._accepting = False
+
+    async def drain(self, grace_seconds: float) -> int:
+        """Shutdown, second step: give the in-flight handlers up to `grace_seconds` to finish
+        (their transaction, then their offset commit), then cancel the others before they
+        commit: their transactions roll back and their records are delivered again. Returns
+        how many were cancelled."""
+        self.stop_accepting()
+        pending = set(self._in_flight)
+        if pending and grace_seconds > 0:
+            _, pending = await asyncio.wait(pending, timeout=grace_seconds)
+        for task in pending:
+            log.warning(
+                "shutting down: cancelling %s after %.1f s of grace; it was not committed and "
+                "will be delivered again",
+                task.get_name(),
+                grace_seconds,
+                extra={"consumer": self.name},
+            )
+            task.cancel()
+        if pending:
+            # Let the cancelled handlers roll back and return their connections.
+            await asyncio.wait(pending, timeout=5.0)
+        return len(pending)
 
     async def process(self, delivery: Delivery) -> str:
         """Process one delivery to the end (handled, duplicate, ignored or dead-lettered)."""
@@ -170,7 +259,8 @@ class EventConsumer:
                     outcome = "dead_lettered"
                     break
                 metrics.HANDLER_RETRIES.labels(self.name, "error").inc()
-                delay = self._retry_base * 2 ** (attempt - 1) * (0.5 + random.random())
+                self._on_progress()
+                delay = backoff_delay(attempt, base=self._retry_base, cap=_MAX_RETRY_DELAY)
                 log.warning(
                     "event handler failed (attempt %d of %d, retrying in %.2f s): %r",
                     attempt,
@@ -187,6 +277,7 @@ class EventConsumer:
 
     def _finish(self, outcome: str, delivery: Delivery, event_type: str) -> str:
         metrics.EVENTS_CONSUMED.labels(self.name, self.topic, event_type, outcome).inc()
+        self._on_progress()
         return outcome
 
     def _parse(
@@ -220,7 +311,13 @@ class EventConsumer:
     ) -> str:
         async with self._acquire() as conn, conn.transaction():
             first_time = await _record_processed(
-                conn, self.name, envelope.event_id, envelope.event_type, delivery, "handled"
+                conn,
+                self.name,
+                envelope.event_id,
+                envelope.event_type,
+                delivery,
+                "handled",
+                replay=is_replay(delivery),
             )
             if not first_time:
                 return "duplicate"
@@ -234,7 +331,13 @@ class EventConsumer:
         event_type = envelope.event_type if envelope is not None else "unknown"
         async with self._acquire() as conn, conn.transaction():
             first_time = await _record_processed(
-                conn, self.name, event_id, event_type, delivery, "dead_lettered"
+                conn,
+                self.name,
+                event_id,
+                event_type,
+                delivery,
+                "dead_lettered",
+                replay=is_replay(delivery),
             )
             if not first_time:
                 return
@@ -278,7 +381,8 @@ class EventConsumer:
             except TRANSIENT_DB_ERRORS as error:
                 failures += 1
                 metrics.HANDLER_RETRIES.labels(self.name, "transient").inc()
-                delay = min(10.0, 0.1 * 2 ** min(failures, 7)) * (0.5 + random.random())
+                self._on_progress()
+                delay = backoff_delay(failures, base=0.2, cap=10.0)
                 log.warning(
                     "database unavailable (%r); retrying in %.1f s",
                     error,
@@ -293,6 +397,15 @@ class EventConsumer:
         return self._pool.acquire()
 
 
+def _nothing() -> None:
+    pass
+
+
+def is_replay(delivery: Delivery) -> bool:
+    """Whether an operator replayed this record from a dead-letter topic."""
+    return REPLAYED_FROM_HEADER in delivery.headers
+
+
 async def _record_processed(
     conn: Connection,
     consumer: str,
@@ -300,11 +413,25 @@ async def _record_processed(
     event_type: str,
     delivery: Delivery,
     outcome: str,
+    *,
+    replay: bool = False,
 ) -> bool:
+    """Record the event id for `consumer`; False if it was there already (a duplicate).
+
+    A replayed dead letter takes over its event's 'dead_lettered' row, once per replayed
+    record: the row then names the replayed record, so a redelivery of that record is a
+    duplicate again. A 'handled' row is never taken over."""
     inserted = await conn.fetchval(
-        "INSERT INTO processed_events (consumer, event_id, event_type, outcome, source_topic, "
-        "source_partition, source_offset) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-        "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING true",
+        "INSERT INTO processed_events AS p (consumer, event_id, event_type, outcome, "
+        "source_topic, source_partition, source_offset) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (consumer, event_id) DO UPDATE SET event_type = EXCLUDED.event_type, "
+        "outcome = EXCLUDED.outcome, source_topic = EXCLUDED.source_topic, "
+        "source_partition = EXCLUDED.source_partition, source_offset = EXCLUDED.source_offset, "
+        "processed_at = now() "
+        "WHERE $8 AND p.outcome = 'dead_lettered' "
+        "AND (p.source_topic, p.source_partition, p.source_offset) IS DISTINCT FROM "
+        "(EXCLUDED.source_topic, EXCLUDED.source_partition, EXCLUDED.source_offset) "
+        "RETURNING true",
         consumer,
         event_id,
         event_type,
@@ -312,6 +439,7 @@ async def _record_processed(
         delivery.topic,
         delivery.partition,
         delivery.offset,
+        replay,
     )
     return bool(inserted)
 

@@ -12,6 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .liveness import Stall
+
 
 class FieldError(BaseModel):
     field: str = Field(description="Dotted path of the offending field, such as 'skills.0.target'.")
@@ -127,14 +129,73 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, str]]]
+#: The stalled consumers, from memory only (no database, no broker).
+LivenessCheck = Callable[[], Sequence[Stall]]
 
 
-def install_operational_routes(app: FastAPI, readiness: ReadinessCheck) -> None:
-    """`/healthz` (the process is alive), `/readyz` (its dependencies answer), `/metrics`."""
+class StalledPartition(BaseModel):
+    consumer: str = Field(description="The consumer that made no progress.")
+    topic: str = Field(description="A topic partition with records waiting for it...")
+    partition: int = Field(description="...and its number.")
+    lag: int = Field(description="Records waiting on that partition.")
+    seconds_without_progress: float = Field(
+        description="How long the consumer has finished no message while this partition lagged."
+    )
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+
+class Health(BaseModel):
+    """`/healthz`: `ok`, or `stalled` with the consumers that stopped making progress."""
+
+    status: str = Field(description="'ok' or 'stalled'.")
+    stalled: list[StalledPartition] = Field(
+        default_factory=list,
+        description=(
+            "Partitions whose consumer made no progress for CONSUMER_STALL_SECONDS (only in a "
+            "503 answer)."
+        ),
+    )
+
+
+def install_operational_routes(
+    app: FastAPI, readiness: ReadinessCheck, *, liveness: LivenessCheck | None = None
+) -> None:
+    """`/healthz` (the process is alive and its consumers are not stuck), `/readyz` (its
+    dependencies answer), `/metrics`."""
+
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness: the process answers and no consumer is stuck",
+        response_model=Health,
+        responses={
+            503: {
+                "model": Health,
+                "description": (
+                    "A consumer made no progress for CONSUMER_STALL_SECONDS while a partition "
+                    "it owns had records waiting: restart the process."
+                ),
+            }
+        },
+    )
+    async def healthz() -> Response:
+        # Cheap on purpose: what the consumers reported, in memory; no database, no broker.
+        stalls = liveness() if liveness is not None else ()
+        if not stalls:
+            return JSONResponse({"status": "ok"})
+        body = Health(
+            status="stalled",
+            stalled=[
+                StalledPartition(
+                    consumer=stall.consumer,
+                    topic=stall.topic,
+                    partition=stall.partition,
+                    lag=stall.lag,
+                    seconds_without_progress=round(stall.seconds_without_progress, 1),
+                )
+                for stall in stalls
+            ],
+        )
+        return JSONResponse(body.model_dump(), status_code=503)
 
     @app.get(
         "/readyz",

@@ -2,16 +2,27 @@
 
 Each service describes itself (settings, migrations, consumers, background workers) and gets
 a FastAPI lifespan that starts everything in order and stops it in reverse on SIGTERM.
+
+Stopping (uvicorn runs the lifespan's exit on SIGTERM) goes: the consumers stop taking records
+and their partitions are paused; in-flight handlers get `SHUTDOWN_GRACE_SECONDS` to finish
+their transaction and their offset commit, and the rest are cancelled before committing (see
+`EventConsumer.drain`); then the workers, the broker (FastStream's own graceful wait finds
+nothing in flight), the outbox relay (pending rows stay pending for the next instance) and the
+pool stop.
+
+While running, a monitor samples each consumer's lag into a `StallDetector`; `/healthz` answers
+503 when a consumer made no progress for `CONSUMER_STALL_SECONDS` while it had lag.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -41,6 +52,7 @@ from .database import (
 )
 from .http import ERROR_RESPONSES, ApiError, install_error_handlers, install_operational_routes
 from .limits import RequestBodyLimit
+from .liveness import Stall, StallDetector, TopicPartitionKey, sample_interval
 from .outbox import OutboxRelay, pending_count
 from .settings import ServiceSettings
 
@@ -109,6 +121,10 @@ class ServiceRuntime:
         self._lag_series: set[tuple[str, str, str, str]] = set()
         self._pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
+        self.stall_detector = StallDetector(settings.consumer_stall_seconds)
+        self._monitor: asyncio.Task[None] | None = None
+        # consumer name -> end offsets the broker reported at the monitor's last asking.
+        self._end_offsets: dict[str, dict[TopicPartitionKey, int]] = {}
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -151,8 +167,13 @@ class ServiceRuntime:
                 producer=settings.service_name,
                 max_attempts=settings.consumer_max_attempts,
                 retry_base_seconds=settings.consumer_retry_base_seconds,
+                on_progress=functools.partial(self.stall_detector.progressed, consumer.name),
             )
         await self._start_broker()
+        if self.consumers:
+            self._monitor = asyncio.create_task(
+                self._monitor_liveness(), name=f"{settings.service_name}-liveness"
+            )
         for worker in self._workers:
             await worker.start(self._pool)
         log.info(
@@ -180,12 +201,40 @@ class ServiceRuntime:
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
 
+    async def _drain_consumers(self) -> None:
+        """Stop taking records, let in-flight handlers finish within the grace period, and
+        cancel the rest before they commit."""
+        grace = self.settings.shutdown_grace_seconds
+        for consumer, subscriber in self._subscriptions:
+            consumer.stop_accepting()
+            kafka_consumer: Any = subscriber.consumer
+            if kafka_consumer is not None:
+                with contextlib.suppress(Exception):  # no assignment yet, or already stopped
+                    kafka_consumer.pause(*kafka_consumer.assignment())
+        in_flight = sum(consumer.in_flight for consumer in self.consumers)
+        if in_flight:
+            log.info("waiting up to %.1f s for %d in-flight event handler(s)", grace, in_flight)
+        abandoned = await asyncio.gather(*(c.drain(grace) for c in self.consumers))
+        if sum(abandoned):
+            log.warning(
+                "%d event handler(s) cancelled at shutdown, uncommitted: they will be "
+                "delivered again",
+                sum(abandoned),
+            )
+
     async def stop(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+            self._monitor = None
+        # First the consumers, while the pool and the relay still run: handlers that finish
+        # within the grace period commit their effect and then their offset, the others are
+        # cancelled before committing and their records are delivered again after a restart.
+        await self._drain_consumers()
         for worker in reversed(self._workers):
             with contextlib.suppress(Exception):
                 await worker.stop()
-        # Stopping the broker cancels in-flight handlers before they commit their offsets;
-        # their transactions roll back and the events are delivered again after a restart.
         with contextlib.suppress(Exception):
             await self.broker.stop()
         if self.relay is not None:
@@ -228,29 +277,89 @@ class ServiceRuntime:
         except Exception as error:
             log.warning("metrics not refreshed from the database: %r", error)
 
-    async def _refresh_consumer_lag(self) -> None:
-        """High watermark minus position of every assigned partition. Both are what the
-        aiokafka consumer already knows from its last fetch: nothing is asked of the broker,
-        and a partition whose position is not known yet is left out."""
-        service = self.settings.service_name
-        current: dict[tuple[str, str, str, str], int] = {}
+    async def _read_consumer_lags(
+        self, *, end_offsets: Mapping[str, Mapping[TopicPartitionKey, int]] | None = None
+    ) -> dict[str, dict[TopicPartitionKey, int]]:
+        """Per consumer, high watermark minus position of every assigned partition. Both are
+        what the aiokafka consumer already knows from its last fetch: nothing is asked of the
+        broker, and a partition whose position is not known yet is left out. `end_offsets`
+        (what the broker said lately) count too where they are ahead of the high watermark."""
+        lags: dict[str, dict[TopicPartitionKey, int]] = {}
         for consumer, subscriber in self._subscriptions:
             kafka_consumer: Any = subscriber.consumer
             if kafka_consumer is None:
                 continue
+            reported = (end_offsets or {}).get(consumer.name, {})
+            found: dict[TopicPartitionKey, int] = {}
             try:
                 for partition in kafka_consumer.assignment():
-                    highwater = kafka_consumer.highwater(partition)
-                    if highwater is None:
+                    key = (partition.topic, partition.partition)
+                    ends = [kafka_consumer.highwater(partition), reported.get(key)]
+                    known = [end for end in ends if end is not None]
+                    if not known:
                         continue
                     try:
                         position = await asyncio.wait_for(kafka_consumer.position(partition), 0.05)
                     except TimeoutError:
                         continue
-                    labels = (service, consumer.name, partition.topic, str(partition.partition))
-                    current[labels] = max(0, highwater - position)
-            except Exception as error:  # a rebalance in progress: the next scrape has it
+                    found[key] = max(0, max(known) - position)
+            except Exception as error:  # a rebalance in progress: the next reading has it
                 log.debug("consumer lag of %s not read: %r", consumer.name, error)
+            lags[consumer.name] = found
+        return lags
+
+    async def _ask_end_offsets(self) -> None:
+        """Ask the broker for the end offset of every assigned partition (one ListOffsets
+        request per consumer): a fetcher that hangs stops updating the high watermark, so
+        records that arrive afterwards would not show as lag otherwise."""
+        for consumer, subscriber in self._subscriptions:
+            kafka_consumer: Any = subscriber.consumer
+            self._end_offsets.pop(consumer.name, None)  # an answer or nothing, never stale
+            if kafka_consumer is None:
+                continue
+            try:
+                assignment = list(kafka_consumer.assignment())
+                if not assignment:
+                    continue
+                offsets = await asyncio.wait_for(kafka_consumer.end_offsets(assignment), 5.0)
+            except Exception as error:
+                log.debug("end offsets of %s not read: %r", consumer.name, error)
+                continue
+            self._end_offsets[consumer.name] = {
+                (partition.topic, partition.partition): offset
+                for partition, offset in offsets.items()
+            }
+
+    async def _monitor_liveness(self) -> None:
+        """Feed the stall detector: lag every `sample_interval`, end offsets from the broker
+        every quarter of the stall time (at most every 30 s)."""
+        interval = sample_interval(self.settings.consumer_stall_seconds)
+        ask_every = max(interval, min(30.0, self.settings.consumer_stall_seconds / 4))
+        next_ask = 0.0
+        while True:
+            try:
+                if time.monotonic() >= next_ask:
+                    await self._ask_end_offsets()
+                    next_ask = time.monotonic() + ask_every
+                lags = await self._read_consumer_lags(end_offsets=self._end_offsets)
+                for name, partitions in lags.items():
+                    self.stall_detector.observe(name, partitions)
+            except Exception as error:
+                log.warning("consumer liveness not sampled: %r", error)
+            await asyncio.sleep(interval)
+
+    def stalls(self) -> list[Stall]:
+        """Consumers that made no progress for CONSUMER_STALL_SECONDS while they had lag
+        (what `/healthz` reports); in memory only, no database or broker is asked."""
+        return self.stall_detector.stalls()
+
+    async def _refresh_consumer_lag(self) -> None:
+        """Set the lag gauge from what the aiokafka consumers know (see `_read_consumer_lags`)."""
+        service = self.settings.service_name
+        current: dict[tuple[str, str, str, str], int] = {}
+        for name, partitions in (await self._read_consumer_lags()).items():
+            for (topic, partition), lag in partitions.items():
+                current[(service, name, topic, str(partition))] = lag
         for labels in self._lag_series - current.keys():
             with contextlib.suppress(KeyError):
                 metrics.CONSUMER_LAG.remove(*labels)
@@ -311,7 +420,7 @@ def create_service_app(
     install_error_handlers(app)
     app.add_middleware(RequestBodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
     app.add_middleware(_RefreshMetricsBeforeScrape, runtime=runtime)
-    install_operational_routes(app, runtime.readiness)
+    install_operational_routes(app, runtime.readiness, liveness=runtime.stalls)
     for router in routers:
         # Every route documents our 422 body instead of FastAPI's default one.
         app.include_router(router, responses=ERROR_RESPONSES)

@@ -87,7 +87,29 @@ class ServiceSettings(BaseSettings):
         description="Attempts at a failing event before it goes to the dead-letter topic.",
     )
     consumer_retry_base_seconds: float = Field(
-        default=0.2, gt=0, description="First retry delay for a failing event; doubles per attempt."
+        default=0.2,
+        gt=0,
+        description=(
+            "First retry delay for a failing event; doubles per attempt (up to 60 s), each "
+            "delay jittered by a random factor between 0.5 and 1.5."
+        ),
+    )
+    consumer_stall_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description=(
+            "Liveness: a consumer that finishes no message for this long while one of its "
+            "partitions has lag makes /healthz answer 503, naming the consumer and partition."
+        ),
+    )
+    shutdown_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description=(
+            "On SIGTERM, how long in-flight event handlers get to finish (their transaction, "
+            "then their offset commit); the rest are cancelled without committing, so their "
+            "events are delivered again. Keep it below the orchestrator's kill timeout."
+        ),
     )
 
     @field_validator("log_level")

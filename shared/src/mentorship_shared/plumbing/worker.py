@@ -3,6 +3,9 @@
 The outbox relay and the mail dispatcher both work this way: a trigger NOTIFYs a channel when
 rows commit, the loop wakes and drains in batches, and when nothing notifies it (a missed
 notification, rows that became due with time) it still polls every `poll_interval` seconds.
+
+Every retry in the plumbing waits `backoff_delay(...)`: exponential in the number of failures,
+capped, and jittered, so instances that failed together do not retry together.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -23,6 +27,19 @@ log = logging.getLogger(__name__)
 
 #: Failures of the loop's dependencies that are retried with backoff rather than reported as bugs.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (KafkaError, *TRANSIENT_DB_ERRORS)
+
+
+def backoff_delay(
+    failures: int,
+    *,
+    base: float,
+    cap: float,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait after the `failures`-th failure in a row (1, 2, ...): `base` doubled per
+    failure up to `cap`, times a random factor in [0.5, 1.5)."""
+    exponent = min(max(failures, 1) - 1, 30)  # 2**30 * base is past any cap
+    return min(cap, base * 2.0**exponent) * (0.5 + rand())
 
 
 class PollingWorker:
@@ -85,16 +102,17 @@ class PollingWorker:
                 raise
             except TRANSIENT_ERRORS as error:
                 failures += 1
-                delay = min(30.0, 0.2 * 2 ** min(failures, 8)) * (0.5 + random.random())
+                delay = backoff_delay(failures, base=0.4, cap=30.0)
                 log.warning("%s: %r; retrying in %.1f s", self.name, error, delay)
                 await self._close_listener()
                 await self.reset()
                 await asyncio.sleep(delay)
                 continue
             except Exception:
-                log.exception("%s failed unexpectedly; retrying in 5 s", self.name)
+                delay = 5.0 * (0.5 + random.random())
+                log.exception("%s failed unexpectedly; retrying in %.1f s", self.name, delay)
                 await self.reset()
-                await asyncio.sleep(5.0)
+                await asyncio.sleep(delay)
                 continue
             if not more:
                 with contextlib.suppress(TimeoutError):
