@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -28,9 +31,11 @@ from mentorship_shared.plumbing.outbox import (
     forget_published,
     purge_published,
 )
+from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
+from mentorship_shared.plumbing.settings import ServiceSettings
 
 from tests.support.kafka import produce, read_topic
-from tests.support.services import eventually
+from tests.support.services import FAST_KAFKA, eventually, serve_in_process
 
 pytestmark = pytest.mark.integration
 
@@ -301,3 +306,191 @@ async def _count(pool: asyncpg.Pool, table: str) -> int:
     async with pool.acquire() as conn:
         count: int = await conn.fetchval(f"SELECT count(*) FROM {table}")
     return count
+
+
+# --- liveness and shutdown of a whole service runtime ------------------------------------------
+
+
+class SlowConsumer:
+    """An EventConsumer on profile.events whose handler waits, for the events named in `hold`,
+    until `release` is set; every handled event leaves a row in `effects`."""
+
+    def __init__(self, name: str, hold: set[uuid.UUID] | None = None) -> None:
+        self.consumer = EventConsumer(name, PROFILE_EVENTS)
+        self.hold = hold or set()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.calls: list[uuid.UUID] = []
+
+        @self.consumer.on(ProfileDeleted)
+        async def handle(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
+            self.calls.append(envelope.event_id)
+            await conn.execute(
+                "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
+            )
+            if envelope.event_id in self.hold:
+                self.entered.set()
+                await self.release.wait()
+
+
+@pytest.fixture
+async def runtime_db(new_database: Callable[[str], Awaitable[str]]) -> str:
+    return await new_database("runtime")
+
+
+@pytest.fixture
+def effects_migrations(tmp_path: Path) -> Path:
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+    (directory / "0001_effects.sql").write_text(
+        "CREATE TABLE effects (event_id uuid, profile_id uuid);\n"
+    )
+    return directory
+
+
+def service_runtime(
+    runtime_db: str,
+    kafka: KafkaHandle,
+    namespace: str,
+    migrations: Path,
+    slow: SlowConsumer,
+    **settings: Any,
+) -> ServiceRuntime:
+    return ServiceRuntime(
+        ServiceSettings(
+            service_name="runtime-test",
+            database_url=runtime_db,
+            http_port=1,
+            kafka_bootstrap_servers=kafka.bootstrap_servers,
+            kafka_topic_namespace=namespace,
+            **{**FAST_KAFKA, **settings},
+        ),
+        migrations_dir=migrations,
+        consumers=[slow.consumer],
+    )
+
+
+async def _fetch(url: str, query: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()
+
+
+async def test_a_consumer_stuck_with_lag_fails_healthz_naming_it_and_recovers_when_it_moves(
+    runtime_db: str, kafka: KafkaHandle, namespace: str, effects_migrations: Path
+) -> None:
+    stuck, behind = (EventEnvelope.wrap(deletion(), producer="test") for _ in range(2))
+    slow = SlowConsumer(f"stuck-{namespace}", hold={stuck.event_id})
+    # Both wait on one partition before the consumer starts: while the first is held, the
+    # second is lag the consumer knows of.
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    await produce(
+        kafka.bootstrap_servers, topic, [stuck.to_json(), behind.to_json()], key=b"one-partition"
+    )
+    runtime = service_runtime(
+        runtime_db, kafka, namespace, effects_migrations, slow, consumer_stall_seconds=1.5
+    )
+    app = create_service_app(runtime, title="t", description="t", routers=[])
+    async with serve_in_process(app) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        await asyncio.wait_for(slow.entered.wait(), timeout=30)
+
+        response = await eventually(
+            lambda: client.get("/healthz"), lambda r: r.status_code == 503, timeout=30
+        )
+        body = response.json()
+        assert body["status"] == "stalled"
+        [stall] = body["stalled"]
+        assert stall["consumer"] == slow.consumer.name
+        assert stall["topic"] == topic
+        assert stall["lag"] >= 1
+        assert stall["seconds_without_progress"] >= 1.5
+        # /readyz is about dependencies, and they answer: the stall is the process's own.
+        assert (await client.get("/readyz")).status_code == 200
+
+        slow.release.set()
+        await eventually(lambda: client.get("/healthz"), lambda r: r.status_code == 200)
+        await eventually(lambda: _count_url(runtime_db, "effects"), lambda n: n == 2)
+
+
+async def _count_url(url: str, table: str) -> int:
+    [row] = await _fetch(url, f"SELECT count(*) AS n FROM {table}")
+    count: int = row["n"]
+    return count
+
+
+async def test_at_shutdown_a_handler_past_the_grace_period_is_cancelled_uncommitted_and_redelivered(
+    runtime_db: str, kafka: KafkaHandle, namespace: str, effects_migrations: Path
+) -> None:
+    held = EventEnvelope.wrap(deletion(), producer="test")
+    name = f"drain-{namespace}"
+    first = SlowConsumer(name, hold={held.event_id})
+    runtime = service_runtime(
+        runtime_db, kafka, namespace, effects_migrations, first, shutdown_grace_seconds=0.5
+    )
+    await produce(
+        kafka.bootstrap_servers, f"{namespace}{PROFILE_EVENTS}", [held.to_json()], key=b"k"
+    )
+    await runtime.start()
+    try:
+        await asyncio.wait_for(first.entered.wait(), timeout=30)
+    finally:
+        await asyncio.wait_for(runtime.stop(), timeout=30)  # what SIGTERM runs
+
+    # The handler was in its transaction when it was cancelled: nothing of it remains.
+    assert first.calls == [held.event_id]
+    assert await _fetch(runtime_db, "SELECT * FROM processed_events") == []
+    assert await _fetch(runtime_db, "SELECT * FROM effects") == []
+
+    # Its offset was not committed either: the next instance gets the event and handles it.
+    second = SlowConsumer(name)
+    runtime = service_runtime(runtime_db, kafka, namespace, effects_migrations, second)
+    await runtime.start()
+    try:
+        await eventually(lambda: _count_url(runtime_db, "effects"), lambda n: n == 1, timeout=30)
+    finally:
+        await runtime.stop()
+    assert second.calls == [held.event_id]
+    [row] = await _fetch(runtime_db, "SELECT event_id, outcome FROM processed_events")
+    assert (row["event_id"], row["outcome"]) == (held.event_id, "handled")
+
+
+async def test_at_shutdown_a_handler_that_finishes_within_the_grace_period_commits_its_offset(
+    runtime_db: str, kafka: KafkaHandle, namespace: str, effects_migrations: Path
+) -> None:
+    held = EventEnvelope.wrap(deletion(), producer="test")
+    name = f"grace-{namespace}"
+    first = SlowConsumer(name, hold={held.event_id})
+    runtime = service_runtime(
+        runtime_db, kafka, namespace, effects_migrations, first, shutdown_grace_seconds=20
+    )
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    await produce(kafka.bootstrap_servers, topic, [held.to_json()], key=b"k")
+    await runtime.start()
+    try:
+        await asyncio.wait_for(first.entered.wait(), timeout=30)
+        stopping = asyncio.create_task(runtime.stop())
+        # The stop waits for the handler; the handler finishes once the stop has begun.
+        await asyncio.sleep(0.5)
+        assert not stopping.done()
+        first.release.set()
+        await asyncio.wait_for(stopping, timeout=30)
+    finally:
+        first.release.set()
+        await runtime.stop()  # a no-op when the stop above completed
+    [row] = await _fetch(runtime_db, "SELECT event_id, outcome FROM processed_events")
+    assert (row["event_id"], row["outcome"]) == (held.event_id, "handled")
+
+    # Committed: the next instance of the group starts after it (the marker comes, it does not).
+    second = SlowConsumer(name)
+    marker = EventEnvelope.wrap(deletion(), producer="test")
+    await produce(kafka.bootstrap_servers, topic, [marker.to_json()], key=b"k")
+    runtime = service_runtime(runtime_db, kafka, namespace, effects_migrations, second)
+    await runtime.start()
+    try:
+        await eventually(lambda: _count_url(runtime_db, "effects"), lambda n: n == 2, timeout=30)
+    finally:
+        await runtime.stop()
+    assert second.calls == [marker.event_id]
