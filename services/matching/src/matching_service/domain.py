@@ -313,12 +313,17 @@ def shortlists(
             ranked = columns[np.lexsort((columns, -masked[row, columns]))]
             taken = _fill_shortlist(ranked, masked[row], seen, limit, k, result[start + row])
             if taken < k and depth < len(pool):
-                # The best few are all at their exposure limit: look further down the ranking.
-                everyone = np.lexsort((np.arange(len(pool)), -masked[row]))
-                rest = everyone[~np.isin(everyone, result[start + row, :taken])]
-                taken = _fill_shortlist(
-                    rest, masked[row], seen, limit, k, result[start + row], taken
-                )
+                # The best few are all at their exposure limit: look further down the ranking,
+                # among the mentors who still have exposure left (often none, once a scarce
+                # market is used up, and then this costs one pass over the row).
+                room = (seen < limit) & (masked[row] > 0)
+                room[result[start + row, :taken]] = False
+                rest = np.flatnonzero(room)
+                if len(rest):
+                    rest = rest[np.lexsort((rest, -masked[row, rest]))]
+                    taken = _fill_shortlist(
+                        rest, masked[row], seen, limit, k, result[start + row], taken
+                    )
             filled = result[start + row, :taken]
             result_scores[start + row, :taken] = masked[row, filled]
     return Shortlists(mentors=result, scores=result_scores)
