@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from devstack.broker import BrokerError, EmbeddedKafka
+from devstack.dlq import DlqError
 from devstack.postgres import EmbeddedPostgres, PostgresError
 from devstack.processes import port_is_open
 from devstack.smtp_sink import SmtpSink, read_maildir
@@ -297,6 +298,144 @@ def cmd_mail(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_bootstrap() -> str:
+    explicit = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if explicit:
+        return explicit
+    return f"{HOST}:{_env_port('DEVSTACK_KAFKA_PORT', DEFAULT_KAFKA_PORT)}"
+
+
+def _limit(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 (all) or more")
+    return value
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from devstack import dlq
+
+    limit = args.limit or None
+    listing = asyncio.run(
+        dlq.list_dead_letters(
+            args.bootstrap or _default_bootstrap(),
+            topic=args.topic,
+            namespace=args.namespace,
+            limit=limit,
+        )
+    )
+    dlq.print_listing(listing, out=sys.stdout, limit=limit)
+    return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from devstack import dlq
+
+    asyncio.run(
+        dlq.replay(
+            args.bootstrap or _default_bootstrap(),
+            topic=args.topic,
+            namespace=args.namespace,
+            partition=args.partition,
+            offsets=None if args.all else args.offsets,
+            dry_run=args.dry_run,
+        )
+    )
+    return 0
+
+
+def _add_dlq_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dlq = commands.add_parser(
+        "dlq",
+        help="list and replay dead letters (messages a consumer could never process)",
+        description=(
+            "A consumer parks a message it can never process (malformed, a newer schema "
+            "version, or failing CONSUMER_MAX_ATTEMPTS times) on <topic>.dlq, with the error "
+            "and the original headers. `list` shows them; `replay` puts them back on their "
+            "original topic once the cause is fixed. See docs/reliability.md."
+        ),
+    )
+    actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+
+    def broker_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--bootstrap",
+            default=None,
+            help=(
+                "Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS, or the dev stack's "
+                f"{HOST}:DEVSTACK_KAFKA_PORT, {DEFAULT_KAFKA_PORT})"
+            ),
+        )
+        parser.add_argument(
+            "--namespace",
+            default=os.environ.get("KAFKA_TOPIC_NAMESPACE", ""),
+            help="topic namespace (prefix) of the services (default: KAFKA_TOPIC_NAMESPACE or none)",
+        )
+
+    listing = actions.add_parser(
+        "list",
+        help="show the dead letters of one or every dead-letter topic",
+        description=(
+            "Read the dead-letter topics from the beginning with a throwaway consumer (no "
+            "group, nothing committed) and print, per dead letter: its offset, when it was "
+            "parked, dlq-reason, the consumer, the original topic[partition]@offset, the event "
+            "type and id when the message parses, and dlq-error (shortened)."
+        ),
+    )
+    listing.add_argument(
+        "--topic",
+        help="a topic or its dead-letter topic, such as profile.events (default: every *.dlq)",
+    )
+    listing.add_argument(
+        "--limit",
+        type=_limit,
+        default=0,
+        help="show only the newest N per partition (default: 0, all)",
+    )
+    broker_options(listing)
+    listing.set_defaults(func=cmd_dlq_list)
+
+    replay = actions.add_parser(
+        "replay",
+        help="put dead letters back on their original topic",
+        description=(
+            "Produce the chosen dead letters onto their original topic: the original bytes, "
+            "key and headers, without the dlq-* headers and with dlq-replayed-from "
+            "(<dlq topic>:<partition>:<offset>). Consumers are idempotent: one that handled "
+            "the event already ignores it; the one that dead-lettered it processes it once, or "
+            "parks it again if it still fails. Fix the cause first."
+        ),
+    )
+    replay.add_argument(
+        "--topic", required=True, help="a topic or its dead-letter topic, such as profile.events"
+    )
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--offset",
+        dest="offsets",
+        type=int,
+        nargs="+",
+        action="extend",
+        metavar="O",
+        help="offsets of the dead letters to replay (as `devstack dlq list` shows them)",
+    )
+    which.add_argument("--all", action="store_true", help="replay every dead letter of the topic")
+    replay.add_argument(
+        "--partition",
+        type=int,
+        default=0,
+        help="the dead-letter topic's partition the offsets are in (default: 0)",
+    )
+    replay.add_argument(
+        "--dry-run", action="store_true", help="print what would be replayed, produce nothing"
+    )
+    broker_options(replay)
+    replay.set_defaults(func=cmd_dlq_replay)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="devstack",
@@ -363,6 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--var-dir", type=Path, default=Path("var"), help="where data and logs go (default: var)"
     )
     mail.set_defaults(func=cmd_mail)
+
+    _add_dlq_commands(commands)
     return parser
 
 
@@ -370,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (DevstackError, PostgresError, BrokerError) as exc:
+    except (DevstackError, PostgresError, BrokerError, DlqError) as exc:
         print(f"devstack: error: {exc}", file=sys.stderr)
         return 1
     return code
