@@ -13,7 +13,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help install dev seed test test-unit test-integration test-e2e lint typecheck fmt up down logs ps clean
+.PHONY: help install dev seed test test-unit test-integration test-e2e bench-matching lint typecheck fmt up down logs ps clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ test-integration: install ## Integration tests (real PostgreSQL and broker)
 
 test-e2e: install ## End-to-end tests (the three services as processes)
 	$(PYTEST) tests/e2e
+
+bench-matching: install ## Benchmark the matcher on a synthetic population (minutes); writes docs/benchmarks/matching.md
+	$(PY) -m benchmarks.matching --output docs/benchmarks/matching.md
 
 lint: install ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .

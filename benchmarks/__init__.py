@@ -1,0 +1,1 @@
+"""Benchmarks: run with make (`make bench-matching`), never part of `make test`."""
