@@ -25,7 +25,6 @@ from .scoring import (
     ScoringConfig,
     combine,
     default_config,
-    gap_weights,
     hours_apart,
     one_hot_levels,
     rank,
@@ -360,7 +359,9 @@ def covered_gaps(
     """Gap skills the mentor is at or above target on, and the rest; the gaps that matter most
     for the mentee's target role first."""
     weights = np.ones(N_SKILLS) if role_weights is None else role_weights
-    share = gap_weights(mentee.current[None, :], mentee.target[None, :], weights[None, :])[0]
+    # Only the order of the weighted gaps matters here, so no normalisation (for one row,
+    # scikit-learn's input checks would cost more than the arithmetic).
+    share = np.clip(mentee.target - mentee.current, 0.0, None) * weights
     order = sorted(np.flatnonzero(share), key=lambda i: (-share[i], -mentor.strengths[i], i))
     covered = [SKILL_IDS[i] for i in order if mentor.strengths[i] >= mentee.target[i]]
     uncovered = [SKILL_IDS[i] for i in order if mentor.strengths[i] < mentee.target[i]]
