@@ -53,7 +53,7 @@ bench-matching: install ## Benchmark the matcher on a synthetic population (minu
 lint: install ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/src services/*/src infra/devstack/src
+	$(VENV)/bin/mypy shared/src services/*/src infra/devstack/src benchmarks tools
 
 fmt: install ## Format and autofix
 	$(VENV)/bin/ruff format .
