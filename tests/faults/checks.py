@@ -118,7 +118,8 @@ class Maildir:
 
     def read(self) -> list[tuple[str, str]]:
         """(Message-ID, recipient address) of every mail, in arrival order."""
-        for file in sorted(self.path.glob("*.eml")):
+        files = sorted(self.path.glob("*.eml"))
+        for file in files:
             if file.name in self._parsed:
                 continue
             message = email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
@@ -127,7 +128,7 @@ class Maildir:
             addresses: Iterable[Address] = getattr(to, "addresses", ())
             recipient = next((a.addr_spec.lower() for a in addresses), str(to).lower())
             self._parsed[file.name] = (str(message["Message-ID"]).strip(), recipient)
-        return [self._parsed[name] for name in sorted(self._parsed)]
+        return [self._parsed[file.name] for file in files]
 
 
 async def _fetch(url: str, queries: dict[str, str]) -> dict[str, list[asyncpg.Record]]:
