@@ -35,8 +35,8 @@ dev: install ## Run the whole system on embedded PostgreSQL, broker and SMTP sin
 seed: install ## Register a demo population (mentors and mentees) through the public API of a running stack
 	$(VENV)/bin/devstack seed
 
-test: install ## Unit, integration and end-to-end tests against real PostgreSQL, broker and SMTP
-	$(PYTEST) tests/unit tests/integration tests/e2e
+test: install ## Unit, integration, end-to-end and (reduced) fault-injection tests against real PostgreSQL, broker and SMTP
+	$(PYTEST) tests/unit tests/integration tests/e2e tests/faults
 
 test-unit: install ## Unit tests only (no servers)
 	$(PYTEST) tests/unit
@@ -46,6 +46,10 @@ test-integration: install ## Integration tests (real PostgreSQL and broker)
 
 test-e2e: install ## End-to-end tests (the three services as processes)
 	$(PYTEST) tests/e2e
+
+.PHONY: test-faults
+test-faults: install ## Fault-injection suite at full scale (kills, broker and PostgreSQL outages, poison, replays, four matchers)
+	FAULTS_SCALE=full $(PYTEST) tests/faults
 
 bench-matching: install ## Benchmark the matcher on a synthetic population (minutes); writes docs/benchmarks/matching.md
 	$(PY) -m benchmarks.matching --output docs/benchmarks/matching.md
