@@ -239,3 +239,13 @@ def test_command_line_mistakes_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(argv)
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("beginning", "end", "limit", "first"),
+    [(0, 10, None, 0), (0, 10, 3, 7), (5, 10, 20, 5), (4, 4, 3, 4), (0, 0, None, 0)],
+)
+def test_reading_starts_at_the_beginning_or_limit_records_before_the_end(
+    beginning: int, end: int, limit: int | None, first: int
+) -> None:
+    assert dlq.first_offset(beginning, end, limit) == first

@@ -318,15 +318,13 @@ async def read_dead_letters(
         raise DlqError(f"there is no topic {topic} on the broker")
     assignment = [TopicPartition(topic, p) for p in sorted(partitions)]
     consumer.assign(assignment)
-    starts = await consumer.beginning_offsets(assignment)
+    beginnings = await consumer.beginning_offsets(assignment)
     ends = await consumer.end_offsets(assignment)
-    for partition in assignment:
-        start = starts[partition]
-        if limit is not None:
-            start = max(start, ends[partition] - limit)
+    starts = {p: first_offset(beginnings[p], ends[p], limit) for p in assignment}
+    for partition, start in starts.items():
         consumer.seek(partition, start)
-    remaining = {p for p in assignment if ends[p] > consumer_position(starts, ends, p, limit)}
-    total = sum(ends[p] - consumer_position(starts, ends, p, limit) for p in assignment)
+    remaining = {p for p in assignment if ends[p] > starts[p]}
+    total = sum(ends[p] - starts[p] for p in assignment)
     progress = Progress(f"reading {topic}", total, out=out)
     letters: list[DeadLetter] = []
     last_record = time.monotonic()
@@ -361,12 +359,9 @@ async def read_dead_letters(
     return sorted(letters, key=lambda letter: (letter.partition, letter.offset))
 
 
-def consumer_position(
-    starts: Mapping[Any, int], ends: Mapping[Any, int], partition: Any, limit: int | None
-) -> int:
-    """Where reading `partition` starts: its beginning, or `limit` records before its end."""
-    start = starts[partition]
-    return start if limit is None else max(start, ends[partition] - limit)
+def first_offset(beginning: int, end: int, limit: int | None) -> int:
+    """Where reading a partition starts: its beginning, or `limit` records before its end."""
+    return beginning if limit is None else max(beginning, end - limit)
 
 
 async def list_dead_letters(
