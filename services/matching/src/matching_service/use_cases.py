@@ -36,7 +36,7 @@ from mentorship_shared.plumbing.outbox import EventSink
 from .assignment import CandidateGraph, assign_greedy, assign_optimal
 from .domain import Mentee, Mentor, MentorPool, Proposal, iter_proposals, proposal_for
 from .repository import MatchingRepository, MatchRecord, RoundRecord
-from .scoring import ScoringConfig, default_config, rank
+from .scoring import FloatArray, IntArray, ScoringConfig, default_config, rank
 
 log = logging.getLogger(__name__)
 
@@ -624,32 +624,56 @@ def candidate_graph(
     pool: MentorPool,
     excluded: Sequence[set[uuid.UUID]],
     per_mentee: int,
+    per_mentor: int = 10,
     block: int = 256,
 ) -> CandidateGraph:
-    """The `per_mentee` best allowed mentors of every mentee, scored in blocks."""
-    parts: list[CandidateGraph] = []
+    """The sparse graph a large round is solved on: every mentee's `per_mentee` best allowed
+    mentors, and every mentor's `per_mentor` best allowed mentees. The second half matters
+    when many mentees want the same few mentors: without it, a mentor in nobody's top list
+    has no edge at all and their slots stay empty while mentees they could help wait."""
+    n_mentors = len(pool)
+    mentee_parts: list[tuple[IntArray, IntArray, FloatArray]] = []
+    mentor_parts: list[tuple[IntArray, IntArray, FloatArray]] = []
     for start in range(0, len(mentees), block):
         batch = mentees[start : start + block]
         scores, allowed = pool.evaluate(batch, excluded[start : start + block])
-        part = CandidateGraph.top_k(scores.total, allowed & (scores.total > 0), per_mentee)
-        parts.append(
-            CandidateGraph(
-                n_mentees=len(mentees),
-                n_mentors=len(pool),
-                mentee=part.mentee + start,
-                mentor=part.mentor,
-                score=part.score,
-            )
+        usable = allowed & (scores.total > 0)
+        part = CandidateGraph.top_k(scores.total, usable, per_mentee)
+        mentee_parts.append((part.mentee + start, part.mentor, part.score))
+        # This block's best mentees of each mentor; the best over all blocks are kept below.
+        masked = np.where(usable, scores.total, 0.0)
+        depth = min(per_mentor, len(batch))
+        if depth and n_mentors:
+            rows = np.argpartition(-masked, depth - 1, axis=0)[:depth]  # (depth, mentors)
+            columns = np.broadcast_to(np.arange(n_mentors), rows.shape)
+            best = masked[rows, columns]
+            keep = best > 0
+            mentor_parts.append((rows[keep] + start, columns[keep], best[keep]))
+    mentee_idx, mentor_idx, score = (
+        (np.concatenate([p[i] for p in mentee_parts]) for i in range(3))
+        if mentee_parts
+        else (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), np.zeros(0))
+    )
+    if mentor_parts:
+        m_mentee, m_mentor, m_score = (
+            np.concatenate([p[i] for p in mentor_parts]) for i in range(3)
         )
-    if not parts:
-        empty = np.zeros(0, dtype=np.intp)
-        return CandidateGraph(len(mentees), len(pool), empty, empty.copy(), np.zeros(0))
+        order = np.lexsort((m_mentee, -m_score, m_mentor))
+        m_mentee, m_mentor, m_score = m_mentee[order], m_mentor[order], m_score[order]
+        # Rank within each mentor's run of candidates; keep the first `per_mentor`.
+        first = np.searchsorted(m_mentor, m_mentor, side="left")
+        keep = np.arange(len(m_mentor)) - first < per_mentor
+        mentee_idx = np.concatenate([mentee_idx, m_mentee[keep]])
+        mentor_idx = np.concatenate([mentor_idx, m_mentor[keep]])
+        score = np.concatenate([score, m_score[keep]])
+    # Both halves may name the same pair: keep it once.
+    _, unique = np.unique(mentee_idx * max(n_mentors, 1) + mentor_idx, return_index=True)
     return CandidateGraph(
         n_mentees=len(mentees),
-        n_mentors=len(pool),
-        mentee=np.concatenate([p.mentee for p in parts]),
-        mentor=np.concatenate([p.mentor for p in parts]),
-        score=np.concatenate([p.score for p in parts]),
+        n_mentors=n_mentors,
+        mentee=mentee_idx[unique].astype(np.intp),
+        mentor=mentor_idx[unique].astype(np.intp),
+        score=score[unique],
     )
 
 
