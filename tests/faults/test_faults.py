@@ -132,7 +132,8 @@ async def test_sigkill_of_every_service_at_random_moments(
         fault_table,
         fault=f"SIGKILL each service x{kills}",
         inject=inject,
-        expected_fault_seconds=kills * 8.0,
+        # A service is back and ready about 5 to 10 s after its kill on a busy 2-core machine.
+        expected_fault_seconds=kills * 11.0,
     )
     assert len(killed_at) == 3 * kills
 

@@ -144,15 +144,21 @@ async def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
 async def replay(bootstrap_servers: str, topic: str) -> int:
     """Publish every record of ``topic`` (up to its current end) again, as it is (key, value,
     headers, partition): every event is delivered a second time. Returns how many."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    # Earliest also as the default reset: assign() starts a reset of its own, and one to the
+    # latest offset could land after seek_to_beginning's and win (seen under load).
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=False)
     await consumer.start()
     try:
         await producer.start()
         partitions = await _partitions(consumer, topic)
-        consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        beginnings = await consumer.beginning_offsets(partitions)
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, beginnings[tp])
         replayed = 0
         remaining = {tp for tp in partitions if ends[tp] > 0}
         deadline = time.monotonic() + 60
@@ -179,6 +185,8 @@ async def replay(bootstrap_servers: str, topic: str) -> int:
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
+        expected = sum(ends[tp] - beginnings[tp] for tp in partitions)
+        assert replayed == expected, f"{topic}: replayed {replayed} of {expected} records"
         return replayed
     finally:
         await producer.stop()
