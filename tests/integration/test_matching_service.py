@@ -509,3 +509,28 @@ async def test_metrics_show_events_proposals_scores_lag_and_dead_letters(
     assert sample(after, "mentorship_matches", status="accepted") == 0
     assert ("mentorship_matches", (("status", "expired"),)) in after
     assert set(lag(after)) == {str(partition) for partition in range(6)}
+
+
+async def test_a_record_labelled_json_that_is_not_json_is_dead_lettered_too(
+    matcher: httpx.AsyncClient, kafka: KafkaHandle, namespace: str, matching_db: str
+) -> None:
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    good_mentor = mentor({"product_metrics": 5})
+    await produce(
+        kafka.bootstrap_servers,
+        topic,
+        [b'{"event_type": "MenteeRegistered", "payl', registered(good_mentor)],
+        key=b"one-partition",
+        headers=[("content-type", b"application/json")],
+    )
+    await eventually(
+        lambda: matcher.get(f"/v1/mentors/{good_mentor.profile_id}"),
+        lambda response: response.status_code == 200,
+    )
+    dead = await read_topic(
+        kafka.bootstrap_servers,
+        f"{namespace}{dead_letter_topic(PROFILE_EVENTS)}",
+        until=lambda rs: len(rs) >= 1,
+    )
+    assert [dict(r.headers)["dlq-reason"] for r in dead] == [b"malformed_envelope"]
+    assert dead[0].value.startswith(b'{"event_type": "MenteeRegistered", "payl')

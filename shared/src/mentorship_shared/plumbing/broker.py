@@ -92,6 +92,14 @@ def create_broker(
     )
 
 
+async def _undecoded(message: KafkaMessage) -> bytes:
+    """Leave the body as bytes. The consumer parses every record itself so that what does not
+    parse is dead-lettered; FastStream's own decoder would json-decode a record labelled
+    application/json first, and drop it (no dead letter, offset passed over) when it is not."""
+    body: bytes = message.body
+    return body
+
+
 def subscribe(
     broker: KafkaBroker,
     consumer: EventConsumer,
@@ -114,6 +122,7 @@ def subscribe(
     handle.__name__ = f"on_{consumer.name.replace('-', '_')}"
     subscriber = broker.subscriber(
         namespaced(consumer.topic, namespace),
+        decoder=_undecoded,
         group_id=f"{group_prefix}.{consumer.name}",
         ack_policy=AckPolicy.MANUAL,
         auto_offset_reset="earliest",
