@@ -70,6 +70,10 @@ docs: install ## Generate each service's OpenAPI and AsyncAPI document into docs
 up: ## Operators: build and start the stack with Docker Compose
 	docker compose up --build -d
 
+.PHONY: up-monitoring
+up-monitoring: ## Operators: the stack plus Prometheus (127.0.0.1:9090) and Grafana (127.0.0.1:3000)
+	docker compose --profile monitoring up --build -d
+
 down: ## Operators: stop the Docker Compose stack
 	docker compose down
 
