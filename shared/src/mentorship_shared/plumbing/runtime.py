@@ -294,13 +294,17 @@ class ServiceRuntime:
             try:
                 for partition in kafka_consumer.assignment():
                     key = (partition.topic, partition.partition)
-                    ends = [kafka_consumer.highwater(partition), reported.get(key)]
+                    highwater = kafka_consumer.highwater(partition)
+                    ends = [highwater, reported.get(key)]
                     known = [end for end in ends if end is not None]
                     if not known:
                         continue
                     try:
                         position = await asyncio.wait_for(kafka_consumer.position(partition), 0.05)
                     except TimeoutError:
+                        continue
+                    if highwater is not None and highwater < position:
+                        _restart_truncated_partition(kafka_consumer, partition, position, highwater)
                         continue
                     found[key] = max(0, max(known) - position)
             except Exception as error:  # a rebalance in progress: the next reading has it
@@ -333,7 +337,9 @@ class ServiceRuntime:
     async def _monitor_liveness(self) -> None:
         """Feed the stall detector: lag every `sample_interval`, end offsets from the broker
         every quarter of the stall time (at most every 30 s)."""
-        interval = sample_interval(self.settings.consumer_stall_seconds)
+        # At least every second: a reading also notices a log the broker lost (see
+        # `_restart_truncated_partition`), and the sooner, the fewer records pass our old position.
+        interval = min(1.0, sample_interval(self.settings.consumer_stall_seconds))
         ask_every = max(interval, min(30.0, self.settings.consumer_stall_seconds / 4))
         next_ask = 0.0
         while True:
@@ -395,6 +401,24 @@ class _RefreshMetricsBeforeScrape:
         if scope["type"] == "http" and scope["path"] == "/metrics" and scope["method"] == "GET":
             await self.runtime.refresh_metrics()
         await self.app(scope, receive, send)
+
+
+def _restart_truncated_partition(
+    kafka_consumer: Any, partition: Any, position: int, highwater: int
+) -> None:
+    """The partition's log now ends before our position: the broker lost or recreated it (the
+    embedded broker keeps topics in memory, so a restart empties them). Records the new log
+    gives offsets below our old position would be skipped for good; read it from the start
+    instead (handlers are idempotent, so anything seen before changes nothing)."""
+    log.warning(
+        "%s[%d] ends at %d, before our position %d: the broker lost the log; reading it again "
+        "from the start",
+        partition.topic,
+        partition.partition,
+        highwater,
+        position,
+    )
+    kafka_consumer.seek_to_beginning(partition)
 
 
 def _runtime(request: Request) -> ServiceRuntime:

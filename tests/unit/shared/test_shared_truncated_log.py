@@ -1,0 +1,56 @@
+"""A consumer whose partition log the broker lost reads it again from the start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import TopicPartition
+from mentorship_shared.plumbing.consumer import EventConsumer
+from mentorship_shared.plumbing.runtime import ServiceRuntime
+from mentorship_shared.plumbing.settings import ServiceSettings
+
+
+@dataclass
+class FakeKafkaConsumer:
+    """What the runtime reads from an aiokafka consumer: assignment, high watermark, position."""
+
+    highwaters: dict[TopicPartition, int]
+    positions: dict[TopicPartition, int]
+    rewound: list[TopicPartition] = field(default_factory=list)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.positions)
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        return self.highwaters.get(partition)
+
+    async def position(self, partition: TopicPartition) -> int:
+        return self.positions[partition]
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        self.rewound.extend(partitions)
+
+
+@dataclass
+class FakeSubscriber:
+    consumer: Any
+
+
+async def test_a_partition_whose_log_ends_before_our_position_is_read_from_the_start(
+    tmp_path: Path,
+) -> None:
+    runtime = ServiceRuntime(
+        ServiceSettings(service_name="t", database_url="postgresql://x@127.0.0.1/x", http_port=1),
+        migrations_dir=tmp_path,
+    )
+    lost, fine = TopicPartition("profile.events", 0), TopicPartition("profile.events", 1)
+    kafka = FakeKafkaConsumer(highwaters={lost: 3, fine: 40}, positions={lost: 17, fine: 25})
+    runtime._subscriptions = [(EventConsumer("c", "profile.events"), FakeSubscriber(kafka))]  # type: ignore[list-item]
+
+    lags = await runtime._read_consumer_lags()
+
+    assert kafka.rewound == [lost]
+    # The lost partition reports no lag until it has been read again; the other one does.
+    assert lags == {"c": {("profile.events", 1): 15}}
