@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -494,3 +495,48 @@ async def test_at_shutdown_a_handler_that_finishes_within_the_grace_period_commi
     finally:
         await runtime.stop()
     assert second.calls == [marker.event_id]
+
+
+class _LosingBroker:
+    """A producer whose broker forgets its logs on demand: offsets start again at 0."""
+
+    def __init__(self) -> None:
+        self.next_offset = 0
+
+    async def send(self, **_: Any) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.set_result(SimpleNamespace(partition=0, offset=self.next_offset))
+        self.next_offset += 1
+        return future
+
+    async def stop(self) -> None:
+        pass
+
+
+async def test_when_the_broker_loses_its_logs_the_relay_publishes_the_retained_events_again(
+    pool: asyncpg.Pool,
+) -> None:
+    relay = OutboxRelay(bootstrap_servers="unused:9092", service="test", poll_interval=0.1)
+    broker = _LosingBroker()
+    relay._producer = broker  # type: ignore[assignment]
+    relay._pool = pool
+    async with pool.acquire() as conn:
+        for _ in range(3):
+            await Outbox(conn, producer="test").publish(deletion())
+    assert await relay.publish_batch() == 3
+
+    broker.next_offset = 0  # the broker restarted empty
+    async with pool.acquire() as conn:
+        await Outbox(conn, producer="test").publish(deletion())
+    assert await relay.publish_batch() == 1
+
+    # The three events the broker lost are pending again; the one it has is not.
+    statuses = await pool.fetch("SELECT status FROM outbox ORDER BY id")
+    assert [row["status"] for row in statuses] == ["pending", "pending", "pending", "published"]
+    assert await relay.publish_batch() == 3
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+    # Offsets that only grow never trigger it.
+    async with pool.acquire() as conn:
+        await Outbox(conn, producer="test").publish(deletion())
+    assert await relay.publish_batch() == 1
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0

@@ -123,6 +123,9 @@ class OutboxRelay(PollingWorker):
         self._retention = timedelta(hours=retention_hours)
         self._purge_interval = purge_interval
         self._next_purge = 0.0  # the first run purges
+        # The highest offset the broker gave each partition we published to. Offsets never go
+        # back unless the broker lost the log (the embedded broker keeps topics in memory).
+        self._last_offsets: dict[tuple[str, int], int] = {}
 
     async def run_once(self) -> bool:
         more = await self.publish_batch() >= self._batch_size
@@ -167,6 +170,9 @@ class OutboxRelay(PollingWorker):
                     "attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
                     published,
                 )
+                lost = self._topics_the_broker_lost(outcomes)
+                if lost:
+                    await self._publish_again(conn, lost, published)
             if failed:
                 await conn.executemany(
                     "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
@@ -179,6 +185,41 @@ class OutboxRelay(PollingWorker):
             if isinstance(result, BaseException):
                 raise result
         return len(published)
+
+    def _topics_the_broker_lost(self, outcomes: list[tuple[asyncpg.Record, Any]]) -> set[str]:
+        """Outbox topics on which the broker just gave an offset below one it gave before."""
+        lost: set[str] = set()
+        for row, result in outcomes:
+            if isinstance(result, BaseException):
+                continue
+            key = (row["topic"], result.partition)
+            if result.offset < self._last_offsets.get(key, -1):
+                lost.add(row["topic"])
+            self._last_offsets[key] = result.offset
+        for topic in lost:  # start counting afresh on the new log
+            for key in [k for k in self._last_offsets if k[0] == topic]:
+                del self._last_offsets[key]
+        return lost
+
+    async def _publish_again(
+        self, conn: Connection, topics: set[str], just_published: list[int]
+    ) -> None:
+        """The broker lost these topics' logs: every retained event on them goes out again.
+        Consumers record what they processed, so events they had already seen change nothing,
+        and the ones lost before anyone read them are delivered after all."""
+        status = await conn.execute(
+            "UPDATE outbox SET status = 'pending', published_at = NULL "
+            "WHERE status = 'published' AND topic = ANY($1::text[]) "
+            "AND id <> ALL($2::bigint[])",
+            sorted(topics),
+            just_published,
+        )
+        log.warning(
+            "the broker's offsets went back on %s: it lost those logs; publishing the %s "
+            "retained events again",
+            ", ".join(sorted(topics)),
+            status.split()[-1],
+        )
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
