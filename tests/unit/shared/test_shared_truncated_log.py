@@ -29,7 +29,7 @@ class FakeKafkaConsumer:
     async def position(self, partition: TopicPartition) -> int:
         return self.positions[partition]
 
-    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+    async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
         self.rewound.extend(partitions)
 
 

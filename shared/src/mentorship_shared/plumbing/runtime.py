@@ -304,7 +304,9 @@ class ServiceRuntime:
                     except TimeoutError:
                         continue
                     if highwater is not None and highwater < position:
-                        _restart_truncated_partition(kafka_consumer, partition, position, highwater)
+                        await _restart_truncated_partition(
+                            kafka_consumer, partition, position, highwater
+                        )
                         continue
                     found[key] = max(0, max(known) - position)
             except Exception as error:  # a rebalance in progress: the next reading has it
@@ -403,7 +405,7 @@ class _RefreshMetricsBeforeScrape:
         await self.app(scope, receive, send)
 
 
-def _restart_truncated_partition(
+async def _restart_truncated_partition(
     kafka_consumer: Any, partition: Any, position: int, highwater: int
 ) -> None:
     """The partition's log now ends before our position: the broker lost or recreated it (the
@@ -418,7 +420,7 @@ def _restart_truncated_partition(
         highwater,
         position,
     )
-    kafka_consumer.seek_to_beginning(partition)
+    await kafka_consumer.seek_to_beginning(partition)
 
 
 def _runtime(request: Request) -> ServiceRuntime:
