@@ -44,19 +44,33 @@ async def notification_db(new_database: Callable[[str], Awaitable[str]]) -> str:
     return await new_database("notification")
 
 
+def notifier_settings(
+    database_url: str, kafka: KafkaHandle, namespace: str, **overrides: Any
+) -> NotificationSettings:
+    """Settings of a notification service under test; `overrides` change single ones."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "kafka_bootstrap_servers": kafka.bootstrap_servers,
+        "kafka_topic_namespace": namespace,
+        "smtp_host": "127.0.0.1",
+        "dispatcher_poll_interval_seconds": 0.2,
+        "operator_api_key": OPERATOR_KEY,
+        **FAST_KAFKA,
+        **overrides,
+    }
+    return NotificationSettings(**values)
+
+
 @pytest.fixture
 async def notifier(
     notification_db: str, kafka: KafkaHandle, namespace: str, smtp_sink: SmtpSink
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = NotificationSettings(
-        database_url=notification_db,
-        kafka_bootstrap_servers=kafka.bootstrap_servers,
-        kafka_topic_namespace=namespace,
-        smtp_host="127.0.0.1",
+    settings = notifier_settings(
+        notification_db,
+        kafka,
+        namespace,
         smtp_port=smtp_sink.port,
         dispatcher_poll_interval_seconds=0.2,
-        operator_api_key=OPERATOR_KEY,
-        **FAST_KAFKA,
     )
     async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY) as client:
         yield client
@@ -163,17 +177,14 @@ async def test_both_people_get_one_mail_even_when_the_event_is_delivered_again(
 async def test_an_unreachable_mail_server_is_retried_then_reported_failed(
     notification_db: str, kafka: KafkaHandle, namespace: str, unique: str
 ) -> None:
-    settings = NotificationSettings(
-        database_url=notification_db,
-        kafka_bootstrap_servers=kafka.bootstrap_servers,
-        kafka_topic_namespace=namespace,
-        smtp_host="127.0.0.1",
+    settings = notifier_settings(
+        notification_db,
+        kafka,
+        namespace,
         smtp_port=1,  # nothing listens here
         send_max_attempts=2,
         send_retry_base_seconds=0.1,
         dispatcher_poll_interval_seconds=0.1,
-        operator_api_key=OPERATOR_KEY,
-        **FAST_KAFKA,
     )
     engineer = mentee({"pricing_monetisation": (1, 4)}, email=f"ada-{unique}@example.com")
     pm = mentor({"pricing_monetisation": 5}, email=f"grace-{unique}@example.com")
@@ -657,16 +668,13 @@ async def test_past_the_daily_limit_a_recipients_mail_waits_and_goes_once_the_da
     smtp_sink: SmtpSink,
     unique: str,
 ) -> None:
-    settings = NotificationSettings(
-        database_url=notification_db,
-        kafka_bootstrap_servers=kafka.bootstrap_servers,
-        kafka_topic_namespace=namespace,
-        smtp_host="127.0.0.1",
+    settings = notifier_settings(
+        notification_db,
+        kafka,
+        namespace,
         smtp_port=smtp_sink.port,
         dispatcher_poll_interval_seconds=0.2,
         mail_daily_limit_per_recipient=2,
-        operator_api_key=OPERATOR_KEY,
-        **FAST_KAFKA,
     )
     ada_email = f"ada-{unique}@example.com"
     engineer = mentee({"pricing_monetisation": (1, 4)}, name="Ada", email=ada_email)
@@ -841,17 +849,14 @@ async def test_metrics_count_mails_sent_and_failed(
 async def test_metrics_count_mail_failures_retried_and_given_up(
     notification_db: str, kafka: KafkaHandle, namespace: str, unique: str
 ) -> None:
-    settings = NotificationSettings(
-        database_url=notification_db,
-        kafka_bootstrap_servers=kafka.bootstrap_servers,
-        kafka_topic_namespace=namespace,
-        smtp_host="127.0.0.1",
+    settings = notifier_settings(
+        notification_db,
+        kafka,
+        namespace,
         smtp_port=1,  # nothing listens here
         send_max_attempts=2,
         send_retry_base_seconds=0.1,
         dispatcher_poll_interval_seconds=0.1,
-        operator_api_key=OPERATOR_KEY,
-        **FAST_KAFKA,
     )
     engineer = mentee({"pricing_monetisation": (1, 4)}, email=f"ada-{unique}@example.com")
     pm = mentor({"pricing_monetisation": 5}, email=f"grace-{unique}@example.com")
