@@ -92,60 +92,50 @@ class MentorProfile(_ProfileCommon):
 AnyProfile = Annotated[MenteeProfile | MentorProfile, Field(discriminator="kind")]
 
 
-class MenteeRegistered(EventPayload):
+class _ProfileEvent(EventPayload):
+    """A profile event that carries the whole profile and its owner's credential."""
+
+    topic: ClassVar[str] = PROFILE_EVENTS
+
+    owner_credential: str | None = Field(
+        default=None,
+        description=(
+            "SHA-256 (hex) of the owner's bearer token, so every service can recognise the "
+            "owner without asking the profile service; changes when the token is rotated."
+        ),
+    )
+
+
+class MenteeRegistered(_ProfileEvent):
     """An engineer registered as a mentee."""
 
     event_type: ClassVar[str] = "MenteeRegistered"
-    topic: ClassVar[str] = PROFILE_EVENTS
 
     profile: MenteeProfile = Field(description="The new profile.")
-    owner_credential: str | None = Field(
-        default=None,
-        description=(
-            "SHA-256 (hex) of the owner's bearer token, so every service can recognise the "
-            "owner without asking the profile service; changes when the token is rotated."
-        ),
-    )
 
     def aggregate_id(self) -> str:
         return str(self.profile.profile_id)
 
 
-class MentorRegistered(EventPayload):
+class MentorRegistered(_ProfileEvent):
     """A product manager registered as a mentor."""
 
     event_type: ClassVar[str] = "MentorRegistered"
-    topic: ClassVar[str] = PROFILE_EVENTS
 
     profile: MentorProfile = Field(description="The new profile.")
-    owner_credential: str | None = Field(
-        default=None,
-        description=(
-            "SHA-256 (hex) of the owner's bearer token, so every service can recognise the "
-            "owner without asking the profile service; changes when the token is rotated."
-        ),
-    )
 
     def aggregate_id(self) -> str:
         return str(self.profile.profile_id)
 
 
-class ProfileUpdated(EventPayload):
+class ProfileUpdated(_ProfileEvent):
     """A profile changed; carries the whole profile as it is now."""
 
     event_type: ClassVar[str] = "ProfileUpdated"
-    topic: ClassVar[str] = PROFILE_EVENTS
 
     profile: AnyProfile = Field(description="The profile after the change.")
     changed_fields: list[str] = Field(
         description="Names of the fields the change touched ('token' for a rotated token)."
-    )
-    owner_credential: str | None = Field(
-        default=None,
-        description=(
-            "SHA-256 (hex) of the owner's bearer token, so every service can recognise the "
-            "owner without asking the profile service; changes when the token is rotated."
-        ),
     )
 
     def aggregate_id(self) -> str:
