@@ -25,9 +25,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import asyncpg
+from devstack.load import LoadDriver, Registration
 
 from tests.faults.conftest import FaultStack
-from tests.faults.load import LoadDriver, Registration
 
 #: How many examples of each problem a report quotes.
 _EXAMPLES = 5

@@ -20,11 +20,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from devstack.load import LoadDriver
 from mentorship_shared.contracts.topics import TOPIC_PARTITIONS
 
 from tests.faults.checks import Inspector, Recovery, population_known, wait_until_caught_up
 from tests.faults.conftest import SCALE, FaultStack
-from tests.faults.load import LoadDriver
 from tests.faults.topics import (
     POISON_KINDS,
     TOPICS,

@@ -1,6 +1,9 @@
 """The load: a fixed population of mentors, then mentees registering through the public API at a
 steady rate (open loop: a slow or absent service does not slow the schedule down).
 
+Used by the fault-injection suite (``tests/faults``) and the pipeline benchmark
+(``benchmarks/pipeline.py``), which also drives a hello-world server with it.
+
 Every registration has its own email address. A registration is retried (same body) after a
 transport error or a 5xx until it gets a definite answer: 201, or 409 after an earlier attempt
 whose answer was lost (that attempt stored it). The profile database, looked up by email, then
@@ -48,6 +51,10 @@ class Registration:
     kind: Kind
     email: str
     started_at: float
+    #: When the open-loop schedule meant it to leave (``time.monotonic()``); None outside it.
+    scheduled_at: float | None = None
+    #: When the last attempt got its definite answer (``time.monotonic()``).
+    answered_at: float | None = None
     attempts: int = 0
     outcome: Outcome = "pending"
     profile_id: str | None = None
@@ -111,8 +118,10 @@ class LoadDriver:
 
     # -- one registration ----------------------------------------------------------------
 
-    async def register(self, kind: Kind, body: dict[str, Any]) -> Registration:
-        registration = Registration(kind, body["email"], time.monotonic())
+    async def register(
+        self, kind: Kind, body: dict[str, Any], *, scheduled_at: float | None = None
+    ) -> Registration:
+        registration = Registration(kind, body["email"], time.monotonic(), scheduled_at)
         self.registrations.append(registration)
         url = f"{self._profile_url}/v1/{kind}s"
         delay = 0.2
@@ -124,6 +133,7 @@ class LoadDriver:
                 registration.answers.append(type(error).__name__)
             else:
                 registration.answers.append(str(response.status_code))
+                registration.answered_at = time.monotonic()
                 if response.status_code == 201:
                     registration.outcome = "created"
                     registration.profile_id = response.json()["id"]
@@ -177,12 +187,13 @@ class LoadDriver:
             number = next(self._numbers)
             email = f"mentee-{self._run}-{number:05d}@example.com"
             body = mentee_body(email, self._rng)
-            task = asyncio.create_task(self._send(body), name=f"register-{number}")
+            scheduled = self.load_started + sent / rate
+            task = asyncio.create_task(self._send(body, scheduled), name=f"register-{number}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, body: dict[str, Any]) -> None:
-        await self.register("mentee", body)
+    async def _send(self, body: dict[str, Any], scheduled_at: float) -> None:
+        await self.register("mentee", body, scheduled_at=scheduled_at)
 
     async def stop(self) -> None:
         """Stop sending and wait for every registration in flight to get its answer."""
