@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mentorship_shared.plumbing.outbox import Outbox
+from mentorship_shared.plumbing.tracing import span_continuing
 from mentorship_shared.plumbing.worker import PollingWorker
 
 from . import use_cases
@@ -44,7 +45,13 @@ class MailDispatcher(PollingWorker):
             due = await repo.lock_next_due()
             if due is None:
                 return False
-            await use_cases.deliver(
-                repo, Outbox(conn, producer=self._producer), self._mailer, due, self._policy
-            )
+            # The mail was queued by a consumer, in the trace of the event behind it.
+            with span_continuing(
+                "deliver notification",
+                due.traceparent,
+                attributes={"notification.id": str(due.intent.id)},
+            ):
+                await use_cases.deliver(
+                    repo, Outbox(conn, producer=self._producer), self._mailer, due, self._policy
+                )
         return True

@@ -6,6 +6,8 @@ from email.message import EmailMessage
 from typing import Protocol
 
 import aiosmtplib
+from mentorship_shared.plumbing.tracing import tracer
+from opentelemetry.trace import SpanKind
 
 #: Errors that mean "this send did not happen"; the dispatcher retries them later.
 SEND_ERRORS: tuple[type[BaseException], ...] = (aiosmtplib.SMTPException, OSError, TimeoutError)
@@ -43,12 +45,18 @@ class SmtpMailer:
         self._timeout = timeout
 
     async def send(self, message: EmailMessage) -> None:
-        await aiosmtplib.send(
-            message,
-            hostname=self._host,
-            port=self._port,
-            username=self._username,
-            password=self._password,
-            start_tls=self._starttls,
-            timeout=self._timeout,
-        )
+        # No recipient in the span: traces may be kept longer and seen by more people than mail.
+        with tracer().start_as_current_span(
+            "smtp send",
+            kind=SpanKind.CLIENT,
+            attributes={"server.address": self._host, "server.port": self._port},
+        ):
+            await aiosmtplib.send(
+                message,
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=self._password,
+                start_tls=self._starttls,
+                timeout=self._timeout,
+            )

@@ -10,6 +10,7 @@ from typing import Any
 from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
 from mentorship_shared.plumbing.database import Connection
 from mentorship_shared.plumbing.outbox import forget_published
+from mentorship_shared.plumbing.tracing import current_traceparent
 
 #: Where `NotificationIntent.awaits_erasure_of` is kept inside the stored context.
 _AWAITS_ERASURE_KEY = "_awaits_erasure_of"
@@ -51,6 +52,8 @@ class DueNotification:
     #: The counterpart's booking link as last published (mentors only); checked again and
     #: shown only in the accepted mail to the mentee.
     counterpart_booking_url: str | None = None
+    #: The trace the mail was queued in (W3C traceparent); its send continues it.
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,8 +160,8 @@ class NotificationRepository:
                 """
                 INSERT INTO notifications (id, source_event_id, source_event_type, recipient_id,
                                            recipient_role, counterpart_id, template, context,
-                                           message_id, status, last_error)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                           message_id, status, last_error, traceparent)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                 ON CONFLICT (source_event_id, recipient_id, channel) DO NOTHING
                 RETURNING true
                 """,
@@ -173,6 +176,7 @@ class NotificationRepository:
                 intent.message_id,
                 "cancelled" if erased else "pending",
                 "profile deleted" if erased else None,
+                current_traceparent(),
             )
         )
 
@@ -185,7 +189,7 @@ class NotificationRepository:
             """
             SELECT n.id, n.source_event_id, n.source_event_type, n.recipient_id,
                    n.recipient_role, n.counterpart_id, n.template, n.context, n.message_id,
-                   n.attempts, r.name AS recipient_name, r.email AS recipient_email,
+                   n.attempts, n.traceparent, r.name AS recipient_name, r.email AS recipient_email,
                    c.name AS counterpart_name, c.email AS counterpart_email,
                    c.booking_url AS counterpart_booking_url
             FROM notifications n
@@ -225,6 +229,7 @@ class NotificationRepository:
             counterpart_name=row["counterpart_name"],
             counterpart_email=row["counterpart_email"],
             counterpart_booking_url=row["counterpart_booking_url"],
+            traceparent=row["traceparent"],
         )
 
     async def mark_sent(self, notification_id: uuid.UUID, subject: str) -> datetime:

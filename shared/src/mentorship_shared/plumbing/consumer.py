@@ -42,7 +42,7 @@ from pydantic import ValidationError
 
 from ..contracts.envelope import EventEnvelope, EventPayload
 from ..contracts.topics import dead_letter_topic
-from . import metrics
+from . import metrics, tracing
 from .database import TRANSIENT_DB_ERRORS, Connection
 from .outbox import Outbox
 from .worker import backoff_delay
@@ -229,7 +229,17 @@ class EventConsumer:
         return len(pending)
 
     async def process(self, delivery: Delivery) -> str:
-        """Process one delivery to the end (handled, duplicate, ignored or dead-lettered)."""
+        """Process one delivery to the end (handled, duplicate, ignored or dead-lettered),
+        in a span that continues the trace the record's headers carry: the events and mail
+        intents the handler raises carry it on."""
+        with tracing.consumer_span(
+            self.name, delivery.topic, delivery.partition, delivery.offset, delivery.headers
+        ) as span:
+            outcome = await self._process(delivery)
+            span.set_attribute("mentorship.outcome", outcome)
+            return outcome
+
+    async def _process(self, delivery: Delivery) -> str:
         started = time.monotonic()
         try:
             envelope, registration, payload = self._parse(delivery)

@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaProducer
 
 from ..contracts.envelope import EventEnvelope, EventPayload
 from ..contracts.topics import namespaced
-from . import metrics
+from . import metrics, tracing
 from .database import Connection
 from .worker import PollingWorker
 
@@ -39,6 +39,8 @@ _RELAY_LOCK = 0x6F7574626F78  # "outbox"
 _WAKE_CHANNEL = "outbox_pending"
 #: Most rows one purge statement deletes, so a long backlog goes in short transactions.
 _PURGE_BATCH = 5_000
+#: What a producer span records when the batch broke off before its row's answer came.
+_NOT_SENT = RuntimeError("the batch was interrupted before the broker answered")
 
 
 class EventSink(Protocol):
@@ -62,11 +64,15 @@ class Outbox:
             key=payload.aggregate_id(),
             event_type=envelope.event_type,
             value=envelope.to_json(),
-            headers={
-                "content-type": "application/json",
-                "event_type": envelope.event_type,
-                "event_id": str(envelope.event_id),
-            },
+            # The trace context of the request or event that raised this one: the relay's
+            # producer span continues that trace, however much later it runs.
+            headers=tracing.inject(
+                {
+                    "content-type": "application/json",
+                    "event_type": envelope.event_type,
+                    "event_id": str(envelope.event_id),
+                }
+            ),
         )
         return envelope
 
@@ -153,8 +159,17 @@ class OutboxRelay(PollingWorker):
                 return 0
             # send() only appends to the producer's buffer, in call order; awaiting the
             # returned futures afterwards lets the whole batch go out in few requests.
-            deliveries = [await producer.send(**_record(row, self._namespace)) for row in rows]
-            results = await asyncio.gather(*deliveries, return_exceptions=True)
+            spans = [_publish_span(row, self._namespace) for row in rows]
+            results: list[Any] = [_NOT_SENT] * len(rows)
+            try:
+                deliveries = [
+                    await producer.send(**_record(row, self._namespace, span.headers))
+                    for row, span in zip(rows, spans, strict=True)
+                ]
+                results = await asyncio.gather(*deliveries, return_exceptions=True)
+            finally:
+                for span, result in zip(spans, results, strict=True):
+                    span.end(result)
             outcomes = list(zip(rows, results, strict=True))
             published = [
                 row["id"] for row, result in outcomes if not isinstance(result, BaseException)
@@ -249,8 +264,15 @@ class OutboxRelay(PollingWorker):
                 await producer.stop()
 
 
-def _record(row: asyncpg.Record, namespace: str) -> dict[str, Any]:
-    headers: dict[str, str] = row["headers"]
+def _publish_span(row: asyncpg.Record, namespace: str) -> tracing.PublishSpan:
+    return tracing.PublishSpan(
+        namespaced(row["topic"], namespace), row["headers"], row["message_key"]
+    )
+
+
+def _record(row: asyncpg.Record, namespace: str, headers: Mapping[str, str]) -> dict[str, Any]:
+    """The Kafka record of an outbox row, with `headers` (the stored ones, carrying the trace
+    context of the row's producer span)."""
     return {
         "topic": namespaced(row["topic"], namespace),
         "value": bytes(row["payload"]),

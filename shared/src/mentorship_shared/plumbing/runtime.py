@@ -55,6 +55,7 @@ from .limits import RequestBodyLimit
 from .liveness import Stall, StallDetector, TopicPartitionKey, sample_interval
 from .outbox import OutboxRelay, pending_count
 from .settings import ServiceSettings
+from .tracing import Tracing, configure_tracing, http_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class ServiceRuntime:
         )
         self._lag_series: set[tuple[str, str, str, str]] = set()
         self._pool: asyncpg.Pool | None = None
+        self._tracing: Tracing | None = None
         self.relay: OutboxRelay | None = None
         self.stall_detector = StallDetector(settings.consumer_stall_seconds)
         self._monitor: asyncio.Task[None] | None = None
@@ -135,6 +137,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         settings = self.settings
         started = time.monotonic()
+        self._tracing = configure_tracing(settings.service_name, settings)
         self._pool = await connect_pool(
             settings.database_url,
             min_size=settings.db_pool_min_size,
@@ -242,6 +245,11 @@ class ServiceRuntime:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        if self._tracing is not None:
+            # Last: the spans of the shutdown itself go out too. Blocking, so in a thread.
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._tracing.shutdown)
+            self._tracing = None
         log.info("%s stopped", self.settings.service_name)
 
     async def readiness(self) -> dict[str, str]:
@@ -441,7 +449,13 @@ def create_service_app(
     runtime: ServiceRuntime, *, title: str, description: str, routers: Sequence[APIRouter]
 ) -> FastAPI:
     """A FastAPI app with the runtime's lifespan, the shared error shape and operational routes."""
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=runtime.lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=runtime.lifespan,
+        telemetry=http_telemetry(),
+    )
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(RequestBodyLimit, max_bytes=runtime.settings.max_request_body_bytes)

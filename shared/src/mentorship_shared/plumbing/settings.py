@@ -62,6 +62,14 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["auto", "text", "json"] = Field(
         default="auto", description="'auto' is text on a terminal and JSON otherwise."
     )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description=(
+            "Base URL of an OpenTelemetry collector taking OTLP over HTTP (such as "
+            "http://jaeger:4318); spans are sent to <url>/v1/traces. Unset or empty: trace ids "
+            "still appear in logs and travel with events, but no span leaves the process."
+        ),
+    )
     db_pool_min_size: int = Field(default=2, ge=1, description="Connections kept open.")
     db_pool_max_size: int = Field(default=10, ge=1, description="Most connections at once.")
     startup_timeout_seconds: float = Field(
@@ -119,6 +127,17 @@ class ServiceSettings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("otel_exporter_otlp_endpoint")
+    @classmethod
+    def _endpoint_or_none(cls, value: str | None) -> str | None:
+        # Compose passes an unset variable as an empty string.
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, such as http://localhost:4318")
+        return value
 
     @property
     def consumer_group_prefix(self) -> str:
