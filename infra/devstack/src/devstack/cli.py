@@ -57,6 +57,14 @@ class DevstackError(RuntimeError):
     """A problem to report in one line, without a traceback."""
 
 
+def _services() -> tuple[Service, ...]:
+    """SERVICES with the HTTP ports DEVSTACK_<NAME>_PORT asks for (tests run a second stack)."""
+    return tuple(
+        Service(s.name, s.module, _env_port(f"DEVSTACK_{s.name.upper()}_PORT", s.http_port))
+        for s in SERVICES
+    )
+
+
 def _env_port(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -121,8 +129,9 @@ def _check_ports_free(ports: Mapping[str, int]) -> None:
     if busy:
         raise DevstackError(
             f"already in use on {HOST}: {', '.join(busy)}. Is another `devstack up` running? "
-            "Ports can be changed with DEVSTACK_POSTGRES_PORT, DEVSTACK_KAFKA_PORT and "
-            "DEVSTACK_SMTP_PORT."
+            "Ports can be changed with DEVSTACK_POSTGRES_PORT, DEVSTACK_KAFKA_PORT, "
+            "DEVSTACK_SMTP_PORT and DEVSTACK_PROFILE_PORT, DEVSTACK_MATCHING_PORT, "
+            "DEVSTACK_NOTIFICATION_PORT."
         )
 
 
@@ -131,6 +140,7 @@ def _summary(
     postgres: EmbeddedPostgres,
     kafka: EmbeddedKafka,
     smtp: str,
+    services: Sequence[Service],
     api_key_note: str,
     logs: Path,
     not_ready: Sequence[str],
@@ -141,9 +151,11 @@ def _summary(
         ("Kafka", kafka.bootstrap_servers, "in-memory: topics are recreated on each start"),
         ("SMTP", smtp, ""),
     ]
-    for service in SERVICES:
+    for service in services:
         state = "NOT READY" if service.name in not_ready else "ready"
         rows.append((service.name, f"{service.base_url}/docs", state))
+        if service.name == "matching":
+            rows.append(("", f"{service.base_url}/dashboard", "operator dashboard"))
     width = max(len(row[0]) for row in rows)
     url_width = max(len(row[1]) for row in rows)
     lines = ["", "The mentorship stack is running:", ""]
@@ -168,7 +180,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     ports = {"PostgreSQL": pg_port, "Kafka": kafka_port}
     if not external_smtp:
         ports["SMTP"] = smtp_port
-    ports.update({s.name: s.http_port for s in SERVICES})
+    services = _services()
+    by_name = {s.name: s for s in services}
+    ports.update({s.name: s.http_port for s in services})
     _check_ports_free(ports)
 
     api_key = os.environ.get("OPERATOR_API_KEY", "")
@@ -209,7 +223,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 smtp_note = f"{HOST}:{smtp_port} -> {sink.maildir}/ (list: devstack mail)"
 
             specs = []
-            for service in SERVICES:
+            for service in services:
                 env = dict(os.environ)
                 env.update(
                     DATABASE_URL=postgres.url(service.database),
@@ -218,9 +232,15 @@ def cmd_up(args: argparse.Namespace) -> int:
                     SMTP_HOST=smtp_host,
                     SMTP_PORT=smtp_port_text,
                     OPERATOR_API_KEY=api_key,
+                    # The matcher's operator dashboard reads the others' /metrics.
+                    DASHBOARD_PROFILE_URL=by_name["profile"].base_url,
+                    DASHBOARD_NOTIFICATION_URL=by_name["notification"].base_url,
                     # Output goes through a pipe; unbuffered keeps it in step with events.
                     PYTHONUNBUFFERED="1",
                 )
+                # `devstack seed` registers 130 people from this one address: more than the
+                # production limit per address allows in an hour.
+                env.setdefault("REGISTRATION_RATE_PER_ADDRESS", "0")
                 # Through the pipe the services would log JSON; a person reads this terminal.
                 env.setdefault("LOG_FORMAT", "text")
                 # The embedded broker admits a new group member after half the session
@@ -243,6 +263,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                         postgres=postgres,
                         kafka=kafka,
                         smtp=smtp_note,
+                        services=services,
                         api_key_note=api_key_note,
                         logs=logs,
                         not_ready=not_ready,
@@ -456,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
             "elsewhere) and the profile, matching and notification services on ports "
             "8001-8003, restarting any service that crashes. Ctrl-C stops everything. "
             "Ports: DEVSTACK_POSTGRES_PORT (54329), DEVSTACK_KAFKA_PORT (19092), "
-            "DEVSTACK_SMTP_PORT (2525). OPERATOR_API_KEY is passed on, or generated."
+            "DEVSTACK_SMTP_PORT (2525), DEVSTACK_PROFILE_PORT (8001), DEVSTACK_MATCHING_PORT "
+            "(8002), DEVSTACK_NOTIFICATION_PORT (8003). OPERATOR_API_KEY is passed on, or "
+            "generated. The operator dashboard is at the matching service's /dashboard."
         ),
     )
     up.add_argument(

@@ -8,7 +8,7 @@ from mentorship_shared.plumbing import metrics
 from mentorship_shared.plumbing.database import Connection
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
 
-from . import api
+from . import api, dashboard
 from .config import MIGRATIONS_DIR, MatchingSettings
 from .expiry import ProposalExpirer
 from .handlers import profile_events_consumer
@@ -38,7 +38,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
             "best cover the engineer's skill gaps. Consumes `profile.events`, publishes "
             "`match.events` through a transactional outbox."
         ),
-        routers=[api.router],
+        routers=[api.router, dashboard.router],
     )
 
 
