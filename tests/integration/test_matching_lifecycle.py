@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 from matching_service import use_cases
 from matching_service.config import MIGRATIONS_DIR
+from matching_service.directory import MentorDirectory
 from matching_service.domain import (
     Mentee,
     MentorPool,
@@ -58,7 +59,13 @@ pytestmark = pytest.mark.integration
 T = TypeVar("T")
 E = TypeVar("E", bound=EventPayload)
 
-POLICY = MatchPolicy(proposal_ttl=timedelta(days=7), waiting_mentees_per_event=100)
+# With a mentor directory, as the service runs (its content fingerprint keeps one directory
+# right across the tests' databases; test_mentor_directory.py compares it with fresh pools).
+POLICY = MatchPolicy(
+    proposal_ttl=timedelta(days=7),
+    waiting_mentees_per_event=100,
+    directory=MentorDirectory(default_config()),
+)
 COHORT = dataclasses.replace(POLICY, mode="cohort")
 
 PRICING = "pricing_monetisation"

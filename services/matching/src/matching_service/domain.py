@@ -3,6 +3,7 @@ explanation a person reads. Pure: arrays in, results out."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -132,6 +133,19 @@ class MentorPool:
 
     def __len__(self) -> int:
         return len(self.mentors)
+
+    def with_availability(self, free_slots: IntArray, market_rarity: FloatArray) -> MentorPool:
+        """This pool with other free slots and market rarity, sharing every encoded array (a
+        cached pool serves each match without being rebuilt or changed)."""
+        view = copy.copy(self)
+        view.free_slots = free_slots
+        view.rarity = market_rarity
+        return view
+
+    def speaks(self, languages: Collection[str]) -> BoolArray:
+        """Per mentor: shares one of `languages`."""
+        speaks: BoolArray = self._languages.shared([languages])[0]
+        return speaks
 
     def evaluate(
         self,

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mentorship_shared.contracts.events import (
     MatchOrigin,
@@ -20,7 +20,11 @@ from mentorship_shared.contracts.events import (
 from mentorship_shared.plumbing.database import Connection
 from mentorship_shared.plumbing.outbox import forget_published
 
-from .domain import Mentee, Mentor, Proposal, skill_vector, utc_offset_hours
+from .domain import Mentee, Mentor, MentorPool, Proposal, skill_vector, utc_offset_hours
+from .scoring import ScoringConfig
+
+if TYPE_CHECKING:
+    from .directory import MentorDirectory
 
 OPEN_STATUSES = ("proposed", "accepted")
 MatchStatus = Literal["proposed", "accepted", "declined", "expired"]
@@ -299,6 +303,18 @@ class MatchingRepository:
         )
         return [_mentor(row) for row in rows]
 
+    async def mentor_pool(
+        self,
+        config: ScoringConfig,
+        languages: Sequence[str] | None = None,
+        directory: MentorDirectory | None = None,
+    ) -> MentorPool:
+        """Mentors with a free slot (sharing one of `languages`, if given) as a scoring pool:
+        from the process's mentor directory when there is one, else built from the rows."""
+        if directory is not None:
+            return await directory.available(self._conn, languages)
+        return MentorPool(await self.available_mentors(languages), config)
+
     async def reserve_slot(self, mentor_id: uuid.UUID) -> bool:
         """Take one of the mentor's slots if one is free (atomic under the mentor's row lock)."""
         return bool(
@@ -572,6 +588,14 @@ _MATCH_COLUMNS = """
     expires_at, mentee_accepted_at, mentor_accepted_at, accepted_at, ended_at, end_reason,
     declined_by, decline_reason
 """
+
+
+async def mentors_by_id(conn: Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Mentor]:
+    """These mentors (those that still exist), whatever their slots."""
+    if not ids:
+        return {}
+    rows = await conn.fetch(f"SELECT {_MENTOR_COLUMNS} FROM mentors m WHERE id = ANY($1)", ids)
+    return {row["id"]: _mentor(row) for row in rows}
 
 
 def _levels(skills: list[dict[str, Any]], key: str) -> dict[str, int]:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from mentorship_shared.contracts.events import (
@@ -38,6 +38,9 @@ from .domain import Mentee, Mentor, MentorPool, Proposal, iter_proposals, propos
 from .repository import MatchingRepository, MatchRecord, RoundRecord
 from .scoring import FloatArray, IntArray, ScoringConfig, default_config, rank
 
+if TYPE_CHECKING:
+    from .directory import MentorDirectory
+
 log = logging.getLogger(__name__)
 
 _BLOCK = 256  # mentees scored together
@@ -57,6 +60,8 @@ class MatchPolicy:
     exposure_window: timedelta = timedelta(days=1)
     round_candidates_per_mentee: int = 25
     config: ScoringConfig = field(default_factory=default_config)
+    #: The process's cached mentor pool (None: every match reads the mentors afresh).
+    directory: MentorDirectory | None = field(default=None, compare=False, repr=False)
 
 
 class MatchRefused(Exception):
@@ -186,7 +191,7 @@ async def offer_to_waiting_mentees(
         return 0
     # One pool and one scoring pass for the batch; free slots are kept up to date as they are
     # taken, and every reservation is still checked by the database.
-    pool = MentorPool(await repo.available_mentors(), policy.config)
+    pool = await repo.mentor_pool(policy.config, None, policy.directory)
     closed = await repo.closed_pairs([m.id for m in mentees])
     proposed = 0
     for start in range(0, len(mentees), _BLOCK):
@@ -233,7 +238,7 @@ async def _propose(
 ) -> Proposal | None:
     """Reserve the best mentor who still has a slot and publish the proposal."""
     if pool is None:
-        pool = MentorPool(await repo.available_mentors(sorted(mentee.languages)), policy.config)
+        pool = await repo.mentor_pool(policy.config, sorted(mentee.languages), policy.directory)
     excluded = (await repo.closed_pairs([mentee.id]))[mentee.id]
     for proposal in iter_proposals(mentee, pool, excluded):
         # The best mentor may have been filled by another matcher since the pool was read;
@@ -529,8 +534,7 @@ async def suggest_mentors(
     mentee = await repo.get_mentee(mentee_id)
     if mentee is None:
         raise MatchNotFound("mentee_not_found", UNKNOWN_MENTEE)
-    mentors = await repo.available_mentors(sorted(mentee.languages))
-    pool = MentorPool(mentors, policy.config)
+    pool = await repo.mentor_pool(policy.config, sorted(mentee.languages), policy.directory)
     excluded = (await repo.closed_pairs([mentee_id]))[mentee_id]
     ranked = []
     for proposal in iter_proposals(mentee, pool, excluded):
@@ -542,7 +546,7 @@ async def suggest_mentors(
     shown = []
     for proposal in ranked:
         others, already_seen = seen.get(proposal.mentor_id, (0, False))
-        free = pool.mentors[pool.position[proposal.mentor_id]].free_slots
+        free = int(pool.free_slots[pool.position[proposal.mentor_id]])
         if already_seen or others < policy.exposure_per_slot * free:
             shown.append(proposal)
         if len(shown) == limit:
