@@ -54,6 +54,10 @@ test-faults: install ## Fault-injection suite at full scale (kills, broker and P
 bench-matching: install ## Benchmark the matcher on a synthetic population (minutes); writes docs/benchmarks/matching.md
 	$(PY) -m benchmarks.matching --output docs/benchmarks/matching.md
 
+.PHONY: bench
+bench: install ## Whole pipeline under rising open-loop load, against the machine's anchors (about 10 min); writes docs/benchmarks/pipeline.md
+	$(PY) -m benchmarks.pipeline --output docs/benchmarks/pipeline.md
+
 lint: install ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

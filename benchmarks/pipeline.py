@@ -1,0 +1,885 @@
+"""Pipeline benchmark: registrations through the public HTTP API, open loop at rising rates, until
+both proposal mails reach the SMTP sink; set against the machine's own anchors.
+
+    make bench                                            # default rates, 60 s each
+    .venv/bin/python -m benchmarks.pipeline --quick --output /tmp/pipeline.md
+
+For each rate it starts the three services (with an SMTP sink, databases and topics of their
+own) on one embedded PostgreSQL and one Tansu broker, registers enough mentors for every
+mentee of the step, then sends mentee registrations at the rate for the step's duration and
+waits for the mail. It measures registrations accepted a second, the latency from the moment
+a registration was due to leave to the later of its two mails (the mentee's and the mentor's),
+registrations accepted whose mail never came, and the CPU time of every process of the stack
+per registration. It stops after the first rate that fails (p99 at or above 1 s, a lost or
+refused registration, or fewer than 95% of the offered registrations accepted a second).
+
+Anchors, in the same run with the same tools: an aiokafka round trip through the same broker,
+an asyncpg transaction writing a row plus an outbox row on the same PostgreSQL, and a FastAPI
+hello-world served by the services' entry point and driven by the same load generator. The
+report gives the pipeline's figures as ratios to them. It prints figures; it never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+from devstack.load import LoadDriver, Registration
+
+from benchmarks.pipeline_anchors import kafka_anchor, postgres_anchor, summary_ms
+from benchmarks.pipeline_stack import SERVICE_ENV, BenchStack, Step, wall_offset
+
+DEFAULT_OUTPUT = Path("docs/benchmarks/pipeline.md")
+#: Slots per mentor (the API's maximum): fewer mentors for the same number of mentees.
+CAPACITY = 10
+#: A step passes when p99 stays under this many seconds, nothing is lost or refused, and...
+P99_LIMIT = 1.0
+#: ...at least this share of the offered registrations is accepted a second.
+ACCEPTED_SHARE = 0.95
+#: A registration leaving this much after its due time counts as late (the generator lagged).
+LATE_AFTER = 0.1
+
+MENTOR_MAIL = re.compile(r"^A new mentee for you: Engineer (\S+)$")
+MENTEE_MAIL = "could be your product-management mentor"
+STACK_PARTS = ("profile", "matching", "notification", "postgres", "broker")
+
+
+@dataclass(frozen=True)
+class Plan:
+    rates: tuple[float, ...] | None  # explicit rates, or start * factor^n up to max_rate
+    start: float = 10.0
+    factor: float = 2.0
+    max_rate: float = 640.0
+    duration: float = 60.0
+    drain: float = 60.0
+    hello_start: float = 50.0
+    hello_max: float = 6400.0
+    anchor_duration: float = 20.0
+    kafka_round_trips: int = 300
+    kafka_burst: int = 5000
+    pg_sequential: int = 1000
+    pg_concurrent: int = 5000
+    pg_connections: int = 10
+
+    def pipeline_rates(self) -> list[float]:
+        if self.rates:
+            return list(self.rates)
+        return _rising(self.start, self.factor, self.max_rate)
+
+    def hello_rates(self) -> list[float]:
+        return _rising(self.hello_start, self.factor, self.hello_max)
+
+
+def _rising(start: float, factor: float, top: float) -> list[float]:
+    rates = [start]
+    while rates[-1] * factor <= top * 1.0001:
+        rates.append(rates[-1] * factor)
+    return rates
+
+
+QUICK = Plan(
+    rates=(2.0, 4.0),
+    duration=5.0,
+    drain=30.0,
+    hello_start=50.0,
+    hello_max=100.0,
+    anchor_duration=3.0,
+    kafka_round_trips=30,
+    kafka_burst=500,
+    pg_sequential=100,
+    pg_concurrent=500,
+)
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+class Bar:
+    """One progress bar on stderr: redrawn in place on a terminal, a line every 10 s otherwise."""
+
+    def __init__(self, label: str, total: float, stream: TextIO | None = None) -> None:
+        self.label = label
+        self.total = max(total, 1e-9)
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = self.stream.isatty()
+        self._drawn = 0.0
+
+    def update(self, done: float, detail: str = "") -> None:
+        now = time.monotonic()
+        if now - self._drawn < (0.25 if self.live else 10.0):
+            return
+        self._drawn = now
+        share = min(max(done / self.total, 0.0), 1.0)
+        filled = int(share * 24)
+        line = f"  {self.label} [{'#' * filled}{'.' * (24 - filled)}] {share:4.0%}  {detail}"
+        if self.live:
+            self.stream.write("\r\033[K" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self, detail: str) -> None:
+        if self.live:
+            self.stream.write("\r\033[K")
+        self.stream.write(f"  {self.label}: {detail}\n")
+        self.stream.flush()
+
+
+def note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- one open-loop load step -------------------------------------------------------------------
+
+
+@dataclass
+class LoadOutcome:
+    rate: float
+    duration: float
+    registrations: list[Registration] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> list[Registration]:
+        return [r for r in self.registrations if r.outcome in ("created", "created_earlier")]
+
+    def figures(self) -> dict[str, Any]:
+        sent = self.registrations
+        answered = [
+            r.answered_at - r.scheduled_at
+            for r in self.accepted
+            if r.answered_at is not None and r.scheduled_at is not None
+        ]
+        return {
+            "rate": self.rate,
+            "duration": self.duration,
+            "sent": len(sent),
+            "late": sum(
+                1
+                for r in sent
+                if r.scheduled_at is not None and r.started_at - r.scheduled_at > LATE_AFTER
+            ),
+            "accepted": len(self.accepted),
+            "accepted_per_second": len(self.accepted) / self.duration,
+            "refused": sum(1 for r in sent if r.outcome == "refused"),
+            "gave_up": sum(1 for r in sent if r.outcome in ("gave_up", "pending")),
+            "retried": sum(1 for r in sent if r.attempts > 1),
+            "http": summary_ms(answered),
+        }
+
+
+async def drive(
+    driver: LoadDriver, rate: float, duration: float, label: str, mail: Any = None
+) -> LoadOutcome:
+    """Send mentee registrations at ``rate`` for ``duration`` seconds, then wait for answers."""
+    bar = Bar(label, duration)
+    driver.start(rate)
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < duration:
+        await asyncio.sleep(min(0.25, duration - elapsed))
+        mentees = driver.mentees
+        created = sum(1 for r in mentees if r.outcome == "created")
+        mails = f", mails {mail.count():,}" if mail is not None else ""
+        bar.update(
+            time.monotonic() - started,
+            f"{time.monotonic() - started:.0f}/{duration:.0f} s, sent {len(mentees):,}, "
+            f"201 {created:,}{mails}",
+        )
+    await driver.stop()
+    outcome = LoadOutcome(rate, duration, driver.mentees)
+    bar.close(
+        f"sent {len(outcome.registrations):,} in {duration:.0f} s, "
+        f"{len(outcome.accepted):,} accepted"
+    )
+    return outcome
+
+
+# --- a pipeline step ---------------------------------------------------------------------------
+
+
+def _mail_times(step: Step) -> tuple[dict[str, float], dict[str, float]]:
+    """The first proposal mail to each mentee, and the first naming each mentee to a mentor."""
+    to_mentee: dict[str, float] = {}
+    to_mentor: dict[str, float] = {}
+    for mail in step.mail.mails:
+        if MENTEE_MAIL in mail.subject:
+            to_mentee[mail.to] = min(mail.received_at, to_mentee.get(mail.to, math.inf))
+        elif found := MENTOR_MAIL.match(mail.subject):
+            email = f"{found.group(1)}@example.com".lower()
+            to_mentor[email] = min(mail.received_at, to_mentor.get(email, math.inf))
+    return to_mentee, to_mentor
+
+
+async def pipeline_step(
+    stack: BenchStack, http: httpx.AsyncClient, plan: Plan, rate: float, index: int
+) -> dict[str, Any]:
+    label = f"step {index} ({_rate(rate)}/s)"
+    note(f"{label}: starting the services")
+    step = await stack.start_step()
+    try:
+        mentees_planned = math.ceil(rate * plan.duration)
+        mentors = math.ceil(mentees_planned * 1.1 / CAPACITY) + 2
+        driver = LoadDriver(http, step.url("profile"), run=f"{step.tag}x{os.getpid()}", seed=index)
+        note(f"{label}: registering {mentors:,} mentors ({CAPACITY} slots each)")
+        await driver.register_mentors([CAPACITY] * mentors, concurrency=16)
+        deadline = time.monotonic() + 180
+        while not await stack.caught_up(http, step):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{label}: the mentors' events were not consumed in 180 s")
+            await asyncio.sleep(0.5)
+        offset = wall_offset()
+        tx_before = await stack.transactions(step.databases.values())
+        cpu_before = stack.cpu()
+        outcome = await drive(driver, rate, plan.duration, f"{label} load", step.mail)
+        load_end = time.monotonic()
+        figures = outcome.figures()
+
+        # Drain: until every accepted mentee has both mails, or the drain time is up.
+        accepted = {r.email.lower(): r for r in outcome.accepted}
+        bar = Bar(f"{label} mail", len(accepted))
+        complete: dict[str, float] = {}
+        while True:
+            step.mail.read_new()
+            to_mentee, to_mentor = _mail_times(step)
+            complete = {
+                email: max(to_mentee[email], to_mentor[email])
+                for email in accepted
+                if email in to_mentee and email in to_mentor
+            }
+            waited = time.monotonic() - load_end
+            bar.update(
+                len(complete),
+                f"{len(complete):,}/{len(accepted):,} with both mails, {waited:.0f} s",
+            )
+            if len(complete) == len(accepted) or waited > plan.drain:
+                break
+            await asyncio.sleep(0.5)
+        drained = time.monotonic() - load_end
+        bar.close(f"{len(complete):,}/{len(accepted):,} with both mails {drained:.1f} s after")
+        cpu_after = stack.cpu()
+        # The statistics collector reports a backend's commits within a second.
+        await asyncio.sleep(1.0)
+        tx_after = await stack.transactions(step.databases.values())
+    finally:
+        stack.stop_step()
+
+    latencies = [
+        complete[email] - (registration.scheduled_at + offset)
+        for email, registration in accepted.items()
+        if email in complete and registration.scheduled_at is not None
+    ]
+    cpu = {part: cpu_after.get(part, 0.0) - cpu_before.get(part, 0.0) for part in cpu_after}
+    n = max(len(accepted), 1)
+    stack_cpu = sum(cpu.get(part, 0.0) for part in STACK_PARTS)
+    figures.update(
+        mentors=mentors,
+        mails=len(step.mail.mails),
+        delivered=len(complete),
+        lost=len(accepted) - len(complete),
+        drain_seconds=drained,
+        latency=summary_ms(latencies),
+        cpu_seconds=cpu,
+        cpu_ms_per_registration=stack_cpu / n * 1000,
+        cpu_share={part: cpu.get(part, 0.0) / stack_cpu if stack_cpu else 0.0 for part in cpu},
+        transactions_per_registration=(tx_after - tx_before) / n,
+        wall_seconds=plan.duration + drained,
+    )
+    figures["passed"], figures["verdict"] = verdict(figures, figures["latency"]["p99_ms"])
+    note(
+        f"{label}: accepted {figures['accepted_per_second']:.1f}/s, latency p50 "
+        f"{_ms(figures['latency']['p50_ms'])}, p99 {_ms(figures['latency']['p99_ms'])}, lost "
+        f"{figures['lost']}, CPU {figures['cpu_ms_per_registration']:.1f} ms a registration: "
+        f"{figures['verdict']}"
+    )
+    return figures
+
+
+def verdict(figures: dict[str, Any], p99_ms: float) -> tuple[bool, str]:
+    reasons = []
+    if math.isnan(p99_ms) or p99_ms >= P99_LIMIT * 1000:
+        reasons.append(f"p99 {_ms(p99_ms)}")
+    if figures.get("lost"):
+        reasons.append(f"{figures['lost']} lost")
+    if figures["refused"] or figures["gave_up"]:
+        reasons.append(f"{figures['refused'] + figures['gave_up']} refused or unanswered")
+    if figures["accepted_per_second"] < ACCEPTED_SHARE * figures["rate"]:
+        reasons.append(f"accepted {figures['accepted_per_second']:.1f}/s")
+    return (not reasons, "sustained" if not reasons else "not sustained: " + ", ".join(reasons))
+
+
+# --- the hello-world anchor --------------------------------------------------------------------
+
+
+async def hello_step(
+    stack: BenchStack, http: httpx.AsyncClient, url: str, plan: Plan, rate: float, index: int
+) -> dict[str, Any]:
+    label = f"hello-world {_rate(rate)}/s"
+    driver = LoadDriver(http, url, run=f"h{index}", seed=index)
+    cpu_before = stack.cpu()
+    outcome = await drive(driver, rate, plan.anchor_duration, label)
+    cpu_after = stack.cpu()
+    figures = outcome.figures()
+    n = max(figures["accepted"], 1)
+    figures["cpu_ms_per_request"] = (cpu_after["hello"] - cpu_before["hello"]) / n * 1000
+    figures["generator_cpu_ms_per_request"] = (
+        (cpu_after["load generator"] - cpu_before["load generator"]) / n * 1000
+    )
+    figures["passed"], figures["verdict"] = verdict(figures, figures["http"]["p99_ms"])
+    note(
+        f"  {label}: accepted {figures['accepted_per_second']:.0f}/s, p50 "
+        f"{_ms(figures['http']['p50_ms'])}, p99 {_ms(figures['http']['p99_ms'])}: "
+        f"{figures['verdict']}"
+    )
+    return figures
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ram = math.nan
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = int(line.split()[1]) / 1024 / 1024
+    commit = "unknown"
+    git = shutil.which("git")
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        assert git is not None
+        commit = subprocess.run(  # noqa: S603 - fixed argv
+            [git, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(  # noqa: S603 - fixed argv
+            [git, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if dirty:
+            commit += " (with uncommitted changes)"
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "ram_gib": ram,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "commit": commit,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+async def run_async(stack: BenchStack, plan: Plan) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    figures: dict[str, Any] = {}
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        note("anchor: Kafka round trips on the same broker")
+        figures["kafka"] = await kafka_anchor(
+            stack.bootstrap_servers, round_trips=plan.kafka_round_trips, burst=plan.kafka_burst
+        )
+        note("anchor: asyncpg row-plus-outbox transactions on the same PostgreSQL")
+        stack.postgres.ensure_database("anchor")
+        cpu_before = stack.cpu()
+        figures["postgres"] = await postgres_anchor(
+            stack.postgres.url("anchor"),
+            sequential=plan.pg_sequential,
+            concurrent=plan.pg_concurrent,
+            connections=plan.pg_connections,
+        )
+        cpu_after = stack.cpu()
+        figures["postgres"]["cpu_ms_per_transaction"] = (
+            (cpu_after["postgres"] - cpu_before["postgres"])
+            / (plan.pg_sequential + plan.pg_concurrent)
+            * 1000
+        )
+        note("anchor: FastAPI hello-world, same entry point and load generator")
+        url = stack.start_hello()
+        hello: list[dict[str, Any]] = []
+        try:
+            for index, rate in enumerate(plan.hello_rates(), 1):
+                hello.append(await hello_step(stack, http, url, plan, rate, index))
+                if not hello[-1]["passed"]:
+                    break
+        finally:
+            stack.stop_hello()
+        figures["hello"] = hello
+        steps: list[dict[str, Any]] = []
+        figures["steps"] = steps
+        rates = plan.pipeline_rates()
+        note(f"pipeline: rates {', '.join(_rate(r) for r in rates)} a second, until one fails")
+        for index, rate in enumerate(rates, 1):
+            steps.append(await pipeline_step(stack, http, plan, rate, index))
+            if not steps[-1]["passed"]:
+                break
+    return figures
+
+
+def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    stack = BenchStack(work_dir)
+    try:
+        note(f"starting PostgreSQL and the broker (logs in {stack.log_dir})")
+        stack.start()
+        figures = asyncio.run(run_async(stack, plan))
+    finally:
+        note("stopping the stack")
+        stack.stop()
+    figures["machine"] = machine()
+    figures["load_before"] = load_before
+    figures["load_after"] = os.getloadavg()
+    figures["seconds"] = time.monotonic() - started
+    figures["plan"] = asdict(plan)
+    return figures
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    if value >= 10:
+        return f"{value:.0f} ms"
+    return f"{value:.1f} ms"
+
+
+def _rate(rate: float) -> str:
+    return f"{rate:g}"
+
+
+def best(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    passed = [row for row in rows if row["passed"]]
+    return max(passed, key=lambda row: row["rate"]) if passed else None
+
+
+def ratios(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(what, value, how it is computed) for each ratio of the pipeline to an anchor."""
+    rows: list[tuple[str, str, str]] = []
+    steps, hello = figures["steps"], figures["hello"]
+    kafka, pg = figures["kafka"], figures["postgres"]
+    top, hello_top = best(steps), best(hello)
+    if top is not None and hello_top is not None:
+        rows.append(
+            (
+                "highest sustained rate / hello-world's",
+                f"{top['rate'] / hello_top['rate']:.3f}",
+                f"{_rate(top['rate'])}/s against {_rate(hello_top['rate'])}/s, same load "
+                "generator, same criterion (p99 under 1 s, nothing lost or refused)",
+            )
+        )
+    if steps:
+        first = steps[0]
+        # CPU and transactions: the highest sustained step (at low rates the services' idle
+        # polling is spread over few registrations); latency: the first (least queueing).
+        busy = top if top is not None else first
+        tx = busy["transactions_per_registration"]
+        if tx > 0:
+            ceiling = pg["concurrent_per_second"] / tx
+            rows.append(
+                (
+                    "highest sustained rate / PostgreSQL ceiling",
+                    f"{(top['rate'] if top else 0) / ceiling:.3f}",
+                    f"the pipeline commits {tx:.1f} transactions a registration (at "
+                    f"{_rate(busy['rate'])}/s, idle polling included); at "
+                    f"{pg['concurrent_per_second']:,.0f} row-plus-outbox transactions a second "
+                    f"that allows {ceiling:,.0f} registrations a second",
+                )
+            )
+        floor_ms = (
+            (hello[0]["http"]["p50_ms"] if hello else 0.0) + 2 * kafka["p50_ms"] + 5 * pg["p50_ms"]
+        )
+        rows.append(
+            (
+                "latency p50 / the anchors' floor",
+                f"{first['latency']['p50_ms'] / floor_ms:.1f}x",
+                f"{_ms(first['latency']['p50_ms'])} at {_rate(first['rate'])}/s against "
+                f"{_ms(floor_ms)}: one hello-world request, 2 Kafka round trips (profile to "
+                "matching, matching to notification) and 5 row-plus-outbox transactions "
+                "(registration, proposal, mail intents, two sends): the critical path without "
+                "scoring, rendering, SMTP and the waits between stages",
+            )
+        )
+        hello_busy = hello_top if hello_top is not None else (hello[0] if hello else None)
+        if hello_busy is not None and hello_busy["cpu_ms_per_request"] > 0:
+            rows.append(
+                (
+                    "CPU a registration / hello-world's CPU a request",
+                    f"{busy['cpu_ms_per_registration'] / hello_busy['cpu_ms_per_request']:.0f}x",
+                    f"{busy['cpu_ms_per_registration']:.1f} ms (every process of the stack, at "
+                    f"{_rate(busy['rate'])}/s) against {hello_busy['cpu_ms_per_request']:.2f} ms "
+                    f"(the hello-world server, at {_rate(hello_busy['rate'])}/s)",
+                )
+            )
+        if pg["cpu_ms_per_transaction"] > 0:
+            postgres_ms = busy["cpu_seconds"].get("postgres", 0.0) / max(busy["accepted"], 1) * 1000
+            rows.append(
+                (
+                    "PostgreSQL CPU a registration / a row-plus-outbox transaction's",
+                    f"{postgres_ms / pg['cpu_ms_per_transaction']:.1f}x",
+                    f"{postgres_ms:.2f} ms against {pg['cpu_ms_per_transaction']:.2f} ms",
+                )
+            )
+    return rows
+
+
+def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
+    lines: list[str] = []
+    add = lines.append
+    m = figures["machine"]
+    steps, hello = figures["steps"], figures["hello"]
+    kafka, pg = figures["kafka"], figures["postgres"]
+    plan = figures["plan"]
+    top, hello_top = best(steps), best(hello)
+    add("# Pipeline benchmark")
+    add("")
+    add(
+        f"Written by `make bench` (`{command}`). One run's figures on the machine below; the "
+        "numbers are measurements, not pass/fail thresholds. Registrations go through the "
+        "public HTTP API open loop (the i-th leaves at start + i / rate, whatever happened to "
+        "the earlier ones) at rising rates, mentors first, then engineers; each engineer's "
+        "latency runs from the moment the registration was due to leave until the later of "
+        "the two proposal mails (to the engineer and to the mentor) reached the SMTP sink."
+    )
+    add("")
+    if top is not None:
+        add(
+            f"**Highest rate sustained for {plan['duration']:g} s: {_rate(top['rate'])} "
+            f"registrations a second** (p99 {_ms(top['latency']['p99_ms'])}, 0 lost, "
+            f"{top['cpu_ms_per_registration']:.1f} ms of CPU a registration)."
+        )
+    else:
+        add(f"**No rate was sustained for {plan['duration']:g} s** (see the table).")
+    add("")
+    add("## Machine")
+    add("")
+    add("| | |")
+    add("|---|---|")
+    add(f"| CPU | {m['cpu']} |")
+    add(f"| cores | {m['cores']} |")
+    add(f"| RAM | {m['ram_gib']:.0f} GiB |")
+    add(f"| OS | {m['os']} |")
+    add(f"| Python | {m['python']} |")
+    add(f"| commit | {m['commit']} |")
+    add(f"| date | {m['date']} |")
+    before, after = figures["load_before"], figures["load_after"]
+    add(
+        f"| load average (1, 5, 15 min) before / after | {before[0]:.1f}, {before[1]:.1f}, "
+        f"{before[2]:.1f} / {after[0]:.1f}, {after[1]:.1f}, {after[2]:.1f} (other work on the "
+        "machine slows every figure) |"
+    )
+    add(f"| run time | {figures['seconds'] / 60:.1f} min |")
+    add("")
+    add("## Settings")
+    add("")
+    add(
+        "Embedded PostgreSQL (durable, as `make dev` runs it), the Tansu broker, an SMTP sink "
+        "(`devstack.smtp_sink`, a process of its own writing each mail to a file) and the three "
+        "services as separate processes, one of each. Every step gets fresh databases, topics "
+        "and sink, and the services are started again. The services run with their defaults "
+        "except:"
+    )
+    add("")
+    add("| variable | value |")
+    add("|---|---|")
+    for key, value in SERVICE_ENV.items():
+        add(f"| `{key}` | `{value}` |")
+    add("")
+    add(
+        f"Each step: {plan['duration']:g} s of engineers at the rate, after mentors with "
+        f"{CAPACITY} slots each, enough for 110% of the step's engineers (the matcher scores "
+        "every available mentor, so higher steps also have a larger pool). Mail is waited "
+        f"for up to {plan['drain']:g} s after the last registration; an engineer accepted "
+        "(201) without both mails by then counts as lost. A step is sustained when p99 is "
+        f"under {P99_LIMIT:g} s, nothing is lost, refused or unanswered, and at least "
+        f"{ACCEPTED_SHARE:.0%} of the offered rate is accepted; the run stops after the first "
+        "step that is not. CPU is user plus system time from `/proc` of every process of the "
+        "stack and everything it forked (PostgreSQL's backends included), from the start of "
+        "the load until the last mail, per accepted registration; the sink and the load "
+        "generator are listed apart. Transactions a registration are the commits PostgreSQL "
+        "counted in the step's three databases over the same time, the services' idle "
+        "polling included."
+    )
+    add("")
+    add("## Pipeline")
+    add("")
+    add(
+        "| offered /s | accepted /s | sent late | p50 | p95 | p99 | HTTP p99 | lost | "
+        "CPU ms / registration | transactions / registration | verdict |"
+    )
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for s in steps:
+        lat = s["latency"]
+        add(
+            f"| {_rate(s['rate'])} | {s['accepted_per_second']:.1f} | {s['late']} | "
+            f"{_ms(lat['p50_ms'])} | {_ms(lat['p95_ms'])} | {_ms(lat['p99_ms'])} | "
+            f"{_ms(s['http']['p99_ms'])} | {s['lost']} | {s['cpu_ms_per_registration']:.1f} | "
+            f"{s['transactions_per_registration']:.1f} | {s['verdict']} |"
+        )
+    add("")
+    if plot is not None:
+        add(f"![Latency against offered rate]({plot.name})")
+        add("")
+    if steps:
+        parts = [*STACK_PARTS, "sink", "load generator"]
+        add("Where the CPU goes (ms a registration):")
+        add("")
+        add("| offered /s | " + " | ".join(parts) + " |")
+        add("|---:|" + "---:|" * len(parts))
+        for s in steps:
+            n = max(s["accepted"], 1)
+            cells = [f"{s['cpu_seconds'].get(part, 0.0) / n * 1000:.1f}" for part in parts]
+            add(f"| {_rate(s['rate'])} | " + " | ".join(cells) + " |")
+        add("")
+    add("## Anchors")
+    add("")
+    add("Measured in the same run, on the same broker, database server and load generator.")
+    add("")
+    add("| anchor | figures |")
+    add("|---|---|")
+    add(
+        f"| aiokafka round trip (`send_and_wait`, then the consumer holds it), one partition, "
+        f"{kafka['round_trips']} one at a time | p50 {_ms(kafka['p50_ms'])}, p99 "
+        f"{_ms(kafka['p99_ms'])} |"
+    )
+    add(
+        f"| aiokafka burst of {kafka['burst']:,} messages of 600 bytes | produced "
+        f"{kafka['produce_per_second']:,.0f}/s, produced and consumed "
+        f"{kafka['through_per_second']:,.0f}/s |"
+    )
+    add(
+        f"| asyncpg transaction: one row plus one outbox row (`Outbox.add_raw`), "
+        f"{pg['sequential']:,} one at a time | p50 {_ms(pg['p50_ms'])}, p99 "
+        f"{_ms(pg['p99_ms'])}, {pg['sequential_per_second']:,.0f}/s |"
+    )
+    add(
+        f"| the same from {pg['connections']} connections at once, {pg['concurrent']:,} in "
+        f"all | {pg['concurrent_per_second']:,.0f}/s, PostgreSQL CPU "
+        f"{pg['cpu_ms_per_transaction']:.2f} ms a transaction |"
+    )
+    add(
+        "| FastAPI hello-world (`benchmarks/pipeline_hello.py`, the services' entry point), "
+        "open loop, highest rate sustained for "
+        f"{plan['anchor_duration']:g} s | "
+        + (f"{_rate(hello_top['rate'])}/s" if hello_top else "none")
+        + " |"
+    )
+    add("")
+    add(
+        "| hello-world offered /s | accepted /s | sent late | p50 | p99 | server CPU ms / "
+        "request | generator CPU ms / request | verdict |"
+    )
+    add("|---:|---:|---:|---:|---:|---:|---:|---|")
+    for h in hello:
+        add(
+            f"| {_rate(h['rate'])} | {h['accepted_per_second']:.0f} | {h['late']} | "
+            f"{_ms(h['http']['p50_ms'])} | {_ms(h['http']['p99_ms'])} | "
+            f"{h['cpu_ms_per_request']:.2f} | {h['generator_cpu_ms_per_request']:.2f} | "
+            f"{h['verdict']} |"
+        )
+    add("")
+    add("## Ratios")
+    add("")
+    add("| ratio | value | how |")
+    add("|---|---:|---|")
+    for what, value, how in ratios(figures):
+        add(f"| {what} | {value} | {how} |")
+    add("")
+    add("## How to read this")
+    add("")
+    cores = m["cores"] or 1
+    busiest = top if top is not None else (steps[0] if steps else None)
+    cpu_ms = busiest["cpu_ms_per_registration"] if busiest is not None else 0.0
+    add(
+        "The pipeline row to look at is the last sustained one: its rate is what this machine "
+        "carries with every registration mailed within a second at p99. Latency is measured "
+        "from when a registration was due, not when it left, so a load generator falling "
+        "behind ('sent late') shows up as latency instead of hiding it. The anchors say what "
+        "the same machine does with the same tools and nothing else: if the hello-world "
+        "sustains far more than the pipeline, the limit is in the pipeline's own work, not "
+        "in the load generator or the HTTP server; the latency floor adds up the "
+        "unavoidable hops, so the latency ratio is the share of waiting and computing the "
+        "pipeline adds on top; CPU a registration, divided by the cores, bounds the rate "
+        f"from above whatever the latency ({cores} cores at "
+        + (f"{cpu_ms:.0f}" if cpu_ms else "N")
+        + " ms a registration cannot exceed "
+        + (f"{cores * 1000 / cpu_ms:.0f}" if cpu_ms else "N")
+        + " a second), and the CPU table says which process to look at first. Figures from a "
+        "busy machine (see the load average) are slower than the machine can be."
+    )
+    add("")
+    return "\n".join(lines)
+
+
+def plot_latency(figures: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, hello = figures["steps"], figures["hello"]
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    rates = [s["rate"] for s in steps]
+    for key, style, text in (
+        ("p50_ms", "o-", "p50, POST to both mails"),
+        ("p95_ms", "s-", "p95"),
+        ("p99_ms", "^-", "p99"),
+    ):
+        ax.plot(rates, [s["latency"][key] / 1000 for s in steps], style, label=text)
+    ax.plot(
+        rates,
+        [s["http"]["p99_ms"] / 1000 for s in steps],
+        "x--",
+        label="p99, POST to its 201",
+    )
+    if hello:
+        ax.plot(
+            [h["rate"] for h in hello],
+            [h["http"]["p99_ms"] / 1000 for h in hello],
+            "d:",
+            color="grey",
+            label="p99, hello-world anchor",
+        )
+    ax.axhline(P99_LIMIT, color="red", linewidth=0.8, linestyle="--", label="1 s")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered registrations a second (open loop)")
+    ax.set_ylabel("latency (s)")
+    ax.set_title("Registration to proposal mails, against rate")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.pipeline",
+        description=(
+            "Drive registrations through the whole stack (embedded PostgreSQL, Tansu, SMTP sink, "
+            "the three services) open loop at rising rates; measure accepted rate, latency to "
+            "both proposal mails, lost registrations and CPU per registration; find the highest "
+            "rate sustained with p99 under 1 s; measure Kafka, PostgreSQL and hello-world "
+            "anchors; write a Markdown report and a latency plot."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    full = Plan(rates=None)
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny rates and seconds-long steps (a smoke run)"
+    )
+    parser.add_argument(
+        "--rates", help="comma-separated rates a second (instead of --start/--factor/--max-rate)"
+    )
+    parser.add_argument("--start", type=float, help=f"first rate a second (full {full.start:g})")
+    parser.add_argument("--factor", type=float, help=f"rate growth per step ({full.factor:g})")
+    parser.add_argument("--max-rate", type=float, help=f"highest rate ({full.max_rate:g})")
+    parser.add_argument(
+        "--duration", type=float, default=None, help=f"seconds per step (full {full.duration:g})"
+    )
+    parser.add_argument(
+        "--drain", type=float, default=None, help=f"seconds to wait for mail (full {full.drain:g})"
+    )
+    parser.add_argument(
+        "--anchor-duration",
+        type=float,
+        default=None,
+        help=f"seconds per hello-world step (full {full.anchor_duration:g})",
+    )
+    parser.add_argument(
+        "--hello-max",
+        type=float,
+        default=None,
+        help=f"highest hello-world rate ({full.hello_max:g})",
+    )
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown report")
+    parser.add_argument(
+        "--plot", type=Path, default=None, help="PNG plot (default: <output stem>-latency.png)"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw figures")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path("var/bench/pipeline"),
+        help="logs and mail of the run",
+    )
+    return parser.parse_args(argv)
+
+
+def plan_from(args: argparse.Namespace) -> Plan:
+    base = QUICK if args.quick else Plan(rates=None)
+    changes: dict[str, Any] = {}
+    if args.rates:
+        changes["rates"] = tuple(float(r) for r in args.rates.split(",") if r.strip())
+    elif any(getattr(args, name) is not None for name in ("start", "factor", "max_rate")):
+        changes["rates"] = None
+    for name in (
+        "start",
+        "factor",
+        "max_rate",
+        "duration",
+        "drain",
+        "anchor_duration",
+        "hello_max",
+    ):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    plan = Plan(**{**asdict(base), **changes})
+    if any(rate <= 0 for rate in plan.pipeline_rates()) or (plan.factor <= 1 and not plan.rates):
+        raise SystemExit("rates must be positive and --factor above 1")
+    if plan.duration <= 0 or plan.anchor_duration <= 0:
+        raise SystemExit("--duration and --anchor-duration must be positive")
+    return plan
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = plan_from(args)
+    output: Path = args.output
+    plot: Path = args.plot or output.with_name(f"{output.stem}-latency.png")
+    work_dir = Path(args.work_dir) / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    figures = run(plan, work_dir)
+    flags = " ".join(argv if argv is not None else sys.argv[1:])
+    command = f"python -m benchmarks.pipeline {flags}".strip()
+    if figures["steps"]:
+        plot_latency(figures, plot)
+    report = render(figures, command, plot if figures["steps"] else None)
+    print(report)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(report, encoding="utf-8")
+    note(f"report written to {output}, plot to {plot}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""The machine's own anchors for the pipeline benchmark, measured with the pipeline's tools.
+
+* Kafka: an aiokafka producer and consumer on the same broker, one message at a time (the
+  round trip from `send` to the consumer holding it) and then a burst (messages a second).
+* PostgreSQL: an asyncpg transaction writing one row plus one outbox row through the shared
+  plumbing (`Outbox.add_raw`, the outbox table and its wake-up trigger from the plumbing
+  migrations), one at a time and from several connections at once.
+* HTTP: a FastAPI hello-world served by the services' entry point, driven by the same
+  open-loop load generator at rising rates (see `benchmarks.pipeline` for the step loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+from mentorship_shared.plumbing.broker import ensure_topics
+from mentorship_shared.plumbing.database import (
+    Connection,
+    apply_migrations,
+    connect_pool,
+    plumbing_migrations,
+)
+from mentorship_shared.plumbing.outbox import Outbox
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The ``share`` quantile (0..1) by the nearest-rank method; nan for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
+    return {
+        "p50_ms": percentile(seconds, 0.50) * 1000,
+        "p95_ms": percentile(seconds, 0.95) * 1000,
+        "p99_ms": percentile(seconds, 0.99) * 1000,
+    }
+
+
+# --- Kafka -------------------------------------------------------------------------------------
+
+
+async def kafka_anchor(bootstrap_servers: str, *, round_trips: int, burst: int) -> dict[str, Any]:
+    """Round trips one at a time, then a burst: produce ``burst`` messages, consume them all."""
+    topic = f"bench-anchor-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(bootstrap_servers, {topic: 1})
+    partition = TopicPartition(topic, 0)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False
+    )
+    await producer.start()
+    try:
+        await consumer.start()
+        try:
+            consumer.assign([partition])
+            await consumer.seek_to_end(partition)
+            await consumer.position(partition)
+            trips: list[float] = []
+            # The first few fetch metadata and open connections: not timed.
+            for number in range(-5, round_trips):
+                payload = json.dumps({"n": number, "kind": "round-trip"}).encode()
+                started = time.perf_counter()
+                await producer.send_and_wait(topic, payload, key=b"anchor")
+                message = await consumer.getone()
+                if number >= 0:
+                    trips.append(time.perf_counter() - started)
+                assert message.value == payload, "the consumer read another message"
+            body = b"x" * 600  # about the size of a MenteeRegistered envelope
+            started = time.perf_counter()
+            sends = [await producer.send(topic, body, key=b"anchor") for _ in range(burst)]
+            await asyncio.gather(*sends)
+            produced = time.perf_counter() - started
+            received = 0
+            while received < burst:
+                batches = await consumer.getmany(timeout_ms=1000)
+                received += sum(len(messages) for messages in batches.values())
+            consumed = time.perf_counter() - started
+        finally:
+            await consumer.stop()
+    finally:
+        await producer.stop()
+    return {
+        "round_trips": round_trips,
+        **summary_ms(trips),
+        "burst": burst,
+        "produce_per_second": burst / produced,
+        "through_per_second": burst / consumed,
+    }
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+async def _outbox_transaction(conn: Connection, outbox: Outbox, number: int) -> None:
+    row_id = uuid.uuid4()
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO anchor_rows (id, body) VALUES ($1, $2)",
+            row_id,
+            json.dumps({"n": number, "name": f"Engineer {number}"}),
+        )
+        await outbox.add_raw(
+            event_id=uuid.uuid4(),
+            topic="anchor.events",
+            key=str(row_id),
+            event_type="AnchorWritten",
+            value=b"x" * 600,
+            headers={"content-type": "application/json"},
+        )
+
+
+async def postgres_anchor(
+    url: str, *, sequential: int, concurrent: int, connections: int
+) -> dict[str, Any]:
+    """One row plus one outbox row per transaction: one at a time, then ``connections`` at once."""
+    # The services' own pool set-up (its connection init registers the JSON codecs).
+    pool = await connect_pool(url, min_size=connections, max_size=connections)
+    try:
+        await apply_migrations(pool, plumbing_migrations())
+        await pool.execute(
+            "CREATE TABLE IF NOT EXISTS anchor_rows (id uuid PRIMARY KEY, body jsonb NOT NULL)"
+        )
+        latencies: list[float] = []
+        async with pool.acquire() as conn:
+            outbox = Outbox(conn, producer="anchor")
+            for number in range(sequential):
+                started = time.perf_counter()
+                await _outbox_transaction(conn, outbox, number)
+                latencies.append(time.perf_counter() - started)
+
+        numbers = iter(range(concurrent))
+
+        async def worker() -> None:
+            async with pool.acquire() as conn:
+                outbox = Outbox(conn, producer="anchor")
+                for number in numbers:
+                    await _outbox_transaction(conn, outbox, number)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    finally:
+        with contextlib.suppress(Exception):
+            await pool.close()
+    return {
+        "sequential": sequential,
+        **summary_ms(latencies),
+        "sequential_per_second": sequential / sum(latencies) if latencies else math.nan,
+        "concurrent": concurrent,
+        "connections": connections,
+        "concurrent_per_second": concurrent / elapsed,
+    }
