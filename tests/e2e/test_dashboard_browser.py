@@ -1,0 +1,273 @@
+"""The operator dashboard in a real browser, against the stack `make dev` runs.
+
+`devstack up` runs as a subprocess in its own process group, on free ports and its own data
+folder; `devstack seed` registers the demo population through the public API; then Debian's
+Chromium (headless, driven by Playwright, no browser download) opens the matching service's
+/dashboard, is given the operator key and must show the seeded numbers in SVG plots without a
+console error. The whole process group is stopped afterwards, whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devstack.processes import free_port, pid_is_alive, stop_process
+from playwright.sync_api import ConsoleMessage, Page, sync_playwright
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OPERATOR_KEY = "dashboard-browser-test-key"
+MENTORS, MENTEES = 30, 100  # what `make seed` registers
+SERVICES = ("profile", "matching", "notification")
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class DevStack:
+    urls: dict[str, str]
+    log: Path
+
+    def output(self, lines: int = 60) -> str:
+        text = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        return "\n".join(text[-lines:])
+
+
+def get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with _opener.open(request, timeout=5) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
+
+
+def descendants(root: int) -> set[int]:
+    """Every live process below `root`, from /proc's parent links."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return {pid for pid in found if pid_is_alive(pid)}
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(
+            f"{CHROMIUM} is missing: the dashboard's browser test needs Debian's Chromium. "
+            "`make browser` installs it (as root: apt-get install --no-install-recommends "
+            "chromium); `make test` and `make test-e2e` run that step first."
+        )
+    return CHROMIUM
+
+
+@pytest.fixture
+def dev_stack(tmp_path: Path) -> Iterator[DevStack]:
+    """`devstack up` as `make dev` runs it, on free ports, until the test ends."""
+    ports = {name: free_port() for name in ("POSTGRES", "KAFKA", "SMTP")}
+    http = {name: free_port() for name in SERVICES}
+    env = {k: v for k, v in os.environ.items() if k not in ("SMTP_HOST", "SMTP_PORT")}
+    env.update({f"DEVSTACK_{name}_PORT": str(port) for name, port in ports.items()})
+    env.update({f"DEVSTACK_{name.upper()}_PORT": str(port) for name, port in http.items()})
+    env["OPERATOR_API_KEY"] = OPERATOR_KEY
+    log = tmp_path / "devstack-up.log"
+    # PostgreSQL's data folder outside pytest's tmp_path: as root, PostgreSQL runs as another
+    # account that needs o+x on every folder above it (see test_devstack_cli.py).
+    with tempfile.TemporaryDirectory(prefix="devstack-dashboard-") as var_parent:
+        with open(log, "wb") as out:
+            up = subprocess.Popen(
+                [sys.executable, "-m", "devstack.cli", "up", "--var-dir", f"{var_parent}/var"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, stopped as a whole below
+            )
+        stack = DevStack({name: f"http://127.0.0.1:{port}" for name, port in http.items()}, log)
+        children: set[int] = set()
+        try:
+            deadline = time.monotonic() + 90
+            for name, url in stack.urls.items():
+                while get(f"{url}/readyz")[0] != 200:
+                    assert up.poll() is None, f"devstack up exited\n{stack.output()}"
+                    assert time.monotonic() < deadline, f"{name} not ready\n{stack.output()}"
+                    time.sleep(0.3)
+            children = descendants(up.pid)
+            yield stack
+        finally:
+            children |= descendants(up.pid)
+            if up.poll() is None:
+                up.send_signal(signal.SIGINT)  # what Ctrl-C delivers to `make dev`
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    up.wait(timeout=45)
+            stop_process(up, timeout=2)  # SIGKILLs the whole group if anything lingers
+            deadline = time.monotonic() + 10
+            while any(pid_is_alive(pid) for pid in children) and time.monotonic() < deadline:
+                time.sleep(0.1)
+    left = sorted(pid for pid in children if pid_is_alive(pid))
+    assert not left, f"processes left behind: {left}\n{stack.output()}"
+
+
+def seed(stack: DevStack) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "devstack.cli",
+            "seed",
+            "--profile-url",
+            stack.urls["profile"],
+            "--mentors",
+            str(MENTORS),
+            "--mentees",
+            str(MENTEES),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"registered {MENTORS} mentors and {MENTEES} mentees" in result.stdout, result.stdout
+
+
+def dashboard_numbers(stack: DevStack) -> dict[str, Any]:
+    """GET /v1/dashboard once the matcher has read every seeded profile."""
+    deadline = time.monotonic() + 30
+    while True:
+        status, body = get(f"{stack.urls['matching']}/v1/dashboard", OPERATOR_KEY)
+        assert status == 200, (status, body[:500])
+        data: dict[str, Any] = json.loads(body)
+        if data["mentors"]["registered"] == MENTORS and data["mentees"]["registered"] == MENTEES:
+            return data
+        assert time.monotonic() < deadline, json.dumps(data)[:2000]
+        time.sleep(0.5)
+
+
+def watch_for_errors(page: Page, errors: list[str]) -> None:
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in {"error", "warning"}:
+            errors.append(f"console {message.type}: {message.text} ({message.location})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+
+
+def test_the_dashboard_shows_the_seeded_stack_in_a_real_browser(
+    chromium: Path, dev_stack: DevStack
+) -> None:
+    seed(dev_stack)
+    data = dashboard_numbers(dev_stack)
+    page_url = f"{dev_stack.urls['matching']}/dashboard"
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            errors: list[str] = []
+            watch_for_errors(page, errors)
+
+            response = page.goto(page_url)
+            assert response is not None
+            assert response.status == 200
+            assert "script-src 'self'" in (response.headers.get("content-security-policy") or "")
+            # No data without the key: the page asks for it first.
+            page.wait_for_selector("#login:not([hidden])")
+            assert page.locator("#panels").is_hidden()
+
+            page.fill("#key", OPERATOR_KEY)
+            page.click("#login button[type=submit]")
+            page.wait_for_selector("body[data-loaded=true]", timeout=15_000)
+
+            # The seeded population, as the matcher counts it.
+            assert page.inner_text("#stat-mentors .value") == str(MENTORS)
+            assert page.inner_text("#stat-mentees .value") == str(MENTEES)
+            proposed = next(
+                s["count"] for s in data["proposals"]["by_status"] if s["status"] == "proposed"
+            )
+            assert proposed > 0, data["proposals"]
+            page.wait_for_function(
+                "n => document.querySelector('#stat-proposed .value').textContent === String(n)",
+                arg=proposed,
+                timeout=10_000,
+            )
+
+            # Plots, not only tables: each chart drew an SVG with bars in it.
+            for chart in (
+                "chart-waits" if data["mentees"]["waiting"] else None,
+                "chart-capacity",
+                "chart-utilisation",
+                "chart-status",
+                "chart-acceptance",
+                "chart-skills",
+                "chart-mail" if data["notifications"]["sent"] else None,
+            ):
+                if chart is None:
+                    continue
+                bars = page.locator(f"#{chart} svg rect.bar")
+                assert bars.count() > 0, f"{chart} has no bars"
+            assert page.locator("#chart-skills svg text.bar-label").count() >= 14
+            # Every service answered, so no panel says unavailable.
+            assert page.locator(".unavailable").count() == 0
+
+            # It refreshes by itself: the time of the last update moves on.
+            updated = page.inner_text("#status")
+            page.wait_for_function(
+                "before => document.querySelector('#status').textContent !== before",
+                arg=updated,
+                timeout=15_000,
+            )
+            assert not errors, "\n".join(errors)
+
+            # A wrong key gets a clear message, not a broken page (a new tab: its own session
+            # storage, so no key yet).
+            stranger = context.new_page()
+            stranger.goto(page_url)
+            stranger.fill("#key", "not-the-key")
+            stranger.click("#login button[type=submit]")
+            stranger.wait_for_selector("#login-error:not([hidden])", timeout=10_000)
+            message = stranger.inner_text("#login-error")
+            assert "not the operator key" in message
+            assert "403" in message
+            assert stranger.locator("#panels").is_hidden()
+        finally:
+            browser.close()
