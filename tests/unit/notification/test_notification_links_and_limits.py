@@ -80,6 +80,9 @@ class FakeMailer:
     async def send(self, message: EmailMessage) -> None:
         self.messages.append(message)
 
+    async def close(self) -> None:
+        pass
+
 
 class RecordingSink:
     def __init__(self) -> None:

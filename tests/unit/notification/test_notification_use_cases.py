@@ -88,6 +88,9 @@ class FakeMailer:
             raise self.error
         self.messages.append(message)
 
+    async def close(self) -> None:
+        pass
+
 
 class RecordingSink:
     def __init__(self) -> None:

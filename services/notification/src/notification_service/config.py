@@ -46,6 +46,15 @@ class NotificationSettings(ServiceSettings):
             "oldest of those is a day old, then go out. 0 disables the limit."
         ),
     )
+    mail_send_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description=(
+            "Mails sent at once, each over an SMTP connection of its own kept open between "
+            "mails (every lane also holds a database connection while it sends)."
+        ),
+    )
     dispatcher_poll_interval_seconds: float = Field(
         default=2.0, gt=0, description="How often the dispatcher looks for due mail unprompted."
     )

@@ -25,6 +25,9 @@ def is_permanent(error: BaseException) -> bool:
 class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
+    async def close(self) -> None:
+        """Release connections (at shutdown)."""
+
 
 class SmtpMailer:
     """Sends over SMTP to SMTP_HOST:SMTP_PORT, keeping connections open between mails.
