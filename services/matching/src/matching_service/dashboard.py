@@ -276,10 +276,16 @@ def time_grid(
     span = now - first.astimezone(UTC) if first is not None else timedelta(0)
     if span <= timedelta(days=2):
         current = now.replace(minute=0, second=0, microsecond=0)
-        count = min(48, max(12, math.ceil(span / timedelta(hours=1)) + 1))
+        hours = 0
+        if first is not None:
+            first_hour = first.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+            hours = (current - first_hour) // timedelta(hours=1)
+        count = min(48, max(12, hours + 1))
         return "hour", [current - timedelta(hours=n) for n in range(count - 1, -1, -1)]
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    count = min(30, max(7, span.days + 1))
+    assert first is not None
+    first_day = first.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    count = min(30, max(7, (today - first_day).days + 1))
     return "day", [today - timedelta(days=n) for n in range(count - 1, -1, -1)]
 
 
