@@ -59,6 +59,9 @@ def run_service(
             port=settings.http_port,
             log_config=None,
             access_log=False,
+            # uvloop and httptools (dependencies of the shared package) where they install.
+            loop="auto",
+            http="auto",
             timeout_graceful_shutdown=10,
         )
     )
