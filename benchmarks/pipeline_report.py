@@ -1,0 +1,356 @@
+"""The pipeline benchmark's criteria and report: the Markdown tables, the ratios to the anchors
+and the latency plot, from the figures `benchmarks.pipeline` measured (also as its --json)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from benchmarks.pipeline_stack import SERVICE_ENV
+
+#: Slots per mentor (the API's maximum): fewer mentors for the same number of mentees.
+CAPACITY = 10
+#: A step passes when p99 stays under this many seconds, nothing is lost or refused, and...
+P99_LIMIT = 1.0
+#: ...at least this share of the offered registrations is accepted a second.
+ACCEPTED_SHARE = 0.95
+#: A registration leaving this much after its due time counts as late (the generator lagged).
+LATE_AFTER = 0.1
+
+STACK_PARTS = ("profile", "matching", "notification", "postgres", "broker")
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def fmt_ms(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    if value >= 10:
+        return f"{value:.0f} ms"
+    return f"{value:.1f} ms"
+
+
+def fmt_rate(rate: float) -> str:
+    return f"{rate:g}"
+
+
+def best(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    passed = [row for row in rows if row["passed"]]
+    return max(passed, key=lambda row: row["rate"]) if passed else None
+
+
+def ratios(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(what, value, how it is computed) for each ratio of the pipeline to an anchor."""
+    rows: list[tuple[str, str, str]] = []
+    steps, hello = figures["steps"], figures["hello"]
+    kafka, pg = figures["kafka"], figures["postgres"]
+    top, hello_top = best(steps), best(hello)
+    if top is not None and hello_top is not None:
+        rows.append(
+            (
+                "highest sustained rate / hello-world's",
+                f"{top['rate'] / hello_top['rate']:.3f}",
+                f"{fmt_rate(top['rate'])}/s against {fmt_rate(hello_top['rate'])}/s, same load "
+                "generator, same criterion (p99 under 1 s, nothing lost or refused)",
+            )
+        )
+    if steps:
+        first = steps[0]
+        # CPU and transactions: the highest sustained step (at low rates the services' idle
+        # polling is spread over few registrations); latency: the first (least queueing).
+        busy = top if top is not None else first
+        tx = busy["transactions_per_registration"]
+        if tx > 0 and top is not None:
+            ceiling = pg["concurrent_per_second"] / tx
+            rows.append(
+                (
+                    "highest sustained rate / PostgreSQL ceiling",
+                    f"{top['rate'] / ceiling:.3f}",
+                    f"the pipeline commits {tx:.1f} transactions a registration (at "
+                    f"{fmt_rate(busy['rate'])}/s, idle polling included); at "
+                    f"{pg['concurrent_per_second']:,.0f} row-plus-outbox transactions a second "
+                    f"that allows {ceiling:,.0f} registrations a second",
+                )
+            )
+        floor_ms = (
+            (hello[0]["http"]["p50_ms"] if hello else 0.0) + 2 * kafka["p50_ms"] + 5 * pg["p50_ms"]
+        )
+        rows.append(
+            (
+                "latency p50 / the anchors' floor",
+                f"{first['latency']['p50_ms'] / floor_ms:.1f}x",
+                f"{fmt_ms(first['latency']['p50_ms'])} at {fmt_rate(first['rate'])}/s against "
+                f"{fmt_ms(floor_ms)}: one hello-world request, 2 Kafka round trips (profile to "
+                "matching, matching to notification) and 5 row-plus-outbox transactions "
+                "(registration, proposal, mail intents, two sends): the critical path without "
+                "scoring, rendering, SMTP and the waits between stages",
+            )
+        )
+        hello_busy = hello_top if hello_top is not None else (hello[0] if hello else None)
+        if hello_busy is not None and hello_busy["cpu_ms_per_request"] > 0:
+            rows.append(
+                (
+                    "CPU a registration / hello-world's CPU a request",
+                    f"{busy['cpu_ms_per_registration'] / hello_busy['cpu_ms_per_request']:.0f}x",
+                    f"{busy['cpu_ms_per_registration']:.1f} ms (every process of the stack, at "
+                    f"{fmt_rate(busy['rate'])}/s) against {hello_busy['cpu_ms_per_request']:.2f} ms "
+                    f"(the hello-world server, at {fmt_rate(hello_busy['rate'])}/s)",
+                )
+            )
+        if pg["cpu_ms_per_transaction"] > 0:
+            postgres_ms = busy["cpu_seconds"].get("postgres", 0.0) / max(busy["accepted"], 1) * 1000
+            rows.append(
+                (
+                    "PostgreSQL CPU a registration / a row-plus-outbox transaction's",
+                    f"{postgres_ms / pg['cpu_ms_per_transaction']:.1f}x",
+                    f"{postgres_ms:.2f} ms against {pg['cpu_ms_per_transaction']:.2f} ms",
+                )
+            )
+    return rows
+
+
+def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
+    lines: list[str] = []
+    add = lines.append
+    m = figures["machine"]
+    steps, hello = figures["steps"], figures["hello"]
+    kafka, pg = figures["kafka"], figures["postgres"]
+    plan = figures["plan"]
+    top, hello_top = best(steps), best(hello)
+    add("# Pipeline benchmark")
+    add("")
+    add(
+        f"Written by `make bench` (`{command}`). One run's figures on the machine below; the "
+        "numbers are measurements, not pass/fail thresholds. Registrations go through the "
+        "public HTTP API open loop (the i-th leaves at start + i / rate, whatever happened to "
+        "the earlier ones) at rising rates, mentors first, then engineers; each engineer's "
+        "latency runs from the moment the registration was due to leave until the later of "
+        "the two proposal mails (to the engineer and to the mentor) reached the SMTP sink."
+    )
+    add("")
+    if top is not None:
+        add(
+            f"**Highest rate sustained for {plan['duration']:g} s: {fmt_rate(top['rate'])} "
+            f"registrations a second** (p99 {fmt_ms(top['latency']['p99_ms'])}, 0 lost, "
+            f"{top['cpu_ms_per_registration']:.1f} ms of CPU a registration)."
+        )
+    else:
+        add(f"**No rate was sustained for {plan['duration']:g} s** (see the table).")
+    add("")
+    add("## Machine")
+    add("")
+    add("| | |")
+    add("|---|---|")
+    add(f"| CPU | {m['cpu']} |")
+    add(f"| cores | {m['cores']} |")
+    add(f"| RAM | {m['ram_gib']:.0f} GiB |")
+    add(f"| OS | {m['os']} |")
+    add(f"| Python | {m['python']} |")
+    add(f"| commit | {m['commit']} |")
+    add(f"| date | {m['date']} |")
+    before, after = figures["load_before"], figures["load_after"]
+    add(
+        f"| load average (1, 5, 15 min) before / after | {before[0]:.1f}, {before[1]:.1f}, "
+        f"{before[2]:.1f} / {after[0]:.1f}, {after[1]:.1f}, {after[2]:.1f} (other work on the "
+        "machine slows every figure) |"
+    )
+    add(f"| run time | {figures['seconds'] / 60:.1f} min |")
+    add("")
+    add("## Settings")
+    add("")
+    add(
+        "Embedded PostgreSQL (durable, as `make dev` runs it), the Tansu broker, an SMTP sink "
+        "(`devstack.smtp_sink`, a process of its own writing each mail to a file) and the three "
+        "services as separate processes, one of each. Every step gets fresh databases, topics "
+        "and sink, and the services are started again. The services run with their defaults "
+        "except:"
+    )
+    add("")
+    add("| variable | value |")
+    add("|---|---|")
+    for key, value in SERVICE_ENV.items():
+        add(f"| `{key}` | `{value}` |")
+    add("")
+    add(
+        f"Each step: {plan['duration']:g} s of engineers at the rate, after mentors with "
+        f"{CAPACITY} slots each, enough for 110% of the step's engineers (the matcher scores "
+        "every available mentor, so higher steps also have a larger pool). Mail is waited "
+        f"for up to {plan['drain']:g} s after the last registration; an engineer accepted "
+        "(201) without both mails by then counts as lost. A step is sustained when p99 is "
+        f"under {P99_LIMIT:g} s, nothing is lost, refused or unanswered, and at least "
+        f"{ACCEPTED_SHARE:.0%} of the offered rate is accepted. The rates rise until a step "
+        f"is not sustained; then up to {plan['refine']} more step(s) go between the last rate "
+        "sustained and the first not. CPU is user plus system time from `/proc` of every "
+        "process of the stack and everything it forked (PostgreSQL's backends included), from the start of "
+        "the load until the last mail, per accepted registration; the sink and the load "
+        "generator are listed apart. Transactions a registration are the commits PostgreSQL "
+        "counted in the step's three databases over the same time, the services' idle "
+        "polling included."
+    )
+    add("")
+    add("## Pipeline")
+    add("")
+    add(
+        "| offered /s | accepted /s | sent late | p50 | p95 | p99 | HTTP p99 | lost | "
+        "CPU ms / registration | transactions / registration | verdict |"
+    )
+    add("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for s in steps:
+        lat = s["latency"]
+        add(
+            f"| {fmt_rate(s['rate'])} | {s['accepted_per_second']:.1f} | {s['late']} | "
+            f"{fmt_ms(lat['p50_ms'])} | {fmt_ms(lat['p95_ms'])} | {fmt_ms(lat['p99_ms'])} | "
+            f"{fmt_ms(s['http']['p99_ms'])} | {s['lost']} | {s['cpu_ms_per_registration']:.1f} | "
+            f"{s['transactions_per_registration']:.1f} | {s['verdict']} |"
+        )
+    add("")
+    if plot is not None:
+        add(f"![Latency against offered rate]({plot.name})")
+        add("")
+    if steps:
+        parts = [*STACK_PARTS, "sink", "load generator"]
+        add("Where the CPU goes (ms a registration):")
+        add("")
+        add("| offered /s | " + " | ".join(parts) + " |")
+        add("|---:|" + "---:|" * len(parts))
+        for s in steps:
+            n = max(s["accepted"], 1)
+            cells = [f"{s['cpu_seconds'].get(part, 0.0) / n * 1000:.1f}" for part in parts]
+            add(f"| {fmt_rate(s['rate'])} | " + " | ".join(cells) + " |")
+        add("")
+    add("## Anchors")
+    add("")
+    add("Measured in the same run, on the same broker, database server and load generator.")
+    add("")
+    add("| anchor | figures |")
+    add("|---|---|")
+    add(
+        f"| aiokafka round trip (`send_and_wait`, then the consumer holds it), one partition, "
+        f"{kafka['round_trips']} one at a time | p50 {fmt_ms(kafka['p50_ms'])}, p99 "
+        f"{fmt_ms(kafka['p99_ms'])} |"
+    )
+    add(
+        f"| aiokafka burst of {kafka['burst']:,} messages of 600 bytes | produced "
+        f"{kafka['produce_per_second']:,.0f}/s, produced and consumed "
+        f"{kafka['through_per_second']:,.0f}/s |"
+    )
+    add(
+        f"| asyncpg transaction: one row plus one outbox row (`Outbox.add_raw`), "
+        f"{pg['sequential']:,} one at a time | p50 {fmt_ms(pg['p50_ms'])}, p99 "
+        f"{fmt_ms(pg['p99_ms'])}, {pg['sequential_per_second']:,.0f}/s |"
+    )
+    add(
+        f"| the same from {pg['connections']} connections at once, {pg['concurrent']:,} in "
+        f"all | {pg['concurrent_per_second']:,.0f}/s, PostgreSQL CPU "
+        f"{pg['cpu_ms_per_transaction']:.2f} ms a transaction |"
+    )
+    add(
+        "| FastAPI hello-world (`benchmarks/pipeline_hello.py`, the services' entry point), "
+        "open loop, highest rate sustained for "
+        f"{plan['anchor_duration']:g} s | "
+        + (f"{fmt_rate(hello_top['rate'])}/s" if hello_top else "none")
+        + " |"
+    )
+    add("")
+    add(
+        "| hello-world offered /s | accepted /s | sent late | p50 | p99 | server CPU ms / "
+        "request | generator CPU ms / request | verdict |"
+    )
+    add("|---:|---:|---:|---:|---:|---:|---:|---|")
+    for h in hello:
+        add(
+            f"| {fmt_rate(h['rate'])} | {h['accepted_per_second']:.0f} | {h['late']} | "
+            f"{fmt_ms(h['http']['p50_ms'])} | {fmt_ms(h['http']['p99_ms'])} | "
+            f"{h['cpu_ms_per_request']:.2f} | {h['generator_cpu_ms_per_request']:.2f} | "
+            f"{h['verdict']} |"
+        )
+    add("")
+    lagging = [h for h in hello if not h["passed"] and h["late"] > 0.01 * max(h["sent"], 1)]
+    if lagging:
+        h = lagging[0]
+        add(
+            f"At {fmt_rate(h['rate'])}/s the load generator itself fell behind ({h['late']:,} of "
+            f"{h['sent']:,} requests left more than {LATE_AFTER * 1000:.0f} ms after their "
+            f"due time; it spends {h['generator_cpu_ms_per_request']:.1f} ms of CPU a request): "
+            "the hello-world's highest rate is the ceiling of this load generator "
+            "and server together on this machine, not of the server alone."
+        )
+        add("")
+    add("## Ratios")
+    add("")
+    add("| ratio | value | how |")
+    add("|---|---:|---|")
+    for what, value, how in ratios(figures):
+        add(f"| {what} | {value} | {how} |")
+    add("")
+    add("## How to read this")
+    add("")
+    cores = m["cores"] or 1
+    busiest = top if top is not None else (steps[0] if steps else None)
+    cpu_ms = busiest["cpu_ms_per_registration"] if busiest is not None else 0.0
+    add(
+        "The pipeline row to look at is the last sustained one: its rate is what this machine "
+        "carries with every registration mailed within a second at p99. Latency is measured "
+        "from when a registration was due, not when it left, so a load generator falling "
+        "behind ('sent late') shows up as latency instead of hiding it. The anchors say what "
+        "the same machine does with the same tools and nothing else: if the hello-world "
+        "sustains far more than the pipeline, the limit is in the pipeline's own work, not "
+        "in the load generator or the HTTP server; the latency floor adds up the "
+        "unavoidable hops, so the latency ratio is the share of waiting and computing the "
+        "pipeline adds on top; CPU a registration, divided by the cores, bounds the rate "
+        f"from above whatever the latency ({cores} cores at "
+        + (f"{cpu_ms:.0f}" if cpu_ms else "N")
+        + " ms a registration cannot exceed "
+        + (f"{cores * 1000 / cpu_ms:.0f}" if cpu_ms else "N")
+        + " a second), and the CPU table says which process to look at first. Figures from a "
+        "busy machine (see the load average) are slower than the machine can be."
+    )
+    add("")
+    return "\n".join(lines)
+
+
+def plot_latency(figures: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, hello = figures["steps"], figures["hello"]
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    rates = [s["rate"] for s in steps]
+    for key, style, text in (
+        ("p50_ms", "o-", "p50, POST to both mails"),
+        ("p95_ms", "s-", "p95, POST to both mails"),
+        ("p99_ms", "^-", "p99, POST to both mails"),
+    ):
+        ax.plot(rates, [s["latency"][key] / 1000 for s in steps], style, label=text)
+    ax.plot(
+        rates,
+        [s["http"]["p99_ms"] / 1000 for s in steps],
+        "x--",
+        label="p99, POST to its 201",
+    )
+    if hello:
+        ax.plot(
+            [h["rate"] for h in hello],
+            [h["http"]["p99_ms"] / 1000 for h in hello],
+            "d:",
+            color="grey",
+            label="p99, hello-world anchor",
+        )
+    ax.axhline(P99_LIMIT, color="red", linewidth=0.8, linestyle="--", label="1 s")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered registrations a second (open loop)")
+    ax.set_ylabel("latency (s)")
+    ax.set_title("Registration to proposal mails, against rate")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
