@@ -66,6 +66,9 @@ async def stack(
                 "SMTP_PORT": str(smtp_sink.port),
                 "LOG_FORMAT": "json",
                 "OPERATOR_API_KEY": OPERATOR_KEY,
+                # The matcher's operator dashboard reads the other two services' /metrics.
+                "DASHBOARD_PROFILE_URL": f"http://127.0.0.1:{ports['profile']}",
+                "DASHBOARD_NOTIFICATION_URL": f"http://127.0.0.1:{ports['notification']}",
             }
             processes.append(
                 spawn([sys.executable, "-m", f"{name}_service"], env=env, log_path=logs[name])
