@@ -4,9 +4,15 @@ rates and the reading of Prometheus text."""
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
+import matching_service
 import pytest
+from matching_service.app import create_app
+from matching_service.config import MatchingSettings
 from matching_service.dashboard import (
     MentorGroup,
     ServiceMetrics,
@@ -227,3 +233,30 @@ async def test_a_peer_that_does_not_answer_or_is_not_configured_is_reported_not_
     found, detail = await read_peer("", 0.5, "DASHBOARD_PROFILE_URL")
     assert found is None
     assert detail == "not configured (DASHBOARD_PROFILE_URL is empty)"
+
+
+STATIC = Path(matching_service.__file__).parent / "static"
+
+
+async def test_the_page_loads_only_our_own_files_from_the_service() -> None:
+    html = (STATIC / "dashboard.html").read_text()
+    referenced = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert set(referenced) == {"data:,", "/dashboard/dashboard.css", "/dashboard/dashboard.js"}
+    # The app is not started (no database): the page and its files need nothing of it.
+    app = create_app(MatchingSettings(database_url="postgresql://nobody@localhost/unused"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://matching") as client:
+        for path in ("/dashboard", "/dashboard/dashboard.css", "/dashboard/dashboard.js"):
+            answer = await client.get(path)
+            assert answer.status_code == 200, path
+            assert answer.headers["x-content-type-options"] == "nosniff"
+        assert (await client.get("/dashboard")).text == html
+    for name in ("dashboard.html", "dashboard.js", "dashboard.css"):
+        text = (STATIC / name).read_text()
+        # No CDN, no other origin: the only absolute URL is the SVG namespace.
+        urls = set(re.findall(r"https?://[^\s\"'`)]+", text))
+        assert urls <= {"http://www.w3.org/2000/svg"}, (name, urls)
+        # The Content-Security-Policy allows no inline script or style.
+        assert "<script>" not in text
+        assert "style=" not in text
+        assert "innerHTML" not in text
