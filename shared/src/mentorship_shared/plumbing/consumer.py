@@ -233,7 +233,11 @@ class EventConsumer:
         in a span that continues the trace the record's headers carry: the events and mail
         intents the handler raises carry it on."""
         with tracing.consumer_span(
-            self.name, delivery.topic, delivery.partition, delivery.offset, delivery.headers
+            f"{self._producer}/{self.name}",
+            delivery.topic,
+            delivery.partition,
+            delivery.offset,
+            delivery.headers,
         ) as span:
             outcome = await self._process(delivery)
             span.set_attribute("mentorship.outcome", outcome)
