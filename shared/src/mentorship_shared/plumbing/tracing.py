@@ -89,11 +89,11 @@ class Tracing:
         return self._processor is not None
 
     def shutdown(self) -> None:
-        """Blocking: the last batch goes to the collector (a few seconds at most)."""
+        """Blocking: the last batch goes to the collector; one that does not answer holds this
+        up for the exporter's timeout (10 s unless OTEL_EXPORTER_OTLP_TRACES_TIMEOUT says)."""
         processor, self._processor = self._processor, None
         if processor is not None:
             _EXPORTERS.leave(processor)
-            processor.force_flush(5_000)
             processor.shutdown()
 
 
