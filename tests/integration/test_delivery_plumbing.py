@@ -91,7 +91,13 @@ async def test_the_relay_publishes_rows_that_commit_out_of_id_order(
 
 
 async def consumer_broker(
-    kafka: KafkaHandle, namespace: str, consumer: EventConsumer, pool: asyncpg.Pool, group: str
+    kafka: KafkaHandle,
+    namespace: str,
+    consumer: EventConsumer,
+    pool: asyncpg.Pool,
+    group: str,
+    *,
+    batch_size: int = 1,
 ) -> KafkaBroker:
     broker = create_broker(kafka.bootstrap_servers, enable_idempotence=False, client_id="test")
     subscribe(
@@ -101,6 +107,7 @@ async def consumer_broker(
         group_prefix=group,
         session_timeout_ms=4000,
         heartbeat_interval_ms=1000,
+        batch_size=batch_size,
     )
     consumer.bind(pool, producer="test", max_attempts=3, retry_base_seconds=0.01)
     await broker.start()
@@ -203,6 +210,79 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_and_the_partition_m
     async with pool.acquire() as conn:
         # The failed attempts rolled back: only the survivor's effect is there.
         assert await conn.fetchval("SELECT profile_id FROM effects") == survivor.profile_id
+
+
+async def test_a_batch_of_records_is_handled_in_one_transaction_with_one_commit(
+    pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
+) -> None:
+    consumer = EventConsumer(f"batched-{namespace}", PROFILE_EVENTS)
+
+    @consumer.on(ProfileDeleted)
+    async def record(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
+        await conn.execute(
+            "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
+        )
+
+    events = [EventEnvelope.wrap(deletion(), producer="test").to_json() for _ in range(12)]
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    await produce(kafka.bootstrap_servers, topic, events, key=b"one-partition")
+    group = f"{namespace}g"
+    broker = await consumer_broker(kafka, namespace, consumer, pool, group, batch_size=50)
+    try:
+        await eventually(lambda: _count(pool, "effects"), lambda n: n == 12)
+    finally:
+        await broker.stop()
+    async with pool.acquire() as conn:
+        # Fetched together, handled together: the inbox rows share one transaction id.
+        transactions = await conn.fetchval("SELECT count(DISTINCT xmin::text) FROM effects")
+        assert transactions < 12
+    # And the batch's offsets were committed: the same group gets nothing again.
+    broker = await consumer_broker(kafka, namespace, consumer, pool, group, batch_size=50)
+    try:
+        marker = EventEnvelope.wrap(deletion(), producer="test")
+        await produce(kafka.bootstrap_servers, topic, [marker.to_json()], key=b"one-partition")
+        await eventually(lambda: _count(pool, "effects"), lambda n: n == 13)
+    finally:
+        await broker.stop()
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(DISTINCT event_id) FROM effects") == 13
+
+
+async def test_a_batch_with_a_failing_and_a_malformed_record_falls_back_to_one_at_a_time(
+    pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
+) -> None:
+    consumer = EventConsumer(f"fallback-{namespace}", PROFILE_EVENTS)
+    good = [deletion() for _ in range(8)]
+    flaky = good[3]
+    attempts: dict[uuid.UUID, int] = {}
+
+    @consumer.on(ProfileDeleted)
+    async def record(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
+        attempts[event.profile_id] = attempts.get(event.profile_id, 0) + 1
+        await conn.execute(
+            "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
+        )
+        if event.profile_id == flaky.profile_id and attempts[event.profile_id] == 1:
+            raise RuntimeError("fails the first time only")
+
+    values = [EventEnvelope.wrap(e, producer="test").to_json() for e in good]
+    values.insert(5, b"{ not json")
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    await produce(kafka.bootstrap_servers, topic, values, key=b"one-partition")
+    broker = await consumer_broker(kafka, namespace, consumer, pool, f"{namespace}g", batch_size=50)
+    try:
+        await eventually(lambda: _count(pool, "effects"), lambda n: n == 8)
+        await eventually(
+            lambda: _count(pool, "outbox"), lambda n: n == 1
+        )  # the malformed record's dead letter
+    finally:
+        await broker.stop()
+    async with pool.acquire() as conn:
+        stored = [r["profile_id"] for r in await conn.fetch("SELECT profile_id FROM effects")]
+        dead_topic = await conn.fetchval("SELECT topic FROM outbox")
+    assert sorted(stored) == sorted(e.profile_id for e in good)  # each exactly once
+    assert dead_topic == f"{dead_letter_topic(PROFILE_EVENTS)}"
+    assert attempts[flaky.profile_id] >= 2
 
 
 async def _queue(conn: Connection, key: str, *, status: str, age_hours: float) -> uuid.UUID:

@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.specification import AsyncAPI
 from pydantic import Field, TypeAdapter, create_model
 
@@ -100,6 +100,11 @@ async def _undecoded(message: KafkaMessage) -> bytes:
     return body
 
 
+# How long one fetch waits for records when there are none (the broker answers at once when some
+# arrive); an empty answer only loops.
+_BATCH_WAIT_MS = 500
+
+
 def subscribe(
     broker: KafkaBroker,
     consumer: EventConsumer,
@@ -108,12 +113,15 @@ def subscribe(
     group_prefix: str,
     session_timeout_ms: int = 10_000,
     heartbeat_interval_ms: int = 3_000,
-) -> DefaultSubscriber:
+    batch_size: int = 1,
+) -> BatchSubscriber:
     """Attach `consumer` to its topic in a consumer group, with manual offset commits; returns
     the FastStream subscriber (its `consumer` is the aiokafka consumer while it runs).
 
     AckPolicy.MANUAL: FastStream's default would commit before the handler runs (at most once);
-    `EventConsumer.consume` commits after the handler's transaction instead.
+    `EventConsumer.consume` commits after the handler's transaction instead. The subscriber
+    takes up to `batch_size` records at a time (whatever is already fetched; it never waits to
+    fill a batch).
     """
 
     async def handle(message: KafkaMessage) -> None:
@@ -125,6 +133,9 @@ def subscribe(
         decoder=_undecoded,
         group_id=f"{group_prefix}.{consumer.name}",
         ack_policy=AckPolicy.MANUAL,
+        batch=True,
+        max_records=batch_size,
+        batch_timeout_ms=_BATCH_WAIT_MS,
         auto_offset_reset="earliest",
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=heartbeat_interval_ms,
@@ -206,7 +217,7 @@ def _typed_envelope(model: type[EventPayload]) -> type[EventEnvelope]:
 
 def asyncapi_document(
     broker: KafkaBroker,
-    consumers: Sequence[tuple[EventConsumer, DefaultSubscriber]],
+    consumers: Sequence[tuple[EventConsumer, BatchSubscriber]],
     *,
     title: str,
     version: str,
@@ -242,7 +253,7 @@ def asyncapi_document(
 
 
 def _subscriber_messages(
-    document: dict[str, Any], subscriber: DefaultSubscriber
+    document: dict[str, Any], subscriber: BatchSubscriber
 ) -> list[dict[str, Any]]:
     channel = document["channels"].get(subscriber.specification.name)
     if channel is None:

@@ -111,6 +111,9 @@ class EventConsumer:
         self._on_progress: Callable[[], None] = _nothing
         self._accepting = True
         self._in_flight: set[asyncio.Task[None]] = set()
+        # Per partition of the batch in hand: the offset of its first record not finished yet.
+        # The aiokafka position is already past the whole batch; lag counts from here instead.
+        self._unfinished: dict[tuple[str, int], int] = {}
 
     def on(self, model: type[P]) -> Callable[[Handler[P]], Handler[P]]:
         """Register the handler of one event type (decorator)."""
@@ -147,37 +150,49 @@ class EventConsumer:
 
     @property
     def in_flight(self) -> int:
-        """Records being processed right now (0 or 1: a subscriber takes one at a time)."""
+        """Batches being processed right now (0 or 1: a subscriber takes one at a time)."""
         return len(self._in_flight)
 
     async def consume(self, message: KafkaMessage) -> None:
-        """FastStream entry point: process one record, then commit its offset.
+        """FastStream entry point: process the records taken from the broker (a batch of up
+        to CONSUMER_BATCH_SIZE), then commit their offsets.
 
         The processing runs in a task of its own so that `drain` can abandon it at shutdown
         without cancelling FastStream's consume loop; cancelled, it never reaches the commit."""
-        record = message.raw_message
-        assert not isinstance(record, tuple), "batch subscribers are not supported"
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
+        if not records:
+            return
         if not self._accepting:
             # Shutting down: not processed, not committed; the partition's next owner gets it.
             log.debug(
-                "shutting down; %s[%d] offset %d left for the next consumer",
-                record.topic,
-                record.partition,
-                record.offset,
+                "shutting down; %d record(s) from %s[%d] offset %d left for the next consumer",
+                len(records),
+                records[0].topic,
+                records[0].partition,
+                records[0].offset,
                 extra={"consumer": self.name},
             )
             return
-        delivery = Delivery(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value or b"",
-            headers={name: value.decode(errors="replace") for name, value in record.headers or ()},
-        )
+        deliveries = [
+            Delivery(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value or b"",
+                headers={
+                    name: value.decode(errors="replace") for name, value in record.headers or ()
+                },
+            )
+            for record in records
+        ]
+        for delivery in reversed(deliveries):
+            self._unfinished[(delivery.topic, delivery.partition)] = delivery.offset
+        first = deliveries[0]
         task = asyncio.create_task(
-            self._process_and_commit(message, delivery),
-            name=f"{self.name}:{delivery.topic}[{delivery.partition}]@{delivery.offset}",
+            self._process_and_commit(message, deliveries),
+            name=f"{self.name}:{first.topic}[{first.partition}]@{first.offset}+{len(deliveries)}",
         )
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
@@ -188,18 +203,80 @@ class EventConsumer:
             if task.cancelled() and (current is None or not current.cancelling()):
                 return  # abandoned by `drain`: nothing was committed
             raise
+        finally:
+            self._unfinished.clear()
 
-    async def _process_and_commit(self, message: KafkaMessage, delivery: Delivery) -> None:
-        await self.process(delivery)
+    def unfinished_offset(self, topic: str, partition: int) -> int | None:
+        """The offset of the first record of the batch in hand that is not finished, if the
+        batch has one on this partition."""
+        return self._unfinished.get((topic, partition))
+
+    async def _process_and_commit(self, message: KafkaMessage, deliveries: list[Delivery]) -> None:
+        await self.process_all(deliveries)
         try:
             await message.ack()
         except KafkaError as error:
-            # A rebalance took the partition away: its new owner gets the record again, and
+            # A rebalance took the partition away: its new owner gets the records again, and
             # the inbox makes that redelivery a no-op.
             log.warning(
                 "offset commit failed; the event will be delivered again",
                 extra={"consumer": self.name, "error": repr(error)},
             )
+
+    async def process_all(self, deliveries: list[Delivery]) -> None:
+        """Process records in order: several together in one transaction when they all parse
+        and all handlers succeed, otherwise (or for one record) each on its own, with retries
+        and dead letters."""
+        if len(deliveries) > 1 and await self._process_together(deliveries):
+            return
+        for delivery in deliveries:
+            await self.process(delivery)
+
+    async def _process_together(self, deliveries: list[Delivery]) -> bool:
+        """One transaction for the whole batch: one commit (one WAL flush) instead of one per
+        record. Any failure rolls the batch back and returns False, and the caller processes
+        the records again one at a time, where failures are retried and dead-lettered as
+        usual; the inbox rows rolled back with the batch, so nothing is skipped or doubled."""
+        parsed = []
+        for delivery in deliveries:
+            try:
+                parsed.append(self._parse(delivery))
+            except PoisonMessage:
+                return False
+        started = time.monotonic()
+        outcomes: list[str] = []
+        try:
+            async with self._acquire() as conn, conn.transaction():
+                for delivery, (envelope, registration, payload) in zip(
+                    deliveries, parsed, strict=True
+                ):
+                    with tracing.consumer_span(
+                        f"{self._producer}/{self.name}",
+                        delivery.topic,
+                        delivery.partition,
+                        delivery.offset,
+                        delivery.headers,
+                    ) as span:
+                        outcome = await self._handle_in(
+                            conn, delivery, envelope, registration, payload
+                        )
+                        span.set_attribute("mentorship.outcome", outcome)
+                    outcomes.append(outcome)
+        except Exception as error:
+            log.info(
+                "a batch of %d events failed (%r); processing them one at a time",
+                len(deliveries),
+                error,
+                extra={"consumer": self.name},
+            )
+            metrics.HANDLER_RETRIES.labels(self.name, "batch").inc()
+            return False
+        share = (time.monotonic() - started) / len(deliveries)
+        for delivery, (envelope, _, _), outcome in zip(deliveries, parsed, outcomes, strict=True):
+            if outcome != "ignored":
+                metrics.HANDLER_SECONDS.labels(self.name, envelope.event_type).observe(share)
+            self._finish(outcome, delivery, envelope.event_type)
+        return True
 
     def stop_accepting(self) -> None:
         """Shutdown, first step: records taken from now on are neither processed nor committed."""
@@ -290,6 +367,9 @@ class EventConsumer:
         return self._finish(outcome, delivery, envelope.event_type)
 
     def _finish(self, outcome: str, delivery: Delivery, event_type: str) -> str:
+        key = (delivery.topic, delivery.partition)
+        if key in self._unfinished:
+            self._unfinished[key] = delivery.offset + 1
         metrics.EVENTS_CONSUMED.labels(self.name, self.topic, event_type, outcome).inc()
         self._on_progress()
         return outcome
@@ -324,18 +404,32 @@ class EventConsumer:
         payload: EventPayload | None,
     ) -> str:
         async with self._acquire() as conn, conn.transaction():
-            first_time = await _record_processed(
-                conn,
-                self.name,
-                envelope.event_id,
-                envelope.event_type,
-                delivery,
-                "handled",
-                replay=is_replay(delivery),
-            )
-            if not first_time:
-                return "duplicate"
-            await registration.handler(conn, envelope, payload)
+            return await self._handle_in(conn, delivery, envelope, registration, payload)
+
+    async def _handle_in(
+        self,
+        conn: Connection,
+        delivery: Delivery,
+        envelope: EventEnvelope,
+        registration: _Registration | None,
+        payload: EventPayload | None,
+    ) -> str:
+        """The effect of one event inside the caller's transaction: its inbox row, then its
+        handler (nothing for an event type this consumer does not handle)."""
+        if registration is None:
+            return "ignored"
+        first_time = await _record_processed(
+            conn,
+            self.name,
+            envelope.event_id,
+            envelope.event_type,
+            delivery,
+            "handled",
+            replay=is_replay(delivery),
+        )
+        if not first_time:
+            return "duplicate"
+        await registration.handler(conn, envelope, payload)
         return "handled"
 
     async def _dead_letter(

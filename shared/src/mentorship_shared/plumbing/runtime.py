@@ -107,6 +107,7 @@ class ServiceRuntime:
                     group_prefix=settings.consumer_group_prefix,
                     session_timeout_ms=settings.kafka_session_timeout_ms,
                     heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+                    batch_size=settings.consumer_batch_size,
                 ),
             )
             for consumer in self.consumers
@@ -288,7 +289,8 @@ class ServiceRuntime:
     async def _read_consumer_lags(
         self, *, end_offsets: Mapping[str, Mapping[TopicPartitionKey, int]] | None = None
     ) -> dict[str, dict[TopicPartitionKey, int]]:
-        """Per consumer, high watermark minus position of every assigned partition. Both are
+        """Per consumer, high watermark minus position of every assigned partition (or the
+        first unfinished record of the batch in hand, if earlier). Both are
         what the aiokafka consumer already knows from its last fetch: nothing is asked of the
         broker, and a partition whose position is not known yet is left out. `end_offsets`
         (what the broker said lately) count too where they are ahead of the high watermark."""
@@ -316,6 +318,10 @@ class ServiceRuntime:
                             kafka_consumer, partition, position, highwater
                         )
                         continue
+                    # Records of the batch in hand count as lag until they are finished.
+                    unfinished = consumer.unfinished_offset(*key)
+                    if unfinished is not None:
+                        position = min(position, unfinished)
                     found[key] = max(0, max(known) - position)
             except Exception as error:  # a rebalance in progress: the next reading has it
                 log.debug("consumer lag of %s not read: %r", consumer.name, error)

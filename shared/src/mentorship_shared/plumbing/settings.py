@@ -89,6 +89,16 @@ class ServiceSettings(BaseSettings):
             "it; pending rows are never deleted."
         ),
     )
+    consumer_batch_size: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description=(
+            "Most records a consumer takes from the broker at once and processes in one "
+            "database transaction, with one offset commit (fewer commits and round trips under "
+            "load; a batch that fails is processed again one record at a time)."
+        ),
+    )
     consumer_max_attempts: int = Field(
         default=5,
         ge=1,
