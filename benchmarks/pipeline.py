@@ -30,6 +30,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
 import httpx
@@ -581,13 +583,25 @@ def plan_from(args: argparse.Namespace) -> Plan:
     return plan
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # Ctrl-C or a SIGTERM unwinds through run()'s finally, which stops every process (even
+    # when started in the background, where a shell leaves SIGINT ignored).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     plan = plan_from(args)
     output: Path = args.output
     plot: Path = args.plot or output.with_name(f"{output.stem}-latency.png")
     work_dir = Path(args.work_dir) / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    figures = run(plan, work_dir)
+    try:
+        figures = run(plan, work_dir)
+    except KeyboardInterrupt as stop:
+        note(f"interrupted ({stop}); every process the benchmark started is stopped, no report")
+        return 130
     flags = " ".join(argv if argv is not None else sys.argv[1:])
     command = f"python -m benchmarks.pipeline {flags}".strip()
     if figures["steps"]:
