@@ -114,6 +114,7 @@ def subscribe(
     session_timeout_ms: int = 10_000,
     heartbeat_interval_ms: int = 3_000,
     batch_size: int = 1,
+    fetch_max_wait_ms: int = 500,
 ) -> BatchSubscriber:
     """Attach `consumer` to its topic in a consumer group, with manual offset commits; returns
     the FastStream subscriber (its `consumer` is the aiokafka consumer while it runs).
@@ -136,6 +137,7 @@ def subscribe(
         batch=True,
         max_records=batch_size,
         batch_timeout_ms=_BATCH_WAIT_MS,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         auto_offset_reset="earliest",
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=heartbeat_interval_ms,

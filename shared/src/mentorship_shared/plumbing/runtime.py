@@ -108,6 +108,7 @@ class ServiceRuntime:
                     session_timeout_ms=settings.kafka_session_timeout_ms,
                     heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
                     batch_size=settings.consumer_batch_size,
+                    fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
                 ),
             )
             for consumer in self.consumers

@@ -41,6 +41,17 @@ class ServiceSettings(BaseSettings):
         ge=100,
         description="Consumer heartbeat interval; below a third of the session timeout.",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description=(
+            "Longest a consumer's fetch waits at the broker when nothing is new. The embedded "
+            "broker answers a waiting fetch only at this deadline, so it bounds each hop's "
+            "latency (about 50 ms instead of 500 with the Kafka default); on Apache Kafka, which "
+            "answers as soon as records arrive, it only sets how often an idle consumer asks."
+        ),
+    )
     kafka_create_topics: bool = Field(
         default=True, description="Create missing topics at start-up with their partition counts."
     )
