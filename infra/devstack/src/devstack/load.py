@@ -18,9 +18,11 @@ import itertools
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
+
+from .http_client import TransportError
 
 #: Every mentor is strong in all of these and every mentee wants to grow in some of them, so
 #: any mentor can be proposed to any mentee: a waiting mentee means every slot is taken.
@@ -91,12 +93,33 @@ def mentee_body(email: str, rng: random.Random) -> dict[str, Any]:
     }
 
 
+class Answer(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+class JsonPoster(Protocol):
+    """An HTTP client: httpx.AsyncClient, or devstack.http_client.KeepAliveClient (far less CPU
+    per request, for rates a general client cannot generate from one process)."""
+
+    async def post(self, url: str, *, json: Any) -> Answer: ...
+
+
+#: What a client raises when a request got no answer (the registration is tried again).
+TRANSPORT_ERRORS = (httpx.TransportError, TransportError)
+
+
 class LoadDriver:
     """Registers people through the profile API; remembers what each registration got."""
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: JsonPoster,
         profile_url: str,
         *,
         run: str,
@@ -129,7 +152,7 @@ class LoadDriver:
             registration.attempts += 1
             try:
                 response = await self._http.post(url, json=body)
-            except httpx.TransportError as error:
+            except TRANSPORT_ERRORS as error:
                 registration.answers.append(type(error).__name__)
             else:
                 registration.answers.append(str(response.status_code))
