@@ -582,11 +582,13 @@ class _LosingBroker:
 
     def __init__(self) -> None:
         self.next_offset = 0
+        self.sent = 0
 
     async def send(self, **_: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         future.set_result(SimpleNamespace(partition=0, offset=self.next_offset))
         self.next_offset += 1
+        self.sent += 1
         return future
 
     async def stop(self) -> None:
@@ -619,4 +621,36 @@ async def test_when_the_broker_loses_its_logs_the_relay_publishes_the_retained_e
     async with pool.acquire() as conn:
         await Outbox(conn, producer="test").publish(deletion())
     assert await relay.publish_batch() == 1
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+
+
+async def test_once_the_broker_has_settled_after_a_loss_the_relay_publishes_everything_again(
+    pool: asyncpg.Pool,
+) -> None:
+    relay = OutboxRelay(
+        bootstrap_servers="unused:9092", service="test", poll_interval=0.1, settle_seconds=0.2
+    )
+    broker = _LosingBroker()
+    relay._producer = broker  # type: ignore[assignment]
+    relay._pool = pool
+    async with pool.acquire() as conn:
+        for _ in range(3):
+            await Outbox(conn, producer="test").publish(deletion())
+    assert await relay.run_once() is False
+    broker.next_offset = 0  # the broker restarted empty
+    async with pool.acquire() as conn:
+        await Outbox(conn, producer="test").publish(deletion())
+    await relay.run_once()  # the loss is seen: the three lost events are pending again
+    await relay.run_once()  # ... and published
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+    sent_before = broker.sent
+
+    await relay.run_once()  # not settled yet: nothing more
+    assert broker.sent == sent_before
+    await asyncio.sleep(0.3)
+    await relay.run_once()  # settled: all four go out once more, and only once
+    assert broker.sent == sent_before + 4
+    await asyncio.sleep(0.3)
+    await relay.run_once()
+    assert broker.sent == sent_before + 4
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0

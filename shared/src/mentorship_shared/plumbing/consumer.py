@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaMessage
 from pydantic import ValidationError
@@ -65,6 +66,8 @@ DEAD_LETTER_HEADERS = (
     "dlq-original-partition",
     "dlq-original-offset",
 )
+#: How often, at most, a consumer asks the broker for its committed offsets before committing.
+_OFFSET_CHECK_SECONDS = 1.0
 #: Longest handler retry delay, whatever the attempt count.
 _MAX_RETRY_DELAY = 60.0
 
@@ -114,6 +117,10 @@ class EventConsumer:
         # Per partition of the batch in hand: the offset of its first record not finished yet.
         # The aiokafka position is already past the whole batch; lag counts from here instead.
         self._unfinished: dict[tuple[str, int], int] = {}
+        # The offset this consumer committed last per partition, and when the broker was last
+        # asked whether it still holds them (see `_broker_lost_our_offsets`).
+        self._committed: dict[tuple[str, int], int] = {}
+        self._offsets_checked_at = 0.0
 
     def on(self, model: type[P]) -> Callable[[Handler[P]], Handler[P]]:
         """Register the handler of one event type (decorator)."""
@@ -206,6 +213,51 @@ class EventConsumer:
         finally:
             self._unfinished.clear()
 
+    async def _broker_lost_our_offsets(
+        self, kafka_consumer: Any, deliveries: list[Delivery]
+    ) -> bool:
+        """Before committing, at most once a second: does the broker still hold the offsets we
+        committed last on these partitions? A broker restarted without its data (the embedded
+        one keeps everything in memory) has none, and its new logs may already have grown
+        past our old positions, so the records we just read sit at offsets the new log gave
+        other events before them. Committing our position would skip those for good; instead
+        every assigned partition is read again from the start (handlers are idempotent).
+        An offset commit by this consumer is what could hide the loss, so the check comes
+        before it."""
+        now = time.monotonic()
+        if now - self._offsets_checked_at < _OFFSET_CHECK_SECONDS or not hasattr(
+            kafka_consumer, "committed"
+        ):
+            return False
+        self._offsets_checked_at = now
+        partitions = {(d.topic, d.partition) for d in deliveries} & set(self._committed)
+        lost = []
+        for topic, partition in sorted(partitions):
+            topic_partition = TopicPartition(topic, partition)
+            try:
+                held = await asyncio.wait_for(kafka_consumer.committed(topic_partition), 5.0)
+            except (KafkaError, TimeoutError):
+                return False  # the broker cannot say now; the commit will tell
+            if held is None or held < self._committed[(topic, partition)]:
+                lost.append((topic_partition, held))
+        if not lost:
+            return False
+        log.warning(
+            "the broker no longer holds our committed offsets (%s): it lost its data; reading "
+            "every assigned partition again from the start",
+            ", ".join(
+                f"{tp.topic}[{tp.partition}] {held} < {self._committed[(tp.topic, tp.partition)]}"
+                for tp, held in lost
+            ),
+            extra={"consumer": self.name},
+        )
+        self._committed.clear()
+        assigned = list(kafka_consumer.assignment())
+        if assigned:
+            await kafka_consumer.seek_to_beginning(*assigned)
+        metrics.HANDLER_RETRIES.labels(self.name, "offsets_lost").inc()
+        return True
+
     def unfinished_offset(self, topic: str, partition: int) -> int | None:
         """The offset of the first record of the batch in hand that is not finished, if the
         batch has one on this partition."""
@@ -214,7 +266,11 @@ class EventConsumer:
     async def _process_and_commit(self, message: KafkaMessage, deliveries: list[Delivery]) -> None:
         await self.process_all(deliveries)
         try:
+            if await self._broker_lost_our_offsets(message.consumer, deliveries):
+                return
             await message.ack()
+            for delivery in deliveries:
+                self._committed[(delivery.topic, delivery.partition)] = delivery.offset + 1
         except KafkaError as error:
             # A rebalance took the partition away: its new owner gets the records again, and
             # the inbox makes that redelivery a no-op.

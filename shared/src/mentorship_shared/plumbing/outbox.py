@@ -116,6 +116,7 @@ class OutboxRelay(PollingWorker):
         poll_interval: float = 1.0,
         retention_hours: float = 168.0,
         purge_interval: float = 600.0,
+        settle_seconds: float = 10.0,
     ) -> None:
         super().__init__(
             name=f"{service}-outbox-relay", channel=_WAKE_CHANNEL, poll_interval=poll_interval
@@ -132,8 +133,20 @@ class OutboxRelay(PollingWorker):
         # The highest offset the broker gave each partition we published to. Offsets never go
         # back unless the broker lost the log (the embedded broker keeps topics in memory).
         self._last_offsets: dict[tuple[str, int], int] = {}
+        # Topics to publish again once the broker has settled after losing their logs.
+        self._sweep_again: set[str] = set()
+        self._sweep_again_at = 0.0
+        # After the broker lost a topic's logs, how long it must stay quiet (no new loss
+        # seen) before every retained event of that topic is published once more.
+        self._settle_seconds = settle_seconds
 
     async def run_once(self) -> bool:
+        if self._sweep_again and time.monotonic() >= self._sweep_again_at:
+            topics, self._sweep_again = set(self._sweep_again), set()
+            async with self.pool.acquire() as conn, conn.transaction():
+                await self._publish_again(
+                    conn, topics, [], why="the broker has settled after losing {topics}"
+                )
         more = await self.publish_batch() >= self._batch_size
         if time.monotonic() >= self._next_purge:
             async with self.pool.acquire() as conn:
@@ -188,6 +201,11 @@ class OutboxRelay(PollingWorker):
                 lost = self._topics_the_broker_lost(outcomes)
                 if lost:
                     await self._publish_again(conn, lost, published)
+                    # The broker may still be settling (the embedded one was seen to take
+                    # records while its topics were being created again, and to lose them):
+                    # once it has been quiet for a while, everything goes out once more.
+                    self._sweep_again.update(lost)
+                    self._sweep_again_at = time.monotonic() + self._settle_seconds
             if failed:
                 await conn.executemany(
                     "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
@@ -217,7 +235,11 @@ class OutboxRelay(PollingWorker):
         return lost
 
     async def _publish_again(
-        self, conn: Connection, topics: set[str], just_published: list[int]
+        self,
+        conn: Connection,
+        topics: set[str],
+        just_published: list[int],
+        why: str = "the broker's offsets went back on {topics}: it lost those logs",
     ) -> None:
         """The broker lost these topics' logs: every retained event on them goes out again.
         Consumers record what they processed, so events they had already seen change nothing,
@@ -230,9 +252,8 @@ class OutboxRelay(PollingWorker):
             just_published,
         )
         log.warning(
-            "the broker's offsets went back on %s: it lost those logs; publishing the %s "
-            "retained events again",
-            ", ".join(sorted(topics)),
+            "%s; publishing the %s retained events again",
+            why.format(topics=", ".join(sorted(topics))),
             status.split()[-1],
         )
 
