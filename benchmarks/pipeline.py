@@ -57,7 +57,7 @@ from benchmarks.pipeline_report import (
     plot_latency,
     render,
 )
-from benchmarks.pipeline_stack import BenchStack, Step, wall_offset
+from benchmarks.pipeline_stack import SERVICE_ENV, BenchStack, Step, wall_offset
 
 DEFAULT_OUTPUT = Path("docs/benchmarks/pipeline.md")
 # Connections the load generator keeps open to the server under load (the same for the
@@ -551,6 +551,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help=f"steps between the last sustained rate and the first not ({full.refine})",
     )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the three services (repeatable), to measure what one change buys, "
+        "e.g. CONSUMER_BATCH_SIZE=1; the report lists it with the others",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown report")
     parser.add_argument(
         "--plot", type=Path, default=None, help="PNG plot (default: <output stem>-latency.png)"
@@ -598,6 +606,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    for item in args.service_env:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise SystemExit(f"--service-env takes NAME=VALUE, not {item!r}")
+        SERVICE_ENV[name.strip().upper()] = value
     # Ctrl-C or a SIGTERM unwinds through run()'s finally, which stops every process (even
     # when started in the background, where a shell leaves SIGINT ignored).
     signal.signal(signal.SIGINT, _interrupt)

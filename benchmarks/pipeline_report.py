@@ -310,6 +310,11 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
         "busy machine (see the load average) are slower than the machine can be."
     )
     add("")
+    add(
+        "What each optimisation bought, measured one setting at a time with `--service-env`: "
+        "[pipeline-changes.md](pipeline-changes.md)."
+    )
+    add("")
     return "\n".join(lines)
 
 
