@@ -138,21 +138,6 @@ async def test_sigkill_of_every_service_at_random_moments(
     assert len(killed_at) == 3 * kills
 
 
-# Not strict: since 004ef29, f9bfbdf and 7466625 the loss is small and depends on timing; a
-# run now and then loses nothing (XPASS), and a strict mark would turn `make test` red at random.
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "Intermittent: a few registrations stored around a restart of the (in-memory) broker "
-        "never reach the matcher nor the notification contacts (3 to 5 of 179 in three reduced "
-        "runs, 1 of 520 at full scale, after 7466625; 13 to 77 of 179 before 004ef29/f9bfbdf). "
-        "Their outbox rows are marked published, yet neither consumer group ever reads them: "
-        "the empty Tansu acknowledges produces to topics that do not exist yet (creating them "
-        "implicitly), the topics' re-creation right after the restart races those produces, "
-        "and Tansu then answers AlreadyExists (UnknownError to the relay) and hands out offsets "
-        "again; the relay publishes its retained rows again only when it sees offsets go back."
-    ),
-)
 async def test_broker_stopped_and_started_again(
     fault_stack: FaultStack,
     http: httpx.AsyncClient,
