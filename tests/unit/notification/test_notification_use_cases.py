@@ -3,6 +3,7 @@ repository, the mail server and the outbox."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,7 @@ POLICY = DeliveryPolicy(
     message_id_domain="mentorship.test",
     max_attempts=4,
     retry_base_seconds=30.0,
+    jitter=lambda: 0.5,  # the middle of the jitter range: the plain doubling
 )
 
 
@@ -440,6 +442,16 @@ async def test_failed_send_schedules_a_retry_and_publishes_nothing(error: Except
     assert str(error) in recorded_error
     assert retry_in is not None
     assert retry_in > 0
+
+
+@pytest.mark.parametrize(("rand", "factor"), [(0.0, 0.5), (0.999, 1.499)])
+async def test_a_resend_waits_a_jittered_doubling_of_the_base(rand: float, factor: float) -> None:
+    repo, intents = await queued_intents()
+    policy = dataclasses.replace(POLICY, jitter=lambda: rand)
+    mailer = FakeMailer(aiosmtplib.SMTPServerDisconnected("gone"))
+    assert await deliver(repo, RecordingSink(), mailer, due(intents[0], 1), policy) is False
+    [(_, _, delay)] = repo.failed
+    assert delay == pytest.approx(policy.retry_base_seconds * 2 * factor)
 
 
 async def test_retries_wait_longer_each_time_then_give_up_with_notification_failed() -> None:

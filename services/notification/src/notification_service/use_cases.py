@@ -7,7 +7,9 @@ the mail is sent, and the intent is marked sent together with the NotificationSe
 from __future__ import annotations
 
 import logging
+import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -34,6 +36,7 @@ from mentorship_shared.plumbing.urls import (
     check_public_url_async,
     url_host,
 )
+from mentorship_shared.plumbing.worker import backoff_delay
 
 from .mailer import SEND_ERRORS, Mailer, is_permanent
 from .repository import DueNotification, NotificationIntent, NotificationRepository
@@ -59,6 +62,10 @@ class DeliveryPolicy:
     daily_limit_per_recipient: int = 0
     #: How booking links are resolved before they go into a mail (None: the system's DNS).
     link_resolver: AsyncResolver | None = None
+    #: Longest wait before a resend, whatever the attempt count.
+    retry_cap_seconds: float = 3600.0
+    #: Random numbers in [0, 1) for the retry jitter (tests pin it).
+    jitter: Callable[[], float] = random.random
 
 
 async def record_contact(
@@ -203,7 +210,14 @@ async def deliver(
         if attempts >= policy.max_attempts or is_permanent(error):
             await _give_up(repo, events, due, repr(error))
         else:
-            delay = policy.retry_base_seconds * 2 ** (attempts - 1)
+            # Doubling per attempt, jittered like every retry of the system: mails that failed
+            # together (a mail server outage) do not all come back in the same second.
+            delay = backoff_delay(
+                attempts,
+                base=policy.retry_base_seconds,
+                cap=policy.retry_cap_seconds,
+                rand=policy.jitter,
+            )
             await repo.mark_attempt_failed(intent.id, repr(error), retry_in_seconds=delay)
             metrics.EMAILS_FAILED.labels(intent.template, "retrying").inc()
             log.warning(
