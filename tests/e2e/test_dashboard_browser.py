@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devstack.processes import free_port, pid_is_alive, stop_process
+from devstack.processes import descendants, free_port, pid_is_alive, stop_process
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
 pytestmark = pytest.mark.e2e
@@ -68,24 +68,6 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes]:
         return error.code, error.read()
     except OSError:
         return 0, b""
-
-
-def descendants(root: int) -> set[int]:
-    """Every live process below `root`, from /proc's parent links."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
-    found: set[int] = set()
-    frontier = {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return {pid for pid in found if pid_is_alive(pid)}
 
 
 @pytest.fixture

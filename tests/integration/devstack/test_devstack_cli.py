@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from devstack.cli import SERVICES, main
-from devstack.processes import free_port, pid_is_alive, port_is_open, stop_process
+from devstack.processes import descendants, free_port, pid_is_alive, port_is_open, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -30,24 +30,6 @@ def server_dir() -> Iterator[Path]:
     """
     with tempfile.TemporaryDirectory(prefix="devstack-test-") as tmp:
         yield Path(tmp)
-
-
-def descendants(root: int) -> set[int]:
-    """Every live process below ``root``, from /proc's parent links."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
-    found: set[int] = set()
-    frontier = {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return {pid for pid in found if pid_is_alive(pid)}
 
 
 def test_up_starts_the_servers_and_ctrl_c_leaves_no_process(

@@ -247,8 +247,10 @@ def _socket_inodes(pid: int) -> set[str]:
     return inodes
 
 
-def _group_members(pgid: int) -> list[int]:
-    members = []
+def _stat_fields() -> dict[int, list[str]]:
+    """Every process's /proc/<pid>/stat fields after the command name (state, ppid, pgrp, ...);
+    the name is in parentheses and may hold spaces, so the split starts after the last ')'."""
+    table: dict[int, list[str]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -256,10 +258,28 @@ def _group_members(pgid: int) -> list[int]:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        fields = stat.rpartition(")")[2].split()
-        if len(fields) > 2 and fields[2] == str(pgid):  # state, ppid, pgrp
-            members.append(int(entry))
-    return members
+        table[int(entry)] = stat.rpartition(")")[2].split()
+    return table
+
+
+def _group_members(pgid: int) -> list[int]:
+    return [
+        pid
+        for pid, fields in _stat_fields().items()
+        if len(fields) > 2 and fields[2] == str(pgid)  # state, ppid, pgrp
+    ]
+
+
+def descendants(root: int) -> set[int]:
+    """Every live process below ``root`` (children, their children, ...), from /proc's parent
+    links: what a test checks is gone after it stopped a launcher."""
+    parents = {pid: int(fields[1]) for pid, fields in _stat_fields().items() if len(fields) > 1}
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return {pid for pid in found if pid_is_alive(pid)}
 
 
 def _live_members(pgid: int) -> list[int]:
