@@ -9,10 +9,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 
 import pytest
-from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
 from mentorship_shared.contracts.events import NotificationFailed, NotificationSent
 from notification_service.repository import (
     DueNotification,
@@ -27,6 +25,8 @@ from notification_service.templates import (
     render,
 )
 from notification_service.use_cases import DeliveryPolicy, deliver
+
+from tests.support.fakes import FakeMailer, RecordingSink
 
 PUBLIC_LINK = "https://93.184.215.14/cal/grace"
 MENTEE_ID = uuid.UUID(int=1)
@@ -71,26 +71,6 @@ class FakeRepository(NotificationRepository):
 
     async def defer(self, notification_id: uuid.UUID, until: datetime, reason: str) -> None:
         self.deferred.append((notification_id, until, reason))
-
-
-class FakeMailer:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def send(self, message: EmailMessage) -> None:
-        self.messages.append(message)
-
-    async def close(self) -> None:
-        pass
-
-
-class RecordingSink:
-    def __init__(self) -> None:
-        self.published: list[EventPayload] = []
-
-    async def publish(self, payload: EventPayload) -> EventEnvelope:
-        self.published.append(payload)
-        return EventEnvelope.wrap(payload, producer="notification-test")
 
 
 class FakeDns:

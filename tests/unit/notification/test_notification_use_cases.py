@@ -13,7 +13,7 @@ import aiosmtplib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
+from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import (
     MatchAccepted,
     MatchDeclined,
@@ -39,6 +39,8 @@ from notification_service.use_cases import (
     deliver,
     queue_match_mails,
 )
+
+from tests.support.fakes import FakeMailer, RecordingSink
 
 SENT_AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 POLICY = DeliveryPolicy(
@@ -76,31 +78,6 @@ class FakeNotificationRepository(NotificationRepository):
         self, notification_id: uuid.UUID, error: str, *, retry_in_seconds: float | None
     ) -> None:
         self.failed.append((notification_id, error, retry_in_seconds))
-
-
-class FakeMailer:
-    """Records sent messages; raises `error` instead when one is set."""
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-        self.messages: list[EmailMessage] = []
-
-    async def send(self, message: EmailMessage) -> None:
-        if self.error is not None:
-            raise self.error
-        self.messages.append(message)
-
-    async def close(self) -> None:
-        pass
-
-
-class RecordingSink:
-    def __init__(self) -> None:
-        self.published: list[EventPayload] = []
-
-    async def publish(self, payload: EventPayload) -> EventEnvelope:
-        self.published.append(payload)
-        return EventEnvelope.wrap(payload, producer="notification-test")
 
 
 MENTEE_ID = uuid.UUID(int=1)

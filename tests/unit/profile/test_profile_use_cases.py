@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
 from mentorship_shared.contracts.events import (
     MenteeProfile,
     MenteeRegistered,
@@ -30,6 +29,8 @@ from profile_service.use_cases import (
     update_profile,
 )
 from pydantic import ValidationError
+
+from tests.support.fakes import RecordingSink
 
 PRICING = "pricing_monetisation"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -72,17 +73,6 @@ class FakeProfileStore:
 
     async def set_token_hash(self, profile_id: uuid.UUID, token_hash: bytes) -> None:
         self.token_hashes[profile_id] = token_hash
-
-
-class RecordingSink:
-    """The `EventSink` protocol: keeps every published payload."""
-
-    def __init__(self) -> None:
-        self.published: list[EventPayload] = []
-
-    async def publish(self, payload: EventPayload) -> EventEnvelope:
-        self.published.append(payload)
-        return EventEnvelope.wrap(payload, producer="profile-test")
 
 
 @pytest.fixture

@@ -1,0 +1,35 @@
+"""In-memory stand-ins for the unit tests of the use cases (never for integration tests)."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
+
+
+class RecordingSink:
+    """The `EventSink` protocol: keeps every published payload."""
+
+    def __init__(self, producer: str = "test") -> None:
+        self.producer = producer
+        self.published: list[EventPayload] = []
+
+    async def publish(self, payload: EventPayload) -> EventEnvelope:
+        self.published.append(payload)
+        return EventEnvelope.wrap(payload, producer=self.producer)
+
+
+class FakeMailer:
+    """The `Mailer` protocol: records sent messages; raises `error` instead when one is set."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self.messages: list[EmailMessage] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        if self.error is not None:
+            raise self.error
+        self.messages.append(message)
+
+    async def close(self) -> None:
+        pass
