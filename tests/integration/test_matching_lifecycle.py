@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
 import pytest
 from matching_service import use_cases
-from matching_service.config import MIGRATIONS_DIR
 from matching_service.directory import MentorDirectory
 from matching_service.domain import (
     Mentee,
@@ -44,11 +43,7 @@ from mentorship_shared.contracts.events import (
 from mentorship_shared.contracts.topics import MATCH_EVENTS
 from mentorship_shared.plumbing.database import (
     Connection,
-    apply_migrations,
-    connect_pool,
     in_transaction,
-    load_migrations,
-    plumbing_migrations,
 )
 from mentorship_shared.plumbing.outbox import Outbox
 
@@ -73,17 +68,8 @@ STAKEHOLDERS = "stakeholder_communication"
 
 
 @pytest.fixture
-async def pool(new_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
-    """A fresh matching database, migrated the way ServiceRuntime does it."""
-    url = await new_database("matching")
-    pool = await connect_pool(url, min_size=1, max_size=4)
-    try:
-        await apply_migrations(
-            pool, plumbing_migrations() + load_migrations("service", MIGRATIONS_DIR)
-        )
-        yield pool
-    finally:
-        await pool.close()
+def pool(matching_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return matching_pool
 
 
 class Matcher:

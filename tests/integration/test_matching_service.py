@@ -4,44 +4,19 @@ real database: who gets proposed, capacity, and bad messages."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from devstack.testing import KafkaHandle
-from matching_service.app import create_app
-from matching_service.config import MatchingSettings
 from mentorship_shared.contracts.topics import MATCH_EVENTS, PROFILE_EVENTS, dead_letter_topic
 
 from tests.support.kafka import events_of, produce, read_topic
 from tests.support.profiles import mentee, mentor, registered
-from tests.support.services import FAST_KAFKA, OPERATOR_KEY, eventually, serve_in_process
+from tests.support.services import OPERATOR_KEY, eventually
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def matching_db(new_database: Callable[[str], Awaitable[str]]) -> str:
-    return await new_database("matching")
-
-
-@pytest.fixture
-async def matcher(
-    matching_db: str, kafka: KafkaHandle, namespace: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = MatchingSettings(
-        database_url=matching_db,
-        kafka_bootstrap_servers=kafka.bootstrap_servers,
-        kafka_topic_namespace=namespace,
-        consumer_max_attempts=2,
-        consumer_retry_base_seconds=0.05,
-        operator_api_key=OPERATOR_KEY,
-        **FAST_KAFKA,
-    )
-    async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY) as client:
-        yield client
 
 
 async def matches_of(client: httpx.AsyncClient, mentee_id: Any) -> list[dict[str, Any]]:

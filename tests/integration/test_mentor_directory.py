@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import asyncpg
 import pytest
-from matching_service.config import MIGRATIONS_DIR
 from matching_service.directory import MentorDirectory
 from matching_service.domain import Mentee, MentorPool, rank_mentors
 from matching_service.repository import MatchingRepository
@@ -19,10 +18,6 @@ from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
 from mentorship_shared.contracts.skills import TAXONOMY
 from mentorship_shared.plumbing.database import (
     Connection,
-    apply_migrations,
-    connect_pool,
-    load_migrations,
-    plumbing_migrations,
 )
 
 from tests.support.profiles import mentee, mentor
@@ -34,16 +29,8 @@ LANGUAGES = ("en", "fr", "de")
 
 
 @pytest.fixture
-async def pool(new_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[asyncpg.Pool]:
-    url = await new_database("matching")
-    pool = await connect_pool(url, min_size=1, max_size=2)
-    try:
-        await apply_migrations(
-            pool, plumbing_migrations() + load_migrations("service", MIGRATIONS_DIR)
-        )
-        yield pool
-    finally:
-        await pool.close()
+def pool(matching_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return matching_pool
 
 
 def random_mentor(rng: random.Random, **changes: object) -> MentorProfile:

@@ -1,0 +1,56 @@
+"""Fixtures the integration tests of the matching service share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import asyncpg
+import httpx
+import pytest
+from devstack.testing import KafkaHandle
+from matching_service.app import create_app
+from matching_service.config import MIGRATIONS_DIR, MatchingSettings
+from mentorship_shared.plumbing.database import (
+    apply_migrations,
+    connect_pool,
+    load_migrations,
+    plumbing_migrations,
+)
+
+from tests.support.services import FAST_KAFKA, OPERATOR_KEY, serve_in_process
+
+
+@pytest.fixture
+async def matching_db(new_database: Callable[[str], Awaitable[str]]) -> str:
+    return await new_database("matching")
+
+
+@pytest.fixture
+async def matcher(
+    matching_db: str, kafka: KafkaHandle, namespace: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The matching service in-process on its own database and topics, quick to dead-letter."""
+    settings = MatchingSettings(
+        database_url=matching_db,
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        kafka_topic_namespace=namespace,
+        consumer_max_attempts=2,
+        consumer_retry_base_seconds=0.05,
+        operator_api_key=OPERATOR_KEY,
+        **FAST_KAFKA,
+    )
+    async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY) as client:
+        yield client
+
+
+@pytest.fixture
+async def matching_pool(matching_db: str) -> AsyncIterator[asyncpg.Pool]:
+    """A fresh matching database, migrated the way ServiceRuntime does it (no service running)."""
+    pool = await connect_pool(matching_db, min_size=1, max_size=4)
+    try:
+        await apply_migrations(
+            pool, plumbing_migrations() + load_migrations("service", MIGRATIONS_DIR)
+        )
+        yield pool
+    finally:
+        await pool.close()
