@@ -57,7 +57,7 @@ from matching_service.domain import (
 from matching_service.scoring import ALGORITHM_VERSION, N_LEVELS, N_SKILLS, SKILL_IDS
 from matching_service.use_cases import candidate_graph
 from mentorship_shared.contracts.skills import TAXONOMY
-from threadpoolctl import (  # type: ignore[import-untyped]  # scikit-learn depends on it
+from threadpoolctl import (  # type: ignore[import-untyped]
     threadpool_info,
     threadpool_limits,
 )
@@ -1407,8 +1407,7 @@ def reading(sizes: Sizes, figures: dict[str, Any]) -> str:
     if per_pair:
         normalize = _share_of(a["proposal_profile"], "scoring.gap_weights")
         where = (
-            f", {normalize:.0%} of it in `gap_weights`, where scikit-learn's `normalize` "
-            "validates its input for a single 14-skill row"
+            f", {normalize:.0%} of it in `gap_weights`, the L1 normalisation of one 14-skill row"
             if normalize
             else ""
         )

@@ -2,7 +2,7 @@
 
 A mentee's gap on a skill is how far the target is above the current level, multiplied by how
 much the skill matters for the mentee's target role (`ScoringConfig.role_weights`). Gaps become
-weights with scikit-learn's L1 `normalize` (each gap's share of the whole). A mentor's strength
+weights by L1 normalisation (each gap's share of the whole). A mentor's strength
 is their level, 0 to 5. For mentor m and mentee b, every component lies in [0, 1]:
 
     reach[s]      share of gap s the mentor can teach: (strength - current) / gap, capped at 1
@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from mentorship_shared.contracts.skills import TAXONOMY
-from sklearn.preprocessing import normalize
 
 ALGORITHM_VERSION = "skill-gap-v3"
 N_LEVELS = 6  # levels 0..5
@@ -157,7 +156,10 @@ def gap_weights(current: FloatArray, target: FloatArray, role_weights: FloatArra
     """(b, skills) share of each skill in the mentee's role-weighted gap; rows sum to 1 (or 0
     for a mentee with no gap)."""
     gaps = np.clip(target - current, 0.0, None) * role_weights
-    weights: FloatArray = normalize(gaps, norm="l1")
+    # Plain numpy rather than scikit-learn's `normalize` (the same arithmetic): its argument
+    # validation cost more than the division, once per online match.
+    totals = gaps.sum(axis=1, keepdims=True)
+    weights: FloatArray = gaps / np.where(totals == 0.0, 1.0, totals)
     return weights
 
 
