@@ -17,7 +17,7 @@ from faststream.kafka import KafkaBroker
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import ProfileDeleted
 from mentorship_shared.contracts.topics import PROFILE_EVENTS, dead_letter_topic
-from mentorship_shared.plumbing import metrics, outbox
+from mentorship_shared.plumbing import metrics, outbox, tracing
 from mentorship_shared.plumbing.broker import create_broker, subscribe
 from mentorship_shared.plumbing.consumer import EventConsumer
 from mentorship_shared.plumbing.database import (
@@ -27,6 +27,7 @@ from mentorship_shared.plumbing.database import (
     plumbing_migrations,
 )
 from mentorship_shared.plumbing.outbox import (
+    BufferedOutbox,
     Outbox,
     OutboxRelay,
     forget_published,
@@ -381,6 +382,30 @@ async def test_forgetting_a_key_deletes_its_published_rows_only(pool: asyncpg.Po
         assert await forget_published(conn, ["erased", "never-used"]) == 2
 
     assert await _kept(pool) == {pending, other}
+
+
+async def test_a_buffered_outbox_writes_its_rows_at_flush_in_order_each_in_its_own_trace(
+    pool: asyncpg.Pool,
+) -> None:
+    events = [deletion() for _ in range(3)]
+    traces = [f"00-{n:032x}-{n:016x}-01" for n in range(1, 4)]
+    async with pool.acquire() as conn, conn.transaction():
+        buffered = BufferedOutbox(conn, producer="test")
+        for event, traceparent in zip(events, traces, strict=True):
+            with tracing.span_continuing("publish", traceparent):
+                await buffered.publish(event)
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0  # nothing before flush
+        assert await buffered.flush() == 3
+        assert await buffered.flush() == 0  # flushed rows are not written twice
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT payload, headers FROM outbox ORDER BY id")
+    assert [EventEnvelope.from_json(bytes(r["payload"])).payload["profile_id"] for r in rows] == [
+        str(e.profile_id) for e in events
+    ]
+    # Each row continues the trace it was published in, not the one current at the flush.
+    assert [r["headers"]["traceparent"].split("-")[1] for r in rows] == [
+        t.split("-")[1] for t in traces
+    ]
 
 
 async def _count(pool: asyncpg.Pool, table: str) -> int:

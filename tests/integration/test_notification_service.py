@@ -764,6 +764,61 @@ async def test_past_the_daily_limit_a_recipients_mail_waits_and_goes_once_the_da
     assert [m["To"].addresses[0].addr_spec for m in smtp_sink.messages()].count(ada_email) == 3
 
 
+async def test_batches_of_mails_to_the_same_people_go_out_once_each_under_the_daily_limit(
+    notification_db: str,
+    kafka: KafkaHandle,
+    namespace: str,
+    smtp_sink: SmtpSink,
+    unique: str,
+) -> None:
+    # Four lanes each send batches of three; every batch holds mails to people other batches
+    # also mail, in its own order. With the daily limit on, each send locks its recipient until
+    # the batch commits: taken in batch order, two lanes would wait for each other, PostgreSQL
+    # would abort one, and the mails that batch had sent would go out a second time.
+    settings = notifier_settings(
+        notification_db,
+        kafka,
+        namespace,
+        smtp_port=smtp_sink.port,
+        mail_send_concurrency=4,
+        mail_batch_size=3,
+        mail_daily_limit_per_recipient=1000,
+    )
+    engineers = [
+        mentee({"pricing_monetisation": (1, 4)}, name=f"E{i}", email=f"e{i}-{unique}@example.com")
+        for i in range(3)
+    ]
+    pms = [
+        mentor({"pricing_monetisation": 5}, name=f"P{i}", email=f"p{i}-{unique}@example.com")
+        for i in range(4)
+    ]
+    pairs = [(e, p) for e in engineers for p in pms] * 2  # the same pairs, proposed twice
+    async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY):
+        await produce(
+            kafka.bootstrap_servers,
+            f"{namespace}{PROFILE_EVENTS}",
+            [registered(p) for p in (*engineers, *pms)],
+        )
+        await produce(
+            kafka.bootstrap_servers,
+            f"{namespace}{MATCH_EVENTS}",
+            [proposal(e.profile_id, p.profile_id) for e, p in pairs],
+            key=b"m",
+        )
+        await mail_received(smtp_sink, 2 * len(pairs))
+        conn = await asyncpg.connect(notification_db)
+        try:
+            assert await eventually(
+                lambda: conn.fetchval("SELECT count(*) FROM notifications WHERE status = 'sent'"),
+                lambda sent: sent == 2 * len(pairs),
+            )
+        finally:
+            await conn.close()
+    message_ids = [str(m["Message-ID"]) for m in smtp_sink.messages()]
+    assert len(message_ids) == 2 * len(pairs)
+    assert len(set(message_ids)) == len(message_ids), "a mail went out twice"
+
+
 async def test_a_page_size_above_the_maximum_gives_the_largest_page(
     notifier: httpx.AsyncClient, notification_db: str
 ) -> None:

@@ -5,24 +5,28 @@ without losing or doubling a mail."""
 from __future__ import annotations
 
 import asyncio
-from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
 from devstack.smtp_sink import SmtpSink
 from notification_service.mailer import SmtpMailer
+from notification_service.message import MailComposer, OutgoingMail
 
 pytestmark = pytest.mark.integration
 
 
-def mail(number: int) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = "Mentorship <noreply@example.com>"
-    message["To"] = f"person-{number}@example.com"
-    message["Subject"] = f"mail {number}"
-    message["Message-ID"] = f"<mail-{number}@example.com>"
-    message.set_content(f"body {number}")
-    return message
+COMPOSER = MailComposer("Mentorship <noreply@example.com>")
+
+
+def mail(number: int, *, name: str = "Person", address: str | None = None) -> OutgoingMail:
+    return COMPOSER.compose(
+        to_name=name,
+        to_address=address or f"person-{number}@example.com",
+        subject=f"mail {number}",
+        message_id=f"<mail-{number}@example.com>",
+        notification_id=str(number),
+        body=f"body {number}",
+    )
 
 
 def subjects(sink: SmtpSink) -> list[str]:
@@ -80,3 +84,15 @@ async def test_a_failed_send_raises_and_leaves_no_connection_behind(smtp_sink: S
         await mailer.close()
     assert subjects(smtp_sink) == ["mail 1", "mail 3"]
     assert mailer.connections_opened == 2
+
+
+async def test_an_internationalised_address_goes_out_over_smtputf8(smtp_sink: SmtpSink) -> None:
+    mailer = SmtpMailer(smtp_sink.host, smtp_sink.port)
+    try:
+        await mailer.send(mail(1, name="Zoë Müller", address="zoë@exämple.com"))
+    finally:
+        await mailer.close()
+    [message] = smtp_sink.received
+    assert message["To"].addresses[0].display_name == "Zoë Müller"
+    assert message["To"].addresses[0].addr_spec == "zoë@exämple.com"
+    assert message["X-Envelope-To"] == "zoë@exämple.com"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
+from notification_service.message import OutgoingMail
 
 
 class RecordingSink:
@@ -20,16 +21,19 @@ class RecordingSink:
 
 
 class FakeMailer:
-    """The `Mailer` protocol: records sent messages; raises `error` instead when one is set."""
+    """The `Mailer` protocol: records sent mails (and each read back as a message); raises
+    `error` instead when one is set."""
 
     def __init__(self, error: BaseException | None = None) -> None:
         self.error = error
+        self.sent: list[OutgoingMail] = []
         self.messages: list[EmailMessage] = []
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, mail: OutgoingMail) -> None:
         if self.error is not None:
             raise self.error
-        self.messages.append(message)
+        self.sent.append(mail)
+        self.messages.append(mail.parsed())
 
     async def close(self) -> None:
         pass

@@ -35,6 +35,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         ),
         producer=settings.service_name,
         poll_interval=settings.dispatcher_poll_interval_seconds,
+        batch_size=settings.mail_batch_size,
         concurrency=settings.mail_send_concurrency,
     )
     runtime = ServiceRuntime(

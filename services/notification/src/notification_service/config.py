@@ -55,6 +55,15 @@ class NotificationSettings(ServiceSettings):
             "mails (every lane also holds a database connection while it sends)."
         ),
     )
+    mail_batch_size: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description=(
+            "Mails one lane sends in one database transaction. Larger batches cost less per "
+            "mail; a crash in the middle of one sends its mails that went out again."
+        ),
+    )
     dispatcher_poll_interval_seconds: float = Field(
         default=2.0, gt=0, description="How often the dispatcher looks for due mail unprompted."
     )

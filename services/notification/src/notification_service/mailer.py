@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from email.message import EmailMessage
 from typing import Protocol
 
 import aiosmtplib
 from mentorship_shared.plumbing.tracing import tracer
 from opentelemetry.trace import SpanKind
+
+from .message import OutgoingMail
 
 #: Errors that mean "this send did not happen"; the dispatcher retries them later.
 SEND_ERRORS: tuple[type[BaseException], ...] = (aiosmtplib.SMTPException, OSError, TimeoutError)
@@ -23,7 +24,7 @@ def is_permanent(error: BaseException) -> bool:
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, mail: OutgoingMail) -> None: ...
 
     async def close(self) -> None:
         """Release connections (at shutdown)."""
@@ -63,7 +64,7 @@ class SmtpMailer:
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self.connections_opened = 0
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, mail: OutgoingMail) -> None:
         # No recipient in the span: traces may be kept longer and seen by more people than mail.
         with tracer().start_as_current_span(
             "smtp send",
@@ -72,7 +73,12 @@ class SmtpMailer:
         ):
             client = await self._checkout()
             try:
-                await client.send_message(message)
+                await client.sendmail(
+                    mail.sender,
+                    [mail.recipient],
+                    mail.data,
+                    mail_options=["SMTPUTF8"] if mail.smtputf8 else None,
+                )
             except BaseException:
                 await _close(client)
                 raise

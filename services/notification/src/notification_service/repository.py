@@ -180,12 +180,13 @@ class NotificationRepository:
             )
         )
 
-    async def lock_next_due(self) -> DueNotification | None:
-        """The oldest due notification whose people are known, locked; others skip it.
+    async def lock_due(self, limit: int) -> list[DueNotification]:
+        """Up to `limit` of the oldest due notifications whose people are known, locked;
+        others skip them.
 
         Due means: the recipient is a known contact, so is the counterpart if the mail names
         one, and the person it waits to see erased (if any) has been."""
-        row = await self._conn.fetchrow(
+        rows = await self._conn.fetch(
             """
             SELECT n.id, n.source_event_id, n.source_event_type, n.recipient_id,
                    n.recipient_role, n.counterpart_id, n.template, n.context, n.message_id,
@@ -200,36 +201,25 @@ class NotificationRepository:
               AND (NOT (n.context ? $1) OR EXISTS (
                       SELECT 1 FROM erased_profiles e WHERE e.id = (n.context ->> $1)::uuid))
             ORDER BY n.next_attempt_at, n.created_at
-            LIMIT 1
+            LIMIT $2
             FOR UPDATE OF n SKIP LOCKED
             """,
             _AWAITS_ERASURE_KEY,
+            limit,
         )
-        if row is None:
-            return None
-        context = dict(row["context"])
-        awaits = context.pop(_AWAITS_ERASURE_KEY, None)
-        intent = NotificationIntent(
-            id=row["id"],
-            source_event_id=row["source_event_id"],
-            source_event_type=row["source_event_type"],
-            recipient_id=row["recipient_id"],
-            recipient_role=row["recipient_role"],
-            counterpart_id=row["counterpart_id"],
-            template=row["template"],
-            context=context,
-            message_id=row["message_id"],
-            awaits_erasure_of=uuid.UUID(awaits) if awaits else None,
+        return [_due(row) for row in rows]
+
+    async def lock_recipients(self, recipient_ids: list[uuid.UUID]) -> None:
+        """Take the daily-limit locks of these recipients (see `daily_limit_frees_at`) now, in
+        one global order: a transaction that sends several mails would otherwise take them in
+        its own order, and two of them could wait for each other."""
+        keys = await self._conn.fetch(
+            "SELECT DISTINCT hashtext(r::text) AS key FROM unnest($1::uuid[]) AS r ORDER BY key",
+            recipient_ids,
         )
-        return DueNotification(
-            intent=intent,
-            attempts=row["attempts"],
-            recipient_name=row["recipient_name"],
-            recipient_email=row["recipient_email"],
-            counterpart_name=row["counterpart_name"],
-            counterpart_email=row["counterpart_email"],
-            counterpart_booking_url=row["counterpart_booking_url"],
-            traceparent=row["traceparent"],
+        await self._conn.executemany(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            [(_RECIPIENT_LOCK_CLASS, row["key"]) for row in keys],
         )
 
     async def mark_sent(self, notification_id: uuid.UUID, subject: str) -> datetime:
@@ -307,3 +297,30 @@ class NotificationRepository:
             limit,
         )
         return [NotificationRecord(**dict(row)) for row in rows]
+
+
+def _due(row: Any) -> DueNotification:
+    context = dict(row["context"])
+    awaits = context.pop(_AWAITS_ERASURE_KEY, None)
+    intent = NotificationIntent(
+        id=row["id"],
+        source_event_id=row["source_event_id"],
+        source_event_type=row["source_event_type"],
+        recipient_id=row["recipient_id"],
+        recipient_role=row["recipient_role"],
+        counterpart_id=row["counterpart_id"],
+        template=row["template"],
+        context=context,
+        message_id=row["message_id"],
+        awaits_erasure_of=uuid.UUID(awaits) if awaits else None,
+    )
+    return DueNotification(
+        intent=intent,
+        attempts=row["attempts"],
+        recipient_name=row["recipient_name"],
+        recipient_email=row["recipient_email"],
+        counterpart_name=row["counterpart_name"],
+        counterpart_email=row["counterpart_email"],
+        counterpart_booking_url=row["counterpart_booking_url"],
+        traceparent=row["traceparent"],
+    )

@@ -10,10 +10,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate
+from dataclasses import dataclass, field
 from typing import Any, assert_never
 
 from mentorship_shared.contracts.envelope import EventEnvelope
@@ -30,6 +27,7 @@ from mentorship_shared.contracts.events import (
 from mentorship_shared.plumbing import metrics
 from mentorship_shared.plumbing.logs import mask_email
 from mentorship_shared.plumbing.outbox import EventSink
+from mentorship_shared.plumbing.tracing import span_continuing
 from mentorship_shared.plumbing.urls import (
     AsyncResolver,
     UrlRefused,
@@ -39,13 +37,13 @@ from mentorship_shared.plumbing.urls import (
 from mentorship_shared.plumbing.worker import backoff_delay
 
 from .mailer import SEND_ERRORS, Mailer, is_permanent
+from .message import MailComposer
 from .repository import DueNotification, NotificationIntent, NotificationRepository
 from .templates import (
     MATCH_ACCEPTED,
     MATCH_DECLINED,
     MATCH_EXPIRED,
     MATCH_PROPOSED,
-    RenderedMail,
     render,
 )
 
@@ -66,6 +64,11 @@ class DeliveryPolicy:
     retry_cap_seconds: float = 3600.0
     #: Random numbers in [0, 1) for the retry jitter (tests pin it).
     jitter: Callable[[], float] = random.random
+    #: Writes the mails, From: `mail_from`.
+    composer: MailComposer = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "composer", MailComposer(self.mail_from))
 
 
 async def record_contact(
@@ -154,6 +157,28 @@ def _mail_contexts(event: MatchEvent) -> tuple[str, dict[str, dict[str, Any]]]:
             assert_never(event)
 
 
+async def deliver_batch(
+    repo: NotificationRepository,
+    events: EventSink,
+    mailer: Mailer,
+    batch: list[DueNotification],
+    policy: DeliveryPolicy,
+) -> int:
+    """Send a batch of locked notifications one after the other, in one transaction; returns
+    how many went out. Each send continues the trace its mail was queued in."""
+    if policy.daily_limit_per_recipient > 0:
+        await repo.lock_recipients([due.intent.recipient_id for due in batch])
+    sent = 0
+    for due in batch:
+        with span_continuing(
+            "deliver notification",
+            due.traceparent,
+            attributes={"notification.id": str(due.intent.id)},
+        ):
+            sent += await deliver(repo, events, mailer, due, policy)
+    return sent
+
+
 async def deliver(
     repo: NotificationRepository,
     events: EventSink,
@@ -198,7 +223,14 @@ async def deliver(
             counterpart_email=due.counterpart_email,
             counterpart_booking_url=booking_url,
         )
-        message = _message(mail, due, policy)
+        message = policy.composer.compose(
+            to_name=due.recipient_name,
+            to_address=due.recipient_email,
+            subject=mail.subject,
+            message_id=intent.message_id,
+            notification_id=str(intent.id),
+            body=mail.body,
+        )
     except (KeyError, TypeError, ValueError) as error:
         # This mail can never be built: retrying cannot help, so it is reported failed now.
         await _give_up(repo, events, due, f"cannot build the mail: {error!r}")
@@ -277,18 +309,6 @@ def _about(intent: NotificationIntent) -> dict[str, Any]:
         "recipient_role": intent.recipient_role,
         "channel": "email",
     }
-
-
-def _message(mail: RenderedMail, due: DueNotification, policy: DeliveryPolicy) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = policy.mail_from
-    message["To"] = Address(display_name=due.recipient_name, addr_spec=due.recipient_email)
-    message["Subject"] = mail.subject
-    message["Message-ID"] = due.intent.message_id
-    message["Date"] = formatdate(localtime=False)
-    message["X-Mentorship-Notification"] = str(due.intent.id)
-    message.set_content(mail.body)
-    return message
 
 
 async def _give_up(

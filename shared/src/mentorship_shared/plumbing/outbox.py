@@ -41,6 +41,10 @@ _WAKE_CHANNEL = "outbox_pending"
 _PURGE_BATCH = 5_000
 #: What a producer span records when the batch broke off before its row's answer came.
 _NOT_SENT = RuntimeError("the batch was interrupted before the broker answered")
+_INSERT_ROW = (
+    "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, headers) "
+    "VALUES ($1, $2, $3, $4, $5, $6)"
+)
 
 
 class EventSink(Protocol):
@@ -88,8 +92,7 @@ class Outbox:
     ) -> None:
         """Queue exact bytes for `topic` (not namespaced); used for events and dead letters."""
         await self._conn.execute(
-            "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, headers) "
-            "VALUES ($1, $2, $3, $4, $5, $6)",
+            _INSERT_ROW,
             event_id,
             topic,
             key,
@@ -97,6 +100,41 @@ class Outbox:
             value,
             dict(headers),
         )
+
+
+class BufferedOutbox(Outbox):
+    """An `Outbox` that keeps the rows until `flush`, then writes them in one round trip.
+
+    For work that raises events one at a time in a loop, within one transaction (a batch of
+    mails): each row still carries the trace context of the moment it was published, and rows
+    keep their publishing order. `flush` must run before the transaction commits; the rows are
+    not in the table before it."""
+
+    def __init__(self, conn: Connection, *, producer: str) -> None:
+        super().__init__(conn, producer=producer)
+        self._rows: list[tuple[uuid.UUID, str, str | None, str, bytes, dict[str, str]]] = []
+
+    async def add_raw(
+        self,
+        *,
+        event_id: uuid.UUID,
+        topic: str,
+        key: str | None,
+        event_type: str,
+        value: bytes,
+        headers: Mapping[str, str],
+    ) -> None:
+        self._rows.append((event_id, topic, key, event_type, value, dict(headers)))
+
+    async def flush(self) -> int:
+        """Write the buffered rows; returns how many."""
+        rows, self._rows = self._rows, []
+        if rows:
+            await self._conn.executemany(
+                _INSERT_ROW,
+                rows,
+            )
+        return len(rows)
 
 
 class OutboxRelay(PollingWorker):
@@ -337,6 +375,7 @@ async def forget_published(conn: Connection, keys: Sequence[str]) -> int:
 
 
 __all__: Sequence[str] = (
+    "BufferedOutbox",
     "EventSink",
     "Outbox",
     "OutboxRelay",
