@@ -96,20 +96,19 @@ class MatchingRepository:
 
     # --- read model ---------------------------------------------------------------------
 
-    async def is_erased(self, profile_id: uuid.UUID) -> bool:
-        return bool(
-            await self._conn.fetchval("SELECT true FROM erased_profiles WHERE id = $1", profile_id)
-        )
-
-    async def upsert_mentee(self, profile: MenteeProfile, credential: str | None = None) -> bool:
-        """Store the mentee if this version is newer than ours; False if stale or erased."""
-        if await self.is_erased(profile.profile_id):
-            return False
-        row = await self._conn.fetchval(
-            """
+    async def upsert_mentee(
+        self, profile: MenteeProfile, credential: str | None = None
+    ) -> Mentee | None:
+        """Store the mentee if this version is newer than ours and return them, their row
+        locked as by `lock_mentee` (written rows stay locked until the transaction ends);
+        None if the version is stale or the person was erased. One statement for all three."""
+        row = await self._conn.fetchrow(
+            f"""
             INSERT INTO mentees (id, version, timezone, languages, skills, target_role, industries,
                                  max_timezone_difference_hours, credential)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            SELECT $1::uuid, $2::integer, $3::text, $4::text[], $5::jsonb, $6::text,
+                   $7::text[], $8::integer, $9::text
+            WHERE NOT EXISTS (SELECT 1 FROM erased_profiles WHERE id = $1::uuid)
             ON CONFLICT (id) DO UPDATE SET
                 version = EXCLUDED.version, timezone = EXCLUDED.timezone,
                 languages = EXCLUDED.languages, skills = EXCLUDED.skills,
@@ -118,7 +117,7 @@ class MatchingRepository:
                 credential = COALESCE(EXCLUDED.credential, mentees.credential),
                 updated_at = now()
             WHERE mentees.version < EXCLUDED.version
-            RETURNING true
+            RETURNING {_MENTEE_COLUMNS}
             """,
             profile.profile_id,
             profile.version,
@@ -130,7 +129,7 @@ class MatchingRepository:
             profile.max_timezone_difference_hours,
             credential,
         )
-        return bool(row)
+        return _mentee(row) if row is not None else None
 
     async def upsert_mentor(self, profile: MentorProfile, credential: str | None = None) -> bool:
         """Store the mentor if this version is newer than ours; False if stale or erased.
@@ -139,14 +138,14 @@ class MatchingRepository:
         `capacity`, never goes below the slots already taken; the use case withdraws pending
         proposals beyond the wish, and the ceiling comes down as accepted matches end.
         """
-        if await self.is_erased(profile.profile_id):
-            return False
         row = await self._conn.fetchval(
             """
             INSERT INTO mentors (id, version, timezone, languages, skills, industries,
                                  was_engineer, accepting_mentees, capacity, requested_capacity,
                                  credential)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+            SELECT $1::uuid, $2::integer, $3::text, $4::text[], $5::jsonb, $6::text[],
+                   $7::boolean, $8::boolean, $9::integer, $9::integer, $10::text
+            WHERE NOT EXISTS (SELECT 1 FROM erased_profiles WHERE id = $1::uuid)
             ON CONFLICT (id) DO UPDATE SET
                 version = EXCLUDED.version, timezone = EXCLUDED.timezone,
                 languages = EXCLUDED.languages, skills = EXCLUDED.skills,

@@ -89,9 +89,7 @@ async def record_mentee(
 ) -> Proposal | None:
     """Keep the mentee's latest profile; propose a mentor to a waiting mentee, or move a
     pending proposal when the changed profile fits another mentor clearly better."""
-    if not await repo.upsert_mentee(profile, credential):
-        return None
-    mentee = await repo.lock_mentee(profile.profile_id)
+    mentee = await repo.upsert_mentee(profile, credential)
     if mentee is None:
         return None
     current = await repo.open_match(mentee.id)

@@ -80,15 +80,12 @@ class NotificationRepository:
 
     async def upsert_contact(self, profile: MenteeProfile | MentorProfile) -> bool:
         """Keep the newest name and address of a profile; False if stale or erased."""
-        if await self._conn.fetchval(
-            "SELECT true FROM erased_profiles WHERE id = $1", profile.profile_id
-        ):
-            return False
         return bool(
             await self._conn.fetchval(
                 """
                 INSERT INTO contacts (profile_id, kind, name, email, version, booking_url)
-                VALUES ($1, $2, $3, $4, $5, $6)
+                SELECT $1::uuid, $2::text, $3::text, $4::text, $5::integer, $6::text
+                WHERE NOT EXISTS (SELECT 1 FROM erased_profiles WHERE id = $1::uuid)
                 ON CONFLICT (profile_id) DO UPDATE SET
                     name = EXCLUDED.name, email = EXCLUDED.email,
                     version = EXCLUDED.version, booking_url = EXCLUDED.booking_url,
@@ -146,22 +143,22 @@ class NotificationRepository:
         context = dict(intent.context)
         if intent.awaits_erasure_of is not None:
             context[_AWAITS_ERASURE_KEY] = str(intent.awaits_erasure_of)
-        erased = bool(
-            await self._conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM erased_profiles WHERE id = $1 OR id = $2)",
-                intent.recipient_id,
-                intent.counterpart_id,
-            )
-        )
-        if erased:
-            context = {}  # it is never sent, and may hold the erased person's free text
+        # One statement: whether either person was erased is decided inside the insert.
+        # An erased one's notification is never sent, and its context may hold their free text.
         return bool(
             await self._conn.fetchval(
                 """
                 INSERT INTO notifications (id, source_event_id, source_event_type, recipient_id,
                                            recipient_role, counterpart_id, template, context,
                                            message_id, status, last_error, traceparent)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                SELECT $1::uuid, $2::uuid, $3::text, $4::uuid, $5::text, $6::uuid, $7::text,
+                       CASE WHEN erased THEN '{}'::jsonb ELSE $8::jsonb END,
+                       $9::text,
+                       CASE WHEN erased THEN 'cancelled' ELSE 'pending' END,
+                       CASE WHEN erased THEN 'profile deleted' END,
+                       $10::text
+                FROM (SELECT EXISTS (SELECT 1 FROM erased_profiles
+                                     WHERE id = $4::uuid OR id = $6::uuid) AS erased) AS person
                 ON CONFLICT (source_event_id, recipient_id, channel) DO NOTHING
                 RETURNING true
                 """,
@@ -174,8 +171,6 @@ class NotificationRepository:
                 intent.template,
                 context,
                 intent.message_id,
-                "cancelled" if erased else "pending",
-                "profile deleted" if erased else None,
                 current_traceparent(),
             )
         )
