@@ -91,6 +91,42 @@ async def test_the_relay_publishes_rows_that_commit_out_of_id_order(
         assert await conn.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
 
 
+@pytest.mark.parametrize(("linger", "batches"), [(0.5, 1), (0.0, 2)])
+async def test_rows_committed_while_the_relay_lingers_go_out_in_its_batch(
+    pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str, linger: float, batches: int
+) -> None:
+    relay = OutboxRelay(
+        bootstrap_servers=kafka.bootstrap_servers,
+        service="test",
+        topic_namespace=namespace,
+        poll_interval=30.0,  # only the commits' notifications wake it
+        linger_seconds=linger,
+    )
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    await relay.start(pool)
+    try:
+        # A first row, so that the producer is up before the clock matters.
+        async with pool.acquire() as conn, conn.transaction():
+            await Outbox(conn, producer="test").publish(deletion())
+        await read_topic(kafka.bootstrap_servers, topic, until=lambda records: len(records) == 1)
+        async with pool.acquire() as conn, conn.transaction():
+            await Outbox(conn, producer="test").publish(deletion())  # wakes the relay
+        await asyncio.sleep(0.2)  # without a linger, this row is out by now
+        async with pool.acquire() as conn, conn.transaction():
+            for _ in range(2):
+                await Outbox(conn, producer="test").publish(deletion())
+        await read_topic(kafka.bootstrap_servers, topic, until=lambda records: len(records) == 4)
+        async with pool.acquire() as conn:
+            # Rows published together share their transaction's timestamp.
+            published_at = await eventually(
+                lambda: conn.fetch("SELECT published_at FROM outbox ORDER BY id OFFSET 1"),
+                lambda rows: all(row["published_at"] is not None for row in rows),
+            )
+    finally:
+        await relay.stop()
+    assert len({row["published_at"] for row in published_at}) == batches
+
+
 async def consumer_broker(
     kafka: KafkaHandle,
     namespace: str,

@@ -152,6 +152,7 @@ class OutboxRelay(PollingWorker):
         enable_idempotence: bool = False,
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        linger_seconds: float = 0.0,
         retention_hours: float = 168.0,
         purge_interval: float = 600.0,
         settle_seconds: float = 10.0,
@@ -164,6 +165,8 @@ class OutboxRelay(PollingWorker):
         self._namespace = topic_namespace
         self._enable_idempotence = enable_idempotence
         self._batch_size = batch_size
+        self._linger = linger_seconds
+        self._backlog = False  # the last batch was full: more rows are waiting now
         self._producer: AIOKafkaProducer | None = None
         self._retention = timedelta(hours=retention_hours)
         self._purge_interval = purge_interval
@@ -185,7 +188,11 @@ class OutboxRelay(PollingWorker):
                 await self._publish_again(
                     conn, topics, [], why="the broker has settled after losing {topics}"
                 )
+        if self._linger and not self._backlog:
+            # Woken by a commit: let the commits right behind it join the batch.
+            await asyncio.sleep(self._linger)
         more = await self.publish_batch() >= self._batch_size
+        self._backlog = more
         if time.monotonic() >= self._next_purge:
             async with self.pool.acquire() as conn:
                 purged = await purge_published(conn, older_than=self._retention)
@@ -198,12 +205,13 @@ class OutboxRelay(PollingWorker):
         """Publish up to one batch of pending rows; return how many were published."""
         producer = await self._ensure_producer()
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
-                return 0
+            # The relay lock and the rows in one statement: without the lock, no rows.
             rows = await conn.fetch(
                 "SELECT id, topic, message_key, event_type, payload, headers FROM outbox "
-                "WHERE status = 'pending' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                "WHERE status = 'pending' AND (SELECT pg_try_advisory_xact_lock($2)) "
+                "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self._batch_size,
+                _RELAY_LOCK,
             )
             if not rows:
                 metrics.OUTBOX_PENDING.labels(self._service).set(0)

@@ -163,6 +163,7 @@ class ServiceRuntime:
             enable_idempotence=settings.kafka_enable_idempotence,
             batch_size=settings.outbox_batch_size,
             poll_interval=settings.outbox_poll_interval_seconds,
+            linger_seconds=settings.outbox_linger_ms / 1000,
             retention_hours=settings.outbox_retention_hours,
         )
         await self.relay.start(self._pool)

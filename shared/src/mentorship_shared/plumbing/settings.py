@@ -92,6 +92,16 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_seconds: float = Field(
         default=1.0, gt=0, description="Outbox poll interval when no notification wakes the relay."
     )
+    outbox_linger_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        description=(
+            "How long the relay waits after being woken before it reads the outbox, so that "
+            "rows committed meanwhile go in the same batch (fewer transactions and produce "
+            "requests, each event that much later). 0 reads at once."
+        ),
+    )
     outbox_retention_hours: float = Field(
         default=168.0,
         gt=0,
