@@ -75,6 +75,25 @@ def test_a_long_or_non_ascii_body_is_quoted_printable_and_reads_back() -> None:
     assert parse_mail(data).get_content().replace("\r\n", "\n") == body
 
 
+def test_every_line_break_of_the_body_goes_out_as_crlf() -> None:
+    data = compose(body="one\rtwo\r\nthree\nfour")
+    body = data.split(b"\r\n\r\n", 1)[1]
+    assert body == b"one\r\ntwo\r\nthree\r\nfour\r\n"
+
+
+def test_a_name_that_looks_like_an_encoded_word_is_quoted() -> None:
+    name = "=?utf-8?q?Admin?="
+    message = COMPOSER.compose(
+        to_name=name,
+        to_address="ada@example.com",
+        subject="s",
+        message_id="<m@x>",
+        notification_id="1",
+        body="b",
+    )
+    assert f'"{name}"'.encode() in message.data
+
+
 def test_a_long_subject_is_folded_and_reads_back() -> None:
     subject = "A proposal " + "with many words " * 12
     data = compose(subject=subject.strip())

@@ -117,8 +117,10 @@ def _address_header(name: str, address: str) -> str:
         return address
     if _CONTROL.search(name):
         raise ValueError("a display name may not hold line breaks or control characters")
-    if _PLAIN_PHRASE.fullmatch(name) and name == " ".join(name.split()):
-        phrase = name  # (a reader folds runs of spaces in a bare phrase into one)
+    # Bare only when a reader cannot take it differently: runs of spaces in a bare phrase fold
+    # into one, and `=?...?=` in one reads as an encoded word.
+    if _PLAIN_PHRASE.fullmatch(name) and name == " ".join(name.split()) and "=?" not in name:
+        phrase = name
     elif name.isascii():
         phrase = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     else:
@@ -149,7 +151,8 @@ def _unstructured(text: str) -> str:
 def _body(text: str) -> tuple[str, bytes]:
     """Content-Transfer-Encoding and body bytes: 7bit when the text allows, else
     quoted-printable (readable, and safe for servers without 8BITMIME)."""
-    lines = text.replace("\r\n", "\n").split("\n")
+    # Every line break becomes CRLF, a lone CR too (SMTP servers refuse bare CRs).
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if text.isascii() and all(len(line) <= _MAX_LINE for line in lines):
         return "7bit", "\r\n".join(lines).encode("ascii") + (
             b"" if text.endswith("\n") else b"\r\n"
