@@ -56,12 +56,13 @@ class NotificationSettings(ServiceSettings):
         ),
     )
     mail_batch_size: int = Field(
-        default=10,
+        default=1,
         ge=1,
         le=500,
         description=(
-            "Mails one lane sends in one database transaction. Larger batches cost less per "
-            "mail; a crash in the middle of one sends its mails that went out again."
+            "Mails one lane sends in one database transaction. Larger batches take fewer "
+            "transactions, but a crash in the middle of one sends again every mail of it that "
+            "had gone out (same Message-ID); 1 repeats at most the mail in flight."
         ),
     )
     dispatcher_poll_interval_seconds: float = Field(
