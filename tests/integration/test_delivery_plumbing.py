@@ -285,6 +285,52 @@ async def test_a_batch_of_records_is_handled_in_one_transaction_with_one_commit(
         assert await conn.fetchval("SELECT count(DISTINCT event_id) FROM effects") == 13
 
 
+async def test_a_batch_skips_events_processed_before_and_handles_a_repeated_one_once(
+    pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
+) -> None:
+    consumer = EventConsumer(f"inbox-{namespace}", PROFILE_EVENTS)
+
+    @consumer.on(ProfileDeleted)
+    async def record(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
+        await conn.execute(
+            "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
+        )
+
+    envelopes = [EventEnvelope.wrap(deletion(), producer="test") for _ in range(8)]
+    async with pool.acquire() as conn:  # two of them were processed before
+        await conn.executemany(
+            "INSERT INTO processed_events (consumer, event_id, event_type) VALUES ($1, $2, $3)",
+            [(consumer.name, e.event_id, e.event_type) for e in envelopes[:2]],
+        )
+    topic = f"{namespace}{PROFILE_EVENTS}"
+    await produce(
+        kafka.bootstrap_servers, topic, [e.to_json() for e in envelopes], key=b"one-partition"
+    )
+    group = f"{namespace}g"
+    broker = await consumer_broker(kafka, namespace, consumer, pool, group, batch_size=50)
+    try:
+        await eventually(lambda: _count(pool, "effects"), lambda n: n == 6)
+        # The same event twice in one batch, and once more alone: handled once.
+        again = [envelopes[5].to_json(), envelopes[5].to_json()]
+        marker = EventEnvelope.wrap(deletion(), producer="test")
+        await produce(
+            kafka.bootstrap_servers, topic, [*again, marker.to_json()], key=b"one-partition"
+        )
+        await eventually(lambda: _count(pool, "effects"), lambda n: n == 7)
+        await produce(kafka.bootstrap_servers, topic, again[:1], key=b"one-partition")
+        await asyncio.sleep(1.0)  # time for a wrong second effect to show
+    finally:
+        await broker.stop()
+    async with pool.acquire() as conn:
+        handled = await conn.fetch("SELECT event_id, xmin::text AS tx FROM effects")
+    assert sorted(str(r["event_id"]) for r in handled) == sorted(
+        str(e.event_id) for e in [*envelopes[2:], marker]
+    )
+    # The first six went through the batch path: fewer transactions than effects.
+    first_six = {str(e.event_id) for e in envelopes[2:]}
+    assert len({r["tx"] for r in handled if str(r["event_id"]) in first_six}) < 6
+
+
 async def test_a_batch_with_a_failing_and_a_malformed_record_falls_back_to_one_at_a_time(
     pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
 ) -> None:

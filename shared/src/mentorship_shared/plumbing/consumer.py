@@ -299,10 +299,22 @@ class EventConsumer:
                 parsed.append(self._parse(delivery))
             except PoisonMessage:
                 return False
+        handled = [
+            (delivery, envelope)
+            for delivery, (envelope, registration, _) in zip(deliveries, parsed, strict=True)
+            if registration is not None
+        ]
+        event_ids = [envelope.event_id for _, envelope in handled]
+        if len(set(event_ids)) < len(event_ids) or any(is_replay(d) for d, _ in handled):
+            # An event twice in one batch, or a replayed dead letter (whose inbox row may be
+            # taken over): the one-at-a-time path knows what to do with each.
+            return False
         started = time.monotonic()
         outcomes: list[str] = []
         try:
             async with self._acquire() as conn, conn.transaction():
+                # Every inbox row of the batch in one statement, before the handlers.
+                new = await _record_handled(conn, self.name, handled)
                 for delivery, (envelope, registration, payload) in zip(
                     deliveries, parsed, strict=True
                 ):
@@ -314,7 +326,12 @@ class EventConsumer:
                         delivery.headers,
                     ) as span:
                         outcome = await self._handle_in(
-                            conn, delivery, envelope, registration, payload
+                            conn,
+                            delivery,
+                            envelope,
+                            registration,
+                            payload,
+                            first_time=envelope.event_id in new,
                         )
                         span.set_attribute("mentorship.outcome", outcome)
                     outcomes.append(outcome)
@@ -469,20 +486,24 @@ class EventConsumer:
         envelope: EventEnvelope,
         registration: _Registration | None,
         payload: EventPayload | None,
+        *,
+        first_time: bool | None = None,
     ) -> str:
         """The effect of one event inside the caller's transaction: its inbox row, then its
-        handler (nothing for an event type this consumer does not handle)."""
+        handler (nothing for an event type this consumer does not handle). `first_time` says
+        whether the caller already recorded the inbox row (None: record it now)."""
         if registration is None:
             return "ignored"
-        first_time = await _record_processed(
-            conn,
-            self.name,
-            envelope.event_id,
-            envelope.event_type,
-            delivery,
-            "handled",
-            replay=is_replay(delivery),
-        )
+        if first_time is None:
+            first_time = await _record_processed(
+                conn,
+                self.name,
+                envelope.event_id,
+                envelope.event_type,
+                delivery,
+                "handled",
+                replay=is_replay(delivery),
+            )
         if not first_time:
             return "duplicate"
         await registration.handler(conn, envelope, payload)
@@ -606,6 +627,31 @@ async def _record_processed(
         replay,
     )
     return bool(inserted)
+
+
+async def _record_handled(
+    conn: Connection, consumer: str, events: list[tuple[Delivery, EventEnvelope]]
+) -> set[uuid.UUID]:
+    """`_record_processed` for several events at once (outcome 'handled', none of them a
+    replay, no id twice): the ids recorded now; the others were processed before."""
+    if not events:
+        return set()
+    rows = await conn.fetch(
+        "INSERT INTO processed_events (consumer, event_id, event_type, outcome, source_topic, "
+        "source_partition, source_offset) "
+        "SELECT $1, e.event_id, e.event_type, 'handled', e.topic, e.partition, e.position "
+        "FROM unnest($2::uuid[], $3::text[], $4::text[], $5::integer[], $6::bigint[]) "
+        "AS e(event_id, event_type, topic, partition, position) "
+        "ON CONFLICT (consumer, event_id) DO NOTHING "
+        "RETURNING event_id",
+        consumer,
+        [envelope.event_id for _, envelope in events],
+        [envelope.event_type for _, envelope in events],
+        [delivery.topic for delivery, _ in events],
+        [delivery.partition for delivery, _ in events],
+        [delivery.offset for delivery, _ in events],
+    )
+    return {row["event_id"] for row in rows}
 
 
 def _content_id(delivery: Delivery) -> uuid.UUID:
