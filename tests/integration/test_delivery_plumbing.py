@@ -59,6 +59,18 @@ def deletion(profile_id: uuid.UUID | None = None) -> ProfileDeleted:
     return ProfileDeleted(profile_id=profile_id or uuid.uuid4(), kind="mentee", version=2)
 
 
+async def record_effect(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
+    """The effect of the test consumers here: one row per handled event."""
+    await conn.execute("INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id)
+
+
+def effects_consumer(name: str) -> EventConsumer:
+    """A consumer whose only handler records the effect of each ProfileDeleted."""
+    consumer = EventConsumer(name, PROFILE_EVENTS)
+    consumer.on(ProfileDeleted)(record_effect)
+    return consumer
+
+
 async def test_the_relay_publishes_rows_that_commit_out_of_id_order(
     pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
 ) -> None:
@@ -163,9 +175,7 @@ async def test_offsets_are_committed_after_the_effect_so_a_restart_redelivers_no
     @consumer.on(ProfileDeleted)
     async def record(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
         calls.append(envelope.event_id)
-        await conn.execute(
-            "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
-        )
+        await record_effect(conn, envelope, event)
 
     topic = f"{namespace}{PROFILE_EVENTS}"
     events = [EventEnvelope.wrap(deletion(), producer="test").to_json() for _ in range(5)]
@@ -204,9 +214,7 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_and_the_partition_m
         conn: Connection, envelope: EventEnvelope, event: ProfileDeleted
     ) -> None:
         attempts[event.profile_id] = attempts.get(event.profile_id, 0) + 1
-        await conn.execute(
-            "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
-        )
+        await record_effect(conn, envelope, event)
         if event.profile_id == doomed.profile_id:
             raise RuntimeError("this event can never be handled")
 
@@ -252,13 +260,7 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_and_the_partition_m
 async def test_a_batch_of_records_is_handled_in_one_transaction_with_one_commit(
     pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
 ) -> None:
-    consumer = EventConsumer(f"batched-{namespace}", PROFILE_EVENTS)
-
-    @consumer.on(ProfileDeleted)
-    async def record(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
-        await conn.execute(
-            "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
-        )
+    consumer = effects_consumer(f"batched-{namespace}")
 
     events = [EventEnvelope.wrap(deletion(), producer="test").to_json() for _ in range(12)]
     topic = f"{namespace}{PROFILE_EVENTS}"
@@ -288,13 +290,7 @@ async def test_a_batch_of_records_is_handled_in_one_transaction_with_one_commit(
 async def test_a_batch_skips_events_processed_before_and_handles_a_repeated_one_once(
     pool: asyncpg.Pool, kafka: KafkaHandle, namespace: str
 ) -> None:
-    consumer = EventConsumer(f"inbox-{namespace}", PROFILE_EVENTS)
-
-    @consumer.on(ProfileDeleted)
-    async def record(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
-        await conn.execute(
-            "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
-        )
+    consumer = effects_consumer(f"inbox-{namespace}")
 
     envelopes = [EventEnvelope.wrap(deletion(), producer="test") for _ in range(8)]
     async with pool.acquire() as conn:  # two of them were processed before
@@ -342,9 +338,7 @@ async def test_a_batch_with_a_failing_and_a_malformed_record_falls_back_to_one_a
     @consumer.on(ProfileDeleted)
     async def record(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
         attempts[event.profile_id] = attempts.get(event.profile_id, 0) + 1
-        await conn.execute(
-            "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
-        )
+        await record_effect(conn, envelope, event)
         if event.profile_id == flaky.profile_id and attempts[event.profile_id] == 1:
             raise RuntimeError("fails the first time only")
 
@@ -513,9 +507,7 @@ class SlowConsumer:
         @self.consumer.on(ProfileDeleted)
         async def handle(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
             self.calls.append(envelope.event_id)
-            await conn.execute(
-                "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
-            )
+            await record_effect(conn, envelope, event)
             if envelope.event_id in self.hold:
                 self.entered.set()
                 await self.release.wait()
