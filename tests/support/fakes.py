@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+from devstack.smtp_sink import parse_mail
 from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
 from notification_service.message import OutgoingMail
 
@@ -33,7 +34,7 @@ class FakeMailer:
         if self.error is not None:
             raise self.error
         self.sent.append(mail)
-        self.messages.append(mail.parsed())
+        self.messages.append(parse_mail(mail.data))
 
     async def close(self) -> None:
         pass

@@ -33,7 +33,7 @@ from aiosmtpd.controller import Controller
 
 from devstack.processes import free_port
 
-__all__ = ["SmtpSink", "main", "read_maildir"]
+__all__ = ["SmtpSink", "main", "parse_mail", "read_maildir"]
 
 
 def read_maildir(maildir: Path) -> list[EmailMessage]:
@@ -46,12 +46,13 @@ def read_maildir(maildir: Path) -> list[EmailMessage]:
             data = path.read_bytes()
         except FileNotFoundError:  # removed by clear() in the meantime
             continue
-        messages.append(_parse(data))
+        messages.append(parse_mail(data))
     return messages
 
 
-def _parse(data: bytes) -> EmailMessage:
-    # Mail that came over SMTPUTF8 has UTF-8 headers; the byte parser would escape them.
+def parse_mail(data: bytes) -> EmailMessage:
+    """A mail's bytes as a message. UTF-8 is read as UTF-8 (the headers of mail sent over
+    SMTPUTF8, RFC 6532); the standard library's byte parser would read it as escaped ASCII."""
     try:
         message = email.message_from_string(data.decode(), policy=email.policy.default)
     except UnicodeDecodeError:
@@ -120,7 +121,7 @@ class SmtpSink:
         """What this instance received since it was created (or last cleared)."""
         with self._handler._lock:
             raw = list(self._handler.received)
-        return [_parse(data) for data in raw]
+        return [parse_mail(data) for data in raw]
 
     def start(self) -> None:
         if self._controller is not None:

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email
-import email.policy
 import re
 from dataclasses import dataclass
 from email.header import Header
-from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
 #: A display name that needs no quoting: atext and spaces (RFC 5322 3.2.3).
@@ -38,21 +35,6 @@ class OutgoingMail:
     data: bytes
     #: The envelope or a header carries a non-ASCII address: the server must offer SMTPUTF8.
     smtputf8: bool = False
-
-    def parsed(self) -> EmailMessage:
-        """The message read back by the standard library (tests and tools read it this way)."""
-        return parse_mail(self.data)
-
-
-def parse_mail(data: bytes) -> EmailMessage:
-    """A received mail as a message. UTF-8 is read as UTF-8 (RFC 6532 headers of mail sent
-    over SMTPUTF8); the standard library's byte parser would read it as escaped ASCII."""
-    try:
-        message = email.message_from_string(data.decode(), policy=email.policy.default)
-    except UnicodeDecodeError:
-        message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)  # guaranteed by policy=default
-    return message
 
 
 class MailComposer:

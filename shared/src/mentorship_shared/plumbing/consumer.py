@@ -32,6 +32,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -39,6 +40,7 @@ import asyncpg
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaMessage
+from opentelemetry.trace import Span
 from pydantic import ValidationError
 
 from ..contracts.envelope import EventEnvelope, EventPayload
@@ -318,13 +320,7 @@ class EventConsumer:
                 for delivery, (envelope, registration, payload) in zip(
                     deliveries, parsed, strict=True
                 ):
-                    with tracing.consumer_span(
-                        f"{self._producer}/{self.name}",
-                        delivery.topic,
-                        delivery.partition,
-                        delivery.offset,
-                        delivery.headers,
-                    ) as span:
+                    with self._span(delivery) as span:
                         outcome = await self._handle_in(
                             conn,
                             delivery,
@@ -378,17 +374,21 @@ class EventConsumer:
             await asyncio.wait(pending, timeout=5.0)
         return len(pending)
 
-    async def process(self, delivery: Delivery) -> str:
-        """Process one delivery to the end (handled, duplicate, ignored or dead-lettered),
-        in a span that continues the trace the record's headers carry: the events and mail
-        intents the handler raises carry it on."""
-        with tracing.consumer_span(
+    def _span(self, delivery: Delivery) -> AbstractContextManager[Span]:
+        """The consumer span of one record, continuing the trace its headers carry."""
+        return tracing.consumer_span(
             f"{self._producer}/{self.name}",
             delivery.topic,
             delivery.partition,
             delivery.offset,
             delivery.headers,
-        ) as span:
+        )
+
+    async def process(self, delivery: Delivery) -> str:
+        """Process one delivery to the end (handled, duplicate, ignored or dead-lettered),
+        in a span that continues the trace the record's headers carry: the events and mail
+        intents the handler raises carry it on."""
+        with self._span(delivery) as span:
             outcome = await self._process(delivery)
             span.set_attribute("mentorship.outcome", outcome)
             return outcome
