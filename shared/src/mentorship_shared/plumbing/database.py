@@ -63,12 +63,7 @@ async def connect_pool(
     while True:
         try:
             pool: asyncpg.Pool = await asyncpg.create_pool(
-                url,
-                min_size=min_size,
-                max_size=max_size,
-                command_timeout=30,
-                init=_init_connection,
-                reset=_keep_session,
+                url, min_size=min_size, max_size=max_size, command_timeout=30, init=_init_connection
             )
             return pool
         except TRANSIENT_DB_ERRORS as error:
@@ -88,14 +83,6 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
             type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
         )
-
-
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """What a released connection needs beyond asyncpg's own clean-up, which always rolls back
-    an open transaction and drops listener callbacks: nothing. The default runs `RESET ALL`,
-    `UNLISTEN *` and `pg_advisory_unlock_all()` on every release, one more round trip per
-    transaction; no code here leaves session state behind (locks are transaction-scoped, the
-    migration lock is released explicitly, listeners remove themselves)."""
 
 
 @dataclass(frozen=True)
