@@ -45,7 +45,7 @@ import httpx
 from devstack.http_client import KeepAliveClient
 from devstack.load import LoadDriver, Registration
 
-from benchmarks.pipeline_anchors import kafka_anchor, postgres_anchor, summary_ms
+from benchmarks.pipeline_anchors import kafka_anchor, postgres_anchor, smtp_anchor, summary_ms
 from benchmarks.pipeline_report import (
     ACCEPTED_SHARE,
     CAPACITY,
@@ -57,7 +57,7 @@ from benchmarks.pipeline_report import (
     plot_latency,
     render,
 )
-from benchmarks.pipeline_stack import SERVICE_ENV, BenchStack, Step, wall_offset
+from benchmarks.pipeline_stack import HOST, SERVICE_ENV, BenchStack, Step, wall_offset
 
 DEFAULT_OUTPUT = Path("docs/benchmarks/pipeline.md")
 # Connections the load generator keeps open to the server under load (the same for the
@@ -84,6 +84,9 @@ class Plan:
     pg_sequential: int = 1000
     pg_concurrent: int = 5000
     pg_connections: int = 10
+    smtp_sequential: int = 300
+    smtp_concurrent: int = 3000
+    smtp_connections: int = 4  # the notification service's MAIL_SEND_CONCURRENCY
 
     def pipeline_rates(self) -> list[float]:
         if self.rates:
@@ -113,6 +116,8 @@ QUICK = Plan(
     kafka_burst=500,
     pg_sequential=100,
     pg_concurrent=500,
+    smtp_sequential=30,
+    smtp_concurrent=200,
 )
 
 
@@ -410,23 +415,33 @@ async def run_async(stack: BenchStack, plan: Plan) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=30, limits=limits) as http:
         note("anchor: Kafka round trips on the same broker")
         figures["kafka"] = await kafka_anchor(
-            stack.bootstrap_servers, round_trips=plan.kafka_round_trips, burst=plan.kafka_burst
+            stack.bootstrap_servers,
+            round_trips=plan.kafka_round_trips,
+            burst=plan.kafka_burst,
+            cpu=stack.cpu,
         )
         note("anchor: asyncpg row-plus-outbox transactions on the same PostgreSQL")
         stack.postgres.ensure_database("anchor")
-        cpu_before = stack.cpu()
         figures["postgres"] = await postgres_anchor(
             stack.postgres.url("anchor"),
             sequential=plan.pg_sequential,
             concurrent=plan.pg_concurrent,
             connections=plan.pg_connections,
+            cpu=stack.cpu,
         )
-        cpu_after = stack.cpu()
-        figures["postgres"]["cpu_ms_per_transaction"] = (
-            (cpu_after["postgres"] - cpu_before["postgres"])
-            / (plan.pg_sequential + plan.pg_concurrent)
-            * 1000
-        )
+        note("anchor: the notification service's mailer sending to an SMTP sink")
+        sink_port = stack.start_sink()
+        try:
+            figures["smtp"] = await smtp_anchor(
+                HOST,
+                sink_port,
+                sequential=plan.smtp_sequential,
+                concurrent=plan.smtp_concurrent,
+                connections=plan.smtp_connections,
+                cpu=stack.cpu,
+            )
+        finally:
+            stack.stop_sink()
         note("anchor: FastAPI hello-world, same entry point and load generator")
         url = stack.start_hello()
         try:

@@ -5,8 +5,15 @@
 * PostgreSQL: an asyncpg transaction writing one row plus one outbox row through the shared
   plumbing (`Outbox.add_raw`, the outbox table and its wake-up trigger from the plumbing
   migrations), one at a time and from several connections at once.
+* SMTP: the notification service's own mailer and mail writer sending to a dev SMTP sink
+  process, one mail at a time and then from several connections at once.
 * HTTP: a FastAPI hello-world served by the services' entry point, driven by the same
   open-loop load generator at rising rates (see `benchmarks.pipeline` for the step loop).
+
+Each anchor also reports the CPU its busiest phase took per unit (a message, a transaction, a
+mail) in every process involved, the load generator's share included: added up as one
+registration needs them, they are the least CPU the pipeline could spend on a registration with
+these tools, whatever it did on top.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -30,6 +37,18 @@ from mentorship_shared.plumbing.database import (
     plumbing_migrations,
 )
 from mentorship_shared.plumbing.outbox import Outbox
+from notification_service.mailer import SmtpMailer
+from notification_service.message import MailComposer
+
+#: CPU seconds used so far, by process role ("postgres", "broker", "sink", "load generator"...).
+CpuProbe = Callable[[], dict[str, float]]
+
+
+def cpu_ms_per_unit(
+    before: dict[str, float], after: dict[str, float], roles: Sequence[str], units: int
+) -> dict[str, float]:
+    """CPU milliseconds a unit of work, per role in ``roles``, between two probe readings."""
+    return {role: (after[role] - before[role]) / units * 1000 for role in roles}
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -52,8 +71,11 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
 # --- Kafka -------------------------------------------------------------------------------------
 
 
-async def kafka_anchor(bootstrap_servers: str, *, round_trips: int, burst: int) -> dict[str, Any]:
-    """Round trips one at a time, then a burst: produce ``burst`` messages, consume them all."""
+async def kafka_anchor(
+    bootstrap_servers: str, *, round_trips: int, burst: int, cpu: CpuProbe
+) -> dict[str, Any]:
+    """Round trips one at a time, then a burst: produce ``burst`` messages, consume them all.
+    The burst's CPU a message is counted in the broker and in this process (both clients)."""
     topic = f"bench-anchor-{uuid.uuid4().hex[:8]}"
     await ensure_topics(bootstrap_servers, {topic: 1})
     partition = TopicPartition(topic, 0)
@@ -79,6 +101,7 @@ async def kafka_anchor(bootstrap_servers: str, *, round_trips: int, burst: int) 
                     trips.append(time.perf_counter() - started)
                 assert message.value == payload, "the consumer read another message"
             body = b"x" * 600  # about the size of a MenteeRegistered envelope
+            cpu_before = cpu()
             started = time.perf_counter()
             sends = [await producer.send(topic, body, key=b"anchor") for _ in range(burst)]
             await asyncio.gather(*sends)
@@ -88,6 +111,7 @@ async def kafka_anchor(bootstrap_servers: str, *, round_trips: int, burst: int) 
                 batches = await consumer.getmany(timeout_ms=1000)
                 received += sum(len(messages) for messages in batches.values())
             consumed = time.perf_counter() - started
+            burst_cpu = cpu_ms_per_unit(cpu_before, cpu(), ("broker", "load generator"), burst)
         finally:
             await consumer.stop()
     finally:
@@ -98,6 +122,7 @@ async def kafka_anchor(bootstrap_servers: str, *, round_trips: int, burst: int) 
         "burst": burst,
         "produce_per_second": burst / produced,
         "through_per_second": burst / consumed,
+        "cpu_ms_per_message": burst_cpu,
     }
 
 
@@ -123,9 +148,10 @@ async def _outbox_transaction(conn: Connection, outbox: Outbox, number: int) -> 
 
 
 async def postgres_anchor(
-    url: str, *, sequential: int, concurrent: int, connections: int
+    url: str, *, sequential: int, concurrent: int, connections: int, cpu: CpuProbe
 ) -> dict[str, Any]:
-    """One row plus one outbox row per transaction: one at a time, then ``connections`` at once."""
+    """One row plus one outbox row per transaction: one at a time, then ``connections`` at once.
+    The concurrent phase's CPU a transaction is counted in PostgreSQL and in this process."""
     # The services' own pool set-up (its connection init registers the JSON codecs).
     pool = await connect_pool(url, min_size=connections, max_size=connections)
     try:
@@ -149,9 +175,13 @@ async def postgres_anchor(
                 for number in numbers:
                     await _outbox_transaction(conn, outbox, number)
 
+        cpu_before = cpu()
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(connections)))
         elapsed = time.perf_counter() - started
+        concurrent_cpu = cpu_ms_per_unit(
+            cpu_before, cpu(), ("postgres", "load generator"), concurrent
+        )
     finally:
         with contextlib.suppress(Exception):
             await pool.close()
@@ -162,4 +192,67 @@ async def postgres_anchor(
         "concurrent": concurrent,
         "connections": connections,
         "concurrent_per_second": concurrent / elapsed,
+        "cpu_ms_per_transaction": concurrent_cpu,
+    }
+
+
+# --- SMTP --------------------------------------------------------------------------------------
+
+# About as long as a proposal mail's text.
+_ANCHOR_BODY = (
+    "Hello Engineer,\n\n"
+    + "A product manager could be your mentor: this line stands for the proposal's text.\n" * 10
+)
+
+
+async def smtp_anchor(
+    host: str, port: int, *, sequential: int, concurrent: int, connections: int, cpu: CpuProbe
+) -> dict[str, Any]:
+    """Mails written and sent the way the notification service does it (`MailComposer`,
+    `SmtpMailer` with kept-open connections): one at a time, then ``connections`` at once.
+    The concurrent phase's CPU a mail is counted in the sink and in this process."""
+    mailer = SmtpMailer(host, port, max_idle_connections=connections)
+    composer = MailComposer("Mentorship Matching <matches@mentorship.invalid>")
+
+    async def send(number: int) -> None:
+        await mailer.send(
+            composer.compose(
+                to_name=f"Engineer {number}",
+                to_address=f"engineer-{number}@example.org",
+                subject="A product manager could be your mentor",
+                message_id=f"<anchor-{number}@mentorship.invalid>",
+                notification_id=str(uuid.uuid4()),
+                body=_ANCHOR_BODY,
+            )
+        )
+
+    try:
+        for number in range(-5, 0):  # opens the first connection: not timed
+            await send(number)
+        latencies: list[float] = []
+        for number in range(sequential):
+            started = time.perf_counter()
+            await send(number)
+            latencies.append(time.perf_counter() - started)
+
+        numbers = iter(range(sequential, sequential + concurrent))
+
+        async def worker() -> None:
+            for number in numbers:
+                await send(number)
+
+        cpu_before = cpu()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+        concurrent_cpu = cpu_ms_per_unit(cpu_before, cpu(), ("sink", "load generator"), concurrent)
+    finally:
+        await mailer.close()
+    return {
+        "sequential": sequential,
+        **summary_ms(latencies),
+        "concurrent": concurrent,
+        "connections": connections,
+        "concurrent_per_second": concurrent / elapsed,
+        "cpu_ms_per_mail": concurrent_cpu,
     }

@@ -101,16 +101,64 @@ def ratios(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
                     f"(the hello-world server, at {fmt_rate(hello_busy['rate'])}/s)",
                 )
             )
-        if pg["cpu_ms_per_transaction"] > 0:
+        per_transaction = pg["cpu_ms_per_transaction"]["postgres"]
+        if per_transaction > 0:
             postgres_ms = busy["cpu_seconds"].get("postgres", 0.0) / max(busy["accepted"], 1) * 1000
             rows.append(
                 (
                     "PostgreSQL CPU a registration / a row-plus-outbox transaction's",
-                    f"{postgres_ms / pg['cpu_ms_per_transaction']:.1f}x",
-                    f"{postgres_ms:.2f} ms against {pg['cpu_ms_per_transaction']:.2f} ms",
+                    f"{postgres_ms / per_transaction:.1f}x",
+                    f"{postgres_ms:.2f} ms against {per_transaction:.2f} ms",
+                )
+            )
+        floor = cpu_floor_ms(figures)
+        if floor is not None and busy["cpu_ms_per_registration"] > 0:
+            floor_ms, parts = floor
+            cores = figures["machine"]["cores"] or 1
+            rows.append(
+                (
+                    "CPU a registration / the anchors' floor",
+                    f"{busy['cpu_ms_per_registration'] / floor_ms:.1f}x",
+                    f"{busy['cpu_ms_per_registration']:.1f} ms (at {fmt_rate(busy['rate'])}/s) "
+                    f"against {floor_ms:.2f} ms: {parts}, each at the CPU its anchor took in "
+                    "every process involved (load generator included)",
+                )
+            )
+            rows.append(
+                (
+                    "registrations a second the anchors' floor allows",
+                    f"{cores * 1000 / floor_ms:,.0f}",
+                    f"{cores} cores / {floor_ms:.2f} ms: the ceiling of a pipeline that did "
+                    "nothing but these tools' work, one transaction a registration or mail",
                 )
             )
     return rows
+
+
+#: Row-plus-outbox transactions, events and mails a registration needs at the least: the
+#: registration, the proposal, the mail intents and one send per mail; MenteeRegistered,
+#: MatchProposed and a NotificationSent per mail; a mail to each side.
+FLOOR_TRANSACTIONS, FLOOR_EVENTS, FLOOR_MAILS = 5, 4, 2
+
+
+def cpu_floor_ms(figures: dict[str, Any]) -> tuple[float, str] | None:
+    """The least CPU a registration could cost with these tools (the sum of its anchors' CPU),
+    and what it adds up; None without a sustained hello-world step."""
+    hello_top = best(figures["hello"])
+    if hello_top is None:
+        return None
+    kafka, pg, smtp = figures["kafka"], figures["postgres"], figures["smtp"]
+    request = hello_top["cpu_ms_per_request"] + hello_top["generator_cpu_ms_per_request"]
+    transaction = sum(pg["cpu_ms_per_transaction"].values())
+    message = sum(kafka["cpu_ms_per_message"].values())
+    mail = sum(smtp["cpu_ms_per_mail"].values())
+    total = request + FLOOR_TRANSACTIONS * transaction + FLOOR_EVENTS * message + FLOOR_MAILS * mail
+    parts = (
+        f"one hello-world request ({request:.2f} ms), {FLOOR_TRANSACTIONS} row-plus-outbox "
+        f"transactions ({transaction:.2f} ms each), {FLOOR_EVENTS} Kafka messages "
+        f"({message:.3f} ms each) and {FLOOR_MAILS} mails ({mail:.2f} ms each)"
+    )
+    return total, parts
 
 
 def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
@@ -118,7 +166,7 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
     add = lines.append
     m = figures["machine"]
     steps, hello = figures["steps"], figures["hello"]
-    kafka, pg = figures["kafka"], figures["postgres"]
+    kafka, pg, smtp = figures["kafka"], figures["postgres"], figures["smtp"]
     plan = figures["plan"]
     top, hello_top = best(steps), best(hello)
     add("# Pipeline benchmark")
@@ -236,7 +284,9 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
     add(
         f"| aiokafka burst of {kafka['burst']:,} messages of 600 bytes | produced "
         f"{kafka['produce_per_second']:,.0f}/s, produced and consumed "
-        f"{kafka['through_per_second']:,.0f}/s |"
+        f"{kafka['through_per_second']:,.0f}/s; CPU a message: broker "
+        f"{kafka['cpu_ms_per_message']['broker']:.3f} ms, producer and consumer "
+        f"{kafka['cpu_ms_per_message']['load generator']:.3f} ms |"
     )
     add(
         f"| asyncpg transaction: one row plus one outbox row (`Outbox.add_raw`), "
@@ -245,8 +295,20 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
     )
     add(
         f"| the same from {pg['connections']} connections at once, {pg['concurrent']:,} in "
-        f"all | {pg['concurrent_per_second']:,.0f}/s, PostgreSQL CPU "
-        f"{pg['cpu_ms_per_transaction']:.2f} ms a transaction |"
+        f"all | {pg['concurrent_per_second']:,.0f}/s; CPU a transaction: PostgreSQL "
+        f"{pg['cpu_ms_per_transaction']['postgres']:.2f} ms, client "
+        f"{pg['cpu_ms_per_transaction']['load generator']:.2f} ms |"
+    )
+    add(
+        f"| SMTP: the notification service's `MailComposer` and `SmtpMailer` (connections kept "
+        f"open) to a dev SMTP sink, {smtp['sequential']:,} mails one at a time | p50 "
+        f"{fmt_ms(smtp['p50_ms'])}, p99 {fmt_ms(smtp['p99_ms'])} |"
+    )
+    add(
+        f"| the same over {smtp['connections']} connections at once, {smtp['concurrent']:,} in "
+        f"all | {smtp['concurrent_per_second']:,.0f}/s; CPU a mail: sink "
+        f"{smtp['cpu_ms_per_mail']['sink']:.2f} ms, client "
+        f"{smtp['cpu_ms_per_mail']['load generator']:.2f} ms |"
     )
     add(
         "| FastAPI hello-world (`benchmarks/pipeline_hello.py`, the services' entry point), "
@@ -306,7 +368,11 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
         + (f"{cpu_ms:.0f}" if cpu_ms else "N")
         + " ms a registration cannot exceed "
         + (f"{cores * 1000 / cpu_ms:.0f}" if cpu_ms else "N")
-        + " a second), and the CPU table says which process to look at first. Figures from a "
+        + " a second), and the CPU table says which process to look at first. The anchors' "
+        "floor adds up the CPU of what a registration cannot do without (a request, its "
+        "transactions, its events, its mails) at the anchors' own cost: no pipeline built "
+        "from these tools, one transaction a registration or mail, gets below it, so the rate "
+        "it allows is the most a target for this machine can ask. Figures from a "
         "busy machine (see the load average) are slower than the machine can be."
     )
     add("")

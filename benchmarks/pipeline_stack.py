@@ -194,6 +194,7 @@ class BenchStack:
         self.step: Step | None = None
         self._steps = 0
         self._hello: Popen[bytes] | None = None
+        self._anchor_sink: Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -206,7 +207,7 @@ class BenchStack:
 
     def stop(self) -> None:
         """Stop everything started; never raises."""
-        steps: list[Callable[[], object]] = [self.stop_step, self.stop_hello]
+        steps: list[Callable[[], object]] = [self.stop_step, self.stop_hello, self.stop_sink]
         steps += [self.broker.stop, self.postgres.stop]
         for action in steps:
             try:
@@ -223,7 +224,8 @@ class BenchStack:
         for service in SERVICES:
             supervisor = step.supervisor if step is not None else None
             roots[service] = supervisor.pid(service) if supervisor is not None else None
-        roots["sink"] = step.sink.pid if step is not None and step.sink is not None else None
+        sink = step.sink if step is not None else self._anchor_sink
+        roots["sink"] = sink.pid if sink is not None else None
         roots["hello"] = self._hello.pid if self._hello is not None else None
         return roots
 
@@ -255,14 +257,7 @@ class BenchStack:
             self.bootstrap_servers,
             {namespaced(topic, step.namespace): n for topic, n in TOPIC_PARTITIONS.items()},
         )
-        step.sink = spawn(
-            [
-                *(sys.executable, "-m", "devstack.smtp_sink", "--host", HOST),
-                *("--port", str(step.sink_port), "--maildir", str(root / "mail")),
-            ],
-            log_path=root / "sink.log",
-        )
-        wait_for_port(HOST, step.sink_port, 30.0, step.sink)
+        step.sink = _spawn_sink(step.sink_port, root)
         step.log = (root / "services.log").open("a", encoding="utf-8")
         specs = [
             ProcessSpec(
@@ -346,6 +341,34 @@ class BenchStack:
         proc, self._hello = self._hello, None
         if proc is not None:
             stop_process(proc)
+
+    # -- the SMTP anchor's sink -----------------------------------------------------------------
+
+    def start_sink(self) -> int:
+        """A sink of its own for the SMTP anchor (outside any step); returns its port."""
+        assert self.step is None, "the step has its own sink"
+        port = free_port()
+        self._anchor_sink = _spawn_sink(port, self.root / "smtp-anchor")
+        return port
+
+    def stop_sink(self) -> None:
+        proc, self._anchor_sink = self._anchor_sink, None
+        if proc is not None:
+            stop_process(proc)
+
+
+def _spawn_sink(port: int, root: Path) -> Popen[bytes]:
+    """The dev SMTP sink as a process of its own, writing mail to ``root/mail``; once it listens."""
+    (root / "mail").mkdir(parents=True, exist_ok=True)
+    sink = spawn(
+        [
+            *(sys.executable, "-m", "devstack.smtp_sink", "--host", HOST),
+            *("--port", str(port), "--maildir", str(root / "mail")),
+        ],
+        log_path=root / "sink.log",
+    )
+    wait_for_port(HOST, port, 30.0, sink)
+    return sink
 
 
 def wall_offset() -> float:

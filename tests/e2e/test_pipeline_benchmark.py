@@ -59,6 +59,12 @@ def test_quick_run_writes_a_report_with_every_section(tmp_path: Path) -> None:
     assert figures["kafka"]["through_per_second"] > 0
     assert figures["postgres"]["p50_ms"] > 0
     assert figures["postgres"]["concurrent_per_second"] > 0
+    assert figures["postgres"]["cpu_ms_per_transaction"]["postgres"] > 0
+    assert sum(figures["kafka"]["cpu_ms_per_message"].values()) > 0
+    assert figures["smtp"]["p50_ms"] > 0
+    assert figures["smtp"]["concurrent_per_second"] > 0
+    assert figures["smtp"]["cpu_ms_per_mail"]["sink"] > 0
+    assert "the anchors' floor" in text
     assert figures["hello"]
     assert all(h["accepted"] > 0 for h in figures["hello"])
     assert not math.isnan(figures["hello"][0]["http"]["p50_ms"])
