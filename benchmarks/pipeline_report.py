@@ -72,7 +72,7 @@ def ratios(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
                     "highest sustained rate / PostgreSQL ceiling",
                     f"{top['rate'] / ceiling:.3f}",
                     f"the pipeline commits {tx:.1f} transactions a registration (at "
-                    f"{fmt_rate(busy['rate'])}/s, idle polling included); at "
+                    f"{fmt_rate(busy['rate'])}/s, idle polling and pool resets included); at "
                     f"{pg['concurrent_per_second']:,.0f} row-plus-outbox transactions a second "
                     f"that allows {ceiling:,.0f} registrations a second",
                 )
@@ -264,7 +264,9 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
         "the load until the last mail, per accepted registration; the sink and the load "
         "generator are listed apart. Transactions a registration are the commits PostgreSQL "
         "counted in the step's three databases over the same time, the services' idle "
-        "polling included."
+        "polling included, and so is the session reset asyncpg runs each time a connection "
+        "goes back to its pool (a statement of its own, so PostgreSQL counts it as a "
+        "transaction: about half of the count, and the cheapest half)."
     )
     add("")
     add("## Pipeline")
