@@ -95,6 +95,20 @@ def wire(event: EventPayload) -> bytes:
     return EventEnvelope.wrap(event, producer="matching").to_json()
 
 
+async def publish_profile_events(
+    kafka: KafkaHandle, namespace: str, values: list[bytes], *, key: bytes | None = None
+) -> None:
+    """Events on the profile topic, as the profile service's relay publishes them."""
+    await produce(kafka.bootstrap_servers, f"{namespace}{PROFILE_EVENTS}", values, key=key)
+
+
+async def publish_match_events(
+    kafka: KafkaHandle, namespace: str, values: list[bytes], *, key: bytes | None = None
+) -> None:
+    """Events on the match topic, as the matcher's relay publishes them."""
+    await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", values, key=key)
+
+
 def by_address(mails: list[EmailMessage]) -> dict[str, EmailMessage]:
     """The mails by the bare address they went to; fails if one address got two."""
     found = {str(m["To"].addresses[0].addr_spec): m for m in mails}
@@ -122,12 +136,8 @@ async def test_both_people_get_one_mail_even_when_the_event_is_delivered_again(
     pm = mentor({"pricing_monetisation": 5}, name="Grace", email=f"grace-{unique}@example.com")
     match_event = proposal(engineer.profile_id, pm.profile_id)
     # The match arrives before the contacts: the mails wait for them instead of failing.
-    await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [match_event], key=b"m")
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{PROFILE_EVENTS}",
-        [registered(engineer), registered(pm)],
-    )
+    await publish_match_events(kafka, namespace, [match_event], key=b"m")
+    await publish_profile_events(kafka, namespace, [registered(engineer), registered(pm)])
 
     mails = await mail_received(smtp_sink, 2)
     by_recipient = {str(m["To"]): m for m in mails}
@@ -141,21 +151,16 @@ async def test_both_people_get_one_mail_even_when_the_event_is_delivered_again(
     assert f"grace-{unique}@example.com" not in to_mentee.get_content()
 
     # Delivered again (a consumer restart, a replay): nothing more is sent.
-    await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [match_event], key=b"m")
+    await publish_match_events(kafka, namespace, [match_event], key=b"m")
     marker_mentee = mentee(
         {"go_to_market": (0, 3)}, name="Marker", email=f"marker-{unique}@example.com"
     )
     marker_mentor = mentor({"go_to_market": 4}, name="Tracer", email=f"tracer-{unique}@example.com")
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{PROFILE_EVENTS}",
-        [registered(marker_mentee), registered(marker_mentor)],
+    await publish_profile_events(
+        kafka, namespace, [registered(marker_mentee), registered(marker_mentor)]
     )
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{MATCH_EVENTS}",
-        [proposal(marker_mentee.profile_id, marker_mentor.profile_id)],
-        key=b"m",
+    await publish_match_events(
+        kafka, namespace, [proposal(marker_mentee.profile_id, marker_mentor.profile_id)], key=b"m"
     )
     await mail_received(smtp_sink, 4)
     recipients = [str(m["To"]) for m in smtp_sink.messages()]
@@ -190,16 +195,8 @@ async def test_an_unreachable_mail_server_is_retried_then_reported_failed_and_co
     pm = mentor({"pricing_monetisation": 5}, email=f"grace-{unique}@example.com")
     async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY) as client:
         before = await scrape(client)
-        await produce(
-            kafka.bootstrap_servers,
-            f"{namespace}{PROFILE_EVENTS}",
-            [registered(engineer), registered(pm)],
-        )
-        await produce(
-            kafka.bootstrap_servers,
-            f"{namespace}{MATCH_EVENTS}",
-            [proposal(engineer.profile_id, pm.profile_id)],
-        )
+        await publish_profile_events(kafka, namespace, [registered(engineer), registered(pm)])
+        await publish_match_events(kafka, namespace, [proposal(engineer.profile_id, pm.profile_id)])
         log = await eventually(
             lambda: notifications(client),
             lambda ns: len(ns) == 2 and all(n["status"] == "failed" for n in ns),
@@ -246,20 +243,13 @@ async def test_a_deleted_profile_is_forgotten_and_its_pending_mail_cancelled(
     ).to_json()
     key = str(engineer.profile_id).encode()
     registration = registered(engineer)
-    await produce(kafka.bootstrap_servers, f"{namespace}{PROFILE_EVENTS}", [registration], key=key)
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{MATCH_EVENTS}",
-        [proposal(engineer.profile_id, ghost_mentor)],
-    )
+    await publish_profile_events(kafka, namespace, [registration], key=key)
+    await publish_match_events(kafka, namespace, [proposal(engineer.profile_id, ghost_mentor)])
     await eventually(lambda: notifications(notifier), lambda ns: len(ns) == 2)
     # After the deletion: the same registration again (a replay) and a fresh copy of it (a
     # re-publication with a new event id). Neither may bring the contact back.
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{PROFILE_EVENTS}",
-        [deleted, registration, registered(engineer)],
-        key=key,
+    await publish_profile_events(
+        kafka, namespace, [deleted, registration, registered(engineer)], key=key
     )
 
     conn = await asyncpg.connect(notification_db)
@@ -287,18 +277,14 @@ async def test_once_both_accept_each_gets_the_others_name_and_address(
     ada_email, grace_email = f"ada-{unique}@example.com", f"grace-{unique}@example.com"
     engineer = mentee({"pricing_monetisation": (1, 4)}, name="Ada", email=ada_email)
     pm = mentor({"pricing_monetisation": 5}, name="Grace", email=grace_email)
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{PROFILE_EVENTS}",
-        [registered(engineer), registered(pm)],
-    )
+    await publish_profile_events(kafka, namespace, [registered(engineer), registered(pm)])
     accepted = MatchAccepted(
         match_id=uuid.uuid4(),
         mentee_id=engineer.profile_id,
         mentor_id=pm.profile_id,
         accepted_at=datetime.now(UTC),
     )
-    await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(accepted)])
+    await publish_match_events(kafka, namespace, [wire(accepted)])
 
     mails = by_address(await mail_received(smtp_sink, 2))
     assert set(mails) == {ada_email, grace_email}
@@ -330,9 +316,9 @@ async def test_a_decline_is_told_to_both_and_a_mentees_reason_to_nobody(
     busy_mentor = mentor({"pricing_monetisation": 5}, name="Grace", email=grace)
     hesitant = mentee({"go_to_market": (0, 3)}, name="Linus", email=linus)
     left_waiting = mentor({"go_to_market": 4}, name="Barbara", email=barbara)
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{PROFILE_EVENTS}",
+    await publish_profile_events(
+        kafka,
+        namespace,
         [registered(p) for p in (turned_down, busy_mentor, hesitant, left_waiting)],
     )
     mentors_reason = "I am fully booked until June, sorry."
@@ -351,9 +337,7 @@ async def test_a_decline_is_told_to_both_and_a_mentees_reason_to_nobody(
         declined_by="mentee",
         reason=mentees_reason,
     )
-    await produce(
-        kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(by_mentor), wire(by_mentee)]
-    )
+    await publish_match_events(kafka, namespace, [wire(by_mentor), wire(by_mentee)])
 
     mails = by_address(await mail_received(smtp_sink, 4))
     assert set(mails) == {ada, grace, linus, barbara}
@@ -394,10 +378,8 @@ async def test_a_match_ended_by_a_deletion_is_told_only_to_the_one_who_stayed(
     leaves = mentor({"pricing_monetisation": 5}, name="Grace", email=grace)
     marker_mentee = mentee({"go_to_market": (0, 3)}, email=f"marker-{unique}@example.com")
     marker_mentor = mentor({"go_to_market": 4}, email=f"tracer-{unique}@example.com")
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{PROFILE_EVENTS}",
-        [registered(p) for p in (stays, leaves, marker_mentee, marker_mentor)],
+    await publish_profile_events(
+        kafka, namespace, [registered(p) for p in (stays, leaves, marker_mentee, marker_mentor)]
     )
     # The matcher's expiry overtakes the deletion: the event does not say who left, so
     # neither mail may go out yet.
@@ -407,7 +389,7 @@ async def test_a_match_ended_by_a_deletion_is_told_only_to_the_one_who_stayed(
         mentor_id=leaves.profile_id,
         reason="profile_deleted",
     )
-    await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(ended)])
+    await publish_match_events(kafka, namespace, [wire(ended)])
     await eventually(lambda: notifications(notifier), lambda ns: len(ns) == 2)
     # Mail queued later goes out while the two wait.
     marker = MatchAccepted(
@@ -416,15 +398,13 @@ async def test_a_match_ended_by_a_deletion_is_told_only_to_the_one_who_stayed(
         mentor_id=marker_mentor.profile_id,
         accepted_at=datetime.now(UTC),
     )
-    await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(marker)])
+    await publish_match_events(kafka, namespace, [wire(marker)])
     await mail_received(smtp_sink, 2)
     assert {ada, grace}.isdisjoint(by_address(smtp_sink.messages()))
 
     deleted = ProfileDeleted(profile_id=leaves.profile_id, kind="mentor", version=2)
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{PROFILE_EVENTS}",
-        [EventEnvelope.wrap(deleted, producer="profile").to_json()],
+    await publish_profile_events(
+        kafka, namespace, [EventEnvelope.wrap(deleted, producer="profile").to_json()]
     )
     mails = by_address(await mail_received(smtp_sink, 3))
     assert grace not in mails
@@ -440,7 +420,7 @@ async def test_a_match_ended_by_a_deletion_is_told_only_to_the_one_who_stayed(
         mentor_id=leaves.profile_id,
         accepted_at=datetime.now(UTC),
     )
-    await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(late)])
+    await publish_match_events(kafka, namespace, [wire(late)])
     log = await eventually(lambda: notifications(notifier), lambda ns: len(ns) == 6)
     conn = await asyncpg.connect(notification_db)
     try:
@@ -474,11 +454,7 @@ async def test_an_erased_person_is_anonymised_in_the_mail_history_of_both_sides(
     grace = mentor({"pricing_monetisation": 5}, name=grace_name, email=grace_email)
     barbara = mentor({"pricing_monetisation": 4}, name="Barbara", email=f"b-{unique}@example.com")
     reason = f"booked-{unique}: fully booked until June"
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{PROFILE_EVENTS}",
-        [registered(p) for p in (ada, grace, barbara)],
-    )
+    await publish_profile_events(kafka, namespace, [registered(p) for p in (ada, grace, barbara)])
     declined = MatchDeclined(
         match_id=uuid.uuid4(),
         mentee_id=ada.profile_id,
@@ -486,9 +462,9 @@ async def test_an_erased_person_is_anonymised_in_the_mail_history_of_both_sides(
         declined_by="mentor",
         reason=reason,
     )
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{MATCH_EVENTS}",
+    await publish_match_events(
+        kafka,
+        namespace,
         [
             proposal(ada.profile_id, grace.profile_id),
             wire(declined),
@@ -510,17 +486,15 @@ async def test_an_erased_person_is_anonymised_in_the_mail_history_of_both_sides(
         assert await _mentions(conn, grace_name, grace_email, reason)  # the search finds them
 
         deleted = ProfileDeleted(profile_id=grace.profile_id, kind="mentor", version=2)
-        await produce(
-            kafka.bootstrap_servers,
-            f"{namespace}{PROFILE_EVENTS}",
-            [EventEnvelope.wrap(deleted, producer="profile").to_json()],
+        await publish_profile_events(
+            kafka, namespace, [EventEnvelope.wrap(deleted, producer="profile").to_json()]
         )
         await eventually(
             lambda: conn.fetchval("SELECT count(*) FROM erased_profiles"), lambda n: n == 1
         )
         # A later decline by the erased mentor, with free text: recorded without it.
         late = declined.model_copy(update={"match_id": uuid.uuid4()})
-        await produce(kafka.bootstrap_servers, f"{namespace}{MATCH_EVENTS}", [wire(late)])
+        await publish_match_events(kafka, namespace, [wire(late)])
         await eventually(
             lambda: conn.fetchval("SELECT count(*) FROM notifications"), lambda n: n == 8
         )
@@ -602,25 +576,15 @@ async def test_the_mentee_gets_the_mentors_booking_link_only_once_both_accepted(
         email=grace_email,
         booking_url=PUBLIC_BOOKING_URL,
     )
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{PROFILE_EVENTS}",
-        [registered(engineer), registered(pm)],
-    )
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{MATCH_EVENTS}",
-        [proposal(engineer.profile_id, pm.profile_id)],
-        key=b"m",
+    await publish_profile_events(kafka, namespace, [registered(engineer), registered(pm)])
+    await publish_match_events(
+        kafka, namespace, [proposal(engineer.profile_id, pm.profile_id)], key=b"m"
     )
     proposed = by_address(await mail_received(smtp_sink, 2))
     assert PUBLIC_BOOKING_URL not in proposed[ada_email].get_content()
 
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{MATCH_EVENTS}",
-        [accepted(engineer.profile_id, pm.profile_id)],
-        key=b"m",
+    await publish_match_events(
+        kafka, namespace, [accepted(engineer.profile_id, pm.profile_id)], key=b"m"
     )
     mails = await mail_received(smtp_sink, 4)
     after = by_address([m for m in mails if "now" in str(m["Subject"])])
@@ -658,16 +622,9 @@ async def test_a_booking_link_that_now_resolves_to_a_private_address_is_left_out
         email=f"grace-{unique}@example.com",
         booking_url=f"https://cal.example.com/grace-{unique}",
     )
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{PROFILE_EVENTS}",
-        [registered(engineer), registered(pm)],
-    )
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{MATCH_EVENTS}",
-        [accepted(engineer.profile_id, pm.profile_id)],
-        key=b"m",
+    await publish_profile_events(kafka, namespace, [registered(engineer), registered(pm)])
+    await publish_match_events(
+        kafka, namespace, [accepted(engineer.profile_id, pm.profile_id)], key=b"m"
     )
 
     to_mentee = by_address(await mail_received(smtp_sink, 2))[ada_email].get_content()
@@ -703,16 +660,9 @@ async def test_past_the_daily_limit_a_recipients_mail_waits_and_goes_once_the_da
         for i in range(3)
     ]
     async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY):
-        await produce(
-            kafka.bootstrap_servers,
-            f"{namespace}{PROFILE_EVENTS}",
-            [registered(p) for p in (engineer, *pms)],
-        )
-        await produce(
-            kafka.bootstrap_servers,
-            f"{namespace}{MATCH_EVENTS}",
-            [proposal(engineer.profile_id, pm.profile_id) for pm in pms],
-            key=b"m",
+        await publish_profile_events(kafka, namespace, [registered(p) for p in (engineer, *pms)])
+        await publish_match_events(
+            kafka, namespace, [proposal(engineer.profile_id, pm.profile_id) for pm in pms], key=b"m"
         )
         conn = await asyncpg.connect(notification_db)
         try:
@@ -794,16 +744,9 @@ async def test_batches_of_mails_to_the_same_people_go_out_once_each_under_the_da
     ]
     pairs = [(e, p) for e in engineers for p in pms] * 2  # the same pairs, proposed twice
     async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY):
-        await produce(
-            kafka.bootstrap_servers,
-            f"{namespace}{PROFILE_EVENTS}",
-            [registered(p) for p in (*engineers, *pms)],
-        )
-        await produce(
-            kafka.bootstrap_servers,
-            f"{namespace}{MATCH_EVENTS}",
-            [proposal(e.profile_id, p.profile_id) for e, p in pairs],
-            key=b"m",
+        await publish_profile_events(kafka, namespace, [registered(p) for p in (*engineers, *pms)])
+        await publish_match_events(
+            kafka, namespace, [proposal(e.profile_id, p.profile_id) for e, p in pairs], key=b"m"
         )
         await mail_received(smtp_sink, 2 * len(pairs))
         conn = await asyncpg.connect(notification_db)
@@ -883,16 +826,8 @@ async def test_metrics_count_mails_sent_and_failed(
     before = await scrape(notifier)
     engineer = mentee({"pricing_monetisation": (1, 4)}, email=f"ada-{unique}@example.com")
     pm = mentor({"pricing_monetisation": 5}, email=f"grace-{unique}@example.com")
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{PROFILE_EVENTS}",
-        [registered(engineer), registered(pm)],
-    )
-    await produce(
-        kafka.bootstrap_servers,
-        f"{namespace}{MATCH_EVENTS}",
-        [proposal(engineer.profile_id, pm.profile_id)],
-    )
+    await publish_profile_events(kafka, namespace, [registered(engineer), registered(pm)])
+    await publish_match_events(kafka, namespace, [proposal(engineer.profile_id, pm.profile_id)])
     await mail_received(smtp_sink, 2)
     sent = await eventually(
         lambda: scrape(notifier),
