@@ -41,6 +41,10 @@ _WAKE_CHANNEL = "outbox_pending"
 _PURGE_BATCH = 5_000
 #: What a producer span records when the batch broke off before its row's answer came.
 _NOT_SENT = RuntimeError("the batch was interrupted before the broker answered")
+#: An outbox row's columns in `_INSERT_ROW`'s order: event id, topic, key, event type, value,
+#: headers.
+OutboxRow = tuple[uuid.UUID, str, str | None, str, bytes, dict[str, str]]
+
 _INSERT_ROW = (
     "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, headers) "
     "VALUES ($1, $2, $3, $4, $5, $6)"
@@ -91,15 +95,10 @@ class Outbox:
         headers: Mapping[str, str],
     ) -> None:
         """Queue exact bytes for `topic` (not namespaced); used for events and dead letters."""
-        await self._conn.execute(
-            _INSERT_ROW,
-            event_id,
-            topic,
-            key,
-            event_type,
-            value,
-            dict(headers),
-        )
+        await self._write((event_id, topic, key, event_type, value, dict(headers)))
+
+    async def _write(self, row: OutboxRow) -> None:
+        await self._conn.execute(_INSERT_ROW, *row)
 
 
 class BufferedOutbox(Outbox):
@@ -112,28 +111,16 @@ class BufferedOutbox(Outbox):
 
     def __init__(self, conn: Connection, *, producer: str) -> None:
         super().__init__(conn, producer=producer)
-        self._rows: list[tuple[uuid.UUID, str, str | None, str, bytes, dict[str, str]]] = []
+        self._rows: list[OutboxRow] = []
 
-    async def add_raw(
-        self,
-        *,
-        event_id: uuid.UUID,
-        topic: str,
-        key: str | None,
-        event_type: str,
-        value: bytes,
-        headers: Mapping[str, str],
-    ) -> None:
-        self._rows.append((event_id, topic, key, event_type, value, dict(headers)))
+    async def _write(self, row: OutboxRow) -> None:
+        self._rows.append(row)
 
     async def flush(self) -> int:
         """Write the buffered rows; returns how many."""
         rows, self._rows = self._rows, []
         if rows:
-            await self._conn.executemany(
-                _INSERT_ROW,
-                rows,
-            )
+            await self._conn.executemany(_INSERT_ROW, rows)
         return len(rows)
 
 
