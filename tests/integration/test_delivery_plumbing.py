@@ -575,7 +575,8 @@ async def test_a_consumer_stuck_with_lag_fails_healthz_naming_it_and_recovers_wh
     app = create_service_app(runtime, title="t", description="t", routers=[])
     async with serve_in_process(app) as client:
         assert (await client.get("/healthz")).status_code == 200
-        await asyncio.wait_for(slow.entered.wait(), timeout=30)
+        async with asyncio.timeout(30):
+            await slow.entered.wait()
 
         response = await eventually(
             lambda: client.get("/healthz"), lambda r: r.status_code == 503, timeout=30
@@ -615,9 +616,11 @@ async def test_at_shutdown_a_handler_past_the_grace_period_is_cancelled_uncommit
     )
     await runtime.start()
     try:
-        await asyncio.wait_for(first.entered.wait(), timeout=30)
+        async with asyncio.timeout(30):
+            await first.entered.wait()
     finally:
-        await asyncio.wait_for(runtime.stop(), timeout=30)  # what SIGTERM runs
+        async with asyncio.timeout(30):
+            await runtime.stop()  # what SIGTERM runs
 
     # The handler was in its transaction when it was cancelled: nothing of it remains.
     assert first.calls == [held.event_id]
@@ -650,13 +653,15 @@ async def test_at_shutdown_a_handler_that_finishes_within_the_grace_period_commi
     await produce(kafka.bootstrap_servers, topic, [held.to_json()], key=b"k")
     await runtime.start()
     try:
-        await asyncio.wait_for(first.entered.wait(), timeout=30)
+        async with asyncio.timeout(30):
+            await first.entered.wait()
         stopping = asyncio.create_task(runtime.stop())
         # The stop waits for the handler; the handler finishes once the stop has begun.
         await asyncio.sleep(0.5)
         assert not stopping.done()
         first.release.set()
-        await asyncio.wait_for(stopping, timeout=30)
+        async with asyncio.timeout(30):
+            await stopping
     finally:
         first.release.set()
         await runtime.stop()  # a no-op when the stop above completed

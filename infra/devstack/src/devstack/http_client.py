@@ -76,8 +76,10 @@ class KeepAliveClient:
             connection = self._idle.pop() if self._idle else None
             try:
                 if connection is None:
-                    connection = await asyncio.wait_for(self._connect(), self._timeout)
-                response, keep = await asyncio.wait_for(_exchange(connection, data), self._timeout)
+                    async with asyncio.timeout(self._timeout):
+                        connection = await self._connect()
+                async with asyncio.timeout(self._timeout):
+                    response, keep = await _exchange(connection, data)
             except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as error:
                 if connection is not None:
                     connection.close()

@@ -204,7 +204,8 @@ class LoadDriver:
             wait = self.load_started + sent / rate - time.monotonic()
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await self._stop.wait()
             if self._stop.is_set():
                 return
             number = next(self._numbers)

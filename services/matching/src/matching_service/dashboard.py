@@ -433,9 +433,8 @@ async def read_peer(
     if not base_url.strip():
         return None, f"not configured ({setting} is empty)"
     try:
-        text = await asyncio.wait_for(
-            asyncio.to_thread(_get_metrics_text, base_url, timeout), timeout + 0.5
-        )
+        async with asyncio.timeout(timeout + 0.5):
+            text = await asyncio.to_thread(_get_metrics_text, base_url, timeout)
         return parse_metrics(text), None
     except urllib.error.HTTPError as error:
         return None, f"{base_url}/metrics answered HTTP {error.code}"

@@ -237,7 +237,8 @@ class EventConsumer:
         for topic, partition in sorted(partitions):
             topic_partition = TopicPartition(topic, partition)
             try:
-                held = await asyncio.wait_for(kafka_consumer.committed(topic_partition), 5.0)
+                async with asyncio.timeout(5.0):
+                    held = await kafka_consumer.committed(topic_partition)
             except (KafkaError, TimeoutError):
                 return False  # the broker cannot say now; the commit will tell
             if held is None or held < self._committed[(topic, partition)]:

@@ -56,6 +56,7 @@ from .liveness import Stall, StallDetector, TopicPartitionKey, sample_interval
 from .outbox import OutboxRelay, pending_count
 from .settings import ServiceSettings
 from .tracing import Tracing, configure_tracing, http_telemetry
+from .worker import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -230,9 +231,7 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+            await cancel_and_wait(self._monitor)
             self._monitor = None
         # First the consumers, while the pool and the relay still run: handlers that finish
         # within the grace period commit their effect and then their offset, the others are
@@ -312,7 +311,8 @@ class ServiceRuntime:
                     if not known:
                         continue
                     try:
-                        position = await asyncio.wait_for(kafka_consumer.position(partition), 0.05)
+                        async with asyncio.timeout(0.05):
+                            position = await kafka_consumer.position(partition)
                     except TimeoutError:
                         continue
                     if highwater is not None and highwater < position:
@@ -343,7 +343,8 @@ class ServiceRuntime:
                 assignment = list(kafka_consumer.assignment())
                 if not assignment:
                     continue
-                offsets = await asyncio.wait_for(kafka_consumer.end_offsets(assignment), 5.0)
+                async with asyncio.timeout(5.0):
+                    offsets = await kafka_consumer.end_offsets(assignment)
             except Exception as error:
                 log.debug("end offsets of %s not read: %r", consumer.name, error)
                 continue

@@ -109,7 +109,8 @@ async def check_public_url_async(
     normalised, host, address = _parse(url)
     if address is None:
         try:
-            found = list(await asyncio.wait_for((resolver or _system_resolve_async)(host), timeout))
+            async with asyncio.timeout(timeout):
+                found = list(await (resolver or _system_resolve_async)(host))
         except TimeoutError as error:
             raise UrlRefused(
                 f"the host {host} could not be looked up in time; check the link or try again"

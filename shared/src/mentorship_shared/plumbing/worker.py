@@ -42,6 +42,19 @@ def backoff_delay(
     return min(cap, base * 2.0**exponent) * (0.5 + rand())
 
 
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and return once it has ended, raising what it failed with, if anything
+    but the cancellation.
+
+    Awaiting the task under `suppress(CancelledError)` would also swallow a cancellation of
+    the caller (a shutdown's own deadline), which must go on propagating.
+    """
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.result()
+
+
 class PollingWorker:
     """Subclasses implement `run_once`; this class owns the loop, wake-ups and backoff."""
 
@@ -51,6 +64,7 @@ class PollingWorker:
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._listener: asyncpg.pool.PoolConnectionProxy | None = None
         self._pool: asyncpg.Pool | None = None
 
@@ -66,13 +80,14 @@ class PollingWorker:
 
     async def start(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
+        # The flag ends the loop even if a library the loop awaits swallows the cancellation.
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         await self._close_listener()
         await self.close()
@@ -93,7 +108,7 @@ class PollingWorker:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 await self._ensure_listening()
                 more = await self.run_once()
@@ -115,8 +130,12 @@ class PollingWorker:
                 await asyncio.sleep(delay)
                 continue
             if not more:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation
+                # that arrives in the same loop iteration as the wake-up (a NOTIFY from the
+                # last commit before a shutdown), and the loop would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+                    async with asyncio.timeout(self._poll_interval):
+                        await self._wake.wait()
                 self._wake.clear()
 
     async def _ensure_listening(self) -> None:
