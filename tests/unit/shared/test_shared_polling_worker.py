@@ -8,6 +8,7 @@ the worker went on polling, and the service's shutdown waited for it forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -109,6 +110,32 @@ async def test_a_wake_up_runs_the_worker_again_without_waiting_for_the_poll() ->
         await worker.ran.wait()
     await _stop_ends_the_loop(worker)
     assert worker.runs == 2
+
+
+class _SwallowingWorker(_IdleWorker):
+    """Its run takes a while and swallows a cancellation, as careless library code can."""
+
+    def __init__(self) -> None:
+        super().__init__(poll_interval=30.0)
+        self.busy = asyncio.Event()
+
+    async def run_once(self) -> bool:
+        await super().run_once()
+        if self.runs > 1:
+            self.busy.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(30)
+        return False
+
+
+async def test_a_loop_whose_work_swallows_the_cancellation_still_ends() -> None:
+    worker, pool = _SwallowingWorker(), _Pool()
+    await worker.start(pool)  # type: ignore[arg-type]
+    worker.wake()
+    async with asyncio.timeout(10):
+        await worker.busy.wait()
+    await _stop_ends_the_loop(worker)
+    assert worker.runs == 2  # no run after the stop
 
 
 async def test_cancel_and_wait_lets_a_cancellation_of_its_caller_through() -> None:

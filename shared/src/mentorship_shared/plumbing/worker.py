@@ -84,8 +84,10 @@ class PollingWorker:
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
-        # The flag ends the loop even if a library the loop awaits swallows the cancellation.
+        # The flag (and the wake-up, so no poll is waited out) ends the loop even if code the
+        # loop awaits swallows the cancellation.
         self._stopping = True
+        self._wake.set()
         if self._task is not None:
             await cancel_and_wait(self._task)
             self._task = None
