@@ -24,7 +24,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -65,6 +65,52 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
         "p50_ms": percentile(seconds, 0.50) * 1000,
         "p95_ms": percentile(seconds, 0.95) * 1000,
         "p99_ms": percentile(seconds, 0.99) * 1000,
+    }
+
+
+#: One unit of an anchor's work (a transaction, a mail), given its number.
+Unit = Callable[[int], Awaitable[None]]
+
+
+async def one_then_many(
+    lane: Callable[[], contextlib.AbstractAsyncContextManager[Unit]],
+    *,
+    sequential: int,
+    concurrent: int,
+    connections: int,
+    cpu: CpuProbe,
+    roles: Sequence[str],
+) -> dict[str, Any]:
+    """Time ``sequential`` units one at a time in one lane, then ``concurrent`` units from
+    ``connections`` lanes at once; the concurrent phase's CPU a unit is counted per role in
+    ``roles`` (``cpu_ms_per_unit``). A lane is what one connection does: its context opens
+    and closes what the units share."""
+    latencies: list[float] = []
+    async with lane() as unit:
+        for number in range(sequential):
+            started = time.perf_counter()
+            await unit(number)
+            latencies.append(time.perf_counter() - started)
+
+    numbers = iter(range(sequential, sequential + concurrent))
+
+    async def worker() -> None:
+        async with lane() as unit:
+            for number in numbers:
+                await unit(number)
+
+    cpu_before = cpu()
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    return {
+        "sequential": sequential,
+        **summary_ms(latencies),
+        "sequential_per_second": sequential / sum(latencies) if latencies else math.nan,
+        "concurrent": concurrent,
+        "connections": connections,
+        "concurrent_per_second": concurrent / elapsed,
+        "cpu_ms_per_unit": cpu_ms_per_unit(cpu_before, cpu(), roles, concurrent),
     }
 
 
@@ -154,46 +200,31 @@ async def postgres_anchor(
     The concurrent phase's CPU a transaction is counted in PostgreSQL and in this process."""
     # The services' own pool set-up (its connection init registers the JSON codecs).
     pool = await connect_pool(url, min_size=connections, max_size=connections)
+
+    @contextlib.asynccontextmanager
+    async def lane() -> AsyncIterator[Unit]:
+        async with pool.acquire() as conn:
+            outbox = Outbox(conn, producer="anchor")
+            yield lambda number: _outbox_transaction(conn, outbox, number)
+
     try:
         await apply_migrations(pool, plumbing_migrations())
         await pool.execute(
             "CREATE TABLE IF NOT EXISTS anchor_rows (id uuid PRIMARY KEY, body jsonb NOT NULL)"
         )
-        latencies: list[float] = []
-        async with pool.acquire() as conn:
-            outbox = Outbox(conn, producer="anchor")
-            for number in range(sequential):
-                started = time.perf_counter()
-                await _outbox_transaction(conn, outbox, number)
-                latencies.append(time.perf_counter() - started)
-
-        numbers = iter(range(concurrent))
-
-        async def worker() -> None:
-            async with pool.acquire() as conn:
-                outbox = Outbox(conn, producer="anchor")
-                for number in numbers:
-                    await _outbox_transaction(conn, outbox, number)
-
-        cpu_before = cpu()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        elapsed = time.perf_counter() - started
-        concurrent_cpu = cpu_ms_per_unit(
-            cpu_before, cpu(), ("postgres", "load generator"), concurrent
+        figures = await one_then_many(
+            lane,
+            sequential=sequential,
+            concurrent=concurrent,
+            connections=connections,
+            cpu=cpu,
+            roles=("postgres", "load generator"),
         )
     finally:
         with contextlib.suppress(Exception):
             await pool.close()
-    return {
-        "sequential": sequential,
-        **summary_ms(latencies),
-        "sequential_per_second": sequential / sum(latencies) if latencies else math.nan,
-        "concurrent": concurrent,
-        "connections": connections,
-        "concurrent_per_second": concurrent / elapsed,
-        "cpu_ms_per_transaction": concurrent_cpu,
-    }
+    figures["cpu_ms_per_transaction"] = figures.pop("cpu_ms_per_unit")
+    return figures
 
 
 # --- SMTP --------------------------------------------------------------------------------------
@@ -226,33 +257,22 @@ async def smtp_anchor(
             )
         )
 
+    @contextlib.asynccontextmanager
+    async def lane() -> AsyncIterator[Unit]:
+        yield send  # the mailer keeps its connections open between sends
+
     try:
         for number in range(-5, 0):  # opens the first connection: not timed
             await send(number)
-        latencies: list[float] = []
-        for number in range(sequential):
-            started = time.perf_counter()
-            await send(number)
-            latencies.append(time.perf_counter() - started)
-
-        numbers = iter(range(sequential, sequential + concurrent))
-
-        async def worker() -> None:
-            for number in numbers:
-                await send(number)
-
-        cpu_before = cpu()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        elapsed = time.perf_counter() - started
-        concurrent_cpu = cpu_ms_per_unit(cpu_before, cpu(), ("sink", "load generator"), concurrent)
+        figures = await one_then_many(
+            lane,
+            sequential=sequential,
+            concurrent=concurrent,
+            connections=connections,
+            cpu=cpu,
+            roles=("sink", "load generator"),
+        )
     finally:
         await mailer.close()
-    return {
-        "sequential": sequential,
-        **summary_ms(latencies),
-        "concurrent": concurrent,
-        "connections": connections,
-        "concurrent_per_second": concurrent / elapsed,
-        "cpu_ms_per_mail": concurrent_cpu,
-    }
+    figures["cpu_ms_per_mail"] = figures.pop("cpu_ms_per_unit")
+    return figures
