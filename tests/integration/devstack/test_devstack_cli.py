@@ -14,8 +14,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from devstack.cli import SERVICES, main
+from devstack.cli import main
 from devstack.processes import descendants, free_port, pid_is_alive, port_is_open, stop_process
+from devstack.services import SERVICES
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,7 @@ def server_dir() -> Iterator[Path]:
 def test_up_starts_the_servers_and_ctrl_c_leaves_no_process(
     tmp_path: Path, server_dir: Path
 ) -> None:
-    if any(port_is_open("127.0.0.1", s.http_port) for s in SERVICES):
+    if any(port_is_open("127.0.0.1", s.port) for s in SERVICES):
         pytest.skip("a service port (8001-8003) is taken on this machine")
     ports = {name: free_port() for name in ("POSTGRES", "KAFKA", "SMTP")}
     env = {k: v for k, v in os.environ.items() if k not in ("SMTP_HOST", "SMTP_PORT")}

@@ -4,65 +4,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import secrets
 import shutil
-import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from types import FrameType
+from typing import TYPE_CHECKING
 
-from devstack.broker import BrokerError, EmbeddedKafka
-from devstack.dlq import DlqError
-from devstack.postgres import EmbeddedPostgres, PostgresError
+from devstack.broker import EmbeddedKafka
+from devstack.errors import DevstackError
+from devstack.postgres import EmbeddedPostgres
 from devstack.processes import port_is_open
+from devstack.server import HOST
 from devstack.smtp_sink import SmtpSink, read_maildir
-from devstack.supervisor import ProcessSpec, Supervisor
 
-__all__ = ["SERVICES", "Service", "main"]
+if TYPE_CHECKING:
+    from devstack.stack import Stack
+from devstack.services import SERVICES
+
+__all__ = ["main", "service_ports"]
 
 DEFAULT_POSTGRES_PORT = 54329
 DEFAULT_KAFKA_PORT = 19092
 DEFAULT_SMTP_PORT = 2525
-HOST = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    module: str
-    http_port: int
-
-    @property
-    def database(self) -> str:
-        return self.name
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.http_port}"
-
-
-SERVICES = (
-    Service("profile", "profile_service", 8001),
-    Service("matching", "matching_service", 8002),
-    Service("notification", "notification_service", 8003),
-)
-
-
-class DevstackError(RuntimeError):
-    """A problem to report in one line, without a traceback."""
-
-
-def _services() -> tuple[Service, ...]:
-    """SERVICES with the HTTP ports DEVSTACK_<NAME>_PORT asks for (tests run a second stack)."""
-    return tuple(
-        Service(s.name, s.module, _env_port(f"DEVSTACK_{s.name.upper()}_PORT", s.http_port))
-        for s in SERVICES
-    )
+#: What `devstack up` changes from the services' defaults, unless the environment sets it:
+#: `devstack seed` registers 130 people from one address, more than the production limit
+#: per address allows in an hour.
+DEV_SETTINGS = {"REGISTRATION_RATE_PER_ADDRESS": "0"}
+PROFILE_URL = next(f"http://{HOST}:{s.port}" for s in SERVICES if s.name == "profile")
 
 
 def _env_port(name: str, default: int) -> int:
@@ -78,89 +50,61 @@ def _env_port(name: str, default: int) -> int:
     return port
 
 
+def _port_setting(name: str) -> str:
+    return f"DEVSTACK_{name.upper()}_PORT"
+
+
+def service_ports() -> dict[str, int]:
+    """Each service's port: the table's, or what DEVSTACK_<NAME>_PORT asks for (tests run a
+    second stack)."""
+    return {s.name: _env_port(_port_setting(s.name), s.port) for s in SERVICES}
+
+
 def _say(text: str) -> None:
     print(f"devstack: {text}", flush=True)
-
-
-class _SignalPolicy:
-    """How ``devstack up`` reacts to SIGINT/SIGTERM, by phase.
-
-    While starting, SIGTERM unwinds like Ctrl-C, so the ``finally`` blocks stop what has
-    started. While stopping, both signals are only acknowledged: a second Ctrl-C must not
-    cut a server's shutdown short (every stop is bounded by its own kill timeout anyway).
-    """
-
-    def __enter__(self) -> _SignalPolicy:
-        self._previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        signal.signal(signal.SIGTERM, self._interrupt)
-        return self
-
-    @staticmethod
-    def _interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    @staticmethod
-    def _patience(signum: int, frame: FrameType | None) -> None:
-        _say("still stopping, please wait")
-
-    def stopping(self) -> None:
-        for sig in self._previous:
-            signal.signal(sig, self._patience)
-
-    def __exit__(self, *exc_info: object) -> None:
-        for sig, handler in self._previous.items():
-            if handler is not None:
-                signal.signal(sig, handler)
-
-
-def _create_topics(bootstrap_servers: str) -> None:
-    # Imported here, not at the top: the topic list and the creation code belong to the
-    # shared package, and `devstack mail` or `--help` should not have to load it.
-    from mentorship_shared.contracts.topics import TOPIC_PARTITIONS
-    from mentorship_shared.plumbing.broker import ensure_topics
-
-    asyncio.run(ensure_topics(bootstrap_servers, TOPIC_PARTITIONS))
-    names = ", ".join(f"{name} ({count})" for name, count in sorted(TOPIC_PARTITIONS.items()))
-    _say(f"topics ready: {names}")
 
 
 def _check_ports_free(ports: Mapping[str, int]) -> None:
     busy = [f"{what} port {port}" for what, port in ports.items() if port_is_open(HOST, port)]
     if busy:
+        services = ", ".join(_port_setting(s.name) for s in SERVICES)
         raise DevstackError(
             f"already in use on {HOST}: {', '.join(busy)}. Is another `devstack up` running? "
             "Ports can be changed with DEVSTACK_POSTGRES_PORT, DEVSTACK_KAFKA_PORT, "
-            "DEVSTACK_SMTP_PORT and DEVSTACK_PROFILE_PORT, DEVSTACK_MATCHING_PORT, "
-            "DEVSTACK_NOTIFICATION_PORT."
+            f"DEVSTACK_SMTP_PORT and {services}."
         )
 
 
 def _summary(
-    *,
+    stack: Stack,
     postgres: EmbeddedPostgres,
-    kafka: EmbeddedKafka,
+    *,
     smtp: str,
-    services: Sequence[Service],
     api_key_note: str,
-    logs: Path,
     not_ready: Sequence[str],
 ) -> str:
     rows = [
         ("PostgreSQL", postgres.admin_url, f"data in {postgres.data_dir}"),
-        ("", "databases: " + ", ".join(s.database for s in SERVICES), ""),
-        ("Kafka", kafka.bootstrap_servers, "in-memory: topics are recreated on each start"),
+        ("", "databases: " + ", ".join(stack.databases), ""),
+        ("Kafka", stack.bootstrap_servers, "in-memory: topics are recreated on each start"),
         ("SMTP", smtp, ""),
     ]
-    for service in services:
-        state = "NOT READY" if service.name in not_ready else "ready"
-        rows.append((service.name, f"{service.base_url}/docs", state))
-        if service.name == "matching":
-            rows.append(("", f"{service.base_url}/dashboard", "operator dashboard"))
+    for process in stack.processes:
+        state = "NOT READY" if process.name in not_ready else "ready"
+        for index, (path, what) in enumerate(process.service.links):
+            first = index == 0
+            rows.append(
+                (
+                    process.name if first else "",
+                    f"{process.url}{path}",
+                    f"{state}: {what}" if first else what,
+                )
+            )
     width = max(len(row[0]) for row in rows)
     url_width = max(len(row[1]) for row in rows)
     lines = ["", "The mentorship stack is running:", ""]
     lines += [f"  {a:<{width}}  {b:<{url_width}}  {c}".rstrip() for a, b, c in rows]
-    lines += ["", f"  {api_key_note}", f"  logs of the servers: {logs}", ""]
+    lines += ["", f"  {api_key_note}", f"  logs of the servers: {stack.log_dir}", ""]
     if not_ready:
         lines += [f"  not ready yet: {', '.join(not_ready)} (see their output above)", ""]
     lines += ["  Ctrl-C stops everything.", ""]
@@ -180,9 +124,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     ports = {"PostgreSQL": pg_port, "Kafka": kafka_port}
     if not external_smtp:
         ports["SMTP"] = smtp_port
-    services = _services()
-    by_name = {s.name: s for s in services}
-    ports.update({s.name: s.http_port for s in services})
+    http_ports = service_ports()
+    ports.update(http_ports)
     _check_ports_free(ports)
 
     api_key = os.environ.get("OPERATOR_API_KEY", "")
@@ -192,91 +135,57 @@ def cmd_up(args: argparse.Namespace) -> int:
         api_key = secrets.token_urlsafe(24)
         api_key_note = f"operator API key (generated, set OPERATOR_API_KEY to fix it): {api_key}"
 
+    smtp: SmtpSink | tuple[str, int]
+    if external_smtp:
+        smtp_host, smtp_port_text = os.environ["SMTP_HOST"], os.environ["SMTP_PORT"]
+        smtp = (smtp_host, _env_port("SMTP_PORT", 25))
+        smtp_note = f"{smtp_host}:{smtp_port_text} (from SMTP_HOST/SMTP_PORT)"
+    else:
+        smtp = SmtpSink(HOST, smtp_port, maildir=var_dir / "mail")
+        smtp_note = f"{HOST}:{smtp_port} -> {smtp.maildir}/ (list: devstack mail)"
+
+    # Imported here: the stack loads the shared contracts and the broker client, which
+    # `devstack mail` and `--help` do without.
+    from devstack.stack import Stack, interrupt_on_signals
+
     var_dir.mkdir(parents=True, exist_ok=True)
-    with _SignalPolicy() as signals, contextlib.ExitStack() as stack:
-        # What `stack` holds is stopped in reverse order, after the `finally` below.
+    postgres = EmbeddedPostgres(var_dir / "postgres", pg_port, log_path=logs / "postgres.log")
+    stack = Stack(
+        var_dir,
+        ports=http_ports,
+        postgres=postgres,
+        broker=EmbeddedKafka(kafka_port, log_path=logs / "kafka.log"),
+        smtp=smtp,
+        namespace=os.environ.get("KAFKA_TOPIC_NAMESPACE", ""),
+        settings={k: v for k, v in DEV_SETTINGS.items() if k not in os.environ},
+        operator_api_key=api_key,
+        output=sys.stdout,
+    )
+    with interrupt_on_signals() as stopping:
         try:
-            postgres = EmbeddedPostgres(
-                var_dir / "postgres", pg_port, log_path=logs / "postgres.log"
-            )
-            _say(f"starting PostgreSQL on {HOST}:{pg_port} (data in {postgres.data_dir})")
-            stack.callback(postgres.stop)
-            postgres.start()
-            for service in SERVICES:
-                postgres.ensure_database(service.database)
-
-            kafka = EmbeddedKafka(kafka_port, log_path=logs / "kafka.log")
-            _say(f"starting the Kafka-protocol broker on {kafka.bootstrap_servers}")
-            stack.callback(kafka.stop)
-            kafka.start()
-            _create_topics(kafka.bootstrap_servers)
-
-            if external_smtp:
-                smtp_host, smtp_port_text = os.environ["SMTP_HOST"], os.environ["SMTP_PORT"]
-                smtp_note = f"{smtp_host}:{smtp_port_text} (from SMTP_HOST/SMTP_PORT)"
-            else:
-                sink = SmtpSink(HOST, smtp_port, maildir=var_dir / "mail")
-                _say(f"starting the SMTP sink on {HOST}:{smtp_port}")
-                stack.callback(sink.stop)
-                sink.start()
-                smtp_host, smtp_port_text = HOST, str(smtp_port)
-                smtp_note = f"{HOST}:{smtp_port} -> {sink.maildir}/ (list: devstack mail)"
-
-            specs = []
-            for service in services:
-                env = dict(os.environ)
-                env.update(
-                    DATABASE_URL=postgres.url(service.database),
-                    KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
-                    HTTP_PORT=str(service.http_port),
-                    SMTP_HOST=smtp_host,
-                    SMTP_PORT=smtp_port_text,
-                    OPERATOR_API_KEY=api_key,
-                    # The matcher's operator dashboard reads the others' /metrics.
-                    DASHBOARD_PROFILE_URL=by_name["profile"].base_url,
-                    DASHBOARD_NOTIFICATION_URL=by_name["notification"].base_url,
-                    # Output goes through a pipe; unbuffered keeps it in step with events.
-                    PYTHONUNBUFFERED="1",
-                )
-                # `devstack seed` registers 130 people from this one address: more than the
-                # production limit per address allows in an hour.
-                env.setdefault("REGISTRATION_RATE_PER_ADDRESS", "0")
-                # Through the pipe the services would log JSON; a person reads this terminal.
-                env.setdefault("LOG_FORMAT", "text")
-                # The embedded broker admits a new group member after half the session
-                # timeout; a short one keeps start-up quick.
-                env.setdefault("KAFKA_SESSION_TIMEOUT_MS", "4000")
-                env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", "1000")
-                specs.append(
-                    ProcessSpec(
-                        name=service.name,
-                        argv=[sys.executable, "-m", service.module],
-                        env=env,
-                        ready_url=f"{service.base_url}/readyz",
-                    )
-                )
-            supervisor = Supervisor(specs)
-
-            def on_ready(not_ready: list[str]) -> None:
-                supervisor.log(
-                    _summary(
-                        postgres=postgres,
-                        kafka=kafka,
-                        smtp=smtp_note,
-                        services=services,
-                        api_key_note=api_key_note,
-                        logs=logs,
-                        not_ready=not_ready,
-                    )
-                )
-
+            _say(f"PostgreSQL keeps its data in {postgres.data_dir}")
+            stack.start_servers(_say)
             _say("starting the services")
-            supervisor.run(on_ready, ready_timeout=60.0)
+            stack.start_services()
+            not_ready = stack.wait_ready(60.0)
+            assert stack.supervisor is not None
+            stack.supervisor.log(
+                _summary(
+                    stack,
+                    postgres,
+                    smtp=smtp_note,
+                    api_key_note=api_key_note,
+                    not_ready=not_ready,
+                )
+            )
+            while True:  # until Ctrl-C or SIGTERM; a timed wait keeps signals handled
+                time.sleep(0.5)
         except KeyboardInterrupt:
             _say("interrupted")
         finally:
-            signals.stopping()
+            stopping()
             _say("stopping")
+            stack.stop()
     _say("stopped")
     return 0
 
@@ -511,8 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument(
         "--profile-url",
-        default=os.environ.get("PROFILE_URL", SERVICES[0].base_url),
-        help=f"profile service base URL (default: PROFILE_URL or {SERVICES[0].base_url})",
+        default=os.environ.get("PROFILE_URL", PROFILE_URL),
+        help=f"profile service base URL (default: PROFILE_URL or {PROFILE_URL})",
     )
     seed.set_defaults(func=cmd_seed)
 
@@ -534,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (DevstackError, PostgresError, BrokerError, DlqError) as exc:
+    except DevstackError as exc:
         print(f"devstack: error: {exc}", file=sys.stderr)
         return 1
     return code

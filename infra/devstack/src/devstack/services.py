@@ -1,0 +1,46 @@
+"""The services of the system, one entry each: what `devstack up` runs, and what every
+:class:`devstack.stack.Stack` runs unless told otherwise. Adding a service is one entry here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SERVICES", "ServiceSpec"]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service of the system: how to run it and how the others and people reach it."""
+
+    #: Its process name, its database's name and the DEVSTACK_<NAME>_PORT that moves it.
+    name: str
+    #: Run as ``python -m <module>``.
+    module: str
+    #: The HTTP port `devstack up` serves it on.
+    port: int
+    #: Whether it keeps a database of its own (it gets DATABASE_URL).
+    database: bool = True
+    #: The services it calls over HTTP: (its setting, the service), the setting getting the
+    #: base URL of that service's first process, such as ("PROFILE_URL", "profile").
+    peers: tuple[tuple[str, str], ...] = ()
+    #: What `devstack up` prints for people: (path, what it is).
+    links: tuple[tuple[str, str], ...] = (("/docs", "API documentation"),)
+    #: Answers 200 here once it serves.
+    ready_path: str = "/readyz"
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("profile", "profile_service", 8001),
+    ServiceSpec(
+        "matching",
+        "matching_service",
+        8002,
+        # The matcher's operator dashboard reads the others' /metrics.
+        peers=(
+            ("DASHBOARD_PROFILE_URL", "profile"),
+            ("DASHBOARD_NOTIFICATION_URL", "notification"),
+        ),
+        links=(("/docs", "API documentation"), ("/dashboard", "operator dashboard")),
+    ),
+    ServiceSpec("notification", "notification_service", 8003),
+)
