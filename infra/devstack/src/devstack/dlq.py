@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from mentorship_shared.contracts.topics import DEAD_LETTER_SUFFIX, dead_letter_topic
-from mentorship_shared.plumbing.consumer import DEAD_LETTER_HEADERS, REPLAYED_FROM_HEADER
+from mentorship_shared.plumbing.dead_letters import DEAD_LETTER_HEADERS, REPLAYED_FROM_HEADER
 
 from devstack.errors import DevstackError
 
