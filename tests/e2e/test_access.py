@@ -129,7 +129,7 @@ async def test_every_endpoint_with_an_id_answers_only_its_owner_and_the_operator
         ]
         operator_only = [
             Call("matching", "POST", "/v1/rounds"),
-            Call("matching", "GET", "/v1/dashboard"),
+            Call("matching", "GET", "/v1/operator/stats"),
             Call("notification", "GET", "/v1/notifications"),
         ]
 

@@ -1101,20 +1101,3 @@ def test_promql_parser_finds_metrics_labels_and_grouping() -> None:
     assert [s.metric for s in parse_promql("sum(up) by (job)").selectors] == ["up"]
     with pytest.raises(AssertionError):
         parse_promql('{__name__="up"}')
-
-
-# --- the operator dashboard ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("setting", "peer"),
-    [("DASHBOARD_PROFILE_URL", "profile"), ("DASHBOARD_NOTIFICATION_URL", "notification")],
-)
-def test_the_dashboard_reads_the_metrics_of_the_peers_of_the_stack(setting: str, peer: str) -> None:
-    value = environment("matching").get(setting)
-    assert value, f"matching does not set {setting}: the dashboard would look on 127.0.0.1"
-    default = re.fullmatch(r"\$\{\w+:-([^}]*)\}", value)
-    url = urlsplit(default.group(1) if default else value)
-    assert url.hostname == peer, f"{setting} names {url.hostname}, not the {peer} service"
-    assert url.port == APPS[peer].default_port
-    assert serves(peer, "/metrics")

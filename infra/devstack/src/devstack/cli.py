@@ -23,6 +23,7 @@ from devstack.smtp_sink import SmtpSink, read_maildir
 
 if TYPE_CHECKING:
     from devstack.stack import Stack
+from devstack.console.arguments import add_console_arguments
 from devstack.services import SERVICES
 
 __all__ = ["main", "service_ports"]
@@ -188,6 +189,12 @@ def cmd_up(args: argparse.Namespace) -> int:
             stack.stop()
     _say("stopped")
     return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from devstack.console.app import run  # only this command needs the web server
+
+    return run(args)
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -371,11 +378,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="devstack",
         description=(
             "Run the mentorship system on this machine: an embedded PostgreSQL, a "
-            "Kafka-protocol broker (Tansu), an SMTP sink and the three services. "
-            "No Docker, no JVM."
+            "Kafka-protocol broker (Tansu), an SMTP sink, the services and the operator "
+            "console. No Docker, no JVM."
         ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    services = ", ".join(f"{s.name} on port {s.port}" for s in SERVICES)
+    ports = ", ".join(f"{_port_setting(s.name)} ({s.port})" for s in SERVICES)
 
     up = commands.add_parser(
         "up",
@@ -383,12 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Start PostgreSQL (data kept in VAR_DIR/postgres), the broker, the topics, an "
             "SMTP sink writing to VAR_DIR/mail (unless SMTP_HOST and SMTP_PORT point "
-            "elsewhere) and the profile, matching and notification services on ports "
-            "8001-8003, restarting any service that crashes. Ctrl-C stops everything. "
-            "Ports: DEVSTACK_POSTGRES_PORT (54329), DEVSTACK_KAFKA_PORT (19092), "
-            "DEVSTACK_SMTP_PORT (2525), DEVSTACK_PROFILE_PORT (8001), DEVSTACK_MATCHING_PORT "
-            "(8002), DEVSTACK_NOTIFICATION_PORT (8003). OPERATOR_API_KEY is passed on, or "
-            "generated. The operator dashboard is at the matching service's /dashboard."
+            f"elsewhere) and {services}, restarting any that crashes. Ctrl-C stops "
+            "everything. Ports: DEVSTACK_POSTGRES_PORT (54329), DEVSTACK_KAFKA_PORT (19092), "
+            f"DEVSTACK_SMTP_PORT (2525), {ports}. OPERATOR_API_KEY is passed on, or "
+            "generated. The operator console's address is printed with the others."
         ),
     )
     up.add_argument(
@@ -436,6 +443,19 @@ def build_parser() -> argparse.ArgumentParser:
     mail.set_defaults(func=cmd_mail)
 
     _add_dlq_commands(commands)
+
+    console = commands.add_parser(
+        "console",
+        help="serve the operator console against running services (`devstack up` starts it)",
+        description=(
+            "Serve the operator console on its own, against services running elsewhere (such "
+            "as the Compose stack's published ports): the matcher's numbers and every "
+            "service's mail and pipeline figures, read over HTTP. The page asks for the "
+            "operator key; the matching service checks it."
+        ),
+    )
+    add_console_arguments(console)
+    console.set_defaults(func=cmd_console)
     return parser
 
 

@@ -31,16 +31,18 @@ class ServiceSpec:
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("profile", "profile_service", 8001),
-    ServiceSpec(
-        "matching",
-        "matching_service",
-        8002,
-        # The matcher's operator dashboard reads the others' /metrics.
-        peers=(
-            ("DASHBOARD_PROFILE_URL", "profile"),
-            ("DASHBOARD_NOTIFICATION_URL", "notification"),
-        ),
-        links=(("/docs", "API documentation"), ("/dashboard", "operator dashboard")),
-    ),
+    ServiceSpec("matching", "matching_service", 8002),
     ServiceSpec("notification", "notification_service", 8003),
+    ServiceSpec(
+        "console",
+        "devstack.console",
+        8090,
+        database=False,
+        peers=(
+            ("PROFILE_URL", "profile"),
+            ("MATCHING_URL", "matching"),
+            ("NOTIFICATION_URL", "notification"),
+        ),
+        links=(("/", "operator console (the operator key opens it)"),),
+    ),
 )

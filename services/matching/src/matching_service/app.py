@@ -8,7 +8,7 @@ from mentorship_shared.plumbing import metrics
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
 from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 
-from . import api, dashboard
+from . import api, operator_stats
 from .config import MIGRATIONS_DIR, MatchingSettings
 from .expiry import ProposalExpirer
 from .handlers import profile_events_consumer
@@ -39,7 +39,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
             "best cover the engineer's skill gaps. Consumes `profile.events`, publishes "
             "`match.events` through a transactional outbox."
         ),
-        routers=[api.router, dashboard.router],
+        routers=[api.router, operator_stats.router],
     )
 
 

@@ -63,28 +63,6 @@ class MatchingSettings(ServiceSettings):
         ge=1,
         description="Best mentors per mentee a cohort round considers (the sparse graph).",
     )
-    dashboard_profile_url: str = Field(
-        default="http://127.0.0.1:8001",
-        description=(
-            "Operator dashboard: base URL of the profile service, whose /metrics it reads "
-            "(outbox backlog); empty leaves the panel unavailable."
-        ),
-    )
-    dashboard_notification_url: str = Field(
-        default="http://127.0.0.1:8003",
-        description=(
-            "Operator dashboard: base URL of the notification service, whose /metrics it reads "
-            "(mails sent and failed, consumer lag, outbox backlog); empty leaves the panel "
-            "unavailable."
-        ),
-    )
-    dashboard_peer_timeout_seconds: float = Field(
-        default=2.0,
-        gt=0,
-        le=30,
-        description="Operator dashboard: how long to wait for a peer's /metrics.",
-    )
-
     # One mentor directory per settings object, so the service's consumers, API and workers
     # (each asking for a policy) share one cached pool.
     _directory: MentorDirectory | None = PrivateAttr(default=None)
