@@ -109,7 +109,7 @@ def accepted(field: FieldInfo) -> str:
     return f"{text}; may be unset" if optional else text
 
 
-def _cell(text: str) -> str:
+def table_cell(text: str) -> str:
     """Text for one table cell: one line, and no `|` or `<...>` a renderer would take apart."""
     text = " ".join(text.split())
     return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
@@ -125,7 +125,7 @@ def rows(
         description = field.description or ""
         lines.append(
             f"| `{variable(settings_class, name)}` | {shown_default(field, required)} | "
-            f"{_cell(accepted(field))} | {_cell(description)} |\n"
+            f"{table_cell(accepted(field))} | {table_cell(description)} |\n"
         )
     return "".join(lines)
 

@@ -1,5 +1,6 @@
 """Write the documents generated from the code into docs/: each service's OpenAPI and AsyncAPI
-document (docs/api/) and the configuration reference (docs/configuration.md).
+document (docs/api/), the configuration reference (docs/configuration.md) and the events
+reference (docs/events.md).
 
     make docs                                  # write them
     .venv/bin/python -m tools.gen_docs --check # exit 1, naming every stale document
@@ -8,7 +9,8 @@ Per service, `api/<service>.openapi.json` is the FastAPI app's document (what `/
 serves) and `api/<service>.asyncapi.json` is the AsyncAPI 3.0 document FastStream generates
 from the service's broker (as `faststream docs gen` would), with the payloads of the events the
 service consumes and publishes and the dead-letter topics it writes to. `configuration.md`
-lists every setting of every service (tools/configuration_doc.py). The services are the
+lists every setting of every service (tools/configuration_doc.py), `events.md` every topic and
+event with who publishes and consumes it (tools/events_doc.py). The services are the
 folders of services/ (tools/services.py), so a new one is documented without a change here.
 
 The apps are built, never started: no database, broker or network is needed. The settings are
@@ -29,7 +31,7 @@ from fastapi import FastAPI
 from mentorship_shared.plumbing.runtime import ServiceRuntime
 from pydantic_settings import BaseSettings
 
-from tools import configuration_doc
+from tools import configuration_doc, events_doc
 from tools.services import ROOT, Service, discover
 
 DOCS_DIR = ROOT / "docs"
@@ -79,14 +81,17 @@ def render(document: Any) -> str:
 def documents() -> dict[str, str]:
     """Every document by its path under docs/, rendered."""
     rendered: dict[str, str] = {}
+    asyncapi: dict[str, dict[str, Any]] = {}
     for name, build in SERVICES.items():
         app = build()
         runtime: ServiceRuntime = app.state.runtime
         rendered[f"api/{name}.openapi.json"] = render(app.openapi())
-        rendered[f"api/{name}.asyncapi.json"] = render(
-            runtime.asyncapi(title=app.title, version=app.version, description=app.description)
+        asyncapi[name] = runtime.asyncapi(
+            title=app.title, version=app.version, description=app.description
         )
+        rendered[f"api/{name}.asyncapi.json"] = render(asyncapi[name])
     rendered["configuration.md"] = configuration_doc.render(discover())
+    rendered["events.md"] = events_doc.render(asyncapi)
     return rendered
 
 

@@ -12,11 +12,17 @@ from typing import Any, Literal
 
 import pytest
 from mentorship_shared.contracts.events import EVENT_TYPES
-from mentorship_shared.contracts.topics import MATCH_EVENTS, NOTIFICATION_EVENTS, PROFILE_EVENTS
+from mentorship_shared.contracts.topics import (
+    DEAD_LETTER_SUFFIX,
+    MATCH_EVENTS,
+    NOTIFICATION_EVENTS,
+    PROFILE_EVENTS,
+    TOPIC_PARTITIONS,
+)
 from mentorship_shared.plumbing.settings import ServiceSettings
 from pydantic import Field, SecretStr
 
-from tools import configuration_doc, gen_docs
+from tools import configuration_doc, events_doc, gen_docs
 from tools.services import discover
 
 PROFILE_TYPES = {"MenteeRegistered", "MentorRegistered", "ProfileUpdated", "ProfileDeleted"}
@@ -268,3 +274,40 @@ def test_a_settings_row_shows_default_accepted_values_and_meaning() -> None:
         "SECRET": ["unset", "text (secret); may be unset", "A key."],
         "COUNT": ["required", "whole number, at least 2", "Several."],
     }
+
+
+# --- docs/events.md --------------------------------------------------------------------------
+
+
+def markdown_sections(text: str, level: str) -> dict[str, str]:
+    """Heading -> the text under it, for the headings of one level ("## ", "### ")."""
+    parts = re.split(rf"^{level}(.+)$", text, flags=re.MULTILINE)
+    return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def test_events_lists_every_topic_and_event_with_its_fields(generated: dict[str, str]) -> None:
+    topics = markdown_sections(generated["events.md"], "## ")
+    for topic, partitions in TOPIC_PARTITIONS.items():
+        if topic.endswith(DEAD_LETTER_SUFFIX):
+            assert f"| `{topic}` | {partitions} |" in topics["Dead-letter topics"]
+            continue
+        assert topics[topic].lstrip().startswith(f"{partitions} partitions; published by ")
+        events = markdown_sections(topics[topic], "### ")
+        assert set(events) == {name for name, model in EVENT_TYPES.items() if model.topic == topic}
+        for name, body in events.items():
+            for field in EVENT_TYPES[name].model_fields:
+                assert re.search(rf"^\| `{field}`( \(optional\))? \| \S", body, re.MULTILINE)
+    # Who publishes and consumes what comes from the AsyncAPI documents.
+    assert "published by profile." in topics[PROFILE_EVENTS]
+    assert "- Consumed by matching: " in topics[PROFILE_EVENTS]
+    assert "| `match.events.dlq` | 1 | notification |" in topics["Dead-letter topics"]
+
+
+def test_every_event_and_the_models_inside_say_what_they_are() -> None:
+    models = [*EVENT_TYPES.values()]
+    models += events_doc.nested(models)
+    assert {model.__name__ for model in models} >= {"MenteeProfile", "MentorSkill"}
+    undocumented = [model.__name__ for model in models if not inspect.getdoc(model)]
+    assert undocumented == []
+    # (An inherited docstring would do for the check above; the class must have its own.)
+    assert all("__doc__" in vars(model) and model.__doc__ for model in models)
