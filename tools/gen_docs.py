@@ -84,7 +84,7 @@ def documents() -> dict[str, str]:
     asyncapi: dict[str, dict[str, Any]] = {}
     for name, build in SERVICES.items():
         app = build()
-        runtime: ServiceRuntime = app.state.runtime
+        runtime: ServiceRuntime[Any, Any] = app.state.runtime
         rendered[f"api/{name}.openapi.json"] = render(app.openapi())
         asyncapi[name] = runtime.asyncapi(
             title=app.title, version=app.version, description=app.description
