@@ -234,9 +234,9 @@ class OutboxRelay(PollingWorker):
                 lost = self._topics_the_broker_lost(outcomes)
                 if lost:
                     await self._publish_again(conn, lost, published)
-                    # The broker may still be settling (the embedded one was seen to take
-                    # records while its topics were being created again, and to lose them):
-                    # once it has been quiet for a while, everything goes out once more.
+                    # The broker may still be settling (the embedded one accepts records
+                    # while its topics are being created again, and can lose them): once it
+                    # has been quiet for a while, everything goes out once more.
                     self._sweep_again.update(lost)
                     self._sweep_again_at = time.monotonic() + self._settle_seconds
             if failed:
