@@ -16,7 +16,7 @@ from typing import Any
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import EVENT_TYPES
 from mentorship_shared.contracts.topics import DEAD_LETTER_SUFFIX, TOPIC_PARTITIONS
-from mentorship_shared.plumbing.consumer import DEAD_LETTER_HEADERS
+from mentorship_shared.plumbing.dead_letters import DEAD_LETTER_HEADERS
 from pydantic import BaseModel
 
 from tools.configuration_doc import table_cell
