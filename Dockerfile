@@ -60,12 +60,13 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace --package "${SERVICE}-service"
 
 # 2. The workspace packages this service runs: the shared library and the service itself. The
-#    service's console script gets the one name the runtime stage starts.
+#    service's console script also gets the name `serve`, which the runtime stage starts (no
+#    service's own script, always `<name>-service`, can have that name).
 COPY shared/ shared/
 COPY services/${SERVICE}/ services/${SERVICE}/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --package "${SERVICE}-service" \
- && ln -s "${SERVICE}-service" /app/.venv/bin/mentorship-service \
+ && ln -s "${SERVICE}-service" /app/.venv/bin/serve \
  && python -m compileall -q --invalidation-mode checked-hash shared/src "services/${SERVICE}/src"
 
 ################################ runtime: no uv, no compilers #################################
@@ -107,4 +108,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
 # The service's console script (`<SERVICE>-service`, the same as `python -m <SERVICE>_service`).
 # Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, ...): see
 # docs/configuration.md and docker-compose.yml.
-CMD ["mentorship-service"]
+CMD ["serve"]

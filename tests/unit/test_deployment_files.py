@@ -53,8 +53,9 @@ KAFKA_TOPICS_SCRIPT = ROOT / "infra" / "kafka" / "create-topics.sh"
 POSTGRES_INIT_DIR = ROOT / "infra" / "postgres" / "init"
 POSTGRES_INIT_SCRIPT = POSTGRES_INIT_DIR / "10-service-databases.sh"
 
-#: The link the image starts (CMD) to the console script of the service it was built for.
-LAUNCHER = "mentorship-service"
+#: The link the image starts (CMD) to the console script of the service it was built for; not
+#: of the form `<name>-service`, so that it never collides with a service's own script.
+LAUNCHER = "serve"
 
 
 # --- the Dockerfile ------------------------------------------------------------------------
@@ -263,6 +264,7 @@ def test_the_image_starts_the_console_script_of_its_service() -> None:
     for app in SERVICES.values():
         # The link's target is the console script of the distribution `<SERVICE>-service`.
         assert app.distribution == f"{app.name}-service"
+        assert app.distribution != LAUNCHER, "the link would overwrite the service's script"
         scripts = app.pyproject["project"]["scripts"]  # type: ignore[index]
         assert scripts[app.distribution] == f"{app.package}.__main__:main"
         assert importlib.util.find_spec(f"{app.package}.__main__") is not None
