@@ -4,7 +4,7 @@ Each test starts a stack of its own, registers a fixed population of mentors, st
 injects one fault during it, and then waits for the system to catch up: every registration
 has exactly one effect in each service, no mentor is above capacity, and all of that within
 60 s of the fault's end. Each test adds a row to the table printed at the end of the run.
-``FAULTS_SCALE=full`` gives the full-scale run (``make test-faults``).
+``FAULTS_SCALE=full`` gives the issue's numbers (``make test-faults``).
 """
 
 from __future__ import annotations
