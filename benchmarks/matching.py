@@ -39,23 +39,16 @@ from typing import Any, TextIO, TypeVar
 import numpy as np
 import numpy.typing as npt
 import scipy
-from matching_service.assignment import (
+from matching_service.matcher.assignment import (
     Assignment,
     CandidateGraph,
     assign_greedy,
     assign_optimal,
+    candidate_graph,
 )
-from matching_service.domain import (
-    Mentee,
-    Mentor,
-    MentorPool,
-    proposal_for,
-    rank_mentors,
-    shortlists,
-    utc_offset_hours,
-)
-from matching_service.scoring import ALGORITHM_VERSION, N_LEVELS, N_SKILLS, SKILL_IDS
-from matching_service.use_cases import candidate_graph
+from matching_service.matcher.pool import Mentee, Mentor, MentorPool, utc_offset_hours
+from matching_service.matcher.ranking import proposal_for, rank_mentors, shortlists
+from matching_service.matcher.scoring import ALGORITHM_VERSION, N_LEVELS, N_SKILLS, SKILL_IDS
 from mentorship_shared.contracts.skills import TAXONOMY
 from threadpoolctl import (  # type: ignore[import-untyped]
     threadpool_info,
@@ -232,10 +225,11 @@ def _function_label(filename: str, line: int, name: str) -> str:
     path = Path(filename)
     parts = path.parts
     if "matching_service" in parts:
-        label = f"matching_service.{path.stem}.{name}"
+        module = ".".join([*parts[parts.index("matching_service") : -1], path.stem])
+        label = f"{module}.{name}"
         if name.startswith("<"):  # a comprehension: show its line of code
             code = linecache.getline(filename, line).strip()
-            label = f"matching_service.{path.stem}:{line} `{code}`"
+            label = f"{module}:{line} `{code}`"
         return label
     if "site-packages" in parts:
         module = [*parts[parts.index("site-packages") + 1 : -1], path.stem]

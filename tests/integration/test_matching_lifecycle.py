@@ -18,16 +18,10 @@ import asyncpg
 import pytest
 from matching_service import use_cases
 from matching_service.directory import MentorDirectory
-from matching_service.domain import (
-    Mentee,
-    MentorPool,
-    Proposal,
-    rank_mentors,
-    skill_vector,
-    utc_offset_hours,
-)
+from matching_service.matcher.pool import Mentee, MentorPool, skill_vector, utc_offset_hours
+from matching_service.matcher.ranking import Proposal, rank_mentors
+from matching_service.matcher.scoring import ALGORITHM_VERSION, COMPONENTS, default_config
 from matching_service.repository import MatchingRepository, MatchRecord, MentorLoad
-from matching_service.scoring import ALGORITHM_VERSION, COMPONENTS, default_config
 from matching_service.use_cases import MatchNotFound, MatchPolicy, MatchRefused
 from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
 from mentorship_shared.contracts.events import (

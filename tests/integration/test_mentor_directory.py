@@ -11,9 +11,10 @@ from collections.abc import Sequence
 import asyncpg
 import pytest
 from matching_service.directory import MentorDirectory
-from matching_service.domain import Mentee, MentorPool, rank_mentors
+from matching_service.matcher.pool import Mentee, MentorPool
+from matching_service.matcher.ranking import rank_mentors
+from matching_service.matcher.scoring import default_config
 from matching_service.repository import MatchingRepository
-from matching_service.scoring import default_config
 from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
 from mentorship_shared.contracts.skills import TAXONOMY
 from mentorship_shared.plumbing.database import (

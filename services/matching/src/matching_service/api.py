@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import use_cases
 from .config import MatchingSettings
-from .domain import Proposal
+from .matcher.ranking import Proposal
+from .matcher.scoring import ALGORITHM_VERSION
 from .repository import MatchingRepository, MatchRecord, MatchStatus, RoundRecord
-from .scoring import ALGORITHM_VERSION
 
 router = APIRouter(prefix="/v1")
 

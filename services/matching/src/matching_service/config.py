@@ -10,7 +10,7 @@ from mentorship_shared.plumbing.settings import ServiceSettings
 from pydantic import Field, PrivateAttr
 
 from .directory import MentorDirectory
-from .scoring import default_config
+from .matcher.scoring import default_config
 from .use_cases import MatchPolicy
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"

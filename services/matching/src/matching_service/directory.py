@@ -18,9 +18,9 @@ from decimal import Decimal
 import numpy as np
 from mentorship_shared.plumbing.database import Connection
 
-from .domain import Mentor, MentorPool
+from .matcher.pool import Mentor, MentorPool
+from .matcher.scoring import IntArray, ScoringConfig
 from .repository import mentors_by_id
-from .scoring import IntArray, ScoringConfig, rarity
 
 # The fingerprint changes whenever a mentor is added or erased (count and id hashes) or any
 # profile version grows (versions only grow). Free slots come in id order, the pool's columns.
@@ -65,11 +65,7 @@ class MentorDirectory:
             free = np.array(state["free_slots"] or [], dtype=np.intp)
         else:
             free = await self._refresh(conn)
-        pool = self._pool
-        market = free > 0
-        if languages is not None:
-            market &= pool.speaks(languages)
-        return pool.with_availability(free, rarity(pool.levels[market], self._config.strong_level))
+        return self._pool.available(free, languages)
 
     async def _refresh(self, conn: Connection) -> IntArray:
         """Rebuild the pool from one consistent read; only new or changed mentors are loaded in

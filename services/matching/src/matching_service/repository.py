@@ -20,8 +20,9 @@ from mentorship_shared.contracts.events import (
 from mentorship_shared.plumbing.database import Connection
 from mentorship_shared.plumbing.outbox import forget_published
 
-from .domain import Mentee, Mentor, MentorPool, Proposal, skill_vector, utc_offset_hours
-from .scoring import ScoringConfig
+from .matcher.pool import Mentee, Mentor, MentorPool, skill_vector, utc_offset_hours
+from .matcher.ranking import Proposal
+from .matcher.scoring import ScoringConfig
 
 if TYPE_CHECKING:
     from .directory import MentorDirectory

@@ -33,10 +33,11 @@ from mentorship_shared.contracts.events import (
 from mentorship_shared.plumbing import metrics
 from mentorship_shared.plumbing.outbox import EventSink
 
-from .assignment import CandidateGraph, assign_greedy, assign_optimal
-from .domain import Mentee, Mentor, MentorPool, Proposal, iter_proposals, proposal_for
+from .matcher.assignment import assign_greedy, assign_optimal, candidate_graph
+from .matcher.pool import Mentee, Mentor, MentorPool
+from .matcher.ranking import Proposal, iter_proposals, proposal_for
+from .matcher.scoring import ScoringConfig, default_config, rank
 from .repository import MatchingRepository, MatchRecord, RoundRecord
-from .scoring import FloatArray, IntArray, ScoringConfig, default_config, rank
 
 if TYPE_CHECKING:
     from .directory import MentorDirectory
@@ -619,64 +620,6 @@ async def run_round(
         extra={"round_id": str(round_id), "proposed": len(match_ids), "method": optimal.method},
     )
     return RoundOutcome(record=record, match_ids=match_ids)
-
-
-def candidate_graph(
-    mentees: Sequence[Mentee],
-    pool: MentorPool,
-    excluded: Sequence[set[uuid.UUID]],
-    per_mentee: int,
-    per_mentor: int = 10,
-    block: int = 256,
-) -> CandidateGraph:
-    """The sparse graph a large round is solved on: every mentee's `per_mentee` best allowed
-    mentors, and every mentor's `per_mentor` best allowed mentees. The second half matters
-    when many mentees want the same few mentors: without it, a mentor in nobody's top list
-    has no edge at all and their slots stay empty while mentees they could help wait."""
-    n_mentors = len(pool)
-    mentee_parts: list[tuple[IntArray, IntArray, FloatArray]] = []
-    mentor_parts: list[tuple[IntArray, IntArray, FloatArray]] = []
-    for start in range(0, len(mentees), block):
-        batch = mentees[start : start + block]
-        scores, allowed = pool.evaluate(batch, excluded[start : start + block])
-        usable = allowed & (scores.total > 0)
-        part = CandidateGraph.top_k(scores.total, usable, per_mentee)
-        mentee_parts.append((part.mentee + start, part.mentor, part.score))
-        # This block's best mentees of each mentor; the best over all blocks are kept below.
-        masked = np.where(usable, scores.total, 0.0)
-        depth = min(per_mentor, len(batch))
-        if depth and n_mentors:
-            rows = np.argpartition(-masked, depth - 1, axis=0)[:depth]  # (depth, mentors)
-            columns = np.broadcast_to(np.arange(n_mentors), rows.shape)
-            best = masked[rows, columns]
-            keep = best > 0
-            mentor_parts.append((rows[keep] + start, columns[keep], best[keep]))
-    mentee_idx, mentor_idx, score = (
-        (np.concatenate([p[i] for p in mentee_parts]) for i in range(3))
-        if mentee_parts
-        else (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), np.zeros(0))
-    )
-    if mentor_parts:
-        m_mentee, m_mentor, m_score = (
-            np.concatenate([p[i] for p in mentor_parts]) for i in range(3)
-        )
-        order = np.lexsort((m_mentee, -m_score, m_mentor))
-        m_mentee, m_mentor, m_score = m_mentee[order], m_mentor[order], m_score[order]
-        # Rank within each mentor's run of candidates; keep the first `per_mentor`.
-        first = np.searchsorted(m_mentor, m_mentor, side="left")
-        keep = np.arange(len(m_mentor)) - first < per_mentor
-        mentee_idx = np.concatenate([mentee_idx, m_mentee[keep]])
-        mentor_idx = np.concatenate([mentor_idx, m_mentor[keep]])
-        score = np.concatenate([score, m_score[keep]])
-    # Both halves may name the same pair: keep it once.
-    _, unique = np.unique(mentee_idx * max(n_mentors, 1) + mentor_idx, return_index=True)
-    return CandidateGraph(
-        n_mentees=len(mentees),
-        n_mentors=n_mentors,
-        mentee=mentee_idx[unique].astype(np.intp),
-        mentor=mentor_idx[unique].astype(np.intp),
-        score=score[unique],
-    )
 
 
 def _load_histogram(load: np.ndarray, capacity: np.ndarray) -> dict[str, int]:
