@@ -225,11 +225,11 @@ def _function_label(filename: str, line: int, name: str) -> str:
     path = Path(filename)
     parts = path.parts
     if "matching_service" in parts:
-        module = ".".join([*parts[parts.index("matching_service") : -1], path.stem])
-        label = f"{module}.{name}"
+        dotted = ".".join([*parts[parts.index("matching_service") : -1], path.stem])
+        label = f"{dotted}.{name}"
         if name.startswith("<"):  # a comprehension: show its line of code
             code = linecache.getline(filename, line).strip()
-            label = f"{module}:{line} `{code}`"
+            label = f"{dotted}:{line} `{code}`"
         return label
     if "site-packages" in parts:
         module = [*parts[parts.index("site-packages") + 1 : -1], path.stem]
