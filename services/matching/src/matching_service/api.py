@@ -16,11 +16,16 @@ from mentorship_shared.plumbing.outbox import Outbox
 from mentorship_shared.plumbing.runtime import OperatorDep, PoolDep, RuntimeDep
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import use_cases
-from .config import MatchingSettings
+from .match import Match, MatchRefused, MatchStatus
 from .matcher.ranking import Proposal
 from .matcher.scoring import ALGORITHM_VERSION
-from .repository import MatchingRepository, MatchRecord, MatchStatus, RoundRecord
+from .repository import MatchingRepository, RoundRecord
+from .use_cases.answers import accept_match as accept
+from .use_cases.answers import decline_match as decline
+from .use_cases.common import UNKNOWN_MENTEE, Matchmaker, MatchNotFound
+from .use_cases.rounds import run_round as run_cohort_round
+from .use_cases.shortlists import request_mentor as request
+from .use_cases.shortlists import suggest_mentors as suggest
 
 router = APIRouter(prefix="/v1")
 
@@ -140,10 +145,13 @@ _OPERATOR: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _settings(runtime: RuntimeDep) -> MatchingSettings:
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
-    return settings
+def _matchmaker(request: Request) -> Matchmaker:
+    """The service's matchmaker, built with the app (`create_app`)."""
+    matchmaker: Matchmaker = request.app.state.matchmaker
+    return matchmaker
+
+
+MatchmakerDep = Annotated[Matchmaker, Depends(_matchmaker)]
 
 
 _OWNER: dict[int | str, dict[str, Any]] = {
@@ -238,9 +246,9 @@ async def _run(
 
     try:
         return await in_transaction(runtime.pool, work)
-    except use_cases.MatchNotFound as refusal:
+    except MatchNotFound as refusal:
         raise ApiError(404, refusal.code, refusal.message) from refusal
-    except use_cases.MatchRefused as refusal:
+    except MatchRefused as refusal:
         raise ApiError(409, refusal.code, refusal.message) from refusal
 
 
@@ -264,7 +272,7 @@ async def get_mentor_slots(mentor_id: MentorId, pool: PoolDep) -> MentorSlots:
         id=mentor.id,
         capacity=mentor.requested_capacity,
         open_matches=mentor.load,
-        free_slots=max(0, mentor.capacity - mentor.load) if mentor.accepting_mentees else 0,
+        free_slots=mentor.free_slots,
         accepting_mentees=mentor.accepting_mentees,
     )
 
@@ -288,7 +296,7 @@ async def list_matches(
         repo = MatchingRepository(conn)
         matches = await repo.matches_for_mentee(mentee_id, min(limit, 100))
         if not matches and not await repo.mentee_exists(mentee_id):
-            raise ApiError(404, "mentee_not_found", use_cases.UNKNOWN_MENTEE)
+            raise ApiError(404, "mentee_not_found", UNKNOWN_MENTEE)
     return MatchList(matches=[_match_view(m) for m in matches])
 
 
@@ -306,20 +314,20 @@ async def list_matches(
 async def suggest_mentors(
     mentee_id: MenteeId,
     runtime: RuntimeDep,
+    matchmaker: MatchmakerDep,
     limit: int = Query(
         default=5,
         ge=1,
         description="Most suggestions to return: at most 20, a larger value gives 20.",
     ),
 ) -> SuggestionList:
-    policy = _settings(runtime).match_policy()
     proposals = await _run(
-        runtime, lambda repo, _: use_cases.suggest_mentors(repo, mentee_id, min(limit, 20), policy)
+        runtime, lambda repo, _: suggest(repo, matchmaker, mentee_id, min(limit, 20))
     )
     return SuggestionList(
         mentee_id=mentee_id,
         algorithm_version=proposals[0].algorithm_version if proposals else ALGORITHM_VERSION,
-        weights_version=policy.config.version,
+        weights_version=matchmaker.policy.config.version,
         suggestions=[_suggestion(p) for p in proposals],
     )
 
@@ -337,14 +345,15 @@ async def suggest_mentors(
     responses={**_OWNER, **_CONFLICT},
 )
 async def request_mentor(
-    mentee_id: MenteeId, body: MentorRequest, runtime: RuntimeDep, response: Response
+    mentee_id: MenteeId,
+    body: MentorRequest,
+    runtime: RuntimeDep,
+    matchmaker: MatchmakerDep,
+    response: Response,
 ) -> MatchView:
-    policy = _settings(runtime).match_policy()
     match = await _run(
         runtime,
-        lambda repo, outbox: use_cases.request_mentor(
-            repo, outbox, mentee_id, body.mentor_id, policy
-        ),
+        lambda repo, outbox: request(repo, outbox, matchmaker, mentee_id, body.mentor_id),
     )
     response.headers["Location"] = f"/v1/matches/{match.id}"
     return _match_view(match)
@@ -375,9 +384,7 @@ async def accept_match(
     match_id: uuid.UUID, body: Acceptance, caller: CallerParty, runtime: RuntimeDep
 ) -> MatchView:
     party = _answering_party(caller, body.party)
-    match = await _run(
-        runtime, lambda repo, outbox: use_cases.accept_match(repo, outbox, match_id, party)
-    )
+    match = await _run(runtime, lambda repo, outbox: accept(repo, outbox, match_id, party))
     return _match_view(match)
 
 
@@ -392,14 +399,17 @@ async def accept_match(
     responses={**_OWNER, **_CONFLICT},
 )
 async def decline_match(
-    match_id: uuid.UUID, body: Decline, caller: CallerParty, runtime: RuntimeDep
+    match_id: uuid.UUID,
+    body: Decline,
+    caller: CallerParty,
+    runtime: RuntimeDep,
+    matchmaker: MatchmakerDep,
 ) -> MatchView:
     party = _answering_party(caller, body.party)
-    policy = _settings(runtime).match_policy()
     match = await _run(
         runtime,
-        lambda repo, outbox: use_cases.decline_match(
-            repo, outbox, match_id, party, body.reason or None, policy
+        lambda repo, outbox: decline(
+            repo, outbox, matchmaker, match_id, party, body.reason or None
         ),
     )
     return _match_view(match)
@@ -417,9 +427,10 @@ async def decline_match(
     status_code=201,
     responses=_OPERATOR,
 )
-async def run_round(_: OperatorDep, runtime: RuntimeDep, response: Response) -> RoundView:
-    policy = _settings(runtime).match_policy()
-    outcome = await _run(runtime, lambda repo, outbox: use_cases.run_round(repo, outbox, policy))
+async def run_round(
+    _: OperatorDep, runtime: RuntimeDep, matchmaker: MatchmakerDep, response: Response
+) -> RoundView:
+    outcome = await _run(runtime, lambda repo, outbox: run_cohort_round(repo, outbox, matchmaker))
     response.headers["Location"] = f"/v1/rounds/{outcome.record.id}"
     return _round_view(outcome.record)
 
@@ -438,7 +449,7 @@ async def get_round(round_id: uuid.UUID, _: OperatorDep, pool: PoolDep) -> Round
     return _round_view(record)
 
 
-def _match_view(m: MatchRecord) -> MatchView:
+def _match_view(m: Match) -> MatchView:
     return MatchView(
         id=m.id,
         mentee_id=m.mentee_id,

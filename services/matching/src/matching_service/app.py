@@ -4,25 +4,30 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from mentorship_shared.contracts.topics import MATCH_EVENTS
-from mentorship_shared.plumbing import metrics
 from mentorship_shared.plumbing.database import Connection
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
 
-from . import api, dashboard
+from . import api, dashboard, metrics
 from .config import MIGRATIONS_DIR, MatchingSettings
 from .expiry import ProposalExpirer
 from .handlers import profile_events_consumer
+from .match import MatchStatus
+from .repository import MatchingRepository
+from .use_cases.common import Matchmaker
 
 
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     settings = settings or MatchingSettings()
+    # One matchmaker per process: its mentor directory is the cached pool every consumer,
+    # route and worker of this service scores against.
+    matchmaker = Matchmaker.with_directory(settings.match_policy())
     runtime = ServiceRuntime(
         settings,
         migrations_dir=MIGRATIONS_DIR,
-        consumers=[profile_events_consumer(settings)],
+        consumers=[profile_events_consumer(matchmaker, producer=settings.service_name)],
         workers=[
             ProposalExpirer(
-                settings.match_policy(),
+                matchmaker,
                 producer=settings.service_name,
                 poll_interval=settings.expiry_poll_seconds,
             )
@@ -30,7 +35,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         publishes=[MATCH_EVENTS],
         metrics_refreshers=[_count_matches_by_status],
     )
-    return create_service_app(
+    app = create_service_app(
         runtime,
         title="Matching service",
         description=(
@@ -40,11 +45,12 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         ),
         routers=[api.router, dashboard.router],
     )
+    app.state.matchmaker = matchmaker
+    return app
 
 
 async def _count_matches_by_status(conn: Connection) -> None:
     """`mentorship_matches{status}`, before each scrape of /metrics."""
-    rows = await conn.fetch("SELECT status, count(*) AS matches FROM matches GROUP BY status")
-    counts = {row["status"]: row["matches"] for row in rows}
-    for status in metrics.MATCH_STATUSES:
+    counts = await MatchingRepository(conn).count_matches_by_status()
+    for status in MatchStatus:
         metrics.MATCHES.labels(status).set(counts.get(status, 0))

@@ -11,9 +11,9 @@ from mentorship_shared.plumbing.database import Connection, in_transaction
 from mentorship_shared.plumbing.outbox import Outbox
 from mentorship_shared.plumbing.worker import PollingWorker
 
-from . import use_cases
 from .repository import MatchingRepository
-from .use_cases import MatchPolicy
+from .use_cases.answers import expire_match
+from .use_cases.common import Matchmaker
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +24,17 @@ class ProposalExpirer(PollingWorker):
     expired under its mentee's and its own row lock, and a second look finds it ended."""
 
     def __init__(
-        self, policy: MatchPolicy, *, producer: str, poll_interval: float, batch_size: int = 100
+        self,
+        matchmaker: Matchmaker,
+        *,
+        producer: str,
+        poll_interval: float,
+        batch_size: int = 100,
     ) -> None:
         super().__init__(
             name="proposal-expirer", channel="matches_due", poll_interval=poll_interval
         )
-        self._policy = policy
+        self._matchmaker = matchmaker
         self._producer = producer
         self._batch_size = batch_size
 
@@ -44,6 +49,9 @@ class ProposalExpirer(PollingWorker):
         return len(due) == self._batch_size
 
     async def _expire(self, match_id: uuid.UUID, conn: Connection) -> bool:
-        return await use_cases.expire_match(
-            MatchingRepository(conn), Outbox(conn, producer=self._producer), match_id, self._policy
+        return await expire_match(
+            MatchingRepository(conn),
+            Outbox(conn, producer=self._producer),
+            self._matchmaker,
+            match_id,
         )

@@ -15,14 +15,12 @@ from mentorship_shared.plumbing.consumer import EventConsumer
 from mentorship_shared.plumbing.database import Connection
 from mentorship_shared.plumbing.outbox import Outbox
 
-from . import use_cases
-from .config import MatchingSettings
 from .repository import MatchingRepository
+from .use_cases.common import Matchmaker
+from .use_cases.profiles import forget_profile, record_mentee, record_mentor
 
 
-def profile_events_consumer(settings: MatchingSettings) -> EventConsumer:
-    policy = settings.match_policy()
-    producer = settings.service_name
+def profile_events_consumer(matchmaker: Matchmaker, *, producer: str) -> EventConsumer:
     consumer = EventConsumer(
         "profile-events",
         PROFILE_EVENTS,
@@ -39,28 +37,23 @@ def profile_events_consumer(settings: MatchingSettings) -> EventConsumer:
     async def on_mentee_registered(
         conn: Connection, _: EventEnvelope, event: MenteeRegistered
     ) -> None:
-        await use_cases.record_mentee(*ports(conn), event.profile, policy, event.owner_credential)
+        await record_mentee(*ports(conn), matchmaker, event.profile, event.owner_credential)
 
     @consumer.on(MentorRegistered)
     async def on_mentor_registered(
         conn: Connection, _: EventEnvelope, event: MentorRegistered
     ) -> None:
-        await use_cases.record_mentor(*ports(conn), event.profile, policy, event.owner_credential)
+        await record_mentor(*ports(conn), matchmaker, event.profile, event.owner_credential)
 
     @consumer.on(ProfileUpdated)
     async def on_profile_updated(conn: Connection, _: EventEnvelope, event: ProfileUpdated) -> None:
-        repo, outbox = ports(conn)
         if isinstance(event.profile, MenteeProfile):
-            await use_cases.record_mentee(
-                repo, outbox, event.profile, policy, event.owner_credential
-            )
+            await record_mentee(*ports(conn), matchmaker, event.profile, event.owner_credential)
         else:
-            await use_cases.record_mentor(
-                repo, outbox, event.profile, policy, event.owner_credential
-            )
+            await record_mentor(*ports(conn), matchmaker, event.profile, event.owner_credential)
 
     @consumer.on(ProfileDeleted)
     async def on_profile_deleted(conn: Connection, _: EventEnvelope, event: ProfileDeleted) -> None:
-        await use_cases.forget_profile(*ports(conn), event, policy)
+        await forget_profile(*ports(conn), matchmaker, event)
 
     return consumer
