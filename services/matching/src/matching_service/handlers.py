@@ -1,4 +1,5 @@
-"""Kafka entry points of the matcher: each turns one event into one use-case call."""
+"""Kafka entry points of the matcher: each turns one event into one use-case call, in the
+transaction that records the event as processed."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ from mentorship_shared.contracts.events import (
 )
 from mentorship_shared.contracts.topics import PROFILE_EVENTS
 from mentorship_shared.plumbing.consumer import EventConsumer
-from mentorship_shared.plumbing.database import Connection
-from mentorship_shared.plumbing.outbox import Outbox
+from mentorship_shared.plumbing.unit_of_work import Transaction
 
 from .repository import MatchingRepository
 from .use_cases.common import Matchmaker
 from .use_cases.profiles import forget_profile, record_mentee, record_mentor
 
+Tx = Transaction[MatchingRepository]
 
-def profile_events_consumer(matchmaker: Matchmaker, *, producer: str) -> EventConsumer:
+
+def profile_events_consumer(matchmaker: Matchmaker) -> EventConsumer:
     consumer = EventConsumer(
         "profile-events",
         PROFILE_EVENTS,
@@ -30,30 +32,27 @@ def profile_events_consumer(matchmaker: Matchmaker, *, producer: str) -> EventCo
         ),
     )
 
-    def ports(conn: Connection) -> tuple[MatchingRepository, Outbox]:
-        return MatchingRepository(conn), Outbox(conn, producer=producer)
-
     @consumer.on(MenteeRegistered)
-    async def on_mentee_registered(
-        conn: Connection, _: EventEnvelope, event: MenteeRegistered
-    ) -> None:
-        await record_mentee(*ports(conn), matchmaker, event.profile, event.owner_credential)
+    async def on_mentee_registered(tx: Tx, _: EventEnvelope, event: MenteeRegistered) -> None:
+        await record_mentee(tx.repo, tx.outbox, matchmaker, event.profile, event.owner_credential)
 
     @consumer.on(MentorRegistered)
-    async def on_mentor_registered(
-        conn: Connection, _: EventEnvelope, event: MentorRegistered
-    ) -> None:
-        await record_mentor(*ports(conn), matchmaker, event.profile, event.owner_credential)
+    async def on_mentor_registered(tx: Tx, _: EventEnvelope, event: MentorRegistered) -> None:
+        await record_mentor(tx.repo, tx.outbox, matchmaker, event.profile, event.owner_credential)
 
     @consumer.on(ProfileUpdated)
-    async def on_profile_updated(conn: Connection, _: EventEnvelope, event: ProfileUpdated) -> None:
+    async def on_profile_updated(tx: Tx, _: EventEnvelope, event: ProfileUpdated) -> None:
         if isinstance(event.profile, MenteeProfile):
-            await record_mentee(*ports(conn), matchmaker, event.profile, event.owner_credential)
+            await record_mentee(
+                tx.repo, tx.outbox, matchmaker, event.profile, event.owner_credential
+            )
         else:
-            await record_mentor(*ports(conn), matchmaker, event.profile, event.owner_credential)
+            await record_mentor(
+                tx.repo, tx.outbox, matchmaker, event.profile, event.owner_credential
+            )
 
     @consumer.on(ProfileDeleted)
-    async def on_profile_deleted(conn: Connection, _: EventEnvelope, event: ProfileDeleted) -> None:
-        await forget_profile(*ports(conn), matchmaker, event)
+    async def on_profile_deleted(tx: Tx, _: EventEnvelope, event: ProfileDeleted) -> None:
+        await forget_profile(tx.repo, tx.outbox, matchmaker, event)
 
     return consumer
