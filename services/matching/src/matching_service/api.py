@@ -21,12 +21,8 @@ from .match import Match, MatchRefused, MatchStatus
 from .matcher.ranking import Proposal
 from .matcher.scoring import ALGORITHM_VERSION
 from .repository import MatchingRepository, RoundRecord
-from .use_cases.answers import accept_match as accept
-from .use_cases.answers import decline_match as decline
+from .use_cases import answers, rounds, shortlists
 from .use_cases.common import UNKNOWN_MENTEE, Matchmaker, MatchNotFound
-from .use_cases.rounds import run_round as run_cohort_round
-from .use_cases.shortlists import request_mentor as request
-from .use_cases.shortlists import suggest_mentors as suggest
 
 router = APIRouter(prefix="/v1")
 
@@ -336,7 +332,7 @@ async def suggest_mentors(
     ),
 ) -> SuggestionList:
     proposals = await _run(
-        uow, lambda repo, _: suggest(repo, matchmaker, mentee_id, min(limit, 20))
+        uow, lambda repo, _: shortlists.suggest_mentors(repo, matchmaker, mentee_id, min(limit, 20))
     )
     return SuggestionList(
         mentee_id=mentee_id,
@@ -366,7 +362,10 @@ async def request_mentor(
     response: Response,
 ) -> MatchView:
     match = await _run(
-        uow, lambda repo, outbox: request(repo, outbox, matchmaker, mentee_id, body.mentor_id)
+        uow,
+        lambda repo, outbox: shortlists.request_mentor(
+            repo, outbox, matchmaker, mentee_id, body.mentor_id
+        ),
     )
     response.headers["Location"] = f"/v1/matches/{match.id}"
     return _match_view(match)
@@ -397,7 +396,9 @@ async def accept_match(
     match_id: uuid.UUID, body: Acceptance, caller: CallerParty, uow: UowDep
 ) -> MatchView:
     party = _answering_party(caller, body.party)
-    match = await _run(uow, lambda repo, outbox: accept(repo, outbox, match_id, party))
+    match = await _run(
+        uow, lambda repo, outbox: answers.accept_match(repo, outbox, match_id, party)
+    )
     return _match_view(match)
 
 
@@ -421,7 +422,7 @@ async def decline_match(
     party = _answering_party(caller, body.party)
     match = await _run(
         uow,
-        lambda repo, outbox: decline(
+        lambda repo, outbox: answers.decline_match(
             repo, outbox, matchmaker, match_id, party, body.reason or None
         ),
     )
@@ -443,7 +444,7 @@ async def decline_match(
 async def run_round(
     _: OperatorDep, uow: UowDep, matchmaker: MatchmakerDep, response: Response
 ) -> RoundView:
-    outcome = await _run(uow, lambda repo, outbox: run_cohort_round(repo, outbox, matchmaker))
+    outcome = await _run(uow, lambda repo, outbox: rounds.run_round(repo, outbox, matchmaker))
     response.headers["Location"] = f"/v1/rounds/{outcome.record.id}"
     return _round_view(outcome.record)
 
