@@ -23,11 +23,11 @@ from mentorship_shared.plumbing.http import ErrorBody
 from pydantic import BaseModel, Field
 
 from .api import SettingsDep, UowDep
+from .match import MatchStatus
 from .repository import MatchingRepository
 
 router = APIRouter()
 
-_STATUSES = ("proposed", "accepted", "declined", "expired")
 _OUTCOMES = ("accepted", "declined", "lapsed", "withdrawn")
 LONGEST_WAITS = 10
 
@@ -347,7 +347,7 @@ async def read_operator_stats(repo: MatchingRepository, strong_level: int) -> Op
         outcomes = await repo.match_outcomes()
         unit, starts = time_grid(now, await repo.first_proposal_at())
         proposals = ProposalPanel(
-            by_status=[StatusCount(status=s, count=by_status.get(s, 0)) for s in _STATUSES],
+            by_status=[StatusCount(status=s.value, count=by_status.get(s, 0)) for s in MatchStatus],
             acceptance_rate=acceptance_rate(
                 outcomes.get("accepted", 0), outcomes.get("declined", 0), outcomes.get("lapsed", 0)
             ),
