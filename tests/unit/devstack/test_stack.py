@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from devstack.services import SERVICES, ServiceSpec
+from devstack.services import SERVICES, SYSTEM, ServiceSpec
 from devstack.stack import Stack
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5999/postgres"
@@ -29,12 +29,25 @@ def env_of(stack: Stack, name: str) -> dict[str, str]:
     return dict(spec.env)
 
 
-def test_every_service_of_the_table_runs_once_on_a_port_of_its_own(tmp_path: Path) -> None:
+def test_every_part_of_the_system_runs_once_on_a_port_of_its_own(tmp_path: Path) -> None:
     running = stack(tmp_path)
 
-    assert [p.name for p in running.processes] == [s.name for s in SERVICES]
-    assert len({p.port for p in running.processes}) == len(SERVICES)
+    assert [p.name for p in running.processes] == [s.name for s in SYSTEM]
+    assert len({p.port for p in running.processes}) == len(SYSTEM)
     assert running.urls == {p.name: f"http://127.0.0.1:{p.port}" for p in running.processes}
+    # The tools (the operator console) run only when asked, as `devstack up` asks.
+    assert "console" not in running.urls
+    assert {s.name for s in SERVICES} - {s.name for s in SYSTEM} == {"console"}
+
+
+def test_the_console_is_told_where_every_service_is(tmp_path: Path) -> None:
+    running = stack(tmp_path, services=SERVICES, operator_api_key="key-of-the-test")
+    env = env_of(running, "console")
+
+    assert env["PROFILE_URL"] == running.url("profile")
+    assert env["MATCHING_URL"] == running.url("matching")
+    assert env["NOTIFICATION_URL"] == running.url("notification")
+    assert "console" not in running.databases
 
 
 def test_replicas_get_numbered_names_and_the_first_one_answers_for_the_service(
@@ -68,9 +81,6 @@ def test_a_process_is_wired_to_its_database_topics_smtp_and_peers(tmp_path: Path
     assert env["KAFKA_TOPIC_NAMESPACE"] == "t1."
     assert (env["SMTP_HOST"], env["SMTP_PORT"]) == ("127.0.0.1", "2599")
     assert env["OPERATOR_API_KEY"] == "key-of-the-test"
-    matching = next(s for s in SERVICES if s.name == "matching")
-    for setting, peer in matching.peers:
-        assert env[setting] == running.url(peer)
     assert running.databases["notification"].endswith("/notification_t1")
 
 

@@ -153,6 +153,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     postgres = EmbeddedPostgres(var_dir / "postgres", pg_port, log_path=logs / "postgres.log")
     stack = Stack(
         var_dir,
+        services=SERVICES,
         ports=http_ports,
         postgres=postgres,
         broker=EmbeddedKafka(kafka_port, log_path=logs / "kafka.log"),

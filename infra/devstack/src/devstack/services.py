@@ -1,11 +1,12 @@
 """The services of the system, one entry each: what `devstack up` runs, and what every
-:class:`devstack.stack.Stack` runs unless told otherwise. Adding a service is one entry here."""
+:class:`devstack.stack.Stack` runs unless told otherwise (the tools, such as the operator
+console, only when asked). Adding a service is one entry here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SERVICES", "ServiceSpec"]
+__all__ = ["SERVICES", "SYSTEM", "ServiceSpec"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class ServiceSpec:
     links: tuple[tuple[str, str], ...] = (("/docs", "API documentation"),)
     #: Answers 200 here once it serves.
     ready_path: str = "/readyz"
+    #: A tool for people around the system (the operator console), not a part of it:
+    #: `devstack up` runs it, a test's or the benchmark's stack only when asked to.
+    tool: bool = False
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -44,5 +48,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
             ("NOTIFICATION_URL", "notification"),
         ),
         links=(("/", "operator console (the operator key opens it)"),),
+        tool=True,
     ),
 )
+
+#: The parts of the system (no tools): what a stack runs by default.
+SYSTEM: tuple[ServiceSpec, ...] = tuple(s for s in SERVICES if not s.tool)

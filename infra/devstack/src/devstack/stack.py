@@ -35,7 +35,7 @@ from devstack.broker import EmbeddedKafka
 from devstack.postgres import EmbeddedPostgres, create_database
 from devstack.processes import free_port, tail
 from devstack.server import HOST
-from devstack.services import SERVICES, ServiceSpec
+from devstack.services import SERVICES, SYSTEM, ServiceSpec
 from devstack.smtp_sink import SmtpSink
 from devstack.supervisor import ProcessSpec, Supervisor
 from devstack.testing import with_database
@@ -90,7 +90,7 @@ class Stack:
     the stack's own, in a temp folder) or one somebody else runs (give its admin URL,
     bootstrap servers or ``(host, port)``). Without ``smtp`` the services get no SMTP server.
 
-    Services: ``services`` (the whole table by default), ``replicas`` processes of some
+    Services: ``services`` (the system's, the tools left out, by default), ``replicas`` processes of some
     (``{"matching": 4}``), each on a free port unless ``ports`` fixes it, on databases named
     ``<service><database_suffix>``, topics in ``namespace``, with ``settings`` on top of the
     environment. Their output goes to ``output``, a line at a time behind the process name
@@ -106,7 +106,7 @@ class Stack:
         self,
         root: Path,
         *,
-        services: Sequence[ServiceSpec] = SERVICES,
+        services: Sequence[ServiceSpec] = SYSTEM,
         replicas: Mapping[str, int] | None = None,
         ports: Mapping[str, int] | None = None,
         postgres: EmbeddedPostgres | str | None = None,
