@@ -64,6 +64,7 @@ async def web() -> AsyncIterator[tuple[httpx.AsyncClient, FakeApis]]:
         profile_url="http://profile",
         matching_url="http://matching",
         timeout=5,
+        frontend_key="the-frontend-key",
         transport=httpx.MockTransport(fake.handle),
     )
     app = create_app(settings, apis=apis)
@@ -189,6 +190,10 @@ async def test_asking_for_a_link_answers_the_same_page_and_forwards_the_browser_
     answer = await client.post("/sign-in", data={"csrf_token": token, "email": "x@example.com"})
     assert answer.status_code == 200
     assert "If <strong>x@example.com</strong> is registered here" in answer.text
+    _, _, headers, body = next(r for r in fake.requests if r[1] == "/v1/sign-in-links")
+    assert json.loads(body) == {"email": "x@example.com"}
+    assert headers["x-frontend-key"] == "the-frontend-key"
+    assert headers["x-forwarded-for"] == "127.0.0.1"  # the test client's address
 
 
 async def test_pages_of_a_signed_in_person_send_strangers_to_sign_in(
