@@ -30,6 +30,7 @@ from mentorship_shared.contracts.events import (
     NotificationSent,
     ProfileDeleted,
     ProfileUpdated,
+    SignInLinkRequested,
 )
 from mentorship_shared.contracts.languages import ISO_639_1
 from mentorship_shared.contracts.skills import SKILL_IDS, TAXONOMY, load_taxonomy
@@ -81,6 +82,9 @@ def samples() -> dict[str, EventPayload]:
         MentorRegistered(profile=a_mentor_profile()),
         ProfileUpdated(profile=a_mentor_profile(), changed_fields=["capacity"]),
         ProfileDeleted(profile_id=uuid.uuid4(), kind="mentee", version=4),
+        SignInLinkRequested(
+            profile_id=uuid.uuid4(), kind="mentor", link_token="secret", expires_at=NOW
+        ),
         MatchProposed(
             match_id=uuid.uuid4(),
             mentee_id=uuid.uuid4(),
