@@ -191,7 +191,7 @@ class SessionKeySettings(BaseSettings):
         default=None,
         description=(
             "Public Ed25519 key (base64url, 32 bytes) of the profile service's session "
-            "credentials, as `python -m profile_service --print-session-public-key` prints it "
+            "credentials, as the profile service's GET /v1/session-key shows it "
             "for its SESSION_SIGNING_KEY. Unset: session credentials are refused (owner tokens "
             "and the operator key still work)."
         ),
