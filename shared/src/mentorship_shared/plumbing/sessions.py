@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ def generate_signing_key() -> str:
     return _b64encode(Ed25519PrivateKey.generate().private_bytes_raw())
 
 
+@functools.lru_cache(maxsize=8)
 def public_key_from_text(text: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(_raw_key(text, "the session public key"))
 
@@ -124,3 +126,12 @@ def verify_session(
     if expires_at <= (now or datetime.now(UTC)):
         return None
     return SessionClaims(profile_id, kind, expires_at)
+
+
+def session_owner(token: str, public_key_text: str | None) -> uuid.UUID | None:
+    """The profile a bearer token speaks for as a session credential, checked with the key a
+    service's SESSION_PUBLIC_KEY names; None when it is not a genuine, unexpired one."""
+    if public_key_text is None:
+        return None
+    claims = verify_session(token, public_key_from_text(public_key_text))
+    return claims.profile_id if claims is not None else None
