@@ -45,7 +45,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         settings,
         uow=uow,
         migrations_dir=MIGRATIONS_DIR,
-        consumers=[profile_events_consumer(), match_events_consumer(settings)],
+        consumers=[profile_events_consumer(settings), match_events_consumer(settings)],
         workers=[dispatcher],
         publishes=[NOTIFICATION_EVENTS],
     )

@@ -19,6 +19,11 @@ MATCH_PROPOSED = "match_proposed"
 MATCH_ACCEPTED = "match_accepted"
 MATCH_DECLINED = "match_declined"
 MATCH_EXPIRED = "match_expired"
+SIGN_IN_LINK = "sign_in_link"
+
+#: The context key of a sign-in mail's link. The link signs its holder in, so the stored
+#: context loses it as soon as the mail is sent or given up (see the repository).
+SIGN_IN_LINK_KEY = "sign_in_link"
 
 _SIGNATURE = "Mentorship Matching"
 
@@ -300,7 +305,28 @@ def _match_expired(people: _People, context: dict[str, Any]) -> RenderedMail:
     return _mail(subject, people, paragraphs, context)
 
 
+# --- sign-in link ---------------------------------------------------------------------------
+
+
+def _sign_in_link(people: _People, context: dict[str, Any]) -> RenderedMail:
+    until = _deadline(context)
+    lines = [
+        f"Hello {people.recipient},",
+        "",
+        "Open this link to sign in to your mentorship pages:",
+        "",
+        str(context[SIGN_IN_LINK_KEY]),
+        "",
+        f"It works once{f', until {until}' if until else ''}. If you did not ask for it, "
+        "ignore this mail: nobody can sign in without the link.",
+        "",
+        _SIGNATURE,
+    ]
+    return RenderedMail(subject="Your sign-in link", body="\n".join(lines) + "\n")
+
+
 _WRITERS: dict[str, Callable[[_People, dict[str, Any]], RenderedMail]] = {
+    SIGN_IN_LINK: _sign_in_link,
     MATCH_PROPOSED: _match_proposed,
     MATCH_DECLINED: _match_declined,
     MATCH_EXPIRED: _match_expired,
