@@ -15,6 +15,8 @@ from mentorship_shared.contracts.topics import MATCH_EVENTS, NOTIFICATION_EVENTS
 from tools import gen_docs
 
 PROFILE_TYPES = {"MenteeRegistered", "MentorRegistered", "ProfileUpdated", "ProfileDeleted"}
+#: On the profile topic too, for the notification service only (the matcher ignores it).
+SIGN_IN_TYPES = {"SignInLinkRequested"}
 MATCH_TYPES = {"MatchProposed", "MatchAccepted", "MatchDeclined", "MatchExpired"}
 NOTIFICATION_TYPES = {"NotificationSent", "NotificationFailed"}
 
@@ -23,10 +25,10 @@ NOTIFICATION_TYPES = {"NotificationSent", "NotificationFailed"}
 CONSUMES: dict[str, dict[str, set[str]]] = {
     "profile": {},
     "matching": {PROFILE_EVENTS: PROFILE_TYPES},
-    "notification": {PROFILE_EVENTS: PROFILE_TYPES, MATCH_EVENTS: MATCH_TYPES},
+    "notification": {PROFILE_EVENTS: PROFILE_TYPES | SIGN_IN_TYPES, MATCH_EVENTS: MATCH_TYPES},
 }
 PUBLISHES: dict[str, dict[str, set[str] | None]] = {
-    "profile": {PROFILE_EVENTS: PROFILE_TYPES},
+    "profile": {PROFILE_EVENTS: PROFILE_TYPES | SIGN_IN_TYPES},
     "matching": {MATCH_EVENTS: MATCH_TYPES, f"{PROFILE_EVENTS}.dlq": None},
     "notification": {
         NOTIFICATION_EVENTS: NOTIFICATION_TYPES,
