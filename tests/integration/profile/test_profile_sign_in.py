@@ -5,7 +5,7 @@ the same answer for unknown addresses) and the session credentials they buy."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_
 from profile_service.app import create_app
 from profile_service.config import ProfileSettings
 
-from tests.integration.test_profile_api import mentee_body, mentor_body
+from tests.integration.profile.test_profile_api import mentee_body, mentor_body
 from tests.support.kafka import events_of, read_topic
 from tests.support.services import FAST_KAFKA
 
@@ -28,11 +28,6 @@ pytestmark = pytest.mark.integration
 
 SIGNING_KEY = generate_signing_key()
 FRONTEND_KEY = "frontend-key-of-the-tests"
-
-
-@pytest.fixture
-async def profile_db(new_database: Callable[[str], Awaitable[str]]) -> str:
-    return await new_database("profile")
 
 
 @asynccontextmanager

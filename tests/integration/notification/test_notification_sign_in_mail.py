@@ -5,7 +5,7 @@ from the database once the mail is sent, and no mail for a link that would arriv
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -17,22 +17,22 @@ from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import SignInLinkRequested
 from notification_service.app import create_app
 
-from tests.integration.test_notification_service import (
+from tests.integration.notification.test_notification_service import (
     notifications,
-    notifier_settings,
     publish_profile_events,
 )
 from tests.support.profiles import mentee, registered
-from tests.support.services import OPERATOR_KEY, eventually, mail_received, serve_in_process
+from tests.support.services import (
+    OPERATOR_KEY,
+    eventually,
+    mail_received,
+    notifier_settings,
+    serve_in_process,
+)
 
 pytestmark = pytest.mark.integration
 
 WEB = "https://mentors.example.org"
-
-
-@pytest.fixture
-async def notification_db(new_database: Callable[[str], Awaitable[str]]) -> str:
-    return await new_database("notification")
 
 
 @pytest.fixture
