@@ -335,6 +335,15 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0 if not report.failures else 1
 
 
+def cmd_session_keys(args: argparse.Namespace) -> int:
+    from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_key
+
+    signing_key = generate_signing_key()
+    print(f"SESSION_SIGNING_KEY={signing_key}")
+    print(f"SESSION_PUBLIC_KEY={SessionSigner(signing_key).public_key_text}")
+    return 0
+
+
 def cmd_mail(args: argparse.Namespace) -> int:
     maildir: Path = args.var_dir / "mail"
     messages = read_maildir(maildir)
@@ -565,6 +574,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--var-dir", type=Path, default=Path("var"), help="where data and logs go (default: var)"
     )
     mail.set_defaults(func=cmd_mail)
+
+    keys = commands.add_parser(
+        "session-keys",
+        help="print a new key pair for sign-in to the web pages (for .env)",
+        description=(
+            "Print a new Ed25519 key pair as two .env lines: SESSION_SIGNING_KEY for the "
+            "profile service, which signs the session credentials of people who sign in "
+            "through the web pages, and SESSION_PUBLIC_KEY for the services that check them. "
+            "`devstack up` makes its own pair unless the environment sets SESSION_SIGNING_KEY."
+        ),
+    )
+    keys.set_defaults(func=cmd_session_keys)
 
     _add_dlq_commands(commands)
     return parser

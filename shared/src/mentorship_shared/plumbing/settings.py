@@ -253,6 +253,8 @@ class SessionKeySettings(BaseSettings):
     """For the services that accept the session credentials the profile service signs when a
     person signs in through the web front end."""
 
+    model_config = SettingsConfigDict(extra="ignore", env_file=None, frozen=True)
+
     session_public_key: str | None = Field(
         default=None,
         description=(
