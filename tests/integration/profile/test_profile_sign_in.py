@@ -135,6 +135,12 @@ async def test_a_link_signs_in_once_and_the_credential_opens_only_its_own_profil
         opened = await api.post(f"/v1/profiles/{mine['id']}/sessions", headers=owner)
         assert opened.status_code == 201
         assert opened.json()["profile_id"] == mine["id"]
+        # Signed in by mail, a person who lost the owner token gets a new one.
+        rotated = await api.post(f"/v1/profiles/{mine['id']}/token", headers=bearer)
+        assert rotated.status_code == 200
+        new_owner = {"Authorization": f"Bearer {rotated.json()['token']}"}
+        assert (await api.get(f"/v1/profiles/{mine['id']}", headers=new_owner)).status_code == 200
+        assert (await api.get(f"/v1/profiles/{mine['id']}", headers=owner)).status_code == 404
         # Signed by another key: nobody.
         forged, _ = SessionSigner(generate_signing_key()).issue(
             uuid.UUID(mine["id"]), "mentor", now=datetime.now(UTC), lifetime=timedelta(hours=1)
