@@ -88,3 +88,14 @@ EMAILS_FAILED = Counter(
     "or the mail could not be built; NotificationFailed is published).",
     ["template", "outcome"],
 )
+
+# --- mentorship -------------------------------------------------------------------------------
+
+#: The statuses a mentorship can have (the `mentorships.status` check constraint).
+MENTORSHIP_STATUSES = ("active", "completed", "ended_early", "lapsed")
+
+MENTORSHIPS = Gauge(
+    "mentorship_mentorships",
+    "Mentorships in the mentorship database by current status (refreshed at every scrape).",
+    ["status"],
+)
