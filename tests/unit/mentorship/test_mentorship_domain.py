@@ -723,3 +723,27 @@ def test_the_program_report_counts_starts_endings_answers_and_gaps_by_month() ->
     assert (total.started, total.completed, total.ended_early, total.lapsed) == (4, 1, 1, 1)
     assert total.feedback.answers == 3
     assert total.gap_closed_overall == pytest.approx(2 / 5)
+
+
+def test_the_open_surveys_follow_the_check_ins_the_end_and_the_answers() -> None:
+    m = started()
+    assert domain.open_surveys(m, "mentee") == []
+    m, _ = domain.log_check_in(m, "mentor", T0)
+    assert domain.open_surveys(m, "mentee") == ["first_check_in"]
+    m, _ = domain.give_feedback(
+        m,
+        "mentee",
+        round_="first_check_in",
+        csat=4,
+        nps=8,
+        comment=None,
+        share_comment=False,
+        now=T0,
+    )
+    assert domain.open_surveys(m, "mentee") == []
+    assert domain.open_surveys(m, "mentor") == ["first_check_in"]
+    m, _ = domain.end_early(m, "mentor", "Moving abroad.", T0, POLICY)
+    assert domain.open_surveys(m, "mentee") == ["closing"]
+    assert domain.open_surveys(m, "mentor") == ["first_check_in", "closing"]
+    m, _ = domain.tick(m, T0 + timedelta(days=14), POLICY)
+    assert domain.open_surveys(m, "mentor") == []

@@ -564,34 +564,9 @@ def give_feedback(
         raise Refused("invalid", "invalid_request", "csat is 1 to 5.", field="csat")
     if not NPS_RANGE[0] <= nps <= NPS_RANGE[1]:
         raise Refused("invalid", "invalid_request", "nps is 0 to 10.", field="nps")
-    if m.outcome_recorded_at is not None:
-        raise Refused(
-            "conflict",
-            "surveys_closed",
-            "The outcome of this mentorship is recorded; the surveys are closed.",
-            field="round",
-        )
-    if round_ == "first_check_in" and m.check_ins == 0:
-        raise Refused(
-            "conflict",
-            "survey_not_open",
-            "The first survey opens with the first check-in.",
-            field="round",
-        )
-    if round_ == "closing" and m.active:
-        raise Refused(
-            "conflict",
-            "survey_not_open",
-            "The closing survey opens when the mentorship ends.",
-            field="round",
-        )
-    if m.answer(by, round_) is not None:
-        raise Refused(
-            "conflict",
-            "already_answered",
-            f"The {by} answered the {round_.replace('_', ' ')} survey already.",
-            field="round",
-        )
+    refusal = _survey_refusal(m, by, round_)
+    if refusal is not None:
+        raise refusal
     text = comment.strip() if comment else None
     answer = Answer(
         party=by,
@@ -620,6 +595,44 @@ def give_feedback(
         answered, outcome = _record_outcome(answered, now)
         events += outcome
     return answered, events
+
+
+def open_surveys(mentorship: Mentorship, party: Party) -> list[FeedbackRound]:
+    """The survey rounds `party` can answer now."""
+    rounds: tuple[FeedbackRound, ...] = ("first_check_in", "closing")
+    return [r for r in rounds if _survey_refusal(mentorship, party, r) is None]
+
+
+def _survey_refusal(m: Mentorship, party: Party, round_: FeedbackRound) -> Refused | None:
+    if m.outcome_recorded_at is not None:
+        return Refused(
+            "conflict",
+            "surveys_closed",
+            "The outcome of this mentorship is recorded; the surveys are closed.",
+            field="round",
+        )
+    if round_ == "first_check_in" and m.check_ins == 0:
+        return Refused(
+            "conflict",
+            "survey_not_open",
+            "The first survey opens with the first check-in.",
+            field="round",
+        )
+    if round_ == "closing" and m.active:
+        return Refused(
+            "conflict",
+            "survey_not_open",
+            "The closing survey opens when the mentorship ends.",
+            field="round",
+        )
+    if m.answer(party, round_) is not None:
+        return Refused(
+            "conflict",
+            "already_answered",
+            f"The {party} answered the {round_.replace('_', ' ')} survey already.",
+            field="round",
+        )
+    return None
 
 
 def reassess(
