@@ -78,7 +78,7 @@ def documents() -> dict[str, str]:
     rendered: dict[str, str] = {}
     for name, build in SERVICES.items():
         app = build()
-        runtime: ServiceRuntime = app.state.runtime
+        runtime: ServiceRuntime[Any, Any] = app.state.runtime
         rendered[f"{name}.openapi.json"] = render(app.openapi())
         rendered[f"{name}.asyncapi.json"] = render(
             runtime.asyncapi(title=app.title, version=app.version, description=app.description)

@@ -35,6 +35,7 @@ from mentorship_shared.plumbing.outbox import (
 )
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
 from mentorship_shared.plumbing.settings import ServiceSettings
+from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 
 from tests.support.kafka import produce, read_topic
 from tests.support.services import FAST_KAFKA, eventually, serve_in_process
@@ -55,13 +56,25 @@ async def pool(new_database: Callable[[str], Awaitable[str]]) -> AsyncIterator[a
         await pool.close()
 
 
+#: The test consumers' transactions: no repository of their own, they write on the connection.
+Tx = Transaction[Connection]
+
+
+def unit_of_work(pool: asyncpg.Pool) -> UnitOfWork[Connection]:
+    uow = UnitOfWork(lambda conn: conn, producer="test")
+    uow.bind(pool)
+    return uow
+
+
 def deletion(profile_id: uuid.UUID | None = None) -> ProfileDeleted:
     return ProfileDeleted(profile_id=profile_id or uuid.uuid4(), kind="mentee", version=2)
 
 
-async def record_effect(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
+async def record_effect(tx: Tx, envelope: EventEnvelope, event: ProfileDeleted) -> None:
     """The effect of the test consumers here: one row per handled event."""
-    await conn.execute("INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id)
+    await tx.conn.execute(
+        "INSERT INTO effects VALUES ($1, $2)", envelope.event_id, event.profile_id
+    )
 
 
 def effects_consumer(name: str) -> EventConsumer:
@@ -158,7 +171,7 @@ async def consumer_broker(
         heartbeat_interval_ms=1000,
         batch_size=batch_size,
     )
-    consumer.bind(pool, producer="test", max_attempts=3, retry_base_seconds=0.01)
+    consumer.bind(unit_of_work(pool), max_attempts=3, retry_base_seconds=0.01)
     await broker.start()
     return broker
 
@@ -173,9 +186,9 @@ async def test_offsets_are_committed_after_the_effect_so_a_restart_redelivers_no
     )
 
     @consumer.on(ProfileDeleted)
-    async def record(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
+    async def record(tx: Tx, envelope: EventEnvelope, event: ProfileDeleted) -> None:
         calls.append(envelope.event_id)
-        await record_effect(conn, envelope, event)
+        await record_effect(tx, envelope, event)
 
     topic = f"{namespace}{PROFILE_EVENTS}"
     events = [EventEnvelope.wrap(deletion(), producer="test").to_json() for _ in range(5)]
@@ -210,11 +223,9 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_and_the_partition_m
     consumer = EventConsumer("flaky", PROFILE_EVENTS)
 
     @consumer.on(ProfileDeleted)
-    async def fail_for_doomed(
-        conn: Connection, envelope: EventEnvelope, event: ProfileDeleted
-    ) -> None:
+    async def fail_for_doomed(tx: Tx, envelope: EventEnvelope, event: ProfileDeleted) -> None:
         attempts[event.profile_id] = attempts.get(event.profile_id, 0) + 1
-        await record_effect(conn, envelope, event)
+        await record_effect(tx, envelope, event)
         if event.profile_id == doomed.profile_id:
             raise RuntimeError("this event can never be handled")
 
@@ -336,9 +347,9 @@ async def test_a_batch_with_a_failing_and_a_malformed_record_falls_back_to_one_a
     attempts: dict[uuid.UUID, int] = {}
 
     @consumer.on(ProfileDeleted)
-    async def record(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
+    async def record(tx: Tx, envelope: EventEnvelope, event: ProfileDeleted) -> None:
         attempts[event.profile_id] = attempts.get(event.profile_id, 0) + 1
-        await record_effect(conn, envelope, event)
+        await record_effect(tx, envelope, event)
         if event.profile_id == flaky.profile_id and attempts[event.profile_id] == 1:
             raise RuntimeError("fails the first time only")
 
@@ -505,9 +516,9 @@ class SlowConsumer:
         self.calls: list[uuid.UUID] = []
 
         @self.consumer.on(ProfileDeleted)
-        async def handle(conn: Connection, envelope: EventEnvelope, event: ProfileDeleted) -> None:
+        async def handle(tx: Tx, envelope: EventEnvelope, event: ProfileDeleted) -> None:
             self.calls.append(envelope.event_id)
-            await record_effect(conn, envelope, event)
+            await record_effect(tx, envelope, event)
             if envelope.event_id in self.hold:
                 self.entered.set()
                 await self.release.wait()
@@ -535,7 +546,7 @@ def service_runtime(
     migrations: Path,
     slow: SlowConsumer,
     **settings: Any,
-) -> ServiceRuntime:
+) -> ServiceRuntime[ServiceSettings, Connection]:
     return ServiceRuntime(
         ServiceSettings(
             service_name="runtime-test",
@@ -545,6 +556,7 @@ def service_runtime(
             kafka_topic_namespace=namespace,
             **{**FAST_KAFKA, **settings},
         ),
+        uow=UnitOfWork(lambda conn: conn, producer="runtime-test"),
         migrations_dir=migrations,
         consumers=[slow.consumer],
     )

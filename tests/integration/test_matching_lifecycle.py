@@ -41,11 +41,8 @@ from mentorship_shared.contracts.events import (
     ProfileDeleted,
 )
 from mentorship_shared.contracts.topics import MATCH_EVENTS
-from mentorship_shared.plumbing.database import (
-    Connection,
-    in_transaction,
-)
-from mentorship_shared.plumbing.outbox import Outbox
+from mentorship_shared.plumbing.outbox import EventSink
+from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 
 from tests.support.profiles import mentee, mentor
 
@@ -78,13 +75,11 @@ class Matcher:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def run(self, work: Callable[[MatchingRepository, Outbox], Awaitable[T]]) -> T:
+    async def run(self, work: Callable[[MatchingRepository, EventSink], Awaitable[T]]) -> T:
         """`work` in one transaction: an exception rolls back its changes and its events."""
-
-        async def transaction(conn: Connection) -> T:
-            return await work(MatchingRepository(conn), Outbox(conn, producer="matching"))
-
-        return await in_transaction(self.pool, transaction)
+        uow = UnitOfWork(MatchingRepository, producer="matching")
+        uow.bind(self.pool)
+        return await uow.run(lambda tx: work(tx.repo, tx.outbox))
 
     async def mentee(self, profile: MenteeProfile, policy: MatchPolicy = POLICY) -> Proposal | None:
         return await self.run(lambda r, o: use_cases.record_mentee(r, o, profile, policy))

@@ -14,6 +14,7 @@ from mentorship_shared.plumbing.http import install_error_handlers
 from mentorship_shared.plumbing.limits import RequestBodyLimit
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
 from mentorship_shared.plumbing.settings import ServiceSettings
+from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 from pydantic import BaseModel
 
 LIMIT = 100
@@ -234,7 +235,9 @@ async def test_every_service_app_has_the_limit_of_its_settings(tmp_path: Path) -
 
     # The app is never started: the route needs neither the database nor the broker.
     app = create_service_app(
-        ServiceRuntime(settings, migrations_dir=tmp_path),
+        ServiceRuntime(
+            settings, uow=UnitOfWork.of(settings, lambda conn: conn), migrations_dir=tmp_path
+        ),
         title="t",
         description="t",
         routers=[router],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mentorship_shared.plumbing.liveness import StallDetector, sample_interval
-from mentorship_shared.plumbing.worker import backoff_delay
+from mentorship_shared.plumbing.retry import backoff_delay
 
 TOPIC = "profile.events"
 

@@ -10,6 +10,7 @@ from aiokafka import TopicPartition
 from mentorship_shared.plumbing.consumer import EventConsumer
 from mentorship_shared.plumbing.runtime import ServiceRuntime
 from mentorship_shared.plumbing.settings import ServiceSettings
+from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 
 
 @dataclass
@@ -43,6 +44,7 @@ async def test_a_partition_whose_log_ends_before_our_position_is_read_from_the_s
 ) -> None:
     runtime = ServiceRuntime(
         ServiceSettings(service_name="t", database_url="postgresql://x@127.0.0.1/x", http_port=1),
+        uow=UnitOfWork(lambda conn: conn, producer="t"),
         migrations_dir=tmp_path,
     )
     lost, fine = TopicPartition("profile.events", 0), TopicPartition("profile.events", 1)

@@ -10,10 +10,10 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query, Request, Response
 from mentorship_shared.contracts.events import MatchOrigin, MatchParty
 from mentorship_shared.plumbing.auth import bearer_token, is_operator, is_owner
-from mentorship_shared.plumbing.database import Connection, in_transaction
+from mentorship_shared.plumbing.deps import OperatorDep, ServiceDeps
 from mentorship_shared.plumbing.http import ApiError, ErrorBody
-from mentorship_shared.plumbing.outbox import Outbox
-from mentorship_shared.plumbing.runtime import OperatorDep, PoolDep, RuntimeDep
+from mentorship_shared.plumbing.outbox import EventSink
+from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import use_cases
@@ -23,6 +23,10 @@ from .repository import MatchingRepository, MatchRecord, MatchStatus, RoundRecor
 from .scoring import ALGORITHM_VERSION
 
 router = APIRouter(prefix="/v1")
+
+deps = ServiceDeps[MatchingSettings, MatchingRepository]()
+SettingsDep = Annotated[MatchingSettings, Depends(deps.settings)]
+UowDep = Annotated[UnitOfWork[MatchingRepository], Depends(deps.uow)]
 
 T = TypeVar("T")
 
@@ -140,12 +144,6 @@ _OPERATOR: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _settings(runtime: RuntimeDep) -> MatchingSettings:
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
-    return settings
-
-
 _OWNER: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No bearer token."},
     404: {
@@ -155,13 +153,18 @@ _OWNER: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _authorize(runtime: RuntimeDep, request: Request, profile_id: uuid.UUID) -> None:
+async def _authorize(
+    settings: MatchingSettings,
+    uow: UnitOfWork[MatchingRepository],
+    request: Request,
+    profile_id: uuid.UUID,
+) -> None:
     """The profile owner's token or the operator key; anyone else gets a 404."""
     token = bearer_token(request)
-    if is_operator(token, runtime.settings.operator_api_key):
+    if is_operator(token, settings.operator_api_key):
         return
-    async with runtime.pool.acquire() as conn:
-        credential = await MatchingRepository(conn).credential(profile_id)
+    async with uow.reading() as repo:
+        credential = await repo.credential(profile_id)
     if not is_owner(token, credential):
         raise ApiError(
             404,
@@ -171,25 +174,28 @@ async def _authorize(runtime: RuntimeDep, request: Request, profile_id: uuid.UUI
         )
 
 
-async def _mentee_owner(mentee_id: uuid.UUID, runtime: RuntimeDep, request: Request) -> uuid.UUID:
-    await _authorize(runtime, request, mentee_id)
+async def _mentee_owner(
+    mentee_id: uuid.UUID, settings: SettingsDep, uow: UowDep, request: Request
+) -> uuid.UUID:
+    await _authorize(settings, uow, request, mentee_id)
     return mentee_id
 
 
-async def _mentor_owner(mentor_id: uuid.UUID, runtime: RuntimeDep, request: Request) -> uuid.UUID:
-    await _authorize(runtime, request, mentor_id)
+async def _mentor_owner(
+    mentor_id: uuid.UUID, settings: SettingsDep, uow: UowDep, request: Request
+) -> uuid.UUID:
+    await _authorize(settings, uow, request, mentor_id)
     return mentor_id
 
 
 async def _match_party(
-    match_id: uuid.UUID, runtime: RuntimeDep, request: Request
+    match_id: uuid.UUID, settings: SettingsDep, uow: UowDep, request: Request
 ) -> MatchParty | None:
     """Which side of the match the caller is (None for the operator); 404 for anyone else."""
     token = bearer_token(request)
-    if is_operator(token, runtime.settings.operator_api_key):
+    if is_operator(token, settings.operator_api_key):
         return None
-    async with runtime.pool.acquire() as conn:
-        repo = MatchingRepository(conn)
+    async with uow.reading() as repo:
         match = await repo.get_match(match_id)
         if match is not None:
             if is_owner(token, await repo.credential(match.mentee_id)):
@@ -226,18 +232,16 @@ def _answering_party(caller: MatchParty | None, stated: MatchParty | None) -> Ma
 
 
 async def _run(
-    runtime: RuntimeDep,
-    action: Callable[[MatchingRepository, Outbox], Awaitable[T]],
+    uow: UnitOfWork[MatchingRepository],
+    action: Callable[[MatchingRepository, EventSink], Awaitable[T]],
 ) -> T:
     """One use case in one transaction (retried on a deadlock), refusals mapped to HTTP."""
 
-    async def work(conn: Connection) -> T:
-        return await action(
-            MatchingRepository(conn), Outbox(conn, producer=runtime.settings.service_name)
-        )
+    async def work(tx: Transaction[MatchingRepository]) -> T:
+        return await action(tx.repo, tx.outbox)
 
     try:
-        return await in_transaction(runtime.pool, work)
+        return await uow.run(work)
     except use_cases.MatchNotFound as refusal:
         raise ApiError(404, refusal.code, refusal.message) from refusal
     except use_cases.MatchRefused as refusal:
@@ -250,9 +254,9 @@ async def _run(
     summary="A mentor's capacity and open matches",
     responses=_OWNER,
 )
-async def get_mentor_slots(mentor_id: MentorId, pool: PoolDep) -> MentorSlots:
-    async with pool.acquire() as conn:
-        mentor = await MatchingRepository(conn).mentor_load(mentor_id)
+async def get_mentor_slots(mentor_id: MentorId, uow: UowDep) -> MentorSlots:
+    async with uow.reading() as repo:
+        mentor = await repo.mentor_load(mentor_id)
     if mentor is None:
         raise ApiError(
             404,
@@ -277,15 +281,14 @@ async def get_mentor_slots(mentor_id: MentorId, pool: PoolDep) -> MentorSlots:
 )
 async def list_matches(
     mentee_id: MenteeId,
-    pool: PoolDep,
+    uow: UowDep,
     limit: int = Query(
         default=20,
         ge=1,
         description="Most matches to return: at most 100, a larger value gives 100.",
     ),
 ) -> MatchList:
-    async with pool.acquire() as conn:
-        repo = MatchingRepository(conn)
+    async with uow.reading() as repo:
         matches = await repo.matches_for_mentee(mentee_id, min(limit, 100))
         if not matches and not await repo.mentee_exists(mentee_id):
             raise ApiError(404, "mentee_not_found", use_cases.UNKNOWN_MENTEE)
@@ -305,16 +308,17 @@ async def list_matches(
 )
 async def suggest_mentors(
     mentee_id: MenteeId,
-    runtime: RuntimeDep,
+    settings: SettingsDep,
+    uow: UowDep,
     limit: int = Query(
         default=5,
         ge=1,
         description="Most suggestions to return: at most 20, a larger value gives 20.",
     ),
 ) -> SuggestionList:
-    policy = _settings(runtime).match_policy()
+    policy = settings.match_policy()
     proposals = await _run(
-        runtime, lambda repo, _: use_cases.suggest_mentors(repo, mentee_id, min(limit, 20), policy)
+        uow, lambda repo, _: use_cases.suggest_mentors(repo, mentee_id, min(limit, 20), policy)
     )
     return SuggestionList(
         mentee_id=mentee_id,
@@ -337,11 +341,15 @@ async def suggest_mentors(
     responses={**_OWNER, **_CONFLICT},
 )
 async def request_mentor(
-    mentee_id: MenteeId, body: MentorRequest, runtime: RuntimeDep, response: Response
+    mentee_id: MenteeId,
+    body: MentorRequest,
+    settings: SettingsDep,
+    uow: UowDep,
+    response: Response,
 ) -> MatchView:
-    policy = _settings(runtime).match_policy()
+    policy = settings.match_policy()
     match = await _run(
-        runtime,
+        uow,
         lambda repo, outbox: use_cases.request_mentor(
             repo, outbox, mentee_id, body.mentor_id, policy
         ),
@@ -356,9 +364,9 @@ async def request_mentor(
     summary="One match (its mentee, its mentor or the operator)",
     responses=_OWNER,
 )
-async def get_match(match_id: uuid.UUID, _: CallerParty, pool: PoolDep) -> MatchView:
-    async with pool.acquire() as conn:
-        match = await MatchingRepository(conn).get_match(match_id)
+async def get_match(match_id: uuid.UUID, _: CallerParty, uow: UowDep) -> MatchView:
+    async with uow.reading() as repo:
+        match = await repo.get_match(match_id)
     if match is None:
         raise ApiError(404, "match_not_found", "No match with this id.")
     return _match_view(match)
@@ -372,11 +380,11 @@ async def get_match(match_id: uuid.UUID, _: CallerParty, pool: PoolDep) -> Match
     responses={**_OWNER, **_CONFLICT},
 )
 async def accept_match(
-    match_id: uuid.UUID, body: Acceptance, caller: CallerParty, runtime: RuntimeDep
+    match_id: uuid.UUID, body: Acceptance, caller: CallerParty, uow: UowDep
 ) -> MatchView:
     party = _answering_party(caller, body.party)
     match = await _run(
-        runtime, lambda repo, outbox: use_cases.accept_match(repo, outbox, match_id, party)
+        uow, lambda repo, outbox: use_cases.accept_match(repo, outbox, match_id, party)
     )
     return _match_view(match)
 
@@ -392,12 +400,16 @@ async def accept_match(
     responses={**_OWNER, **_CONFLICT},
 )
 async def decline_match(
-    match_id: uuid.UUID, body: Decline, caller: CallerParty, runtime: RuntimeDep
+    match_id: uuid.UUID,
+    body: Decline,
+    caller: CallerParty,
+    settings: SettingsDep,
+    uow: UowDep,
 ) -> MatchView:
     party = _answering_party(caller, body.party)
-    policy = _settings(runtime).match_policy()
+    policy = settings.match_policy()
     match = await _run(
-        runtime,
+        uow,
         lambda repo, outbox: use_cases.decline_match(
             repo, outbox, match_id, party, body.reason or None, policy
         ),
@@ -417,9 +429,11 @@ async def decline_match(
     status_code=201,
     responses=_OPERATOR,
 )
-async def run_round(_: OperatorDep, runtime: RuntimeDep, response: Response) -> RoundView:
-    policy = _settings(runtime).match_policy()
-    outcome = await _run(runtime, lambda repo, outbox: use_cases.run_round(repo, outbox, policy))
+async def run_round(
+    _: OperatorDep, settings: SettingsDep, uow: UowDep, response: Response
+) -> RoundView:
+    policy = settings.match_policy()
+    outcome = await _run(uow, lambda repo, outbox: use_cases.run_round(repo, outbox, policy))
     response.headers["Location"] = f"/v1/rounds/{outcome.record.id}"
     return _round_view(outcome.record)
 
@@ -430,9 +444,9 @@ async def run_round(_: OperatorDep, runtime: RuntimeDep, response: Response) -> 
     summary="A cohort round's report (operator)",
     responses={**_OPERATOR, **_NOT_FOUND},
 )
-async def get_round(round_id: uuid.UUID, _: OperatorDep, pool: PoolDep) -> RoundView:
-    async with pool.acquire() as conn:
-        record = await MatchingRepository(conn).get_round(round_id)
+async def get_round(round_id: uuid.UUID, _: OperatorDep, uow: UowDep) -> RoundView:
+    async with uow.reading() as repo:
+        record = await repo.get_round(round_id)
     if record is None:
         raise ApiError(404, "round_not_found", "No round with this id.")
     return _round_view(record)

@@ -5,26 +5,27 @@ from __future__ import annotations
 from fastapi import FastAPI
 from mentorship_shared.contracts.topics import MATCH_EVENTS
 from mentorship_shared.plumbing import metrics
-from mentorship_shared.plumbing.database import Connection
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
+from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 
 from . import api, dashboard
 from .config import MIGRATIONS_DIR, MatchingSettings
 from .expiry import ProposalExpirer
 from .handlers import profile_events_consumer
+from .repository import MatchingRepository
 
 
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     settings = settings or MatchingSettings()
+    uow = UnitOfWork.of(settings, MatchingRepository)
     runtime = ServiceRuntime(
         settings,
+        uow=uow,
         migrations_dir=MIGRATIONS_DIR,
         consumers=[profile_events_consumer(settings)],
         workers=[
             ProposalExpirer(
-                settings.match_policy(),
-                producer=settings.service_name,
-                poll_interval=settings.expiry_poll_seconds,
+                uow, settings.match_policy(), poll_interval=settings.expiry_poll_seconds
             )
         ],
         publishes=[MATCH_EVENTS],
@@ -42,9 +43,8 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     )
 
 
-async def _count_matches_by_status(conn: Connection) -> None:
+async def _count_matches_by_status(repo: MatchingRepository) -> None:
     """`mentorship_matches{status}`, before each scrape of /metrics."""
-    rows = await conn.fetch("SELECT status, count(*) AS matches FROM matches GROUP BY status")
-    counts = {row["status"]: row["matches"] for row in rows}
+    counts = await repo.count_matches_by_status()
     for status in metrics.MATCH_STATUSES:
         metrics.MATCHES.labels(status).set(counts.get(status, 0))

@@ -29,11 +29,12 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from mentorship_shared.contracts.skills import TAXONOMY
 from mentorship_shared.plumbing.database import Connection
+from mentorship_shared.plumbing.deps import OperatorDep
 from mentorship_shared.plumbing.http import ErrorBody
-from mentorship_shared.plumbing.runtime import OperatorDep, RuntimeDep, ServiceRuntime
+from mentorship_shared.plumbing.runtime import ServiceRuntime
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, Field
@@ -445,7 +446,7 @@ async def read_peer(
         return None, f"{base_url}/metrics: {reason}"
 
 
-async def own_metrics(runtime: ServiceRuntime, service: str) -> ServiceMetrics:
+async def own_metrics(runtime: ServiceRuntime[Any, Any], service: str) -> ServiceMetrics:
     """This process's metrics, refreshed as a scrape would (outbox backlog, consumer lag)."""
     await runtime.refresh_metrics()
     return parse_metrics(generate_latest(REGISTRY).decode(), service=service)
@@ -636,7 +637,9 @@ async def read_skills(conn: Connection, strong_level: int) -> SkillPanel:
     return SkillPanel(strong_level=strong_level, skills=ranked)
 
 
-async def read_dashboard(runtime: ServiceRuntime, settings: MatchingSettings) -> DashboardView:
+async def read_dashboard(
+    runtime: ServiceRuntime[Any, Any], settings: MatchingSettings
+) -> DashboardView:
     timeout = settings.dashboard_peer_timeout_seconds
     peers = asyncio.gather(
         read_peer(settings.dashboard_profile_url, timeout, "DASHBOARD_PROFILE_URL"),
@@ -691,10 +694,9 @@ _OPERATOR: dict[int | str, dict[str, Any]] = {
     ),
     responses=_OPERATOR,
 )
-async def get_dashboard(_: OperatorDep, runtime: RuntimeDep) -> DashboardView:
-    settings = runtime.settings
-    assert isinstance(settings, MatchingSettings)
-    return await read_dashboard(runtime, settings)
+async def get_dashboard(_: OperatorDep, request: Request) -> DashboardView:
+    runtime: ServiceRuntime[MatchingSettings, Any] = request.app.state.runtime
+    return await read_dashboard(runtime, runtime.settings)
 
 
 _STATIC_TYPES = {

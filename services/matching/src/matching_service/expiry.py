@@ -7,8 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from functools import partial
 
-from mentorship_shared.plumbing.database import Connection, in_transaction
-from mentorship_shared.plumbing.outbox import Outbox
+from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 from mentorship_shared.plumbing.worker import PollingWorker
 
 from . import use_cases
@@ -24,26 +23,29 @@ class ProposalExpirer(PollingWorker):
     expired under its mentee's and its own row lock, and a second look finds it ended."""
 
     def __init__(
-        self, policy: MatchPolicy, *, producer: str, poll_interval: float, batch_size: int = 100
+        self,
+        uow: UnitOfWork[MatchingRepository],
+        policy: MatchPolicy,
+        *,
+        poll_interval: float,
+        batch_size: int = 100,
     ) -> None:
         super().__init__(
             name="proposal-expirer", channel="matches_due", poll_interval=poll_interval
         )
         self._policy = policy
-        self._producer = producer
+        self._uow = uow
         self._batch_size = batch_size
 
     async def run_once(self) -> bool:
-        async with self.pool.acquire() as conn:
-            due = await MatchingRepository(conn).due_proposals(datetime.now(UTC), self._batch_size)
+        async with self._uow.reading() as repo:
+            due = await repo.due_proposals(datetime.now(UTC), self._batch_size)
         expired = 0
         for match_id in due:
-            expired += await in_transaction(self.pool, partial(self._expire, match_id))
+            expired += await self._uow.run(partial(self._expire, match_id))
         if expired:
             log.info("%d proposals lapsed", expired)
         return len(due) == self._batch_size
 
-    async def _expire(self, match_id: uuid.UUID, conn: Connection) -> bool:
-        return await use_cases.expire_match(
-            MatchingRepository(conn), Outbox(conn, producer=self._producer), match_id, self._policy
-        )
+    async def _expire(self, match_id: uuid.UUID, tx: Transaction[MatchingRepository]) -> bool:
+        return await use_cases.expire_match(tx.repo, tx.outbox, match_id, self._policy)

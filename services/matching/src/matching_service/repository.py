@@ -508,6 +508,12 @@ class MatchingRepository:
         )
         return [_match(row) for row in rows]
 
+    async def count_matches_by_status(self) -> dict[str, int]:
+        rows = await self._conn.fetch(
+            "SELECT status, count(*) AS matches FROM matches GROUP BY status"
+        )
+        return {row["status"]: row["matches"] for row in rows}
+
     # --- shortlists -----------------------------------------------------------------------
 
     async def exposure(

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
+from mentorship_shared.plumbing.deps import OperatorDep, ServiceDeps
 from mentorship_shared.plumbing.http import ErrorBody
 from mentorship_shared.plumbing.logs import mask_email
-from mentorship_shared.plumbing.runtime import OperatorDep, PoolDep
+from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 from pydantic import BaseModel, Field
 
+from .config import NotificationSettings
 from .repository import NotificationRepository
 
 router = APIRouter(prefix="/v1")
+
+deps = ServiceDeps[NotificationSettings, NotificationRepository]()
+UowDep = Annotated[UnitOfWork[NotificationRepository], Depends(deps.uow)]
 
 
 class NotificationView(BaseModel):
@@ -49,15 +54,15 @@ class NotificationList(BaseModel):
 )
 async def list_notifications(
     _: OperatorDep,
-    pool: PoolDep,
+    uow: UowDep,
     limit: int = Query(
         default=50,
         ge=1,
         description="Most notifications to return: at most 200, a larger value gives 200.",
     ),
 ) -> NotificationList:
-    async with pool.acquire() as conn:
-        records = await NotificationRepository(conn).recent(min(limit, 200))
+    async with uow.reading() as repo:
+        records = await repo.recent(min(limit, 200))
     return NotificationList(
         notifications=[
             NotificationView(

@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from mentorship_shared.contracts.topics import NOTIFICATION_EVENTS
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
+from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 
 from . import api
 from .config import MIGRATIONS_DIR, NotificationSettings
 from .dispatcher import MailDispatcher
 from .handlers import match_events_consumer, profile_events_consumer
 from .mailer import SmtpMailer
+from .repository import NotificationRepository
 from .use_cases import DeliveryPolicy
 
 
@@ -24,7 +26,9 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         starttls=settings.smtp_starttls,
         timeout=settings.smtp_timeout_seconds,
     )
+    uow = UnitOfWork.of(settings, NotificationRepository)
     dispatcher = MailDispatcher(
+        uow,
         mailer,
         DeliveryPolicy(
             mail_from=settings.mail_from,
@@ -33,13 +37,13 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
             retry_base_seconds=settings.send_retry_base_seconds,
             daily_limit_per_recipient=settings.mail_daily_limit_per_recipient,
         ),
-        producer=settings.service_name,
         poll_interval=settings.dispatcher_poll_interval_seconds,
         batch_size=settings.mail_batch_size,
         concurrency=settings.mail_send_concurrency,
     )
     runtime = ServiceRuntime(
         settings,
+        uow=uow,
         migrations_dir=MIGRATIONS_DIR,
         consumers=[profile_events_consumer(), match_events_consumer(settings)],
         workers=[dispatcher],

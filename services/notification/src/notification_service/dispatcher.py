@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from mentorship_shared.plumbing.outbox import BufferedOutbox
+from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 from mentorship_shared.plumbing.worker import PollingWorker
 
 from . import use_cases
@@ -29,10 +29,10 @@ class MailDispatcher(PollingWorker):
 
     def __init__(
         self,
+        uow: UnitOfWork[NotificationRepository],
         mailer: Mailer,
         policy: use_cases.DeliveryPolicy,
         *,
-        producer: str,
         poll_interval: float,
         batch_size: int = 1,
         batches_per_run: int = 5,
@@ -41,7 +41,7 @@ class MailDispatcher(PollingWorker):
         super().__init__(name="mail-dispatcher", channel=_WAKE_CHANNEL, poll_interval=poll_interval)
         self._mailer = mailer
         self._policy = policy
-        self._producer = producer
+        self._uow = uow
         self._batch_size = batch_size
         self._batches_per_run = batches_per_run
         self._concurrency = concurrency
@@ -62,12 +62,9 @@ class MailDispatcher(PollingWorker):
 
     async def send_batch(self) -> int:
         """Send up to `batch_size` due notifications; returns how many were due (0: none)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            repo = NotificationRepository(conn)
-            batch = await repo.lock_due(self._batch_size)
+        async with self._uow() as tx:
+            batch = await tx.repo.lock_due(self._batch_size)
             if not batch:
                 return 0
-            events = BufferedOutbox(conn, producer=self._producer)
-            await use_cases.deliver_batch(repo, events, self._mailer, batch, self._policy)
-            await events.flush()
+            await use_cases.deliver_batch(tx.repo, tx.outbox, self._mailer, batch, self._policy)
         return len(batch)

@@ -15,11 +15,13 @@ from mentorship_shared.contracts.events import (
 )
 from mentorship_shared.contracts.topics import MATCH_EVENTS, PROFILE_EVENTS
 from mentorship_shared.plumbing.consumer import EventConsumer
-from mentorship_shared.plumbing.database import Connection
+from mentorship_shared.plumbing.unit_of_work import Transaction
 
 from . import use_cases
 from .config import NotificationSettings
 from .repository import NotificationRepository
+
+Tx = Transaction[NotificationRepository]
 
 
 def profile_events_consumer() -> EventConsumer:
@@ -30,24 +32,20 @@ def profile_events_consumer() -> EventConsumer:
     )
 
     @consumer.on(MenteeRegistered)
-    async def on_mentee_registered(
-        conn: Connection, _: EventEnvelope, event: MenteeRegistered
-    ) -> None:
-        await use_cases.record_contact(NotificationRepository(conn), event.profile)
+    async def on_mentee_registered(tx: Tx, _: EventEnvelope, event: MenteeRegistered) -> None:
+        await use_cases.record_contact(tx.repo, event.profile)
 
     @consumer.on(MentorRegistered)
-    async def on_mentor_registered(
-        conn: Connection, _: EventEnvelope, event: MentorRegistered
-    ) -> None:
-        await use_cases.record_contact(NotificationRepository(conn), event.profile)
+    async def on_mentor_registered(tx: Tx, _: EventEnvelope, event: MentorRegistered) -> None:
+        await use_cases.record_contact(tx.repo, event.profile)
 
     @consumer.on(ProfileUpdated)
-    async def on_profile_updated(conn: Connection, _: EventEnvelope, event: ProfileUpdated) -> None:
-        await use_cases.record_contact(NotificationRepository(conn), event.profile)
+    async def on_profile_updated(tx: Tx, _: EventEnvelope, event: ProfileUpdated) -> None:
+        await use_cases.record_contact(tx.repo, event.profile)
 
     @consumer.on(ProfileDeleted)
-    async def on_profile_deleted(conn: Connection, _: EventEnvelope, event: ProfileDeleted) -> None:
-        await use_cases.forget_contact(NotificationRepository(conn), event.profile_id)
+    async def on_profile_deleted(tx: Tx, _: EventEnvelope, event: ProfileDeleted) -> None:
+        await use_cases.forget_contact(tx.repo, event.profile_id)
 
     return consumer
 
@@ -63,35 +61,19 @@ def match_events_consumer(settings: NotificationSettings) -> EventConsumer:
     )
 
     @consumer.on(MatchProposed)
-    async def on_match_proposed(
-        conn: Connection, envelope: EventEnvelope, event: MatchProposed
-    ) -> None:
-        await use_cases.queue_match_mails(
-            NotificationRepository(conn), envelope, event, settings.message_id_domain
-        )
+    async def on_match_proposed(tx: Tx, envelope: EventEnvelope, event: MatchProposed) -> None:
+        await use_cases.queue_match_mails(tx.repo, envelope, event, settings.message_id_domain)
 
     @consumer.on(MatchAccepted)
-    async def on_match_accepted(
-        conn: Connection, envelope: EventEnvelope, event: MatchAccepted
-    ) -> None:
-        await use_cases.queue_match_mails(
-            NotificationRepository(conn), envelope, event, settings.message_id_domain
-        )
+    async def on_match_accepted(tx: Tx, envelope: EventEnvelope, event: MatchAccepted) -> None:
+        await use_cases.queue_match_mails(tx.repo, envelope, event, settings.message_id_domain)
 
     @consumer.on(MatchDeclined)
-    async def on_match_declined(
-        conn: Connection, envelope: EventEnvelope, event: MatchDeclined
-    ) -> None:
-        await use_cases.queue_match_mails(
-            NotificationRepository(conn), envelope, event, settings.message_id_domain
-        )
+    async def on_match_declined(tx: Tx, envelope: EventEnvelope, event: MatchDeclined) -> None:
+        await use_cases.queue_match_mails(tx.repo, envelope, event, settings.message_id_domain)
 
     @consumer.on(MatchExpired)
-    async def on_match_expired(
-        conn: Connection, envelope: EventEnvelope, event: MatchExpired
-    ) -> None:
-        await use_cases.queue_match_mails(
-            NotificationRepository(conn), envelope, event, settings.message_id_domain
-        )
+    async def on_match_expired(tx: Tx, envelope: EventEnvelope, event: MatchExpired) -> None:
+        await use_cases.queue_match_mails(tx.repo, envelope, event, settings.message_id_domain)
 
     return consumer

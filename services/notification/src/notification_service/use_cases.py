@@ -24,9 +24,9 @@ from mentorship_shared.contracts.events import (
     NotificationFailed,
     NotificationSent,
 )
-from mentorship_shared.plumbing import metrics
 from mentorship_shared.plumbing.logs import mask_email
 from mentorship_shared.plumbing.outbox import EventSink
+from mentorship_shared.plumbing.retry import backoff_delay
 from mentorship_shared.plumbing.tracing import span_continuing
 from mentorship_shared.plumbing.urls import (
     AsyncResolver,
@@ -34,8 +34,8 @@ from mentorship_shared.plumbing.urls import (
     check_public_url_async,
     url_host,
 )
-from mentorship_shared.plumbing.worker import backoff_delay
 
+from . import metrics
 from .mailer import SEND_ERRORS, Mailer, is_permanent
 from .message import MailComposer
 from .repository import DueNotification, NotificationIntent, NotificationRepository

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from mentorship_shared.contracts.skills import TAXONOMY
 from mentorship_shared.plumbing.auth import bearer_token, hash_token, is_operator
+from mentorship_shared.plumbing.deps import ServiceDeps
 from mentorship_shared.plumbing.http import ERROR_RESPONSES, ApiError, ErrorBody, FieldError
 from mentorship_shared.plumbing.limits import client_address
-from mentorship_shared.plumbing.runtime import PoolDep, RuntimeDep
+from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 from pydantic import ValidationError
 
 from . import use_cases
@@ -23,8 +24,6 @@ from .repository import (
     RateLimit,
     RateLimited,
     StoredProfile,
-    count_registration_attempt,
-    unit_of_work,
 )
 from .schemas import (
     MenteeRegistration,
@@ -36,6 +35,10 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/v1")
+
+deps = ServiceDeps[ProfileSettings, PostgresProfileStore]()
+SettingsDep = Annotated[ProfileSettings, Depends(deps.settings)]
+UowDep = Annotated[UnitOfWork[PostgresProfileStore], Depends(deps.uow)]
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such profile, or not yours."}
@@ -82,9 +85,13 @@ async def list_skills(response: Response) -> list[SkillView]:
     responses={**ERROR_RESPONSES, **_CONFLICT, **_RATE_LIMITED},
 )
 async def register_mentee(
-    body: MenteeRegistration, request: Request, runtime: RuntimeDep, response: Response
+    body: MenteeRegistration,
+    request: Request,
+    settings: SettingsDep,
+    uow: UowDep,
+    response: Response,
 ) -> RegistrationView:
-    return await _register(request, runtime, body, response)
+    return await _register(request, settings, uow, body, response)
 
 
 @router.post(
@@ -95,19 +102,22 @@ async def register_mentee(
     responses={**ERROR_RESPONSES, **_CONFLICT, **_RATE_LIMITED},
 )
 async def register_mentor(
-    body: MentorRegistration, request: Request, runtime: RuntimeDep, response: Response
+    body: MentorRegistration,
+    request: Request,
+    settings: SettingsDep,
+    uow: UowDep,
+    response: Response,
 ) -> RegistrationView:
-    return await _register(request, runtime, body, response)
+    return await _register(request, settings, uow, body, response)
 
 
 async def _register(
     request: Request,
-    runtime: RuntimeDep,
+    settings: ProfileSettings,
+    uow: UnitOfWork[PostgresProfileStore],
     body: MenteeRegistration | MentorRegistration,
     response: Response,
 ) -> RegistrationView:
-    settings = runtime.settings
-    assert isinstance(settings, ProfileSettings)
     # A valid request is counted before it is tried, in its own transaction: a refused one
     # stores and publishes nothing, and an attempt on a taken address (409) counts as well,
     # so the limits also slow down probing which addresses are registered.
@@ -120,29 +130,32 @@ async def _register(
         RateLimit("email", body.email.strip().lower(), settings.registration_rate_per_email),
     ]
     try:
-        await count_registration_attempt(
-            runtime.pool, limits, window_seconds=settings.registration_rate_window_seconds
-        )
+        async with uow() as tx:
+            await tx.repo.count_registration_attempt(
+                limits, window_seconds=settings.registration_rate_window_seconds
+            )
     except RateLimited as refused:
         raise _rate_limited(refused, settings.registration_rate_window_seconds) from refused
     if isinstance(body, MentorRegistration):
         await _check_link(body.booking_url)
     try:
-        async with unit_of_work(runtime.pool) as (store, events):
-            stored, token = await use_cases.register(store, events, body)
+        async with uow() as tx:
+            stored, token = await use_cases.register(tx.repo, tx.outbox, body)
     except EmailTaken as error:
         raise _email_taken() from error
     response.headers["Location"] = f"/v1/profiles/{stored.profile.profile_id}"
     return RegistrationView(**_view_fields(stored), token=token)
 
 
-async def _authorize(request: Request, profile_id: uuid.UUID, runtime: RuntimeDep) -> uuid.UUID:
+async def _authorize(
+    request: Request, profile_id: uuid.UUID, settings: SettingsDep, uow: UowDep
+) -> uuid.UUID:
     """The owner's token or the operator key; anyone else learns nothing (404)."""
     token = bearer_token(request)
-    if is_operator(token, runtime.settings.operator_api_key):
+    if is_operator(token, settings.operator_api_key):
         return profile_id
-    async with runtime.pool.acquire() as conn:
-        stored_hash = await PostgresProfileStore(conn).token_hash(profile_id)
+    async with uow.reading() as store:
+        stored_hash = await store.token_hash(profile_id)
     if stored_hash is None or not hmac.compare_digest(stored_hash, hash_token(token)):
         raise _not_found()
     return profile_id
@@ -157,9 +170,9 @@ AuthorizedProfileId = Annotated[uuid.UUID, Depends(_authorize)]
     summary="Read your profile",
     responses={**_AUTH, **_NOT_FOUND},
 )
-async def get_profile(profile_id: AuthorizedProfileId, pool: PoolDep) -> ProfileView:
-    async with pool.acquire() as conn:
-        stored = await PostgresProfileStore(conn).get(profile_id)
+async def get_profile(profile_id: AuthorizedProfileId, uow: UowDep) -> ProfileView:
+    async with uow.reading() as store:
+        stored = await store.get(profile_id)
     if stored is None:
         raise _not_found()
     return ProfileView(**_view_fields(stored))
@@ -172,13 +185,13 @@ async def get_profile(profile_id: AuthorizedProfileId, pool: PoolDep) -> Profile
     responses={**ERROR_RESPONSES, **_AUTH, **_NOT_FOUND, **_CONFLICT},
 )
 async def patch_profile(
-    profile_id: AuthorizedProfileId, body: ProfilePatch, pool: PoolDep
+    profile_id: AuthorizedProfileId, body: ProfilePatch, uow: UowDep
 ) -> ProfileView:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     await _check_link(changes.get("booking_url"))
     try:
-        async with unit_of_work(pool) as (store, events):
-            stored = await use_cases.update_profile(store, events, profile_id, changes)
+        async with uow() as tx:
+            stored = await use_cases.update_profile(tx.repo, tx.outbox, profile_id, changes)
     except use_cases.ProfileNotFound as error:
         raise _not_found() from error
     except EmailTaken as error:
@@ -197,10 +210,10 @@ async def patch_profile(
     summary="Delete your profile and erase your data",
     responses={**_AUTH, **_NOT_FOUND},
 )
-async def delete_profile(profile_id: AuthorizedProfileId, pool: PoolDep) -> Response:
+async def delete_profile(profile_id: AuthorizedProfileId, uow: UowDep) -> Response:
     try:
-        async with unit_of_work(pool) as (store, events):
-            await use_cases.delete_profile(store, events, profile_id)
+        async with uow() as tx:
+            await use_cases.delete_profile(tx.repo, tx.outbox, profile_id)
     except use_cases.ProfileNotFound as error:
         raise _not_found() from error
     return Response(status_code=204)
@@ -216,10 +229,10 @@ async def delete_profile(profile_id: AuthorizedProfileId, pool: PoolDep) -> Resp
     ),
     responses={**_AUTH, **_NOT_FOUND},
 )
-async def rotate_token(profile_id: AuthorizedProfileId, pool: PoolDep) -> RegistrationView:
+async def rotate_token(profile_id: AuthorizedProfileId, uow: UowDep) -> RegistrationView:
     try:
-        async with unit_of_work(pool) as (store, events):
-            stored, token = await use_cases.rotate_token(store, events, profile_id)
+        async with uow() as tx:
+            stored, token = await use_cases.rotate_token(tx.repo, tx.outbox, profile_id)
     except use_cases.ProfileNotFound as error:
         raise _not_found() from error
     return RegistrationView(**_view_fields(stored), token=token)

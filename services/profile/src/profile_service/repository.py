@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 from mentorship_shared.contracts.events import AnyProfile
 from mentorship_shared.plumbing.database import Connection
-from mentorship_shared.plumbing.outbox import Outbox, forget_published
+from mentorship_shared.plumbing.outbox import forget_published
 from pydantic import TypeAdapter
 
 from .domain import Profile
@@ -91,6 +90,32 @@ class PostgresProfileStore:
         await self._conn.execute("DELETE FROM profiles WHERE id = $1", profile_id)
         await forget_published(self._conn, [str(profile_id)])
 
+    async def count_registration_attempt(
+        self, limits: Sequence[RateLimit], *, window_seconds: int
+    ) -> None:
+        """Count one registration attempt against every limit, or raise RateLimited for the
+        first full one; raised inside the caller's transaction, the error rolls back every
+        count, so a refused attempt counts nothing at all.
+
+        The counts live in PostgreSQL, one upsert per limit, so concurrent attempts on several
+        instances never pass a limit together.
+        """
+        enabled = [limit for limit in limits if limit.limit > 0]
+        if not enabled:
+            return
+        await self._conn.execute(
+            "DELETE FROM registration_attempts "
+            "WHERE window_start < now() - make_interval(secs => $1::integer)",
+            window_seconds,
+        )
+        for limit in enabled:
+            counted = await self._conn.fetchval(
+                _COUNT_ATTEMPT, limit.bucket, window_seconds, limit.limit
+            )
+            if counted is None:
+                seconds: int = await self._conn.fetchval(_SECONDS_LEFT, window_seconds)
+                raise RateLimited(limit, max(1, seconds))
+
 
 def _stored(row: asyncpg.Record) -> StoredProfile:
     return StoredProfile(
@@ -98,13 +123,6 @@ def _stored(row: asyncpg.Record) -> StoredProfile:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
-
-
-@asynccontextmanager
-async def unit_of_work(pool: asyncpg.Pool) -> AsyncIterator[tuple[PostgresProfileStore, Outbox]]:
-    """A transaction with the profile store and the outbox on the same connection."""
-    async with pool.acquire() as conn, conn.transaction():
-        yield PostgresProfileStore(conn), Outbox(conn, producer="profile")
 
 
 @dataclass(frozen=True)
@@ -146,32 +164,3 @@ SELECT ceil(extract(epoch FROM
     to_timestamp((floor(extract(epoch FROM now()) / $1::integer) + 1) * $1::integer) - now()
 ))::integer
 """
-
-
-async def count_registration_attempt(
-    pool: asyncpg.Pool, limits: Sequence[RateLimit], *, window_seconds: int
-) -> None:
-    """Count one registration attempt against every limit, or raise RateLimited for the first
-    full one and count nothing at all.
-
-    The counts live in PostgreSQL and are taken with one upsert per limit in one transaction,
-    so concurrent attempts on several instances never pass a limit together.
-    """
-    enabled = [limit for limit in limits if limit.limit > 0]
-    if not enabled:
-        return
-    async with pool.acquire() as conn:
-        await conn.execute(
-            "DELETE FROM registration_attempts "
-            "WHERE window_start < now() - make_interval(secs => $1::integer)",
-            window_seconds,
-        )
-        async with conn.transaction():
-            for limit in enabled:
-                counted = await conn.fetchval(
-                    _COUNT_ATTEMPT, limit.bucket, window_seconds, limit.limit
-                )
-                if counted is None:
-                    seconds: int = await conn.fetchval(_SECONDS_LEFT, window_seconds)
-                    # Leaving the transaction with the error rolls back the other counts.
-                    raise RateLimited(limit, max(1, seconds))

@@ -3,11 +3,8 @@ AsyncAPI document of what a service consumes and publishes."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import random
-import time
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Union
 
@@ -23,6 +20,7 @@ from ..contracts.envelope import EventEnvelope, EventPayload
 from ..contracts.events import EVENT_TYPES
 from ..contracts.topics import dead_letter_topic, namespaced
 from .consumer import EventConsumer
+from .retry import until_available
 
 log = logging.getLogger(__name__)
 
@@ -59,23 +57,22 @@ async def ensure_topics(
 
 
 async def _start_admin(bootstrap_servers: str, timeout: float) -> AIOKafkaAdminClient:
-    deadline = time.monotonic() + timeout
-    delay = 0.2
-    while True:
+    async def attempt() -> AIOKafkaAdminClient:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
         try:
             await admin.start()
-            return admin
-        except KafkaError as error:
+        except BaseException:
             await admin.close()
-            if time.monotonic() + delay > deadline:
-                raise RuntimeError(
-                    f"Kafka at {bootstrap_servers} did not answer within {timeout:.0f} s "
-                    f"({error!r}); is it running and is KAFKA_BOOTSTRAP_SERVERS right?"
-                ) from error
-            log.info("waiting for Kafka at %s (%s)", bootstrap_servers, type(error).__name__)
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 5.0)
+            raise
+        return admin
+
+    return await until_available(
+        attempt,
+        what=f"Kafka at {bootstrap_servers}",
+        transient=(KafkaError,),
+        timeout=timeout,
+        hint="is it running and is KAFKA_BOOTSTRAP_SERVERS right?",
+    )
 
 
 def create_broker(

@@ -32,11 +32,10 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import asyncpg
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaMessage
@@ -47,14 +46,16 @@ from ..contracts.envelope import EventEnvelope, EventPayload
 from ..contracts.topics import dead_letter_topic
 from . import metrics, tracing
 from .database import TRANSIENT_DB_ERRORS, Connection
-from .outbox import Outbox
-from .worker import backoff_delay
+from .retry import backoff_delay
+from .unit_of_work import Transaction, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=EventPayload)
 _T = TypeVar("_T")
-Handler = Callable[[Connection, EventEnvelope, P], Awaitable[None]]
+#: An event handler: the open transaction (the service's repository and outbox), the envelope
+#: and the payload.
+Handler = Callable[[Transaction[Any], EventEnvelope, P], Awaitable[None]]
 # uuid5 namespace for messages that carry no usable event id (their content hash names them).
 _RAW_MESSAGE_NAMESPACE = uuid.UUID("6f1c4d0e-58a4-4f0a-9a53-5b0e3c2d8e11")
 #: Header `devstack dlq replay` puts on a replayed dead letter: "<dlq topic>:<partition>:<offset>".
@@ -109,7 +110,7 @@ class EventConsumer:
         self.topic = topic
         self.description = description
         self._handlers: dict[str, _Registration] = {}
-        self._pool: asyncpg.Pool | None = None
+        self._uow: UnitOfWork[Any] | None = None
         self._producer = ""
         self._max_attempts = 5
         self._retry_base = 0.2
@@ -141,17 +142,16 @@ class EventConsumer:
 
     def bind(
         self,
-        pool: asyncpg.Pool,
+        uow: UnitOfWork[Any],
         *,
-        producer: str,
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         on_progress: Callable[[], None] | None = None,
     ) -> None:
         """Attach the runtime resources (done once at service start-up). `on_progress` is
         called whenever a message is finished or retried (the liveness check listens)."""
-        self._pool = pool
-        self._producer = producer
+        self._uow = uow
+        self._producer = uow.producer
         self._max_attempts = max_attempts
         self._retry_base = retry_base_seconds
         self._on_progress = on_progress or _nothing
@@ -315,15 +315,15 @@ class EventConsumer:
         started = time.monotonic()
         outcomes: list[str] = []
         try:
-            async with self._acquire() as conn, conn.transaction():
+            async with self._transaction() as tx:
                 # Every inbox row of the batch in one statement, before the handlers.
-                new = await _record_handled(conn, self.name, handled)
+                new = await _record_handled(tx.conn, self.name, handled)
                 for delivery, (envelope, registration, payload) in zip(
                     deliveries, parsed, strict=True
                 ):
                     with self._span(delivery) as span:
                         outcome = await self._handle_in(
-                            conn,
+                            tx,
                             delivery,
                             envelope,
                             registration,
@@ -477,12 +477,12 @@ class EventConsumer:
         registration: _Registration,
         payload: EventPayload | None,
     ) -> str:
-        async with self._acquire() as conn, conn.transaction():
-            return await self._handle_in(conn, delivery, envelope, registration, payload)
+        async with self._transaction() as tx:
+            return await self._handle_in(tx, delivery, envelope, registration, payload)
 
     async def _handle_in(
         self,
-        conn: Connection,
+        tx: Transaction[Any],
         delivery: Delivery,
         envelope: EventEnvelope,
         registration: _Registration | None,
@@ -497,7 +497,7 @@ class EventConsumer:
             return "ignored"
         if first_time is None:
             first_time = await _record_processed(
-                conn,
+                tx.conn,
                 self.name,
                 envelope.event_id,
                 envelope.event_type,
@@ -507,7 +507,7 @@ class EventConsumer:
             )
         if not first_time:
             return "duplicate"
-        await registration.handler(conn, envelope, payload)
+        await registration.handler(tx, envelope, payload)
         return "handled"
 
     async def _dead_letter(
@@ -515,9 +515,9 @@ class EventConsumer:
     ) -> None:
         event_id = envelope.event_id if envelope is not None else _content_id(delivery)
         event_type = envelope.event_type if envelope is not None else "unknown"
-        async with self._acquire() as conn, conn.transaction():
+        async with self._transaction() as tx:
             first_time = await _record_processed(
-                conn,
+                tx.conn,
                 self.name,
                 event_id,
                 event_type,
@@ -538,7 +538,7 @@ class EventConsumer:
                     "dlq-original-offset": str(delivery.offset),
                 }
             )
-            await Outbox(conn, producer=self._producer).add_raw(
+            await tx.outbox.add_raw(
                 event_id=uuid.uuid4(),
                 topic=dead_letter_topic(self.topic),
                 key=delivery.key.decode(errors="replace") if delivery.key is not None else None,
@@ -577,10 +577,10 @@ class EventConsumer:
                 )
                 await asyncio.sleep(delay)
 
-    def _acquire(self) -> Any:
-        if self._pool is None:
-            raise RuntimeError(f"consumer {self.name} is not bound to a pool")
-        return self._pool.acquire()
+    def _transaction(self) -> AbstractAsyncContextManager[Transaction[Any]]:
+        if self._uow is None:
+            raise RuntimeError(f"consumer {self.name} is not bound to a service")
+        return self._uow()
 
 
 def _nothing() -> None:

@@ -11,22 +11,18 @@ import asyncio
 import hashlib
 import json
 import logging
-import random
 import re
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
 import asyncpg.pool
 
-log = logging.getLogger(__name__)
+from .retry import until_available
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: A connection, whether opened alone or borrowed from a pool.
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -58,23 +54,20 @@ async def connect_pool(
     url: str, *, min_size: int = 2, max_size: int = 10, timeout: float = 60.0
 ) -> asyncpg.Pool:
     """Open a pool, retrying with backoff until the server answers or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    delay = 0.2
-    while True:
-        try:
-            pool: asyncpg.Pool = await asyncpg.create_pool(
-                url, min_size=min_size, max_size=max_size, command_timeout=30, init=_init_connection
-            )
-            return pool
-        except TRANSIENT_DB_ERRORS as error:
-            if time.monotonic() + delay > deadline:
-                raise RuntimeError(
-                    f"PostgreSQL at {describe_url(url)} did not answer within {timeout:.0f} s "
-                    f"({error!r}); is it running and is DATABASE_URL right?"
-                ) from error
-            log.info("waiting for PostgreSQL at %s (%s)", describe_url(url), type(error).__name__)
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 5.0)
+
+    async def attempt() -> asyncpg.Pool:
+        pool: asyncpg.Pool = await asyncpg.create_pool(
+            url, min_size=min_size, max_size=max_size, command_timeout=30, init=_init_connection
+        )
+        return pool
+
+    return await until_available(
+        attempt,
+        what=f"PostgreSQL at {describe_url(url)}",
+        transient=TRANSIENT_DB_ERRORS,
+        timeout=timeout,
+        hint="is it running and is DATABASE_URL right?",
+    )
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -174,24 +167,3 @@ RETRYABLE_CONFLICTS: tuple[type[BaseException], ...] = (
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
 )
-
-
-async def in_transaction(
-    pool: asyncpg.Pool,
-    work: Callable[[Connection], Awaitable[T]],
-    *,
-    attempts: int = 5,
-) -> T:
-    """Run `work` in one transaction; again (after a short jittered pause) when PostgreSQL
-    aborted it for a deadlock or a serialization conflict with a concurrent transaction."""
-    for attempt in range(1, attempts + 1):
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                return await work(conn)
-        except RETRYABLE_CONFLICTS as error:
-            if attempt == attempts:
-                raise
-            delay = 0.02 * 2**attempt * (0.5 + random.random())
-            log.info("transaction conflict (%s); retrying in %.2f s", type(error).__name__, delay)
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable")

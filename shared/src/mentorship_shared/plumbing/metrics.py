@@ -73,29 +73,3 @@ MATCH_SCORE = Histogram(
     ["origin"],
     buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
 )
-
-# --- notification -----------------------------------------------------------------------------
-
-EMAILS_SENT = Counter(
-    "mentorship_emails_sent_total",
-    "Mails the mail server accepted, by template.",
-    ["template"],
-)
-EMAILS_FAILED = Counter(
-    "mentorship_emails_failed_total",
-    "Mails that failed, by template and outcome: 'retrying' (the send failed, another attempt "
-    "is scheduled) or 'given_up' (no further attempt: the sends kept failing, failed for good, "
-    "or the mail could not be built; NotificationFailed is published).",
-    ["template", "outcome"],
-)
-
-# --- mentorship -------------------------------------------------------------------------------
-
-#: The statuses a mentorship can have (the `mentorships.status` check constraint).
-MENTORSHIP_STATUSES = ("active", "completed", "ended_early", "lapsed")
-
-MENTORSHIPS = Gauge(
-    "mentorship_mentorships",
-    "Mentorships in the mentorship database by current status (refreshed at every scrape).",
-    ["status"],
-)

@@ -20,21 +20,19 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..contracts.topics import topic_partitions
 from . import metrics
-from .auth import bearer_token, is_operator
 from .broker import (
     asyncapi_document,
     create_broker,
@@ -44,24 +42,28 @@ from .broker import (
 )
 from .consumer import EventConsumer
 from .database import (
-    Connection,
     apply_migrations,
     connect_pool,
     load_migrations,
     plumbing_migrations,
 )
-from .http import ERROR_RESPONSES, ApiError, install_error_handlers, install_operational_routes
+from .http import ERROR_RESPONSES, install_error_handlers, install_operational_routes
 from .limits import RequestBodyLimit
 from .liveness import Stall, StallDetector, TopicPartitionKey, sample_interval
 from .outbox import OutboxRelay, pending_count
+from .retry import until_available
 from .settings import ServiceSettings
 from .tracing import Tracing, configure_tracing, http_telemetry
+from .unit_of_work import UnitOfWork
 from .worker import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-#: Sets a service's own gauges from its database just before a scrape.
-MetricsRefresher = Callable[[Connection], Awaitable[None]]
+S = TypeVar("S", bound=ServiceSettings)
+R = TypeVar("R")
+
+#: Sets a service's own gauges from its database (through its repository) before a scrape.
+MetricsRefresher = Callable[[R], Awaitable[None]]
 
 
 class BackgroundWorker(Protocol):
@@ -72,23 +74,27 @@ class BackgroundWorker(Protocol):
     async def stop(self) -> None: ...
 
 
-class ServiceRuntime:
-    """Owns a service's pool, broker, outbox relay, consumers and workers.
+class ServiceRuntime(Generic[S, R]):
+    """Owns a service's pool, unit of work, broker, outbox relay, consumers and workers.
 
-    `publishes` names the topics the service's events go to (for the AsyncAPI document);
-    `metrics_refreshers` set the service's own gauges before each scrape of `/metrics`."""
+    `uow` is the service's unit of work (its repository and the outbox in every transaction);
+    the runtime binds it to the pool at start-up, before anything uses it. `publishes` names the topics the service's events go to (for
+    the AsyncAPI document); `metrics_refreshers` set the service's own gauges before each
+    scrape of `/metrics`."""
 
     def __init__(
         self,
-        settings: ServiceSettings,
+        settings: S,
         *,
+        uow: UnitOfWork[R],
         migrations_dir: Path,
         consumers: Sequence[EventConsumer] = (),
         workers: Sequence[BackgroundWorker] = (),
         publishes: Sequence[str] = (),
-        metrics_refreshers: Sequence[MetricsRefresher] = (),
+        metrics_refreshers: Sequence[MetricsRefresher[R]] = (),
     ) -> None:
         self.settings = settings
+        self.uow = uow
         self._migrations_dir = migrations_dir
         self.consumers = list(consumers)
         self._workers = list(workers)
@@ -147,6 +153,7 @@ class ServiceRuntime:
             max_size=settings.db_pool_max_size,
             timeout=settings.startup_timeout_seconds,
         )
+        self.uow.bind(self._pool)
         await apply_migrations(
             self._pool,
             plumbing_migrations() + load_migrations("service", self._migrations_dir),
@@ -170,8 +177,7 @@ class ServiceRuntime:
         await self.relay.start(self._pool)
         for consumer in self.consumers:
             consumer.bind(
-                self._pool,
-                producer=settings.service_name,
+                self.uow,
                 max_attempts=settings.consumer_max_attempts,
                 retry_base_seconds=settings.consumer_retry_base_seconds,
                 on_progress=functools.partial(self.stall_detector.progressed, consumer.name),
@@ -191,22 +197,21 @@ class ServiceRuntime:
         )
 
     async def _start_broker(self) -> None:
-        deadline = time.monotonic() + self.settings.startup_timeout_seconds
-        delay = 0.2
-        while True:
+        async def attempt() -> None:
             try:
                 await self.broker.start()
-                return
-            except (KafkaError, OSError) as error:
+            except BaseException:
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
-                if time.monotonic() + delay > deadline:
-                    raise RuntimeError(
-                        f"Kafka at {self.settings.kafka_bootstrap_servers} did not answer: {error!r}"
-                    ) from error
-                log.info("waiting for Kafka (%s)", type(error).__name__)
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 5.0)
+                raise
+
+        await until_available(
+            attempt,
+            what=f"Kafka at {self.settings.kafka_bootstrap_servers}",
+            transient=(KafkaError, OSError),
+            timeout=self.settings.startup_timeout_seconds,
+            hint="is it running and is KAFKA_BOOTSTRAP_SERVERS right?",
+        )
 
     async def _drain_consumers(self) -> None:
         """Stop taking records, let in-flight handlers finish within the grace period, and
@@ -282,8 +287,10 @@ class ServiceRuntime:
             async with asyncio.timeout(2.0), self._pool.acquire() as conn:
                 pending = await pending_count(conn)
                 metrics.OUTBOX_PENDING.labels(self.settings.service_name).set(pending)
-                for refresh in self._metrics_refreshers:
-                    await refresh(conn)
+            if self._metrics_refreshers:
+                async with asyncio.timeout(2.0), self.uow.reading() as repo:
+                    for refresh in self._metrics_refreshers:
+                        await refresh(repo)
         except Exception as error:
             log.warning("metrics not refreshed from the database: %r", error)
 
@@ -412,7 +419,7 @@ class ServiceRuntime:
 class _RefreshMetricsBeforeScrape:
     """Pure ASGI middleware: `GET /metrics` first refreshes the runtime's state gauges."""
 
-    def __init__(self, app: ASGIApp, *, runtime: ServiceRuntime) -> None:
+    def __init__(self, app: ASGIApp, *, runtime: ServiceRuntime[Any, Any]) -> None:
         self.app = app
         self.runtime = runtime
 
@@ -440,25 +447,8 @@ async def _restart_truncated_partition(
     await kafka_consumer.seek_to_beginning(partition)
 
 
-# FastAPI dependencies are coroutines on purpose: a plain `def` one is run in a worker thread,
-# and the hand-off to that thread cost the profile service 8 % of its CPU per registration.
-async def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-async def _pool(request: Request) -> asyncpg.Pool:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime.pool
-
-
-#: FastAPI dependency: the service's connection pool.
-PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
-RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
-
-
 def create_service_app(
-    runtime: ServiceRuntime, *, title: str, description: str, routers: Sequence[APIRouter]
+    runtime: ServiceRuntime[Any, Any], *, title: str, description: str, routers: Sequence[APIRouter]
 ) -> FastAPI:
     """A FastAPI app with the runtime's lifespan, the shared error shape and operational routes."""
     app = FastAPI(
@@ -477,21 +467,3 @@ def create_service_app(
         # Every route documents our 422 body instead of FastAPI's default one.
         app.include_router(router, responses=ERROR_RESPONSES)
     return app
-
-
-async def _operator(request: Request, runtime: RuntimeDep) -> None:
-    """Operator routes: the operator key as a bearer token, or 401/403."""
-    token = bearer_token(request)
-    if runtime.settings.operator_api_key is None:
-        raise ApiError(
-            403,
-            "operator_key_not_configured",
-            "This service was started without OPERATOR_API_KEY, so operator calls are refused; "
-            "set it in the service's environment.",
-        )
-    if not is_operator(token, runtime.settings.operator_api_key):
-        raise ApiError(403, "forbidden", "This call needs the operator key.")
-
-
-#: FastAPI dependency for routes only operators may call.
-OperatorDep = Annotated[None, Depends(_operator)]

@@ -4,8 +4,7 @@ The outbox relay and the mail dispatcher both work this way: a trigger NOTIFYs a
 rows commit, the loop wakes and drains in batches, and when nothing notifies it (a missed
 notification, rows that became due with time) it still polls every `poll_interval` seconds.
 
-Every retry in the plumbing waits `backoff_delay(...)`: exponential in the number of failures,
-capped, and jittered, so instances that failed together do not retry together.
+A loop whose work fails waits `retry.backoff_delay(...)` before the next run.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -22,24 +19,12 @@ import asyncpg.pool
 from aiokafka.errors import KafkaError
 
 from .database import TRANSIENT_DB_ERRORS
+from .retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
 #: Failures of the loop's dependencies that are retried with backoff rather than reported as bugs.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (KafkaError, *TRANSIENT_DB_ERRORS)
-
-
-def backoff_delay(
-    failures: int,
-    *,
-    base: float,
-    cap: float,
-    rand: Callable[[], float] = random.random,
-) -> float:
-    """Seconds to wait after the `failures`-th failure in a row (1, 2, ...): `base` doubled per
-    failure up to `cap`, times a random factor in [0.5, 1.5)."""
-    exponent = min(max(failures, 1) - 1, 30)  # 2**30 * base is past any cap
-    return min(cap, base * 2.0**exponent) * (0.5 + rand())
 
 
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
@@ -126,7 +111,7 @@ class PollingWorker:
                 await asyncio.sleep(delay)
                 continue
             except Exception:
-                delay = 5.0 * (0.5 + random.random())
+                delay = backoff_delay(1, base=5.0, cap=5.0)
                 log.exception("%s failed unexpectedly; retrying in %.1f s", self.name, delay)
                 await self.reset()
                 await asyncio.sleep(delay)
