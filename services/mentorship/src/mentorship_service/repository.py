@@ -48,6 +48,16 @@ class Assessment:
     levels: dict[str, int]
 
 
+@dataclass(frozen=True)
+class Access:
+    """Who a mentorship belongs to, with the credentials that prove it."""
+
+    mentee_id: uuid.UUID
+    mentor_id: uuid.UUID
+    mentee_credential: str | None
+    mentor_credential: str | None
+
+
 _MENTORSHIP_COLUMNS = """
     id, match_id, mentee_id, mentor_id, status, cadence_weeks, started_at, schedule_anchor,
     check_ins, reminded_for, nudged_for, completion_proposed_by, ended_at, ending, end_cause,
@@ -107,6 +117,20 @@ class MentorshipRepository:
             "SELECT credential FROM people WHERE profile_id = $1", profile_id
         )
         return credential
+
+    async def access(self, mentorship_id: uuid.UUID) -> Access | None:
+        row = await self._conn.fetchrow(
+            """
+            SELECT m.mentee_id, m.mentor_id,
+                   e.credential AS mentee_credential, r.credential AS mentor_credential
+            FROM mentorships m
+            LEFT JOIN people e ON e.profile_id = m.mentee_id
+            LEFT JOIN people r ON r.profile_id = m.mentor_id
+            WHERE m.id = $1
+            """,
+            mentorship_id,
+        )
+        return None if row is None else Access(**dict(row))
 
     async def any_erased(self, profile_ids: Sequence[uuid.UUID]) -> bool:
         return bool(
