@@ -25,6 +25,8 @@ from typing import Any, TypeVar, cast
 from fastapi import FastAPI
 from matching_service.app import create_app as create_matching
 from matching_service.config import MatchingSettings
+from mentorship_service.app import create_app as create_mentorship
+from mentorship_service.config import MentorshipSettings
 from mentorship_shared.plumbing.runtime import ServiceRuntime
 from notification_service.app import create_app as create_notification
 from notification_service.config import NotificationSettings
@@ -65,6 +67,7 @@ SERVICES: dict[str, Callable[[], FastAPI]] = {
     "profile": lambda: create_profile(defaults_of(ProfileSettings)),
     "matching": lambda: create_matching(defaults_of(MatchingSettings)),
     "notification": lambda: create_notification(defaults_of(NotificationSettings)),
+    "mentorship": lambda: create_mentorship(defaults_of(MentorshipSettings)),
 }
 
 

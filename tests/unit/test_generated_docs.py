@@ -10,13 +10,34 @@ from typing import Any
 
 import pytest
 from mentorship_shared.contracts.events import EVENT_TYPES
-from mentorship_shared.contracts.topics import MATCH_EVENTS, NOTIFICATION_EVENTS, PROFILE_EVENTS
+from mentorship_shared.contracts.topics import (
+    MATCH_EVENTS,
+    MENTORSHIP_EVENTS,
+    NOTIFICATION_EVENTS,
+    PROFILE_EVENTS,
+)
 
 from tools import gen_docs
 
 PROFILE_TYPES = {"MenteeRegistered", "MentorRegistered", "ProfileUpdated", "ProfileDeleted"}
 MATCH_TYPES = {"MatchProposed", "MatchAccepted", "MatchDeclined", "MatchExpired"}
 NOTIFICATION_TYPES = {"NotificationSent", "NotificationFailed"}
+MENTORSHIP_TYPES = {
+    "MentorshipStarted",
+    "GoalProposed",
+    "GoalAgreed",
+    "GoalAchieved",
+    "CheckInCadenceChanged",
+    "CheckInReminderIssued",
+    "CheckInMissed",
+    "CheckInLogged",
+    "FeedbackRequested",
+    "FeedbackGiven",
+    "SkillsReassessed",
+    "CompletionProposed",
+    "MentorshipEnded",
+    "MentorshipOutcomeRecorded",
+}
 
 #: Per service: topic -> the event types on it, for what it consumes and what it publishes
 #: (None: the raw messages of a dead-letter topic).
@@ -24,12 +45,18 @@ CONSUMES: dict[str, dict[str, set[str]]] = {
     "profile": {},
     "matching": {PROFILE_EVENTS: PROFILE_TYPES},
     "notification": {PROFILE_EVENTS: PROFILE_TYPES, MATCH_EVENTS: MATCH_TYPES},
+    "mentorship": {MATCH_EVENTS: {"MatchAccepted"}, PROFILE_EVENTS: PROFILE_TYPES},
 }
 PUBLISHES: dict[str, dict[str, set[str] | None]] = {
     "profile": {PROFILE_EVENTS: PROFILE_TYPES},
     "matching": {MATCH_EVENTS: MATCH_TYPES, f"{PROFILE_EVENTS}.dlq": None},
     "notification": {
         NOTIFICATION_EVENTS: NOTIFICATION_TYPES,
+        f"{PROFILE_EVENTS}.dlq": None,
+        f"{MATCH_EVENTS}.dlq": None,
+    },
+    "mentorship": {
+        MENTORSHIP_EVENTS: MENTORSHIP_TYPES,
         f"{PROFILE_EVENTS}.dlq": None,
         f"{MATCH_EVENTS}.dlq": None,
     },
