@@ -43,8 +43,12 @@ class FakeMentorshipStore:
         self.check_in_notes: list[CheckInNote] = []
         self.assessments: list[Assessment] = []
         self.locked: list[uuid.UUID] = []
+        self.people_locked: list[list[uuid.UUID]] = []
         #: Mentorships another scheduler holds (lock_if_due skips them).
         self.held_elsewhere: set[uuid.UUID] = set()
+
+    async def lock_people(self, profile_ids: Sequence[uuid.UUID]) -> None:
+        self.people_locked.append(sorted(profile_ids))
 
     async def upsert_person(
         self,
@@ -180,6 +184,9 @@ async def test_an_accepted_match_starts_one_mentorship_with_the_mentees_gaps(
     assert mentorship.started_at == T0
     assert store.wake[mentorship.id] == T0 + timedelta(days=12)
     assert [type(e) for e in sink.published] == [MentorshipStarted]
+    # Decided under the locks of both people, as a profile of either is decided under its own.
+    assert store.people_locked[-1] == sorted([event.mentee_id, event.mentor_id])
+    assert store.people_locked[0] == [engineer.profile_id]
     # The same acceptance again (a replay under a new event id): still one mentorship.
     assert await use_cases.start_mentorship(store, sink, event, POLICY) is None
     assert len(store.mentorships) == 1

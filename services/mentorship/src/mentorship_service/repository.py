@@ -58,6 +58,9 @@ class Access:
     mentor_credential: str | None
 
 
+#: First key of the advisory locks on people (`lock_people`).
+_PERSON_LOCK_CLASS = 0x6D656E74  # 'ment'
+
 _MENTORSHIP_COLUMNS = """
     id, match_id, mentee_id, mentor_id, status, cadence_weeks, started_at, schedule_anchor,
     check_ins, reminded_for, nudged_for, completion_proposed_by, ended_at, ending, end_cause,
@@ -70,6 +73,18 @@ class MentorshipRepository:
         self._conn = conn
 
     # --- people ------------------------------------------------------------------------
+
+    async def lock_people(self, profile_ids: Sequence[uuid.UUID]) -> None:
+        """Serialise, until the transaction ends, what is decided about these people: a
+        profile and an acceptance of the same mentee, handled at once by two consumers, would
+        otherwise each miss the other (the mentorship would never learn the mentee's gaps).
+        Taken in one global order, so two transactions never wait for each other."""
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext(p::text)) "
+            "FROM unnest($2::uuid[]) AS p ORDER BY hashtext(p::text)",
+            _PERSON_LOCK_CLASS,
+            sorted(set(profile_ids)),
+        )
 
     async def upsert_person(
         self,

@@ -62,7 +62,8 @@ class CadenceChange(_Strict):
 
 class NewMilestoneBody(_Strict):
     title: Title = Field(description="A step towards the goal, such as 'Draft the pricing page'.")
-    due_on: date = Field(description="When the step should be done (YYYY-MM-DD).")
+    # Not strict: the body reaches the model already parsed from JSON, where a date is a string.
+    due_on: date = Field(strict=False, description="When the step should be done (YYYY-MM-DD).")
 
 
 class NewGoal(_Strict):

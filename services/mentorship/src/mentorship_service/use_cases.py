@@ -46,6 +46,8 @@ def system_clock() -> datetime:
 class MentorshipStore(Protocol):
     """The repository as the use cases need it (MentorshipRepository in production)."""
 
+    async def lock_people(self, profile_ids: Sequence[uuid.UUID]) -> None: ...
+
     async def upsert_person(
         self,
         profile_id: uuid.UUID,
@@ -103,6 +105,7 @@ async def record_person(
     """Keep who the person is (their credential) and a mentee's self-assessment; mentorships
     that started before the mentee's profile arrived get their gaps now."""
     skills = profile.skills if isinstance(profile, MenteeProfile) else ()
+    await store.lock_people([profile.profile_id])
     stored = await store.upsert_person(
         profile.profile_id,
         kind=profile.kind,
@@ -125,6 +128,7 @@ async def start_mentorship(
 ) -> Mentorship | None:
     """A mentorship for an accepted match, from the moment the second side accepted; None
     when the match has one already or one of the two was erased."""
+    await store.lock_people([accepted.mentee_id, accepted.mentor_id])
     if await store.any_erased([accepted.mentee_id, accepted.mentor_id]):
         return None
     skills = await store.mentee_skills(accepted.mentee_id)
@@ -152,6 +156,7 @@ async def forget_person(
     """The person deleted their profile: their running mentorships end, every text in their
     mentorships is erased, and so is what the service kept of them. Returns how many
     mentorships ended."""
+    await store.lock_people([profile_id])
     mentorship_ids = await store.ids_of_person(profile_id)
     ended = 0
     for mentorship_id in mentorship_ids:
