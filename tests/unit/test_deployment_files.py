@@ -28,6 +28,8 @@ import yaml
 from fastapi import FastAPI
 from matching_service.app import create_app as create_matching_app
 from matching_service.config import MatchingSettings
+from mentorship_service.app import create_app as create_mentorship_app
+from mentorship_service.config import MentorshipSettings
 from mentorship_shared.contracts.topics import TOPIC_PARTITIONS
 from mentorship_shared.plumbing.settings import ServiceSettings
 from notification_service.app import create_app as create_notification_app
@@ -88,6 +90,7 @@ APPS = {
         App("profile", ProfileSettings, create_profile_app),
         App("matching", MatchingSettings, create_matching_app),
         App("notification", NotificationSettings, create_notification_app),
+        App("mentorship", MentorshipSettings, create_mentorship_app),
     )
 }
 APP_NAMES = sorted(APPS)
