@@ -17,8 +17,8 @@ from faststream.kafka import KafkaBroker
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import ProfileDeleted
 from mentorship_shared.contracts.topics import PROFILE_EVENTS, dead_letter_topic
-from mentorship_shared.plumbing import metrics, outbox, tracing
-from mentorship_shared.plumbing.broker import create_broker, subscribe
+from mentorship_shared.plumbing import metrics, relay, tracing
+from mentorship_shared.plumbing.broker import create_broker
 from mentorship_shared.plumbing.consumer import EventConsumer
 from mentorship_shared.plumbing.database import (
     Connection,
@@ -26,15 +26,11 @@ from mentorship_shared.plumbing.database import (
     connect_pool,
     plumbing_migrations,
 )
-from mentorship_shared.plumbing.outbox import (
-    BufferedOutbox,
-    Outbox,
-    OutboxRelay,
-    forget_published,
-    purge_published,
-)
+from mentorship_shared.plumbing.outbox import BufferedOutbox, Outbox, forget_published
+from mentorship_shared.plumbing.relay import OutboxRelay, purge_published
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
 from mentorship_shared.plumbing.settings import ServiceSettings
+from mentorship_shared.plumbing.subscription import subscribe
 from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 
 from tests.support.kafka import produce, read_topic
@@ -397,7 +393,7 @@ async def _kept(pool: asyncpg.Pool) -> set[uuid.UUID]:
 async def test_published_rows_past_the_retention_are_purged_and_pending_rows_never(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(outbox, "_PURGE_BATCH", 2)  # three old rows: the purge loops
+    monkeypatch.setattr(relay, "_PURGE_BATCH", 2)  # three old rows: the purge loops
     async with pool.acquire() as conn:
         for _ in range(3):
             await _queue(conn, "k", status="published", age_hours=200)

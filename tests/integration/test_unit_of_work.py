@@ -80,12 +80,16 @@ async def test_an_exception_rolls_back_state_and_events_and_skips_after_commit_a
     uow: UnitOfWork[Notes],
 ) -> None:
     ran: list[str] = []
-    with pytest.raises(RuntimeError, match="refused"):
+
+    async def refused() -> None:
         async with uow() as tx:
             await tx.repo.add("lost")
             await tx.outbox.publish(_deleted())
             tx.after_commit(lambda: ran.append("after"))
             raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        await refused()
     async with uow.reading() as notes:
         assert await notes.all() == []
     assert await _outbox(uow.pool) == []

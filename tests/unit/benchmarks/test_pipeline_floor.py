@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.pipeline_report import CpuFloor, busy_machine_ms, cpu_floor, ratios
+from benchmarks.pipeline.report import CpuFloor, busy_machine_ms, cpu_floor, ratios
 
 
 def hello_step(

@@ -9,7 +9,7 @@ import pytest
 from devstack import dlq
 from devstack.cli import build_parser
 from devstack.dlq import DeadLetter, DlqError, Progress
-from mentorship_shared.plumbing import consumer
+from mentorship_shared.plumbing import dead_letters
 
 EVENT_ID = "7b0cbb5e-4a59-4ac5-9f4e-2f5ff0b0a1a0"
 
@@ -160,8 +160,8 @@ def test_a_replay_of_a_replay_carries_only_the_latest_source() -> None:
 
 
 def test_the_header_names_agree_with_the_consumer() -> None:
-    assert dlq.REPLAYED_FROM_HEADER == consumer.REPLAYED_FROM_HEADER
-    assert dlq.DEAD_LETTER_HEADERS == consumer.DEAD_LETTER_HEADERS
+    assert dlq.REPLAYED_FROM_HEADER == dead_letters.REPLAYED_FROM_HEADER
+    assert dlq.DEAD_LETTER_HEADERS == dead_letters.DEAD_LETTER_HEADERS
 
 
 def test_select_picks_offsets_of_one_partition_in_order_and_refuses_missing_ones() -> None:

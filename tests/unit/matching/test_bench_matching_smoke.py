@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.matching import QUICK, main
+from benchmarks.matching.cli import main
+from benchmarks.matching.sizes import QUICK
 
 
 def test_quick_benchmark_writes_a_sane_report(tmp_path: Path) -> None:

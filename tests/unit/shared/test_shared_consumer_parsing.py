@@ -16,16 +16,13 @@ from mentorship_shared.contracts.events import (
     ProfileDeleted,
 )
 from mentorship_shared.contracts.topics import PROFILE_EVENTS
-from mentorship_shared.plumbing.consumer import (
-    Delivery,
-    EventConsumer,
-    PoisonMessage,
-    _content_id,
-)
-from mentorship_shared.plumbing.database import Connection
+from mentorship_shared.plumbing.consumer import EventConsumer
+from mentorship_shared.plumbing.dead_letters import PoisonMessage, content_id
+from mentorship_shared.plumbing.inbox import Delivery
+from mentorship_shared.plumbing.unit_of_work import Transaction
 
 
-async def _ignore(conn: Connection, envelope: EventEnvelope, payload: Any) -> None:
+async def _ignore(tx: Transaction[Any], envelope: EventEnvelope, payload: Any) -> None:
     raise AssertionError("no handler runs in these tests")
 
 
@@ -143,7 +140,7 @@ def test_registering_two_handlers_for_one_event_type_raises() -> None:
 def test_dead_letter_id_is_the_event_id_when_readable_and_stable_otherwise() -> None:
     event_id = uuid.uuid4()
     readable = delivery(wire(event_id=str(event_id), payload={}))
-    assert _content_id(readable) == event_id
+    assert content_id(readable) == event_id
     garbage = delivery(b"{not json")
-    assert _content_id(garbage) == _content_id(delivery(b"{not json"))
-    assert _content_id(garbage) != _content_id(delivery(b"{other garbage"))
+    assert content_id(garbage) == content_id(delivery(b"{not json"))
+    assert content_id(garbage) != content_id(delivery(b"{other garbage"))

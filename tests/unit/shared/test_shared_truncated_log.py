@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiokafka import TopicPartition
 from mentorship_shared.plumbing.consumer import EventConsumer
-from mentorship_shared.plumbing.runtime import ServiceRuntime
-from mentorship_shared.plumbing.settings import ServiceSettings
-from mentorship_shared.plumbing.unit_of_work import UnitOfWork
+from mentorship_shared.plumbing.liveness import LagMonitor
 
 
 @dataclass
@@ -39,19 +36,16 @@ class FakeSubscriber:
     consumer: Any
 
 
-async def test_a_partition_whose_log_ends_before_our_position_is_read_from_the_start(
-    tmp_path: Path,
-) -> None:
-    runtime = ServiceRuntime(
-        ServiceSettings(service_name="t", database_url="postgresql://x@127.0.0.1/x", http_port=1),
-        uow=UnitOfWork(lambda conn: conn, producer="t"),
-        migrations_dir=tmp_path,
-    )
+async def test_a_partition_whose_log_ends_before_our_position_is_read_from_the_start() -> None:
     lost, fine = TopicPartition("profile.events", 0), TopicPartition("profile.events", 1)
     kafka = FakeKafkaConsumer(highwaters={lost: 3, fine: 40}, positions={lost: 17, fine: 25})
-    runtime._subscriptions = [(EventConsumer("c", "profile.events"), FakeSubscriber(kafka))]  # type: ignore[list-item]
+    monitor = LagMonitor(
+        "t",
+        [(EventConsumer("c", "profile.events"), FakeSubscriber(kafka))],  # type: ignore[list-item]
+        stall_seconds=60,
+    )
 
-    lags = await runtime._read_consumer_lags()
+    lags = await monitor.read()
 
     assert kafka.rewound == [lost]
     # The lost partition reports no lag until it has been read again; the other one does.

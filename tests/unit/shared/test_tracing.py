@@ -17,7 +17,8 @@ import pytest
 from fastapi import FastAPI
 from mentorship_shared.contracts.events import ProfileDeleted
 from mentorship_shared.plumbing import tracing
-from mentorship_shared.plumbing.consumer import Delivery, EventConsumer
+from mentorship_shared.plumbing.consumer import EventConsumer
+from mentorship_shared.plumbing.inbox import Delivery
 from mentorship_shared.plumbing.logs import JsonFormatter, TextFormatter, TraceContext
 from mentorship_shared.plumbing.outbox import Outbox
 from mentorship_shared.plumbing.settings import ServiceSettings

@@ -2,7 +2,7 @@
 steady rate (open loop: a slow or absent service does not slow the schedule down).
 
 Used by the fault-injection suite (``tests/faults``) and the pipeline benchmark
-(``benchmarks/pipeline.py``), which also drives a hello-world server with it.
+(``benchmarks/pipeline/``), which also drives a hello-world server with it.
 
 Every registration has its own email address. A registration is retried (same body) after a
 transport error or a 5xx until it gets a definite answer: 201, or 409 after an earlier attempt

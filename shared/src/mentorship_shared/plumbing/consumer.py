@@ -26,26 +26,24 @@ and the rest are cancelled before they commit, so their records are delivered ag
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaMessage
 from opentelemetry.trace import Span
 from pydantic import ValidationError
 
 from ..contracts.envelope import EventEnvelope, EventPayload
-from ..contracts.topics import dead_letter_topic
 from . import metrics, tracing
-from .database import TRANSIENT_DB_ERRORS, Connection
+from .broker_loss import CommittedOffsets
+from .database import TRANSIENT_DB_ERRORS
+from .dead_letters import PoisonMessage, content_id, is_replay, park
+from .inbox import Delivery, record_handled, record_processed
 from .retry import backoff_delay
 from .unit_of_work import Transaction, UnitOfWork
 
@@ -56,44 +54,8 @@ _T = TypeVar("_T")
 #: An event handler: the open transaction (the service's repository and outbox), the envelope
 #: and the payload.
 Handler = Callable[[Transaction[Any], EventEnvelope, P], Awaitable[None]]
-# uuid5 namespace for messages that carry no usable event id (their content hash names them).
-_RAW_MESSAGE_NAMESPACE = uuid.UUID("6f1c4d0e-58a4-4f0a-9a53-5b0e3c2d8e11")
-#: Header `devstack dlq replay` puts on a replayed dead letter: "<dlq topic>:<partition>:<offset>".
-REPLAYED_FROM_HEADER = "dlq-replayed-from"
-#: Headers the consumer adds to a dead letter (a replay removes them again).
-DEAD_LETTER_HEADERS = (
-    "dlq-reason",
-    "dlq-error",
-    "dlq-consumer",
-    "dlq-original-topic",
-    "dlq-original-partition",
-    "dlq-original-offset",
-)
-#: How often, at most, a consumer asks the broker for its committed offsets before committing.
-_OFFSET_CHECK_SECONDS = 1.0
 #: Longest handler retry delay, whatever the attempt count.
 _MAX_RETRY_DELAY = 60.0
-
-
-class PoisonMessage(Exception):
-    """The message can never be processed as it is; it goes to the dead-letter topic."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What the consumer needs from one Kafka record, independent of the client library."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: Mapping[str, str]
 
 
 @dataclass
@@ -120,10 +82,8 @@ class EventConsumer:
         # Per partition of the batch in hand: the offset of its first record not finished yet.
         # The aiokafka position is already past the whole batch; lag counts from here instead.
         self._unfinished: dict[tuple[str, int], int] = {}
-        # The offset this consumer committed last per partition, and when the broker was last
-        # asked whether it still holds them (see `_broker_lost_our_offsets`).
-        self._committed: dict[tuple[str, int], int] = {}
-        self._offsets_checked_at = 0.0
+        # What this consumer committed last, checked against the broker before each commit.
+        self._committed = CommittedOffsets(name)
 
     def on(self, model: type[P]) -> Callable[[Handler[P]], Handler[P]]:
         """Register the handler of one event type (decorator)."""
@@ -215,52 +175,6 @@ class EventConsumer:
         finally:
             self._unfinished.clear()
 
-    async def _broker_lost_our_offsets(
-        self, kafka_consumer: Any, deliveries: list[Delivery]
-    ) -> bool:
-        """Before committing, at most once a second: does the broker still hold the offsets we
-        committed last on these partitions? A broker restarted without its data (the embedded
-        one keeps everything in memory) has none, and its new logs may already have grown
-        past our old positions, so the records we just read sit at offsets the new log gave
-        other events before them. Committing our position would skip those for good; instead
-        every assigned partition is read again from the start (handlers are idempotent).
-        An offset commit by this consumer is what could hide the loss, so the check comes
-        before it."""
-        now = time.monotonic()
-        if now - self._offsets_checked_at < _OFFSET_CHECK_SECONDS or not hasattr(
-            kafka_consumer, "committed"
-        ):
-            return False
-        self._offsets_checked_at = now
-        partitions = {(d.topic, d.partition) for d in deliveries} & set(self._committed)
-        lost = []
-        for topic, partition in sorted(partitions):
-            topic_partition = TopicPartition(topic, partition)
-            try:
-                async with asyncio.timeout(5.0):
-                    held = await kafka_consumer.committed(topic_partition)
-            except (KafkaError, TimeoutError):
-                return False  # the broker cannot say now; the commit will tell
-            if held is None or held < self._committed[(topic, partition)]:
-                lost.append((topic_partition, held))
-        if not lost:
-            return False
-        log.warning(
-            "the broker no longer holds our committed offsets (%s): it lost its data; reading "
-            "every assigned partition again from the start",
-            ", ".join(
-                f"{tp.topic}[{tp.partition}] {held} < {self._committed[(tp.topic, tp.partition)]}"
-                for tp, held in lost
-            ),
-            extra={"consumer": self.name},
-        )
-        self._committed.clear()
-        assigned = list(kafka_consumer.assignment())
-        if assigned:
-            await kafka_consumer.seek_to_beginning(*assigned)
-        metrics.HANDLER_RETRIES.labels(self.name, "offsets_lost").inc()
-        return True
-
     def unfinished_offset(self, topic: str, partition: int) -> int | None:
         """The offset of the first record of the batch in hand that is not finished, if the
         batch has one on this partition."""
@@ -269,11 +183,13 @@ class EventConsumer:
     async def _process_and_commit(self, message: KafkaMessage, deliveries: list[Delivery]) -> None:
         await self.process_all(deliveries)
         try:
-            if await self._broker_lost_our_offsets(message.consumer, deliveries):
+            partitions = {(d.topic, d.partition) for d in deliveries}
+            if await self._committed.lost(message.consumer, partitions):
+                metrics.HANDLER_RETRIES.labels(self.name, "offsets_lost").inc()
                 return
             await message.ack()
             for delivery in deliveries:
-                self._committed[(delivery.topic, delivery.partition)] = delivery.offset + 1
+                self._committed.record(delivery.topic, delivery.partition, delivery.offset + 1)
         except KafkaError as error:
             # A rebalance took the partition away: its new owner gets the records again, and
             # the inbox makes that redelivery a no-op.
@@ -317,7 +233,7 @@ class EventConsumer:
         try:
             async with self._transaction() as tx:
                 # Every inbox row of the batch in one statement, before the handlers.
-                new = await _record_handled(tx.conn, self.name, handled)
+                new = await record_handled(tx.conn, self.name, handled)
                 for delivery, (envelope, registration, payload) in zip(
                     deliveries, parsed, strict=True
                 ):
@@ -496,7 +412,7 @@ class EventConsumer:
         if registration is None:
             return "ignored"
         if first_time is None:
-            first_time = await _record_processed(
+            first_time = await record_processed(
                 tx.conn,
                 self.name,
                 envelope.event_id,
@@ -513,10 +429,10 @@ class EventConsumer:
     async def _dead_letter(
         self, delivery: Delivery, poison: PoisonMessage, envelope: EventEnvelope | None
     ) -> None:
-        event_id = envelope.event_id if envelope is not None else _content_id(delivery)
+        event_id = envelope.event_id if envelope is not None else content_id(delivery)
         event_type = envelope.event_type if envelope is not None else "unknown"
         async with self._transaction() as tx:
-            first_time = await _record_processed(
+            first_time = await record_processed(
                 tx.conn,
                 self.name,
                 event_id,
@@ -527,24 +443,13 @@ class EventConsumer:
             )
             if not first_time:
                 return
-            headers = dict(delivery.headers)
-            headers.update(
-                {
-                    "dlq-reason": poison.reason,
-                    "dlq-error": poison.detail[:2000],
-                    "dlq-consumer": f"{self._producer}/{self.name}",
-                    "dlq-original-topic": delivery.topic,
-                    "dlq-original-partition": str(delivery.partition),
-                    "dlq-original-offset": str(delivery.offset),
-                }
-            )
-            await tx.outbox.add_raw(
-                event_id=uuid.uuid4(),
-                topic=dead_letter_topic(self.topic),
-                key=delivery.key.decode(errors="replace") if delivery.key is not None else None,
+            await park(
+                tx.outbox,
+                delivery,
+                poison,
+                topic=self.topic,
+                consumer=f"{self._producer}/{self.name}",
                 event_type=event_type,
-                value=delivery.value,
-                headers=headers,
             )
         metrics.DEAD_LETTERS.labels(self.name, self.topic, poison.reason).inc()
         log.error(
@@ -585,91 +490,6 @@ class EventConsumer:
 
 def _nothing() -> None:
     pass
-
-
-def is_replay(delivery: Delivery) -> bool:
-    """Whether an operator replayed this record from a dead-letter topic."""
-    return REPLAYED_FROM_HEADER in delivery.headers
-
-
-async def _record_processed(
-    conn: Connection,
-    consumer: str,
-    event_id: uuid.UUID,
-    event_type: str,
-    delivery: Delivery,
-    outcome: str,
-    *,
-    replay: bool = False,
-) -> bool:
-    """Record the event id for `consumer`; False if it was there already (a duplicate).
-
-    A replayed dead letter takes over its event's 'dead_lettered' row, once per replayed
-    record: the row then names the replayed record, so a redelivery of that record is a
-    duplicate again. A 'handled' row is never taken over."""
-    inserted = await conn.fetchval(
-        "INSERT INTO processed_events AS p (consumer, event_id, event_type, outcome, "
-        "source_topic, source_partition, source_offset) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-        "ON CONFLICT (consumer, event_id) DO UPDATE SET event_type = EXCLUDED.event_type, "
-        "outcome = EXCLUDED.outcome, source_topic = EXCLUDED.source_topic, "
-        "source_partition = EXCLUDED.source_partition, source_offset = EXCLUDED.source_offset, "
-        "processed_at = now() "
-        "WHERE $8 AND p.outcome = 'dead_lettered' "
-        "AND (p.source_topic, p.source_partition, p.source_offset) IS DISTINCT FROM "
-        "(EXCLUDED.source_topic, EXCLUDED.source_partition, EXCLUDED.source_offset) "
-        "RETURNING true",
-        consumer,
-        event_id,
-        event_type,
-        outcome,
-        delivery.topic,
-        delivery.partition,
-        delivery.offset,
-        replay,
-    )
-    return bool(inserted)
-
-
-async def _record_handled(
-    conn: Connection, consumer: str, events: list[tuple[Delivery, EventEnvelope]]
-) -> set[uuid.UUID]:
-    """`_record_processed` for several events at once (outcome 'handled', none of them a
-    replay, no id twice): the ids recorded now; the others were processed before."""
-    if not events:
-        return set()
-    rows = await conn.fetch(
-        "INSERT INTO processed_events (consumer, event_id, event_type, outcome, source_topic, "
-        "source_partition, source_offset) "
-        "SELECT $1, e.event_id, e.event_type, 'handled', e.topic, e.partition, e.position "
-        "FROM unnest($2::uuid[], $3::text[], $4::text[], $5::integer[], $6::bigint[]) "
-        "AS e(event_id, event_type, topic, partition, position) "
-        "ON CONFLICT (consumer, event_id) DO NOTHING "
-        "RETURNING event_id",
-        consumer,
-        [envelope.event_id for _, envelope in events],
-        [envelope.event_type for _, envelope in events],
-        [delivery.topic for delivery, _ in events],
-        [delivery.partition for delivery, _ in events],
-        [delivery.offset for delivery, _ in events],
-    )
-    return {row["event_id"] for row in rows}
-
-
-def _content_id(delivery: Delivery) -> uuid.UUID:
-    event_id = _event_id_from(delivery.value)
-    if event_id is not None:
-        return event_id
-    digest = hashlib.sha256(delivery.value).hexdigest()
-    return uuid.uuid5(_RAW_MESSAGE_NAMESPACE, f"{delivery.topic}:{digest}")
-
-
-def _event_id_from(value: bytes) -> uuid.UUID | None:
-    """The event id of a message whose envelope is broken elsewhere, if it has a valid one."""
-    try:
-        data = json.loads(value)
-        return uuid.UUID(str(data["event_id"])) if isinstance(data, dict) else None
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def _short(error: ValidationError) -> str:

@@ -1,46 +1,25 @@
-"""Transactional outbox: the only way a service publishes.
+"""Transactional outbox, the writing side: the only way a service publishes.
 
 `Outbox` writes events into the `outbox` table on the caller's connection, inside the caller's
-transaction, so the state change and its event commit together or not at all. `OutboxRelay`
-publishes pending rows to Kafka and marks them published. If the process dies between the
-publish and the mark, the row is published again: delivery is at least once, and consumers
-deduplicate by event id.
-
-Published rows are history, and they carry whole payloads (a registration holds a name and an
-address): the relay deletes them once they are older than the retention, and an erasure deletes
-the published rows about the erased aggregate at once (`forget_published`).
+transaction, so the state change and its event commit together or not at all; the relay
+(`relay.py`) publishes them. Published rows carry whole payloads (a registration holds a name
+and an address): an erasure deletes the published rows about the erased aggregate at once
+(`forget_published`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
-from typing import Any, Protocol
-
-import asyncpg
-from aiokafka import AIOKafkaProducer
+from typing import Protocol
 
 from ..contracts.envelope import EventEnvelope, EventPayload
-from ..contracts.topics import namespaced
-from . import metrics, tracing
+from . import tracing
 from .database import Connection
-from .worker import PollingWorker
 
 log = logging.getLogger(__name__)
 
-# Relays of one service take this transaction-level lock per batch: batches from several
-# instances then never interleave, so the events of one key leave in commit order.
-_RELAY_LOCK = 0x6F7574626F78  # "outbox"
-_WAKE_CHANNEL = "outbox_pending"
-#: Most rows one purge statement deletes, so a long backlog goes in short transactions.
-_PURGE_BATCH = 5_000
-#: What a producer span records when the batch broke off before its row's answer came.
-_NOT_SENT = RuntimeError("the batch was interrupted before the broker answered")
 #: An outbox row's columns in `_INSERT_ROW`'s order: event id, topic, key, event type, value,
 #: headers.
 OutboxRow = tuple[uuid.UUID, str, str | None, str, bytes, dict[str, str]]
@@ -124,240 +103,6 @@ class BufferedOutbox(Outbox):
         return len(rows)
 
 
-class OutboxRelay(PollingWorker):
-    """Publishes pending outbox rows in batches; woken by NOTIFY, polling as a fallback.
-
-    Every `purge_interval` seconds it also deletes the rows published more than
-    `retention_hours` ago."""
-
-    def __init__(
-        self,
-        *,
-        bootstrap_servers: str,
-        service: str,
-        topic_namespace: str = "",
-        enable_idempotence: bool = False,
-        batch_size: int = 500,
-        poll_interval: float = 1.0,
-        linger_seconds: float = 0.0,
-        retention_hours: float = 168.0,
-        purge_interval: float = 600.0,
-        settle_seconds: float = 10.0,
-    ) -> None:
-        super().__init__(
-            name=f"{service}-outbox-relay", channel=_WAKE_CHANNEL, poll_interval=poll_interval
-        )
-        self._bootstrap_servers = bootstrap_servers
-        self._service = service
-        self._namespace = topic_namespace
-        self._enable_idempotence = enable_idempotence
-        self._batch_size = batch_size
-        self._linger = linger_seconds
-        self._backlog = False  # the last batch was full: more rows are waiting now
-        self._producer: AIOKafkaProducer | None = None
-        self._retention = timedelta(hours=retention_hours)
-        self._purge_interval = purge_interval
-        self._next_purge = 0.0  # the first run purges
-        # The highest offset the broker gave each partition we published to. Offsets never go
-        # back unless the broker lost the log (the embedded broker keeps topics in memory).
-        self._last_offsets: dict[tuple[str, int], int] = {}
-        # Topics to publish again once the broker has settled after losing their logs.
-        self._sweep_again: set[str] = set()
-        self._sweep_again_at = 0.0
-        # After the broker lost a topic's logs, how long it must stay quiet (no new loss
-        # seen) before every retained event of that topic is published once more.
-        self._settle_seconds = settle_seconds
-
-    async def run_once(self) -> bool:
-        if self._sweep_again and time.monotonic() >= self._sweep_again_at:
-            topics, self._sweep_again = set(self._sweep_again), set()
-            async with self.pool.acquire() as conn, conn.transaction():
-                await self._publish_again(
-                    conn, topics, [], why="the broker has settled after losing {topics}"
-                )
-        if self._linger and not self._backlog:
-            # Woken by a commit: let the commits right behind it join the batch.
-            await asyncio.sleep(self._linger)
-        more = await self.publish_batch() >= self._batch_size
-        self._backlog = more
-        if time.monotonic() >= self._next_purge:
-            async with self.pool.acquire() as conn:
-                purged = await purge_published(conn, older_than=self._retention)
-            self._next_purge = time.monotonic() + self._purge_interval
-            if purged:
-                log.info("deleted %d published outbox rows past the retention", purged)
-        return more
-
-    async def publish_batch(self) -> int:
-        """Publish up to one batch of pending rows; return how many were published."""
-        producer = await self._ensure_producer()
-        async with self.pool.acquire() as conn, conn.transaction():
-            # The relay lock and the rows in one statement: without the lock, no rows.
-            rows = await conn.fetch(
-                "SELECT id, topic, message_key, event_type, payload, headers FROM outbox "
-                "WHERE status = 'pending' AND (SELECT pg_try_advisory_xact_lock($2)) "
-                "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self._batch_size,
-                _RELAY_LOCK,
-            )
-            if not rows:
-                metrics.OUTBOX_PENDING.labels(self._service).set(0)
-                return 0
-            # send() only appends to the producer's buffer, in call order; awaiting the
-            # returned futures afterwards lets the whole batch go out in few requests.
-            spans = [_publish_span(row, self._namespace) for row in rows]
-            results: list[Any] = [_NOT_SENT] * len(rows)
-            try:
-                deliveries = [
-                    await producer.send(**_record(row, self._namespace, span.headers))
-                    for row, span in zip(rows, spans, strict=True)
-                ]
-                results = await asyncio.gather(*deliveries, return_exceptions=True)
-            finally:
-                for span, result in zip(spans, results, strict=True):
-                    span.end(result)
-            outcomes = list(zip(rows, results, strict=True))
-            published = [
-                row["id"] for row, result in outcomes if not isinstance(result, BaseException)
-            ]
-            failed = [
-                (row["id"], repr(result))
-                for row, result in outcomes
-                if isinstance(result, BaseException)
-            ]
-            if published:
-                await conn.execute(
-                    "UPDATE outbox SET status = 'published', published_at = now(), "
-                    "attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
-                    published,
-                )
-                lost = self._topics_the_broker_lost(outcomes)
-                if lost:
-                    await self._publish_again(conn, lost, published)
-                    # The broker may still be settling (the embedded one was seen to take
-                    # records while its topics were being created again, and to lose them):
-                    # once it has been quiet for a while, everything goes out once more.
-                    self._sweep_again.update(lost)
-                    self._sweep_again_at = time.monotonic() + self._settle_seconds
-            if failed:
-                await conn.executemany(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-                    failed,
-                )
-        for row, result in outcomes:
-            if not isinstance(result, BaseException):
-                metrics.EVENTS_PUBLISHED.labels(row["topic"], row["event_type"]).inc()
-        for _, result in outcomes:
-            if isinstance(result, BaseException):
-                raise result
-        return len(published)
-
-    def _topics_the_broker_lost(self, outcomes: list[tuple[asyncpg.Record, Any]]) -> set[str]:
-        """Outbox topics on which the broker just gave an offset below one it gave before."""
-        lost: set[str] = set()
-        for row, result in outcomes:
-            if isinstance(result, BaseException):
-                continue
-            key = (row["topic"], result.partition)
-            if result.offset < self._last_offsets.get(key, -1):
-                lost.add(row["topic"])
-            self._last_offsets[key] = result.offset
-        for topic in lost:  # start counting afresh on the new log
-            for key in [k for k in self._last_offsets if k[0] == topic]:
-                del self._last_offsets[key]
-        return lost
-
-    async def _publish_again(
-        self,
-        conn: Connection,
-        topics: set[str],
-        just_published: list[int],
-        why: str = "the broker's offsets went back on {topics}: it lost those logs",
-    ) -> None:
-        """The broker lost these topics' logs: every retained event on them goes out again.
-        Consumers record what they processed, so events they had already seen change nothing,
-        and the ones lost before anyone read them are delivered after all."""
-        status = await conn.execute(
-            "UPDATE outbox SET status = 'pending', published_at = NULL "
-            "WHERE status = 'published' AND topic = ANY($1::text[]) "
-            "AND id <> ALL($2::bigint[])",
-            sorted(topics),
-            just_published,
-        )
-        log.warning(
-            "%s; publishing the %s retained events again",
-            why.format(topics=", ".join(sorted(topics))),
-            status.split()[-1],
-        )
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap_servers,
-                enable_idempotence=self._enable_idempotence,
-                acks="all",
-                linger_ms=2,
-                client_id=f"{self._service}-outbox-relay",
-            )
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            self._producer = producer
-        return self._producer
-
-    async def reset(self) -> None:
-        # A producer that failed may hold broken connections; the next run builds a new one.
-        await self.close()
-
-    async def close(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            with contextlib.suppress(Exception):
-                await producer.stop()
-
-
-def _publish_span(row: asyncpg.Record, namespace: str) -> tracing.PublishSpan:
-    return tracing.PublishSpan(
-        namespaced(row["topic"], namespace), row["headers"], row["message_key"]
-    )
-
-
-def _record(row: asyncpg.Record, namespace: str, headers: Mapping[str, str]) -> dict[str, Any]:
-    """The Kafka record of an outbox row, with `headers` (the stored ones, carrying the trace
-    context of the row's producer span)."""
-    return {
-        "topic": namespaced(row["topic"], namespace),
-        "value": bytes(row["payload"]),
-        "key": row["message_key"].encode() if row["message_key"] is not None else None,
-        "headers": [(name, value.encode()) for name, value in headers.items()],
-    }
-
-
-async def pending_count(conn: Connection) -> int:
-    count: int = await conn.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'")
-    return count
-
-
-async def purge_published(conn: Connection, *, older_than: timedelta) -> int:
-    """Delete rows published longer than `older_than` ago (events and dead letters alike);
-    pending rows stay whatever their age. Returns how many rows went."""
-    purged = 0
-    while True:
-        status: str = await conn.execute(
-            "DELETE FROM outbox WHERE id = ANY(ARRAY("
-            "SELECT id FROM outbox WHERE status = 'published' AND published_at < now() - $1::interval "
-            "ORDER BY id LIMIT $2))",
-            older_than,
-            _PURGE_BATCH,
-        )
-        deleted = int(status.split()[-1])
-        purged += deleted
-        if deleted < _PURGE_BATCH:
-            return purged
-
-
 async def forget_published(conn: Connection, keys: Sequence[str]) -> int:
     """Delete the published rows keyed by any of `keys` (an erased profile's events and dead
     letters), in the caller's transaction. Pending rows stay: they still have to reach their
@@ -373,8 +118,5 @@ __all__: Sequence[str] = (
     "BufferedOutbox",
     "EventSink",
     "Outbox",
-    "OutboxRelay",
     "forget_published",
-    "pending_count",
-    "purge_published",
 )

@@ -21,7 +21,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -33,13 +33,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..contracts.topics import topic_partitions
 from . import metrics
-from .broker import (
-    asyncapi_document,
-    create_broker,
-    document_publications,
-    ensure_topics,
-    subscribe,
-)
+from .asyncapi import asyncapi_document, document_publications
+from .broker import create_broker, ensure_topics
 from .consumer import EventConsumer
 from .database import (
     apply_migrations,
@@ -49,13 +44,13 @@ from .database import (
 )
 from .http import ERROR_RESPONSES, install_error_handlers, install_operational_routes
 from .limits import RequestBodyLimit
-from .liveness import Stall, StallDetector, TopicPartitionKey, sample_interval
-from .outbox import OutboxRelay, pending_count
+from .liveness import LagMonitor, Stall
+from .relay import OutboxRelay, pending_count
 from .retry import until_available
 from .settings import ServiceSettings
+from .subscription import subscribe
 from .tracing import Tracing, configure_tracing, http_telemetry
 from .unit_of_work import UnitOfWork
-from .worker import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -128,14 +123,14 @@ class ServiceRuntime(Generic[S, R]):
             consumed_topics=[consumer.topic for consumer in self.consumers],
             namespace=settings.kafka_topic_namespace,
         )
-        self._lag_series: set[tuple[str, str, str, str]] = set()
         self._pool: asyncpg.Pool | None = None
         self._tracing: Tracing | None = None
         self.relay: OutboxRelay | None = None
-        self.stall_detector = StallDetector(settings.consumer_stall_seconds)
-        self._monitor: asyncio.Task[None] | None = None
-        # consumer name -> end offsets the broker reported at the monitor's last asking.
-        self._end_offsets: dict[str, dict[TopicPartitionKey, int]] = {}
+        self.lag = LagMonitor(
+            settings.service_name,
+            self._subscriptions,
+            stall_seconds=settings.consumer_stall_seconds,
+        )
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -180,13 +175,11 @@ class ServiceRuntime(Generic[S, R]):
                 self.uow,
                 max_attempts=settings.consumer_max_attempts,
                 retry_base_seconds=settings.consumer_retry_base_seconds,
-                on_progress=functools.partial(self.stall_detector.progressed, consumer.name),
+                on_progress=functools.partial(self.lag.detector.progressed, consumer.name),
             )
         await self._start_broker()
         if self.consumers:
-            self._monitor = asyncio.create_task(
-                self._monitor_liveness(), name=f"{settings.service_name}-liveness"
-            )
+            self.lag.start()
         for worker in self._workers:
             await worker.start(self._pool)
         log.info(
@@ -235,9 +228,7 @@ class ServiceRuntime(Generic[S, R]):
             )
 
     async def stop(self) -> None:
-        if self._monitor is not None:
-            await cancel_and_wait(self._monitor)
-            self._monitor = None
+        await self.lag.stop()
         # First the consumers, while the pool and the relay still run: handlers that finish
         # within the grace period commit their effect and then their offset, the others are
         # cancelled before committing and their records are delivered again after a restart.
@@ -280,7 +271,7 @@ class ServiceRuntime(Generic[S, R]):
     async def refresh_metrics(self) -> None:
         """Set the gauges that describe state: outbox backlog, consumer lag and the service's
         own. Bounded in time; a failure is logged and leaves the last values."""
-        await self._refresh_consumer_lag()
+        await self.lag.refresh_gauge()
         if self._pool is None:
             return
         try:
@@ -294,110 +285,10 @@ class ServiceRuntime(Generic[S, R]):
         except Exception as error:
             log.warning("metrics not refreshed from the database: %r", error)
 
-    async def _read_consumer_lags(
-        self, *, end_offsets: Mapping[str, Mapping[TopicPartitionKey, int]] | None = None
-    ) -> dict[str, dict[TopicPartitionKey, int]]:
-        """Per consumer, high watermark minus position of every assigned partition (or the
-        first unfinished record of the batch in hand, if earlier). Both are
-        what the aiokafka consumer already knows from its last fetch: nothing is asked of the
-        broker, and a partition whose position is not known yet is left out. `end_offsets`
-        (what the broker said lately) count too where they are ahead of the high watermark."""
-        lags: dict[str, dict[TopicPartitionKey, int]] = {}
-        for consumer, subscriber in self._subscriptions:
-            kafka_consumer: Any = subscriber.consumer
-            if kafka_consumer is None:
-                continue
-            reported = (end_offsets or {}).get(consumer.name, {})
-            found: dict[TopicPartitionKey, int] = {}
-            try:
-                for partition in kafka_consumer.assignment():
-                    key = (partition.topic, partition.partition)
-                    highwater = kafka_consumer.highwater(partition)
-                    ends = [highwater, reported.get(key)]
-                    known = [end for end in ends if end is not None]
-                    if not known:
-                        continue
-                    try:
-                        async with asyncio.timeout(0.05):
-                            position = await kafka_consumer.position(partition)
-                    except TimeoutError:
-                        continue
-                    if highwater is not None and highwater < position:
-                        await _restart_truncated_partition(
-                            kafka_consumer, partition, position, highwater
-                        )
-                        continue
-                    # Records of the batch in hand count as lag until they are finished.
-                    unfinished = consumer.unfinished_offset(*key)
-                    if unfinished is not None:
-                        position = min(position, unfinished)
-                    found[key] = max(0, max(known) - position)
-            except Exception as error:  # a rebalance in progress: the next reading has it
-                log.debug("consumer lag of %s not read: %r", consumer.name, error)
-            lags[consumer.name] = found
-        return lags
-
-    async def _ask_end_offsets(self) -> None:
-        """Ask the broker for the end offset of every assigned partition (one ListOffsets
-        request per consumer): a fetcher that hangs stops updating the high watermark, so
-        records that arrive afterwards would not show as lag otherwise."""
-        for consumer, subscriber in self._subscriptions:
-            kafka_consumer: Any = subscriber.consumer
-            self._end_offsets.pop(consumer.name, None)  # an answer or nothing, never stale
-            if kafka_consumer is None:
-                continue
-            try:
-                assignment = list(kafka_consumer.assignment())
-                if not assignment:
-                    continue
-                async with asyncio.timeout(5.0):
-                    offsets = await kafka_consumer.end_offsets(assignment)
-            except Exception as error:
-                log.debug("end offsets of %s not read: %r", consumer.name, error)
-                continue
-            self._end_offsets[consumer.name] = {
-                (partition.topic, partition.partition): offset
-                for partition, offset in offsets.items()
-            }
-
-    async def _monitor_liveness(self) -> None:
-        """Feed the stall detector: lag every `sample_interval`, end offsets from the broker
-        every quarter of the stall time (at most every 30 s)."""
-        # At least every second: a reading also notices a log the broker lost (see
-        # `_restart_truncated_partition`), and the sooner, the fewer records pass our old position.
-        interval = min(1.0, sample_interval(self.settings.consumer_stall_seconds))
-        ask_every = max(interval, min(30.0, self.settings.consumer_stall_seconds / 4))
-        next_ask = 0.0
-        while True:
-            try:
-                if time.monotonic() >= next_ask:
-                    await self._ask_end_offsets()
-                    next_ask = time.monotonic() + ask_every
-                lags = await self._read_consumer_lags(end_offsets=self._end_offsets)
-                for name, partitions in lags.items():
-                    self.stall_detector.observe(name, partitions)
-            except Exception as error:
-                log.warning("consumer liveness not sampled: %r", error)
-            await asyncio.sleep(interval)
-
     def stalls(self) -> list[Stall]:
         """Consumers that made no progress for CONSUMER_STALL_SECONDS while they had lag
         (what `/healthz` reports); in memory only, no database or broker is asked."""
-        return self.stall_detector.stalls()
-
-    async def _refresh_consumer_lag(self) -> None:
-        """Set the lag gauge from what the aiokafka consumers know (see `_read_consumer_lags`)."""
-        service = self.settings.service_name
-        current: dict[tuple[str, str, str, str], int] = {}
-        for name, partitions in (await self._read_consumer_lags()).items():
-            for (topic, partition), lag in partitions.items():
-                current[(service, name, topic, str(partition))] = lag
-        for labels in self._lag_series - current.keys():
-            with contextlib.suppress(KeyError):
-                metrics.CONSUMER_LAG.remove(*labels)
-        for labels, lag in current.items():
-            metrics.CONSUMER_LAG.labels(*labels).set(lag)
-        self._lag_series = set(current)
+        return self.lag.stalls()
 
     def asyncapi(self, *, title: str, version: str, description: str) -> dict[str, Any]:
         """The service's AsyncAPI document: what it consumes and publishes, with the payloads."""
@@ -427,24 +318,6 @@ class _RefreshMetricsBeforeScrape:
         if scope["type"] == "http" and scope["path"] == "/metrics" and scope["method"] == "GET":
             await self.runtime.refresh_metrics()
         await self.app(scope, receive, send)
-
-
-async def _restart_truncated_partition(
-    kafka_consumer: Any, partition: Any, position: int, highwater: int
-) -> None:
-    """The partition's log now ends before our position: the broker lost or recreated it (the
-    embedded broker keeps topics in memory, so a restart empties them). Records the new log
-    gives offsets below our old position would be skipped for good; read it from the start
-    instead (handlers are idempotent, so anything seen before changes nothing)."""
-    log.warning(
-        "%s[%d] ends at %d, before our position %d: the broker lost the log; reading it again "
-        "from the start",
-        partition.topic,
-        partition.partition,
-        highwater,
-        position,
-    )
-    await kafka_consumer.seek_to_beginning(partition)
 
 
 def create_service_app(

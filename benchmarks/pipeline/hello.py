@@ -3,7 +3,7 @@ services' own entry point (`mentorship_shared.plumbing.entrypoint.run_service`: 
 uvicorn configuration, logging and settings loading), so the only difference from the profile
 service is what the request does.
 
-    HTTP_PORT=8100 python -m benchmarks.pipeline_hello
+    HTTP_PORT=8100 python -m benchmarks.pipeline.hello
 
 It answers `POST /v1/mentees` with `201 {"id": ...}` without reading the body, so the
 registration load driver (`devstack.load`) can drive it unchanged.

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pipeline_stack import SERVICE_ENV
+from benchmarks.machine import markdown_rows
+from benchmarks.pipeline.stack import SERVICE_ENV
 
 #: Slots per mentor (the API's maximum): fewer mentors for the same number of mentees.
 CAPACITY = 10
@@ -192,13 +193,24 @@ def cpu_floor(figures: dict[str, Any]) -> CpuFloor | None:
 
 
 def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
+    sections = (
+        title_section(figures, command),
+        machine_section(figures),
+        settings_section(figures),
+        pipeline_section(figures, plot),
+        anchors_section(figures),
+        ratios_section(figures),
+        reading_section(figures),
+    )
+    return "\n".join(line for section in sections for line in section)
+
+
+def title_section(figures: dict[str, Any], command: str) -> list[str]:
+    """What was measured and how, and the headline: the highest rate sustained."""
+    plan = figures["plan"]
+    top = best(figures["steps"])
     lines: list[str] = []
     add = lines.append
-    m = figures["machine"]
-    steps, hello = figures["steps"], figures["hello"]
-    kafka, pg, smtp = figures["kafka"], figures["postgres"], figures["smtp"]
-    plan = figures["plan"]
-    top, hello_top = best(steps), best(hello)
     add("# Pipeline benchmark")
     add("")
     add(
@@ -219,17 +231,17 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
     else:
         add(f"**No rate was sustained for {plan['duration']:g} s** (see the table).")
     add("")
+    return lines
+
+
+def machine_section(figures: dict[str, Any]) -> list[str]:
+    """The machine, how busy it was before and after, and how long the run took."""
+    m = figures["machine"]
+    lines: list[str] = []
+    add = lines.append
     add("## Machine")
     add("")
-    add("| | |")
-    add("|---|---|")
-    add(f"| CPU | {m['cpu']} |")
-    add(f"| cores | {m['cores']} |")
-    add(f"| RAM | {m['ram_gib']:.0f} GiB |")
-    add(f"| OS | {m['os']} |")
-    add(f"| Python | {m['python']} |")
-    add(f"| commit | {m['commit']} |")
-    add(f"| date | {m['date']} |")
+    lines.extend(markdown_rows(m))
     before, after = figures["load_before"], figures["load_after"]
     add(
         f"| load average (1, 5, 15 min) before / after | {before[0]:.1f}, {before[1]:.1f}, "
@@ -238,6 +250,14 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
     )
     add(f"| run time | {figures['seconds'] / 60:.1f} min |")
     add("")
+    return lines
+
+
+def settings_section(figures: dict[str, Any]) -> list[str]:
+    """What the services ran with, what a step is, and what counts as sustained."""
+    plan = figures["plan"]
+    lines: list[str] = []
+    add = lines.append
     add("## Settings")
     add("")
     add(
@@ -272,6 +292,14 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
         "transaction: about half of the count, and the cheapest half)."
     )
     add("")
+    return lines
+
+
+def pipeline_section(figures: dict[str, Any], plot: Path | None) -> list[str]:
+    """Every pipeline step, the latency plot and where each step's CPU went."""
+    steps = figures["steps"]
+    lines: list[str] = []
+    add = lines.append
     add("## Pipeline")
     add("")
     add(
@@ -302,6 +330,16 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
             cells = [f"{s['cpu_seconds'].get(part, 0.0) / n * 1000:.1f}" for part in parts]
             add(f"| {fmt_rate(s['rate'])} | " + " | ".join(cells) + " |")
         add("")
+    return lines
+
+
+def anchors_section(figures: dict[str, Any]) -> list[str]:
+    """The Kafka, PostgreSQL, SMTP and hello-world anchors."""
+    kafka, pg, smtp = figures["kafka"], figures["postgres"], figures["smtp"]
+    hello, plan = figures["hello"], figures["plan"]
+    hello_top = best(hello)
+    lines: list[str] = []
+    add = lines.append
     add("## Anchors")
     add("")
     add("Measured in the same run, on the same broker, database server and load generator.")
@@ -343,7 +381,7 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
         f"{smtp['cpu_ms_per_mail']['load generator']:.2f} ms |"
     )
     add(
-        "| FastAPI hello-world (`benchmarks/pipeline_hello.py`, the services' entry point), "
+        "| FastAPI hello-world (`benchmarks/pipeline/hello.py`, the services' entry point), "
         "open loop, highest rate sustained for "
         f"{plan['anchor_duration']:g} s | "
         + (f"{fmt_rate(hello_top['rate'])}/s" if hello_top else "none")
@@ -374,6 +412,13 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
             "and server together on this machine, not of the server alone."
         )
         add("")
+    return lines
+
+
+def ratios_section(figures: dict[str, Any]) -> list[str]:
+    """The pipeline's figures as ratios to the anchors."""
+    lines: list[str] = []
+    add = lines.append
     add("## Ratios")
     add("")
     add("| ratio | value | how |")
@@ -381,6 +426,15 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
     for what, value, how in ratios(figures):
         add(f"| {what} | {value} | {how} |")
     add("")
+    return lines
+
+
+def reading_section(figures: dict[str, Any]) -> list[str]:
+    """How to read the figures."""
+    m, steps = figures["machine"], figures["steps"]
+    top = best(steps)
+    lines: list[str] = []
+    add = lines.append
     add("## How to read this")
     add("")
     cores = m["cores"] or 1
@@ -413,7 +467,7 @@ def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
         "[pipeline-changes.md](pipeline-changes.md)."
     )
     add("")
-    return "\n".join(lines)
+    return lines
 
 
 def plot_latency(figures: dict[str, Any], path: Path) -> None:

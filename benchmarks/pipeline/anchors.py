@@ -8,7 +8,7 @@
 * SMTP: the notification service's own mailer and mail writer sending to a dev SMTP sink
   process, one mail at a time and then from several connections at once.
 * HTTP: a FastAPI hello-world served by the services' entry point, driven by the same
-  open-loop load generator at rising rates (see `benchmarks.pipeline` for the step loop).
+  open-loop load generator at rising rates (see `benchmarks.pipeline.open_loop` for the step loop).
 
 Each anchor also reports the CPU its busiest phase took per unit (a message, a transaction, a
 mail) in every process involved, the load generator's share included: added up as one

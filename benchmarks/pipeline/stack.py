@@ -34,7 +34,7 @@ from mentorship_shared.plumbing.broker import ensure_topics
 
 SERVICES = ("profile", "matching", "notification")
 HOST = "127.0.0.1"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 #: What the benchmark changes from the services' defaults, and why (the report lists it).
 SERVICE_ENV = {
@@ -329,7 +329,7 @@ class BenchStack:
         port = free_port()
         env = {**os.environ, **SERVICE_ENV, "HTTP_PORT": str(port)}
         self._hello = spawn(
-            [sys.executable, "-m", "benchmarks.pipeline_hello"],
+            [sys.executable, "-m", "benchmarks.pipeline.hello"],
             env=env,
             cwd=REPO,
             log_path=self.log_dir / "hello.log",

@@ -1,0 +1,567 @@
+"""The matching benchmark's Markdown report: one function per section, from the figures the
+sections measured (also written as --json), and the reading paragraph that says what they mean
+for the product."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from matching_service.scoring import ALGORITHM_VERSION, N_LEVELS, N_SKILLS
+from mentorship_shared.contracts.skills import TAXONOMY
+
+from benchmarks.machine import markdown_rows
+from benchmarks.matching.population import (
+    INDUSTRIES,
+    REFERENCE_INSTANT,
+    SECOND_LANGUAGES,
+    TARGET_ROLE_WEIGHTS,
+    TARGET_ROLES,
+    ZONES,
+)
+from benchmarks.matching.sizes import Sizes
+
+
+def _time(seconds: float) -> str:
+    if seconds >= 100:
+        return f"{seconds:,.0f} s"
+    if seconds >= 1:
+        return f"{seconds:.1f} s"
+    if seconds >= 0.001:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def _ms(value: float) -> str:
+    return _time(value / 1000.0)
+
+
+def _share(value: float) -> str:
+    return f"{value:.0%}" if value >= 0.1 or value == 0 else f"{value:.1%}"
+
+
+def _ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:,.1f}x" if denominator > 0 else "n/a"
+
+
+def _profile_table(
+    add: Callable[[str], None], figures: dict[str, Any], cumulative: bool = False, top: int = 6
+) -> None:
+    rows = figures["cumulative" if cumulative else "functions"][:top]
+    if cumulative:
+        add("| function, with what it calls (nested rows overlap) | share |")
+    else:
+        add("| function (own time) | share |")
+    add("|---|---:|")
+    for row in rows:
+        label = row["function"].replace("|", "\\|")
+        add(f"| {label} | {row['share']:.0%} |")
+    if not cumulative:
+        add(f"| everything else | {1.0 - sum(row['share'] for row in rows):.0%} |")
+    add("")
+    add("By package: " + _packages(figures) + ".")
+
+
+def _packages(figures: dict[str, Any]) -> str:
+    shown = [row for row in figures["packages"] if row["share"] >= 0.01]
+    return ", ".join(f"{row['package']} {row['share']:.0%}" for row in shown)
+
+
+def render(sizes: Sizes, command: str, figures: dict[str, Any], population: dict[str, Any]) -> str:
+    sections = (
+        title_section(command, figures),
+        machine_section(figures),
+        population_section(sizes, figures, population),
+        shortlists_section(sizes, figures),
+        online_section(sizes, figures),
+        cohort_section(figures),
+        reading_section(sizes, figures),
+    )
+    return "\n".join(line for section in sections for line in section)
+
+
+def title_section(command: str, figures: dict[str, Any]) -> list[str]:
+    """What the report is and how it was made."""
+    lines: list[str] = []
+    add = lines.append
+    add("# Matching benchmark")
+    add("")
+    add(
+        f"Written by `make bench-matching` (`{command}`). One run's wall-clock figures on the "
+        "machine below; nothing here is a pass/fail threshold. Each part is set against an "
+        "anchor measured in the same process: the bare numpy matrix product of the shape the "
+        "scoring works on (mentors one-hot by level, "
+        f"{N_SKILLS} skills x {N_LEVELS} levels = {N_SKILLS * N_LEVELS} columns), so the "
+        "ratios say how far the matcher is from arithmetic it cannot avoid. Score "
+        f"`{ALGORITHM_VERSION}`, weights `{figures['weights_version']}`."
+    )
+    add("")
+    return lines
+
+
+def machine_section(figures: dict[str, Any]) -> list[str]:
+    """The machine, and how busy it was at the start and the end."""
+    host = figures["machine"]
+    lines: list[str] = []
+    add = lines.append
+    add("## Machine")
+    add("")
+    lines.extend(markdown_rows(host))
+    if host["load_average"] is not None and figures["load_at_start"] is not None:
+        add(
+            f"| load average (1 min) at start / end | {figures['load_at_start']:.1f} / "
+            f"{host['load_average'][0]:.1f} (other work on the machine slows every figure) |"
+        )
+    add("")
+    return lines
+
+
+def population_section(
+    sizes: Sizes, figures: dict[str, Any], population: dict[str, Any]
+) -> list[str]:
+    """Who was generated, for each part, and the traits measured on the population of (a)."""
+    a, b, c, e = (figures[part] for part in ("shortlists", "online", "cohort", "exactness"))
+    lines: list[str] = []
+    add = lines.append
+    add("## Population")
+    add("")
+    add(
+        f"Seed {sizes.seed}; every part draws its own people from it, so a part's population "
+        "does not change when another part's size does. UTC offsets are read at "
+        f"{REFERENCE_INSTANT:%Y-%m-%d %H:%M} UTC (northern winter) from a weighted list of "
+        f"{len(ZONES)} IANA zones across the Americas, Europe, India and East Asia; engineers "
+        "weigh more towards India, product managers towards the US and Europe."
+    )
+    add("")
+    add("| part | mentees | mentors | mentor capacity |")
+    add("|---|---:|---:|---|")
+    add(f"| (a) shortlists | {a['mentees']:,} | {a['mentors']:,} | 1-5, mostly 1-2 |")
+    add(
+        f"| (b) online matches | {sizes.online:,} new, one at a time"
+        f" | {b['mentors']:,} (as in a) | 1-5 |"
+    )
+    add(f"| (c) cohort round | {c['mentees']:,} | {c['mentors']:,} | 1-5, mostly 1-2 |")
+    add(f"| (c) small cohorts | {e['cohorts']} x {e['mentees']} | {e['mentors']} each | 1-3 |")
+    if e["check"] is not None:
+        add(
+            f"| (c) exactness check | {e['check']['mentees']:,} | {e['check']['mentors']:,} | 1-5 |"
+        )
+    add("")
+    strong = population["mentor_strong_share"]
+    by_group = population["gap_share_by_group"]
+    add("Measured on the population of (a):")
+    add("")
+    add("| trait | value |")
+    add("|---|---|")
+    add(
+        f"| skill gaps per mentee (target 3-5 above the current level) | "
+        f"{population['gaps_per_mentee_mean']:.1f} on average (2-6); "
+        f"{_share(by_group['build'])} on 'build' skills, {_share(by_group['career'])} on "
+        f"'career', {_share(by_group['bring'])} on 'bring' |"
+    )
+    add(
+        f"| mentors strong (4-5) per skill | "
+        f"{population['strengths_per_mentor_mean']:.1f} strong skills per mentor; "
+        + ", ".join(
+            f"{TAXONOMY.by_id(skill).short_name} {_share(strong[skill])}"
+            for skill in sorted(strong, key=lambda s: strong[s])
+        )
+        + " |"
+    )
+    add(
+        f"| languages | {_share(population['mentees_with_second_language'])} of mentees speak a "
+        f"second language ({', '.join(SECOND_LANGUAGES)}), "
+        f"{_share(population['mentees_without_english'])} no English "
+        f"(mentors: {_share(population['mentors_without_english'])}) |"
+    )
+    add(
+        f"| timezone limit | {_share(population['mentees_with_timezone_limit'])} of mentees "
+        "accept at most 3-8 hours apart |"
+    )
+    add(
+        f"| mentors | capacity {population['mentor_capacity_mean']:.1f} on average "
+        f"({population['mentor_slots']:,} slots); "
+        f"{_share(population['mentors_was_engineer'])} were engineers |"
+    )
+    add(
+        f"| target roles | {', '.join(str(role) for role in TARGET_ROLES)} "
+        f"({', '.join(_share(w) for w in TARGET_ROLE_WEIGHTS)}); industries: "
+        f"{len(INDUSTRIES)}, mentees 0-2, mentors 1-3 |"
+    )
+    add("")
+    return lines
+
+
+def shortlists_section(sizes: Sizes, figures: dict[str, Any]) -> list[str]:
+    """(a) shortlists and their explanations against the bare products."""
+    a = figures["shortlists"]
+    lines: list[str] = []
+    add = lines.append
+    explain_seconds = a["rescore_seconds"] + a["proposal_seconds"]
+    add(
+        f"## (a) Top-{a['k']} shortlists for {a['mentees']:,} mentees against {a['mentors']:,} mentors"
+    )
+    add("")
+    add(
+        f"`domain.shortlists` with the hard constraints (shared language, free slot, timezone "
+        f"limit) and the exposure limit ({sizes.exposure_per_slot} shortlists per free slot), "
+        f"{sizes.block} mentees per block; then `proposal_for` for every pair shown, after "
+        "scoring the block again for the breakdown, as a cohort round does."
+    )
+    add("")
+    add("| step | time | rate |")
+    add("|---|---:|---:|")
+    add(f"| `MentorPool` from {a['mentors']:,} mentors | {_time(a['pool_seconds'])} | |")
+    add(
+        f"| `shortlists` (scores, constraints, exposure, top-{a['k']}) | "
+        f"{_time(a['shortlist_seconds'])} | "
+        f"{a['mentees'] / a['shortlist_seconds']:,.0f} mentees/s |"
+    )
+    add(
+        f"| anchor: bare ({a['mentors']:,} x {N_SKILLS * N_LEVELS}) @ "
+        f"({N_SKILLS * N_LEVELS} x {sizes.block}) products, same {a['blocks']:,} blocks | "
+        f"{_time(a['anchor_seconds'])} | |"
+    )
+    add(
+        f"| **shortlists / anchor** | **{_ratio(a['shortlist_seconds'], a['anchor_seconds'])}** "
+        f"| the score needs {len(('similarity', 'coverage', 'rare_reach', 'rare_unused'))} such "
+        "products (one per skill component) |"
+    )
+    add(
+        f"| explanations: scoring the {a['mentees'] - a['mentees_empty_list']:,} mentees with a "
+        f"list again | {_time(a['rescore_seconds'])} | |"
+    )
+    per_pair = a["proposal_seconds"] / a["pairs_explained"] if a["pairs_explained"] else 0.0
+    add(
+        f"| explanations: `proposal_for` for {a['pairs_explained']:,} pairs | "
+        f"{_time(a['proposal_seconds'])} | {_time(per_pair)} per pair |"
+    )
+    total_a = a["shortlist_seconds"] + explain_seconds
+    add(
+        f"| **shortlists and explanations** | **{_time(total_a)}** | "
+        f"{a['mentees'] / total_a:,.0f} mentees/s |"
+    )
+    add("")
+    add("| outcome | |")
+    add("|---|---:|")
+    add(f"| mentees with a full list of {a['k']} | {a['mentees_full_list']:,} |")
+    add(f"| mentees with 1-{a['k'] - 1} mentors | {a['mentees_partial_list']:,} |")
+    add(f"| mentees with an empty list | {a['mentees_empty_list']:,} |")
+    if a["first_empty_list"] is not None:
+        add(f"| first mentee (in serving order) with an empty list | #{a['first_empty_list']:,} |")
+    add(
+        f"| empty lists among the first / last {a['tenth']:,} mentees served | "
+        f"{a['empty_in_first_tenth']:,} / {a['empty_in_last_tenth']:,} |"
+    )
+    add(f"| pairs shown | {a['pairs_shown']:,} of {a['mentees'] * a['k']:,} |")
+    add(
+        f"| exposure used / allowed (free slots x {sizes.exposure_per_slot}) | "
+        f"{a['exposure_used']:,} / {a['exposure_limit_total']:,} |"
+    )
+    add(
+        f"| mentors shown at least once / at their exposure limit | "
+        f"{a['mentors_shown']:,} / {a['mentors_at_exposure_limit']:,} of {a['mentors']:,} |"
+    )
+    if a["empty_sample"]:
+        add(
+            f"| of {a['empty_sample']:,} mentees sampled from the empty lists: an eligible mentor "
+            "who can teach part of the gap was still below the exposure limit at the end / no "
+            f"eligible mentor at all | {a['empty_sample_could_be_shown']:,} / "
+            f"{a['empty_sample_nobody_eligible']:,} |"
+        )
+    add("")
+    early, late = a["early_profile"], a["late_profile"]
+    add(
+        f"Where the time of `shortlists` goes (cProfile), for the first {a['profile_mentees']:,} "
+        f"mentees served ({_time(early['seconds'])} profiled, "
+        f"{_time(early['seconds'] / a['profile_mentees'])} a mentee):"
+    )
+    add("")
+    _profile_table(add, early)
+    add("")
+    add(
+        f"and for mentees #{a['late_profile_first']:,} to "
+        f"#{a['late_profile_first'] + a['late_profile_mentees'] - 1:,}, with the exposure the run "
+        f"had left them ({_time(late['seconds'])} profiled, "
+        f"{_time(late['seconds'] / a['late_profile_mentees'])} a mentee):"
+    )
+    add("")
+    _profile_table(add, late)
+    add("")
+    add(
+        "Where the time of the explanations goes (`proposal_for` on about 2,000 pairs, with "
+        f"their block's scoring, {_time(a['proposal_profile']['seconds'])} profiled):"
+    )
+    add("")
+    _profile_table(add, a["proposal_profile"], cumulative=True)
+    add("")
+    return lines
+
+
+def online_section(sizes: Sizes, figures: dict[str, Any]) -> list[str]:
+    """(b) one online match, pool prebuilt or built per match."""
+    b = figures["online"]
+    lines: list[str] = []
+    add = lines.append
+    anchor = b["anchor"]
+    add(f"## (b) One online match against {b['mentors']:,} mentors")
+    add("")
+    add(
+        f"{sizes.online:,} new mentees, one at a time: `rank_mentors(mentee, pool, "
+        f"limit={sizes.shortlist})` (scores, constraints, ranking and {sizes.shortlist} "
+        "explanations). (b1) keeps the pool built, as the service's `MentorDirectory` does "
+        "between proposals (it rebuilds only the mentors whose rows changed); (b2) builds the "
+        "`MentorPool` from the mentors for each proposal, as the service did before the "
+        "directory, and shows what that cache saves."
+    )
+    add("")
+    threads = b["blas_threads"] or "default"
+    add("| | BLAS threads | p50 | p99 | mean | p50 / anchor p50 |")
+    add("|---|---:|---:|---:|---:|---:|")
+    product = f"({b['mentors']:,} x {N_SKILLS * N_LEVELS}) @ ({N_SKILLS * N_LEVELS},)"
+    rows_b = (
+        (f"anchor: one bare {product} product ({anchor['samples']:,} runs)", threads, "anchor"),
+        ("(b1) pool prebuilt", threads, "prebuilt"),
+        (
+            f"(b2) `MentorPool` from {b['mentors']:,} `Mentor` objects, then the match",
+            threads,
+            "with_pool",
+        ),
+        ("of which `MentorPool` construction", threads, "pool_construction"),
+        (f"anchor: one bare {product} product", 1, "anchor_one_thread"),
+        ("(b1) pool prebuilt", 1, "prebuilt_one_thread"),
+    )
+    for label, thread_count, key in rows_b:
+        row = b[key]
+        base = b["anchor_one_thread" if thread_count == 1 else "anchor"]
+        add(
+            f"| {label} | {thread_count} | {_ms(row['p50_ms'])} | {_ms(row['p99_ms'])} | "
+            f"{_ms(row['mean_ms'])} | {_ratio(row['p50_ms'], base['p50_ms'])} |"
+        )
+    add("")
+    add(
+        f"{b['proposals_full']:,} of {sizes.online:,} new mentees got {sizes.shortlist} "
+        f"proposals; {b['proposals_none']:,} got none (no eligible mentor can teach their gaps)."
+    )
+    add("")
+    add(
+        f"Where the time of (b1) goes (cProfile, {b['match_profile_samples']} matches, "
+        f"{_time(b['match_profile']['seconds'])} profiled):"
+    )
+    add("")
+    _profile_table(add, b["match_profile"], cumulative=True)
+    add("")
+    add(
+        f"Where the time of `MentorPool` construction goes (5 pools of {b['mentors']:,} "
+        f"mentors, {_time(b['pool_profile']['seconds'])} profiled):"
+    )
+    add("")
+    _profile_table(add, b["pool_profile"])
+    add("")
+    return lines
+
+
+def cohort_section(figures: dict[str, Any]) -> list[str]:
+    """(c) the cohort round, optimal against greedy, and both against the exact optimum."""
+    c, e = figures["cohort"], figures["exactness"]
+    lines: list[str] = []
+    add = lines.append
+    opt, gre = c["optimal"], c["greedy"]
+    add(f"## (c) A cohort round: {c['mentees']:,} mentees, {c['mentors']:,} mentors")
+    add("")
+    add(
+        f"{c['slots']:,} free slots. `use_cases.candidate_graph` keeps each mentee's "
+        f"{c['per_mentee']} best allowed mentors ({c['edges']:,} edges; "
+        f"{c['mentees_without_candidate']:,} mentees have none); `assign_optimal` maximises the "
+        "total score within every mentor's slots; `assign_greedy` is first come, first served "
+        "on the same graph."
+    )
+    add("")
+    add("| step | time |")
+    add("|---|---:|")
+    add(f"| candidate graph (top-{c['per_mentee']}) | {_time(c['graph_seconds'])} |")
+    add(f"| `assign_optimal` ({opt['method']} solver) | {_time(c['optimal_seconds'])} |")
+    add(f"| `assign_greedy` | {_time(c['greedy_seconds'])} |")
+    add("")
+    add("| | optimal | greedy |")
+    add("|---|---:|---:|")
+    add(f"| mentees matched | {opt['matched']:,} | {gre['matched']:,} |")
+    add(f"| total score | {opt['total_score']:,.1f} | {gre['total_score']:,.1f} |")
+    add(f"| mean score per match | {opt['mean_score']:.3f} | {gre['mean_score']:.3f} |")
+    add(f"| mentors full | {opt['full']:,} | {gre['full']:,} |")
+    add(f"| mentors partly used | {opt['partly_used']:,} | {gre['partly_used']:,} |")
+    add(f"| mentors unused | {opt['unused']:,} | {gre['unused']:,} |")
+    add(f"| slots used | {opt['slots_used']:,} | {gre['slots_used']:,} |")
+    add("")
+    add(
+        f"Optimal over greedy: **{c['gain_percent']:+.1f}%** total score. "
+        f"{c['mentors_without_candidate']:,} mentors ({c['slots_without_candidate']:,} slots) are "
+        f"in no mentee's top {c['per_mentee']}, so no assignment on this graph can use them."
+    )
+    add("")
+    add(
+        f"Against the exact optimum (every allowed pair, `CandidateGraph.from_dense` + "
+        f"`assign_optimal`): {e['cohorts']} cohorts of {e['mentees']} mentees x {e['mentors']} "
+        f"mentors (capacity 1-3), on average {e['exact_matched_mean']:.1f} matched by the exact "
+        "optimum. Top-k rows use the sparse solver, as a large round does."
+    )
+    add("")
+    add("| assignment | total / exact, mean | worst cohort | matched / exact |")
+    add("|---|---:|---:|---:|")
+    add("| exact optimum | 1.000 | 1.000 | 1.000 |")
+    for k, row in e["top_k"].items():
+        add(
+            f"| optimum on each mentee's top-{k} | {row['mean']:.3f} | {row['min']:.3f} | "
+            f"{row['matched_mean']:.3f} |"
+        )
+    row = e["greedy_full"]
+    add(
+        f"| first-come greedy (every allowed pair) | {row['mean']:.3f} | {row['min']:.3f} | "
+        f"{row['matched_mean']:.3f} |"
+    )
+    check = e["check"]
+    if check is not None:
+        exact = check["exact"]
+        add("")
+        add(
+            f"One larger cohort, {check['mentees']:,} mentees x {check['mentors']:,} mentors "
+            f"(capacity 1-5, {check['edges']:,} allowed pairs), top-{check['k']} as in the "
+            "round above:"
+        )
+        add("")
+        add("| assignment | matched | total score | total / exact |")
+        add("|---|---:|---:|---:|")
+        rows = (
+            (f"exact optimum ({exact['method']} solver)", exact),
+            (f"optimum on each mentee's top-{check['k']}", check["top_k"][check["k"]]),
+            (f"first-come greedy on the top-{check['k']}", check["greedy_top_k"]),
+            ("first-come greedy (every allowed pair)", check["greedy_full"]),
+        )
+        for label, outcome in rows:
+            add(
+                f"| {label} | {outcome['matched']:,} | {outcome['total_score']:,.2f} | "
+                f"{outcome['total_score'] / exact['total_score'] if exact['total_score'] else 1.0:.4f} |"
+            )
+    add("")
+    return lines
+
+
+def reading_section(sizes: Sizes, figures: dict[str, Any]) -> list[str]:
+    """What the figures mean for the product, in one paragraph."""
+    lines: list[str] = []
+    add = lines.append
+    add("## Reading")
+    add("")
+    add(reading(sizes, figures))
+    add("")
+    return lines
+
+
+def _share_of(figures: dict[str, Any], suffix: str) -> float | None:
+    for row in figures["cumulative"]:
+        if row["function"].endswith(suffix):
+            share: float = row["share"]
+            return share
+    return None
+
+
+def reading(sizes: Sizes, figures: dict[str, Any]) -> str:
+    """One paragraph on what the figures mean for the product."""
+    a = figures["shortlists"]
+    b = figures["online"]
+    c = figures["cohort"]
+    e = figures["exactness"]
+    places = a["mentees"] * a["k"]
+    text = [
+        f"Shortlisting {a['mentees']:,} engineers against {a['mentors']:,} product managers "
+        f"took {_time(a['shortlist_seconds'])} ({a['mentees'] / a['shortlist_seconds']:,.0f} "
+        f"a second), {_ratio(a['shortlist_seconds'], a['anchor_seconds'])} the bare matrix "
+        "product: the four such products the score needs would be about "
+        f"{min(1.0, 4 * a['anchor_seconds'] / a['shortlist_seconds']):.0%} of it, and the rest "
+        "is array traffic and Python around them (the profile above), not arithmetic."
+    ]
+    if a["mentees_empty_list"]:
+        unused = a["exposure_limit_total"] - a["exposure_used"]
+        served = a["mentees"] - a["mentees_empty_list"]
+        sentence = (
+            f"With {a['mentees'] / a['mentors']:.0f} engineers per mentor, the exposure limit, "
+            f"not the computation, decides what people see: the {a['exposure_limit_total']:,} "
+            f"showings it allows ({sizes.exposure_per_slot} per free slot) "
+            + ("were all taken" if unused == 0 else f"minus {unused:,} unused were taken")
+            + f" by {served:,} engineers, and {a['mentees_empty_list']:,} "
+            f"({a['mentees_empty_list'] / a['mentees']:.0%}) saw an empty list"
+        )
+        if unused and a["empty_sample_could_be_shown"]:
+            sentence += (
+                f", although {a['empty_sample_could_be_shown']:,} of {a['empty_sample']:,} "
+                "sampled engineers with an empty list had an eligible mentor below the limit"
+            )
+        text.append(sentence + ".")
+    early, late = a["early_profile"], a["late_profile"]
+    early_each = early["seconds"] / max(a["profile_mentees"], 1)
+    late_each = late["seconds"] / max(a["late_profile_mentees"], 1)
+    if late_each > 1.5 * early_each and late["functions"]:
+        hottest = late["functions"][0]
+        walk = (
+            ", which walks the rest of the ranking one mentor at a time looking for one below "
+            "the limit"
+            if hottest["function"].endswith("_fill_shortlist")
+            else ""
+        )
+        text.append(
+            f"The engineers served last are the expensive ones: {_time(late_each)} each under "
+            f"the profiler against {_time(early_each)} for the first, "
+            f"{hottest['share']:.0%} of it in `{hottest['function']}`{walk}."
+        )
+    per_pair = a["proposal_seconds"] / a["pairs_explained"] if a["pairs_explained"] else 0.0
+    if per_pair:
+        normalize = _share_of(a["proposal_profile"], "scoring.gap_weights")
+        where = (
+            f", {normalize:.0%} of it in `gap_weights`, the L1 normalisation of one 14-skill row"
+            if normalize
+            else ""
+        )
+        text.append(
+            f"An explanation costs {_time(per_pair)} a pair{where}; explaining every place of "
+            f"full shortlists ({places:,} pairs) would take about {_time(places * per_pair)}."
+        )
+    pb, pw, pc = b["prebuilt"], b["with_pool"], b["pool_construction"]
+    p1 = b["prebuilt_one_thread"]
+    one_thread = (
+        f"; {_ms(p1['p50_ms'])} (p99 {_ms(p1['p99_ms'])}) with BLAS on one thread, since "
+        "waking BLAS threads for four small products costs more than the products"
+        if p1["p50_ms"] < 0.8 * pb["p50_ms"]
+        else ""
+    )
+    text.append(
+        f"One online match takes {_ms(pb['p50_ms'])} (p99 {_ms(pb['p99_ms'])}) with the pool "
+        f"kept built, as the service's mentor directory keeps it{one_thread}; building the "
+        f"pool for every proposal instead takes {_ms(pw['p50_ms'])} (p99 "
+        f"{_ms(pw['p99_ms'])}), {pc['p50_ms'] / pw['p50_ms']:.0%} of it building the "
+        f"`MentorPool` from {b['mentors']:,} `Mentor` objects: the directory makes an online "
+        f"match about {pw['p50_ms'] / pb['p50_ms']:.0f}x faster."
+    )
+    opt, gre = c["optimal"], c["greedy"]
+    round_seconds = c["graph_seconds"] + c["optimal_seconds"] + c["greedy_seconds"]
+    text.append(
+        f"A cohort round for {c['mentees']:,} engineers and {c['mentors']:,} mentors takes "
+        f"{_time(round_seconds)} of computation, {c['graph_seconds'] / round_seconds:.0%} of "
+        f"it the candidate graph; the optimum matches {opt['matched'] - gre['matched']:+,} "
+        f"engineers against first come, first served, scores {c['gain_percent']:+.1f}% in "
+        f"total ({opt['mean_score']:.2f} against {gre['mean_score']:.2f} a match) and leaves "
+        f"{gre['unused'] - opt['unused']:,} fewer mentors idle."
+    )
+    check = e["check"]
+    if check is not None and check["exact"]["total_score"] > 0:
+        kept = check["top_k"][check["k"]]["total_score"] / check["exact"]["total_score"]
+        greedy = check["greedy_top_k"]["total_score"] / check["exact"]["total_score"]
+        text.append(
+            f"Keeping only {check['k']} candidates per engineer costs {1 - kept:.1%} of the "
+            f"exact optimum on the {check['mentees']:,} x {check['mentors']:,} check, against "
+            f"{1 - greedy:.0%} lost by greedy; but in the large round "
+            f"{c['slots'] - opt['matched']:,} slots stay empty while "
+            f"{c['mentees'] - opt['matched']:,} engineers wait, "
+            f"{c['slots_without_candidate']:,} of those slots with mentors who are in nobody's "
+            f"top {c['per_mentee']}."
+        )
+    return " ".join(text)
