@@ -44,7 +44,17 @@ MENTORSHIP_TYPES = {
 CONSUMES: dict[str, dict[str, set[str]]] = {
     "profile": {},
     "matching": {PROFILE_EVENTS: PROFILE_TYPES},
-    "notification": {PROFILE_EVENTS: PROFILE_TYPES, MATCH_EVENTS: MATCH_TYPES},
+    "notification": {
+        PROFILE_EVENTS: PROFILE_TYPES,
+        MATCH_EVENTS: MATCH_TYPES,
+        MENTORSHIP_EVENTS: {
+            "MentorshipStarted",
+            "CheckInReminderIssued",
+            "CheckInMissed",
+            "FeedbackRequested",
+            "MentorshipEnded",
+        },
+    },
     "mentorship": {MATCH_EVENTS: {"MatchAccepted"}, PROFILE_EVENTS: PROFILE_TYPES},
 }
 PUBLISHES: dict[str, dict[str, set[str] | None]] = {
@@ -54,6 +64,7 @@ PUBLISHES: dict[str, dict[str, set[str] | None]] = {
         NOTIFICATION_EVENTS: NOTIFICATION_TYPES,
         f"{PROFILE_EVENTS}.dlq": None,
         f"{MATCH_EVENTS}.dlq": None,
+        f"{MENTORSHIP_EVENTS}.dlq": None,
     },
     "mentorship": {
         MENTORSHIP_EVENTS: MENTORSHIP_TYPES,
