@@ -20,7 +20,7 @@ from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 
 from . import domain, use_cases
 from .config import MentorshipSettings
-from .domain import Mentorship, Party, PeriodFigures, Refused, SurveyFigures
+from .domain import Mentorship, Party, Refused
 from .repository import MentorshipRepository
 from .schemas import (
     AnswerView,
@@ -40,9 +40,7 @@ from .schemas import (
     ProgramReport,
     ProgressView,
     Reassessment,
-    SkillGapView,
     SurveyAnswer,
-    SurveyView,
 )
 from .use_cases import Clock
 
@@ -421,14 +419,12 @@ async def mark_milestone(
 async def give_feedback(
     body: SurveyAnswer, viewer: ViewerDep, uow: UowDep, settings: SettingsDep, clock: ClockDep
 ) -> MentorshipView:
-    by = _side(viewer)
-    return await _change(
+    return await _decide(
         uow,
         viewer,
-        lambda tx: use_cases.give_feedback(
-            tx.repo,
-            tx.outbox,
-            viewer.mentorship_id,
+        settings.policy(),
+        lambda m, by: domain.give_feedback(
+            m,
             by,
             round_=body.round,
             csat=body.csat,
@@ -436,7 +432,6 @@ async def give_feedback(
             comment=body.comment,
             share_comment=body.share_comment,
             now=clock(),
-            policy=settings.policy(),
         ),
     )
 
@@ -567,8 +562,8 @@ async def program_report(
     return ProgramReport(
         first_month=first_month,
         last_month=last_month,
-        months=[_period_view(figures) for figures in per_month],
-        total=_period_view(total),
+        months=[PeriodView.model_validate(f, from_attributes=True) for f in per_month],
+        total=PeriodView.model_validate(total, from_attributes=True),
     )
 
 
@@ -576,43 +571,6 @@ def _months_before(month: str, count: int) -> str:
     year, number = (int(part) for part in month.split("-"))
     index = year * 12 + (number - 1) - count
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def _period_view(figures: PeriodFigures) -> PeriodView:
-    return PeriodView(
-        period=figures.period,
-        started=figures.started,
-        completed=figures.completed,
-        ended_early=figures.ended_early,
-        lapsed=figures.lapsed,
-        feedback=_survey_view(figures.feedback),
-        feedback_by_side={
-            "mentee": _survey_view(figures.feedback_by_side["mentee"]),
-            "mentor": _survey_view(figures.feedback_by_side["mentor"]),
-        },
-        gap_closed=[
-            SkillGapView(
-                skill=g.skill,
-                mentorships=g.mentorships,
-                gap_levels=g.gap_levels,
-                levels_closed=g.levels_closed,
-                gap_closed=g.gap_closed,
-            )
-            for g in figures.gap_closed
-        ],
-        gap_closed_overall=figures.gap_closed_overall,
-    )
-
-
-def _survey_view(figures: SurveyFigures) -> SurveyView:
-    return SurveyView(
-        answers=figures.answers,
-        csat_median=figures.csat_median,
-        nps=figures.nps,
-        promoters=figures.promoters,
-        passives=figures.passives,
-        detractors=figures.detractors,
-    )
 
 
 # --- views -----------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from typing import Protocol
 
 from mentorship_shared.contracts.envelope import EventPayload
 from mentorship_shared.contracts.events import (
-    FeedbackRound,
     MatchAccepted,
     MenteeProfile,
     MenteeSkill,
@@ -289,38 +288,6 @@ async def reassess(
         )
     )
     return changed
-
-
-async def give_feedback(
-    store: MentorshipStore,
-    events: EventSink,
-    mentorship_id: uuid.UUID,
-    by: Party,
-    *,
-    round_: FeedbackRound,
-    csat: int,
-    nps: int,
-    comment: str | None,
-    share_comment: bool,
-    now: datetime,
-    policy: MentorshipPolicy,
-) -> Mentorship:
-    return await change(
-        store,
-        events,
-        mentorship_id,
-        lambda m: domain.give_feedback(
-            m,
-            by,
-            round_=round_,
-            csat=csat,
-            nps=nps,
-            comment=comment,
-            share_comment=share_comment,
-            now=now,
-        ),
-        policy,
-    )
 
 
 # --- time --------------------------------------------------------------------------------------
