@@ -7,11 +7,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from devstack.smtp_sink import SmtpSink
+from devstack.testing import KafkaHandle
 from fastapi import FastAPI
+from notification_service.config import NotificationSettings
 
 T = TypeVar("T")
 
@@ -72,3 +74,20 @@ async def mail_received(sink: SmtpSink, count: int, *, timeout: float = 20.0) ->
         return sink.messages()
 
     return await eventually(messages, lambda mails: len(mails) >= count, timeout=timeout)
+
+
+def notifier_settings(
+    database_url: str, kafka: KafkaHandle, namespace: str, **overrides: Any
+) -> NotificationSettings:
+    """Settings of a notification service under test; `overrides` change single ones."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "kafka_bootstrap_servers": kafka.bootstrap_servers,
+        "kafka_topic_namespace": namespace,
+        "smtp_host": "127.0.0.1",
+        "dispatcher_poll_interval_seconds": 0.2,
+        "operator_api_key": OPERATOR_KEY,
+        **FAST_KAFKA,
+        **overrides,
+    }
+    return NotificationSettings(**values)

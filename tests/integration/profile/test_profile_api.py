@@ -4,7 +4,7 @@ published for good and bad requests."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,7 +18,7 @@ from profile_service.app import create_app
 from profile_service.config import ProfileSettings
 
 from tests.support.kafka import events_of, read_topic
-from tests.support.services import FAST_KAFKA, serve_in_process
+from tests.support.services import FAST_KAFKA
 
 pytestmark = pytest.mark.integration
 
@@ -54,26 +54,6 @@ def mentor_body(unique: str, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-@pytest.fixture
-async def profile_db(new_database: Callable[[str], Awaitable[str]]) -> str:
-    return await new_database("profile")
-
-
-@pytest.fixture
-async def api(
-    profile_db: str, kafka: KafkaHandle, namespace: str
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ProfileSettings(
-        database_url=profile_db,
-        kafka_bootstrap_servers=kafka.bootstrap_servers,
-        kafka_topic_namespace=namespace,
-        operator_api_key="operator-secret-for-tests",
-        **FAST_KAFKA,
-    )
-    async with serve_in_process(create_app(settings)) as client:
-        yield client
 
 
 async def test_skills_lists_the_taxonomy(api: httpx.AsyncClient) -> None:

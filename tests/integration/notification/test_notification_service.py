@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -24,56 +23,18 @@ from mentorship_shared.contracts.events import (
 )
 from mentorship_shared.contracts.topics import MATCH_EVENTS, NOTIFICATION_EVENTS, PROFILE_EVENTS
 from notification_service.app import create_app
-from notification_service.config import NotificationSettings
 
 from tests.support.kafka import events_of, produce, read_topic
 from tests.support.profiles import mentee, mentor, registered
 from tests.support.services import (
-    FAST_KAFKA,
     OPERATOR_KEY,
     eventually,
     mail_received,
+    notifier_settings,
     serve_in_process,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def notification_db(new_database: Callable[[str], Awaitable[str]]) -> str:
-    return await new_database("notification")
-
-
-def notifier_settings(
-    database_url: str, kafka: KafkaHandle, namespace: str, **overrides: Any
-) -> NotificationSettings:
-    """Settings of a notification service under test; `overrides` change single ones."""
-    values: dict[str, Any] = {
-        "database_url": database_url,
-        "kafka_bootstrap_servers": kafka.bootstrap_servers,
-        "kafka_topic_namespace": namespace,
-        "smtp_host": "127.0.0.1",
-        "dispatcher_poll_interval_seconds": 0.2,
-        "operator_api_key": OPERATOR_KEY,
-        **FAST_KAFKA,
-        **overrides,
-    }
-    return NotificationSettings(**values)
-
-
-@pytest.fixture
-async def notifier(
-    notification_db: str, kafka: KafkaHandle, namespace: str, smtp_sink: SmtpSink
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = notifier_settings(
-        notification_db,
-        kafka,
-        namespace,
-        smtp_port=smtp_sink.port,
-        dispatcher_poll_interval_seconds=0.2,
-    )
-    async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY) as client:
-        yield client
 
 
 def proposal(mentee_id: uuid.UUID, mentor_id: uuid.UUID) -> bytes:
