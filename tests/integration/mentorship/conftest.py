@@ -15,7 +15,6 @@ import httpx
 import pytest
 from devstack.testing import KafkaHandle
 from mentorship_service.app import create_app
-from mentorship_service.config import MentorshipSettings
 from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
 from mentorship_shared.contracts.events import (
     MatchAccepted,
@@ -29,7 +28,12 @@ from mentorship_shared.plumbing.auth import credential_of, new_token
 
 from tests.support.kafka import produce, read_topic
 from tests.support.profiles import mentee, mentor
-from tests.support.services import FAST_KAFKA, OPERATOR_KEY, eventually, serve_in_process
+from tests.support.services import (
+    OPERATOR_KEY,
+    eventually,
+    mentorship_settings,
+    serve_in_process,
+)
 
 
 class MovableClock:
@@ -53,23 +57,6 @@ async def mentorship_db(new_database: Callable[[str], Awaitable[str]]) -> str:
 @pytest.fixture
 def clock() -> MovableClock:
     return MovableClock()
-
-
-def mentorship_settings(
-    database_url: str, kafka: KafkaHandle, namespace: str, **overrides: Any
-) -> MentorshipSettings:
-    values: dict[str, Any] = {
-        "database_url": database_url,
-        "kafka_bootstrap_servers": kafka.bootstrap_servers,
-        "kafka_topic_namespace": namespace,
-        "operator_api_key": OPERATOR_KEY,
-        "scheduler_poll_seconds": 0.1,
-        "consumer_max_attempts": 2,
-        "consumer_retry_base_seconds": 0.05,
-        **FAST_KAFKA,
-        **overrides,
-    }
-    return MentorshipSettings(**values)
 
 
 @pytest.fixture

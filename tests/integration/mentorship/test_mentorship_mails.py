@@ -15,14 +15,14 @@ from devstack.testing import KafkaHandle
 from mentorship_service.app import create_app as create_mentorship
 from mentorship_shared.contracts.topics import MENTORSHIP_EVENTS
 from notification_service.app import create_app as create_notification
-from notification_service.config import NotificationSettings
 
 from tests.support.kafka import produce
 from tests.support.services import (
-    FAST_KAFKA,
     OPERATOR_KEY,
     eventually,
     mail_received,
+    mentorship_settings,
+    notifier_settings,
     serve_in_process,
 )
 
@@ -30,7 +30,6 @@ from .conftest import (
     MovableClock,
     accepted_pair,
     mentorship_events,
-    mentorship_settings,
     of_type,
     started_mentorship,
 )
@@ -50,15 +49,8 @@ async def test_reminders_and_the_start_reach_both_people_once(
     smtp_sink: SmtpSink,
 ) -> None:
     notifier = create_notification(
-        NotificationSettings(
-            database_url=await new_database("notification"),
-            kafka_bootstrap_servers=kafka.bootstrap_servers,
-            kafka_topic_namespace=namespace,
-            smtp_host="127.0.0.1",
-            smtp_port=smtp_sink.port,
-            dispatcher_poll_interval_seconds=0.2,
-            operator_api_key=OPERATOR_KEY,
-            **FAST_KAFKA,
+        notifier_settings(
+            await new_database("notification"), kafka, namespace, smtp_port=smtp_sink.port
         )
     )
     mentorships = create_mentorship(

@@ -15,14 +15,13 @@ from mentorship_service.app import create_app
 from mentorship_shared.contracts.events import MatchAccepted, ProfileDeleted
 from mentorship_shared.contracts.topics import MATCH_EVENTS, PROFILE_EVENTS
 
-from tests.support.services import OPERATOR_KEY, serve_in_process
+from tests.support.services import OPERATOR_KEY, mentorship_settings, serve_in_process
 
 from .conftest import (
     MovableClock,
     Pair,
     accepted_pair,
     mentorship_events,
-    mentorship_settings,
     of_type,
     publish,
     started_mentorship,
