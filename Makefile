@@ -83,7 +83,7 @@ fmt: install ## Format and autofix
 	$(VENV)/bin/ruff check --fix .
 
 .PHONY: docs
-docs: install ## Generate each service's OpenAPI and AsyncAPI document into docs/api/ (no servers needed)
+docs: install ## Generate the API documents (docs/api/) and the configuration reference (docs/configuration.md) from the code (no servers needed)
 	$(PY) -m tools.gen_docs
 
 up: ## Operators: build and start the stack with Docker Compose

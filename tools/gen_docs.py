@@ -1,12 +1,17 @@
-"""Write the OpenAPI and AsyncAPI documents of every service into docs/api/.
+"""Write the documents generated from the code into docs/: each service's OpenAPI and AsyncAPI
+document (docs/api/), the configuration reference (docs/configuration.md) and the events
+reference (docs/events.md).
 
     make docs                                  # write them
     .venv/bin/python -m tools.gen_docs --check # exit 1, naming every stale document
 
-Per service, `<service>.openapi.json` is the FastAPI app's document (what `/openapi.json`
-serves) and `<service>.asyncapi.json` is the AsyncAPI 3.0 document FastStream generates from
-the service's broker (as `faststream docs gen` would), with the payloads of the events the
-service consumes and publishes and the dead-letter topics it writes to.
+Per service, `api/<service>.openapi.json` is the FastAPI app's document (what `/openapi.json`
+serves) and `api/<service>.asyncapi.json` is the AsyncAPI 3.0 document FastStream generates
+from the service's broker (as `faststream docs gen` would), with the payloads of the events the
+service consumes and publishes and the dead-letter topics it writes to. `configuration.md`
+lists every setting of every service (tools/configuration_doc.py), `events.md` every topic and
+event with who publishes and consumes it (tools/events_doc.py). The services are the
+folders of services/ (tools/services.py), so a new one is documented without a change here.
 
 The apps are built, never started: no database, broker or network is needed. The settings are
 the defaults, whatever the environment says, and the JSON has sorted keys and a fixed indent,
@@ -23,19 +28,15 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from fastapi import FastAPI
-from matching_service.app import create_app as create_matching
-from matching_service.config import MatchingSettings
-from mentorship_service.app import create_app as create_mentorship
-from mentorship_service.config import MentorshipSettings
 from mentorship_shared.plumbing.runtime import ServiceRuntime
-from notification_service.app import create_app as create_notification
-from notification_service.config import NotificationSettings
-from profile_service.app import create_app as create_profile
-from profile_service.config import ProfileSettings
 from pydantic_settings import BaseSettings
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS_DIR = ROOT / "docs" / "api"
+from tools import configuration_doc, events_doc
+from tools.services import ROOT, Service, discover
+
+DOCS_DIR = ROOT / "docs"
+#: The generated API documents, relative to DOCS_DIR; a file here that is not generated is stale.
+API_DOCUMENTS = "api/*.*api.json"
 
 #: Building an app connects to nothing; the URL is never used.
 UNUSED_DATABASE = "postgresql://nobody@localhost/unused"
@@ -62,12 +63,13 @@ def defaults_of(settings_cls: type[S]) -> S:
     return isolated(database_url=UNUSED_DATABASE)
 
 
+def _builder(service: Service) -> Callable[[], FastAPI]:
+    return lambda: service.create_app(defaults_of(service.settings_class))
+
+
 #: How each service's app is built, by service name.
 SERVICES: dict[str, Callable[[], FastAPI]] = {
-    "profile": lambda: create_profile(defaults_of(ProfileSettings)),
-    "matching": lambda: create_matching(defaults_of(MatchingSettings)),
-    "notification": lambda: create_notification(defaults_of(NotificationSettings)),
-    "mentorship": lambda: create_mentorship(defaults_of(MentorshipSettings)),
+    service.name: _builder(service) for service in discover()
 }
 
 
@@ -77,15 +79,19 @@ def render(document: Any) -> str:
 
 
 def documents() -> dict[str, str]:
-    """Every document by file name, rendered."""
+    """Every document by its path under docs/, rendered."""
     rendered: dict[str, str] = {}
+    asyncapi: dict[str, dict[str, Any]] = {}
     for name, build in SERVICES.items():
         app = build()
         runtime: ServiceRuntime[Any, Any] = app.state.runtime
-        rendered[f"{name}.openapi.json"] = render(app.openapi())
-        rendered[f"{name}.asyncapi.json"] = render(
-            runtime.asyncapi(title=app.title, version=app.version, description=app.description)
+        rendered[f"api/{name}.openapi.json"] = render(app.openapi())
+        asyncapi[name] = runtime.asyncapi(
+            title=app.title, version=app.version, description=app.description
         )
+        rendered[f"api/{name}.asyncapi.json"] = render(asyncapi[name])
+    rendered["configuration.md"] = configuration_doc.render(discover())
+    rendered["events.md"] = events_doc.render(asyncapi)
     return rendered
 
 
@@ -98,23 +104,23 @@ def stale(directory: Path, expected: dict[str, str]) -> list[str]:
             problems.append(f"{_shown(path)} is missing")
         elif path.read_text(encoding="utf-8") != text:
             problems.append(f"{_shown(path)} is out of date")
-    for path in sorted(directory.glob("*.*api.json")):
-        if path.name not in expected:
+    for path in sorted(directory.glob(API_DOCUMENTS)):
+        if path.relative_to(directory).as_posix() not in expected:
             problems.append(f"{_shown(path)} is no longer generated")
     return problems
 
 
 def write(directory: Path, expected: dict[str, str]) -> list[str]:
     """Write the documents that changed, delete the ones no longer generated; what changed."""
-    directory.mkdir(parents=True, exist_ok=True)
     changed = []
     for name, text in sorted(expected.items()):
         path = directory / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             changed.append(f"wrote {_shown(path)}")
-    for path in sorted(directory.glob("*.*api.json")):
-        if path.name not in expected:
+    for path in sorted(directory.glob(API_DOCUMENTS)):
+        if path.relative_to(directory).as_posix() not in expected:
             path.unlink()
             changed.append(f"deleted {_shown(path)}")
     return changed
@@ -131,8 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.gen_docs",
         description=(
-            "Generate each service's OpenAPI and AsyncAPI document (JSON) into docs/api/, "
-            "without a database or broker."
+            "Generate each service's OpenAPI and AsyncAPI document (JSON) into docs/api/ and "
+            "the configuration reference docs/configuration.md, without a database or broker."
         ),
     )
     parser.add_argument(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matching_service.domain import MentorPool
+from matching_service.matcher.pool import MentorPool
 
 from benchmarks.machine import describe, load_average
 from benchmarks.matching.cohort import bench_cohort

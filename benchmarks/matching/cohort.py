@@ -7,9 +7,13 @@ import uuid
 from typing import Any
 
 import numpy as np
-from matching_service.assignment import Assignment, assign_greedy, assign_optimal
-from matching_service.domain import MentorPool
-from matching_service.use_cases import candidate_graph
+from matching_service.matcher.assignment import (
+    Assignment,
+    assign_greedy,
+    assign_optimal,
+    candidate_graph,
+)
+from matching_service.matcher.pool import MentorPool
 
 from benchmarks.matching.population import (
     FULL_CAPACITY_WEIGHTS,

@@ -8,8 +8,8 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from matching_service.assignment import CandidateGraph, assign_greedy, assign_optimal
-from matching_service.domain import Mentee, Mentor, MentorPool
+from matching_service.matcher.assignment import CandidateGraph, assign_greedy, assign_optimal
+from matching_service.matcher.pool import Mentee, Mentor, MentorPool
 
 from benchmarks.matching.cohort import outcome
 from benchmarks.matching.population import (

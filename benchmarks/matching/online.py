@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from matching_service.domain import Mentee, Mentor, MentorPool, rank_mentors
-from matching_service.scoring import N_LEVELS, N_SKILLS
+from matching_service.matcher.pool import Mentee, Mentor, MentorPool
+from matching_service.matcher.ranking import rank_mentors
+from matching_service.matcher.scoring import N_LEVELS, N_SKILLS
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from benchmarks.machine import blas_threads

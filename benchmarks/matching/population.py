@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from matching_service.domain import Mentee, Mentor, utc_offset_hours
-from matching_service.scoring import N_SKILLS, SKILL_IDS
+from matching_service.matcher.pool import Mentee, Mentor, utc_offset_hours
+from matching_service.matcher.scoring import N_SKILLS, SKILL_IDS
 from mentorship_shared.contracts.skills import TAXONOMY
 
 FloatArray = npt.NDArray[np.float64]

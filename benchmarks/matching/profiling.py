@@ -74,10 +74,11 @@ def _function_label(filename: str, line: int, name: str) -> str:
     path = Path(filename)
     parts = path.parts
     if "matching_service" in parts:
-        label = f"matching_service.{path.stem}.{name}"
+        dotted = ".".join([*parts[parts.index("matching_service") : -1], path.stem])
+        label = f"{dotted}.{name}"
         if name.startswith("<"):  # a comprehension: show its line of code
             code = linecache.getline(filename, line).strip()
-            label = f"matching_service.{path.stem}:{line} `{code}`"
+            label = f"{dotted}:{line} `{code}`"
         return label
     if "site-packages" in parts:
         module = [*parts[parts.index("site-packages") + 1 : -1], path.stem]

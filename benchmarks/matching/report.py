@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from matching_service.scoring import ALGORITHM_VERSION, N_LEVELS, N_SKILLS
+from matching_service.matcher.scoring import ALGORITHM_VERSION, N_LEVELS, N_SKILLS
 from mentorship_shared.contracts.skills import TAXONOMY
 
 from benchmarks.machine import markdown_rows

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from matching_service.domain import Mentee, Mentor, MentorPool, proposal_for, shortlists
-from matching_service.scoring import N_LEVELS, N_SKILLS
+from matching_service.matcher.pool import Mentee, Mentor, MentorPool
+from matching_service.matcher.ranking import proposal_for, shortlists
+from matching_service.matcher.scoring import N_LEVELS, N_SKILLS
 
 from benchmarks.matching.population import IntArray
 from benchmarks.matching.profiling import profile, timed

@@ -2,8 +2,9 @@
 broker, an SMTP sink and the three services supervised as subprocesses), so a test may kill,
 stop and restart any part of it.
 
-Intensity comes from ``FAULTS_SCALE``: ``full`` (what ``make test-faults`` runs: the issue's
-numbers) or anything else for the reduced form ``make test`` runs within CI time.
+Intensity comes from ``FAULTS_SCALE``: ``full`` (what ``make test-faults`` runs: ten kills per
+service, a 30 s broker outage) or anything else for the reduced form ``make test`` runs within
+CI time.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class FaultScale:
     steady: float
     #: pytest-timeout of each test, in seconds.
     timeout: float
-    #: The issue's bound: everything has caught up this long after the fault ended.
+    #: The recovery promise: everything has caught up this long after the fault ended.
     recovery_bound: float = 60.0
 
 

@@ -4,7 +4,7 @@ Each test starts a stack of its own, registers a fixed population of mentors, st
 injects one fault during it, and then waits for the system to catch up: every registration
 has exactly one effect in each service, no mentor is above capacity, and all of that within
 60 s of the fault's end. Each test adds a row to the table printed at the end of the run.
-``FAULTS_SCALE=full`` gives the issue's numbers (``make test-faults``).
+``FAULTS_SCALE=full`` gives the full-scale run (``make test-faults``).
 """
 
 from __future__ import annotations
@@ -246,8 +246,8 @@ async def test_malformed_json_labelled_as_json_is_dead_lettered(
     fault_table: Callable[[str, Any], None],
 ) -> None:
     """Labelled ``content-type: application/json`` like the services' own events. FastStream's
-    decoder used to json-decode such a body before the consumer saw it, and drop the record
-    when it was not JSON (fixed in 5a4090b, found by this test)."""
+    decoder would json-decode such a body before the consumer sees it and drop the record when
+    it is not JSON; the consumer reads the raw bytes itself, so the record is dead-lettered."""
     stack = fault_stack
     poison = [
         message

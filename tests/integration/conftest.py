@@ -1,21 +1,15 @@
-"""Fixtures the integration tests of the matching service share."""
+"""Fixtures for integration tests of several services: the matching service in-process on its
+own database (the matching service's own fixtures are in matching/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import asyncpg
 import httpx
 import pytest
 from devstack.testing import KafkaHandle
 from matching_service.app import create_app
-from matching_service.config import MIGRATIONS_DIR, MatchingSettings
-from mentorship_shared.plumbing.database import (
-    apply_migrations,
-    connect_pool,
-    load_migrations,
-    plumbing_migrations,
-)
+from matching_service.config import MatchingSettings
 
 from tests.support.services import FAST_KAFKA, OPERATOR_KEY, serve_in_process
 
@@ -41,16 +35,3 @@ async def matcher(
     )
     async with serve_in_process(create_app(settings), bearer=OPERATOR_KEY) as client:
         yield client
-
-
-@pytest.fixture
-async def matching_pool(matching_db: str) -> AsyncIterator[asyncpg.Pool]:
-    """A fresh matching database, migrated the way ServiceRuntime does it (no service running)."""
-    pool = await connect_pool(matching_db, min_size=1, max_size=4)
-    try:
-        await apply_migrations(
-            pool, plumbing_migrations() + load_migrations("service", MIGRATIONS_DIR)
-        )
-        yield pool
-    finally:
-        await pool.close()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-import matching_service.assignment as assignment_module
+import matching_service.matcher.assignment as assignment_module
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from matching_service.assignment import (
+from matching_service.matcher.assignment import (
     Assignment,
     CandidateGraph,
     assign_greedy,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
-from matching_service.assignment import assign_optimal
-from matching_service.domain import Mentee, Mentor, MentorPool, skill_vector
-from matching_service.use_cases import candidate_graph
+from matching_service.matcher.assignment import assign_optimal, candidate_graph
+from matching_service.matcher.pool import Mentee, Mentor, MentorPool, skill_vector
 
 PRICING = "pricing_monetisation"
 

@@ -15,18 +15,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matching_service.domain import (
+from matching_service.matcher.explain import covered_gaps
+from matching_service.matcher.pool import (
     Mentee,
     Mentor,
     MentorPool,
-    Proposal,
-    covered_gaps,
-    rank_mentors,
-    shortlists,
     skill_vector,
     utc_offset_hours,
 )
-from matching_service.scoring import (
+from matching_service.matcher.ranking import Proposal, rank_mentors, shortlists
+from matching_service.matcher.scoring import (
     ALGORITHM_VERSION,
     COMPONENTS,
     N_SKILLS,

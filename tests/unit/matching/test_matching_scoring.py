@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from matching_service.domain import Mentee, Mentor, MentorPool
-from matching_service.scoring import (
+from matching_service.matcher.pool import Mentee, Mentor, MentorPool
+from matching_service.matcher.scoring import (
     ALGORITHM_VERSION,
     COMPONENTS,
     N_SKILLS,

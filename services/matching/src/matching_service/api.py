@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from mentorship_shared.contracts.events import MatchOrigin, MatchParty
 from mentorship_shared.plumbing.auth import bearer_token, is_operator, is_owner
 from mentorship_shared.plumbing.deps import OperatorDep, ServiceDeps
@@ -16,17 +16,32 @@ from mentorship_shared.plumbing.outbox import EventSink
 from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import use_cases
 from .config import MatchingSettings
-from .domain import Proposal
-from .repository import MatchingRepository, MatchRecord, MatchStatus, RoundRecord
-from .scoring import ALGORITHM_VERSION
+from .match import Match, MatchRefused, MatchStatus
+from .matcher.ranking import Proposal
+from .matcher.scoring import ALGORITHM_VERSION
+from .repository import MatchingRepository, RoundRecord
+from .use_cases import answers, rounds, shortlists
+from .use_cases.common import UNKNOWN_MENTEE, Matchmaker, MatchNotFound
 
 router = APIRouter(prefix="/v1")
 
 deps = ServiceDeps[MatchingSettings, MatchingRepository]()
 SettingsDep = Annotated[MatchingSettings, Depends(deps.settings)]
 UowDep = Annotated[UnitOfWork[MatchingRepository], Depends(deps.uow)]
+
+
+def serve_with(app: FastAPI, matchmaker: Matchmaker) -> None:
+    """Hand these routes the service's matchmaker (built once, in `create_app`)."""
+    app.state.matchmaker = matchmaker
+
+
+async def _matchmaker(request: Request) -> Matchmaker:
+    matchmaker: Matchmaker = request.app.state.matchmaker
+    return matchmaker
+
+
+MatchmakerDep = Annotated[Matchmaker, Depends(_matchmaker)]
 
 T = TypeVar("T")
 
@@ -242,9 +257,9 @@ async def _run(
 
     try:
         return await uow.run(work)
-    except use_cases.MatchNotFound as refusal:
+    except MatchNotFound as refusal:
         raise ApiError(404, refusal.code, refusal.message) from refusal
-    except use_cases.MatchRefused as refusal:
+    except MatchRefused as refusal:
         raise ApiError(409, refusal.code, refusal.message) from refusal
 
 
@@ -268,7 +283,7 @@ async def get_mentor_slots(mentor_id: MentorId, uow: UowDep) -> MentorSlots:
         id=mentor.id,
         capacity=mentor.requested_capacity,
         open_matches=mentor.load,
-        free_slots=max(0, mentor.capacity - mentor.load) if mentor.accepting_mentees else 0,
+        free_slots=mentor.free_slots,
         accepting_mentees=mentor.accepting_mentees,
     )
 
@@ -291,7 +306,7 @@ async def list_matches(
     async with uow.reading() as repo:
         matches = await repo.matches_for_mentee(mentee_id, min(limit, 100))
         if not matches and not await repo.mentee_exists(mentee_id):
-            raise ApiError(404, "mentee_not_found", use_cases.UNKNOWN_MENTEE)
+            raise ApiError(404, "mentee_not_found", UNKNOWN_MENTEE)
     return MatchList(matches=[_match_view(m) for m in matches])
 
 
@@ -308,22 +323,21 @@ async def list_matches(
 )
 async def suggest_mentors(
     mentee_id: MenteeId,
-    settings: SettingsDep,
     uow: UowDep,
+    matchmaker: MatchmakerDep,
     limit: int = Query(
         default=5,
         ge=1,
         description="Most suggestions to return: at most 20, a larger value gives 20.",
     ),
 ) -> SuggestionList:
-    policy = settings.match_policy()
     proposals = await _run(
-        uow, lambda repo, _: use_cases.suggest_mentors(repo, mentee_id, min(limit, 20), policy)
+        uow, lambda repo, _: shortlists.suggest_mentors(repo, matchmaker, mentee_id, min(limit, 20))
     )
     return SuggestionList(
         mentee_id=mentee_id,
         algorithm_version=proposals[0].algorithm_version if proposals else ALGORITHM_VERSION,
-        weights_version=policy.config.version,
+        weights_version=matchmaker.policy.config.version,
         suggestions=[_suggestion(p) for p in proposals],
     )
 
@@ -343,15 +357,14 @@ async def suggest_mentors(
 async def request_mentor(
     mentee_id: MenteeId,
     body: MentorRequest,
-    settings: SettingsDep,
     uow: UowDep,
+    matchmaker: MatchmakerDep,
     response: Response,
 ) -> MatchView:
-    policy = settings.match_policy()
     match = await _run(
         uow,
-        lambda repo, outbox: use_cases.request_mentor(
-            repo, outbox, mentee_id, body.mentor_id, policy
+        lambda repo, outbox: shortlists.request_mentor(
+            repo, outbox, matchmaker, mentee_id, body.mentor_id
         ),
     )
     response.headers["Location"] = f"/v1/matches/{match.id}"
@@ -384,7 +397,7 @@ async def accept_match(
 ) -> MatchView:
     party = _answering_party(caller, body.party)
     match = await _run(
-        uow, lambda repo, outbox: use_cases.accept_match(repo, outbox, match_id, party)
+        uow, lambda repo, outbox: answers.accept_match(repo, outbox, match_id, party)
     )
     return _match_view(match)
 
@@ -403,15 +416,14 @@ async def decline_match(
     match_id: uuid.UUID,
     body: Decline,
     caller: CallerParty,
-    settings: SettingsDep,
     uow: UowDep,
+    matchmaker: MatchmakerDep,
 ) -> MatchView:
     party = _answering_party(caller, body.party)
-    policy = settings.match_policy()
     match = await _run(
         uow,
-        lambda repo, outbox: use_cases.decline_match(
-            repo, outbox, match_id, party, body.reason or None, policy
+        lambda repo, outbox: answers.decline_match(
+            repo, outbox, matchmaker, match_id, party, body.reason or None
         ),
     )
     return _match_view(match)
@@ -430,10 +442,9 @@ async def decline_match(
     responses=_OPERATOR,
 )
 async def run_round(
-    _: OperatorDep, settings: SettingsDep, uow: UowDep, response: Response
+    _: OperatorDep, uow: UowDep, matchmaker: MatchmakerDep, response: Response
 ) -> RoundView:
-    policy = settings.match_policy()
-    outcome = await _run(uow, lambda repo, outbox: use_cases.run_round(repo, outbox, policy))
+    outcome = await _run(uow, lambda repo, outbox: rounds.run_round(repo, outbox, matchmaker))
     response.headers["Location"] = f"/v1/rounds/{outcome.record.id}"
     return _round_view(outcome.record)
 
@@ -452,7 +463,7 @@ async def get_round(round_id: uuid.UUID, _: OperatorDep, uow: UowDep) -> RoundVi
     return _round_view(record)
 
 
-def _match_view(m: MatchRecord) -> MatchView:
+def _match_view(m: Match) -> MatchView:
     return MatchView(
         id=m.id,
         mentee_id=m.mentee_id,

@@ -4,34 +4,36 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from mentorship_shared.contracts.topics import MATCH_EVENTS
-from mentorship_shared.plumbing import metrics
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
 from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 
-from . import api, dashboard
+from . import api, dashboard, metrics
 from .config import MIGRATIONS_DIR, MatchingSettings
 from .expiry import ProposalExpirer
 from .handlers import profile_events_consumer
+from .match import MatchStatus
 from .repository import MatchingRepository
+from .use_cases.common import Matchmaker
 
 
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     settings = settings or MatchingSettings()
     uow = UnitOfWork.of(settings, MatchingRepository)
+    # One matchmaker per process: its mentor directory is the cached pool every consumer,
+    # route and worker of this service scores against.
+    matchmaker = Matchmaker.with_directory(settings.match_policy())
     runtime = ServiceRuntime(
         settings,
         uow=uow,
         migrations_dir=MIGRATIONS_DIR,
-        consumers=[profile_events_consumer(settings)],
+        consumers=[profile_events_consumer(matchmaker)],
         workers=[
-            ProposalExpirer(
-                uow, settings.match_policy(), poll_interval=settings.expiry_poll_seconds
-            )
+            ProposalExpirer(uow, matchmaker, poll_interval=settings.expiry_poll_seconds),
         ],
         publishes=[MATCH_EVENTS],
         metrics_refreshers=[_count_matches_by_status],
     )
-    return create_service_app(
+    app = create_service_app(
         runtime,
         title="Matching service",
         description=(
@@ -41,10 +43,12 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         ),
         routers=[api.router, dashboard.router],
     )
+    api.serve_with(app, matchmaker)
+    return app
 
 
 async def _count_matches_by_status(repo: MatchingRepository) -> None:
     """`mentorship_matches{status}`, before each scrape of /metrics."""
     counts = await repo.count_matches_by_status()
-    for status in metrics.MATCH_STATUSES:
+    for status in MatchStatus:
         metrics.MATCHES.labels(status).set(counts.get(status, 0))

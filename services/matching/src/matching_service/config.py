@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Literal
 
 from mentorship_shared.plumbing.settings import ServiceSettings
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
-from .directory import MentorDirectory
-from .scoring import default_config
-from .use_cases import MatchPolicy
+from .policy import MatchPolicy
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -85,13 +83,7 @@ class MatchingSettings(ServiceSettings):
         description="Operator dashboard: how long to wait for a peer's /metrics.",
     )
 
-    # One mentor directory per settings object, so the service's consumers, API and workers
-    # (each asking for a policy) share one cached pool.
-    _directory: MentorDirectory | None = PrivateAttr(default=None)
-
     def match_policy(self) -> MatchPolicy:
-        if self._directory is None:
-            self._directory = MentorDirectory(default_config())
         return MatchPolicy(
             proposal_ttl=timedelta(days=self.proposal_ttl_days),
             waiting_mentees_per_event=self.waiting_mentees_per_event,
@@ -100,5 +92,4 @@ class MatchingSettings(ServiceSettings):
             exposure_per_slot=self.shortlist_exposure_per_slot,
             exposure_window=timedelta(hours=self.shortlist_exposure_hours),
             round_candidates_per_mentee=self.round_candidates_per_mentee,
-            directory=self._directory,
         )

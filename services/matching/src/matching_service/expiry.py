@@ -10,9 +10,9 @@ from functools import partial
 from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 from mentorship_shared.plumbing.worker import PollingWorker
 
-from . import use_cases
 from .repository import MatchingRepository
-from .use_cases import MatchPolicy
+from .use_cases.answers import expire_match
+from .use_cases.common import Matchmaker
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class ProposalExpirer(PollingWorker):
     def __init__(
         self,
         uow: UnitOfWork[MatchingRepository],
-        policy: MatchPolicy,
+        matchmaker: Matchmaker,
         *,
         poll_interval: float,
         batch_size: int = 100,
@@ -33,8 +33,8 @@ class ProposalExpirer(PollingWorker):
         super().__init__(
             name="proposal-expirer", channel="matches_due", poll_interval=poll_interval
         )
-        self._policy = policy
         self._uow = uow
+        self._matchmaker = matchmaker
         self._batch_size = batch_size
 
     async def run_once(self) -> bool:
@@ -48,4 +48,4 @@ class ProposalExpirer(PollingWorker):
         return len(due) == self._batch_size
 
     async def _expire(self, match_id: uuid.UUID, tx: Transaction[MatchingRepository]) -> bool:
-        return await use_cases.expire_match(tx.repo, tx.outbox, match_id, self._policy)
+        return await expire_match(tx.repo, tx.outbox, self._matchmaker, match_id)

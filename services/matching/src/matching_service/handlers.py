@@ -1,4 +1,5 @@
-"""Kafka entry points of the matcher: each turns one event into one use-case call."""
+"""Kafka entry points of the matcher: each turns one event into one use-case call, in the
+transaction that records the event as processed."""
 
 from __future__ import annotations
 
@@ -14,15 +15,14 @@ from mentorship_shared.contracts.topics import PROFILE_EVENTS
 from mentorship_shared.plumbing.consumer import EventConsumer
 from mentorship_shared.plumbing.unit_of_work import Transaction
 
-from . import use_cases
-from .config import MatchingSettings
 from .repository import MatchingRepository
+from .use_cases.common import Matchmaker
+from .use_cases.profiles import forget_profile, record_mentee, record_mentor
 
 Tx = Transaction[MatchingRepository]
 
 
-def profile_events_consumer(settings: MatchingSettings) -> EventConsumer:
-    policy = settings.match_policy()
+def profile_events_consumer(matchmaker: Matchmaker) -> EventConsumer:
     consumer = EventConsumer(
         "profile-events",
         PROFILE_EVENTS,
@@ -34,29 +34,25 @@ def profile_events_consumer(settings: MatchingSettings) -> EventConsumer:
 
     @consumer.on(MenteeRegistered)
     async def on_mentee_registered(tx: Tx, _: EventEnvelope, event: MenteeRegistered) -> None:
-        await use_cases.record_mentee(
-            tx.repo, tx.outbox, event.profile, policy, event.owner_credential
-        )
+        await record_mentee(tx.repo, tx.outbox, matchmaker, event.profile, event.owner_credential)
 
     @consumer.on(MentorRegistered)
     async def on_mentor_registered(tx: Tx, _: EventEnvelope, event: MentorRegistered) -> None:
-        await use_cases.record_mentor(
-            tx.repo, tx.outbox, event.profile, policy, event.owner_credential
-        )
+        await record_mentor(tx.repo, tx.outbox, matchmaker, event.profile, event.owner_credential)
 
     @consumer.on(ProfileUpdated)
     async def on_profile_updated(tx: Tx, _: EventEnvelope, event: ProfileUpdated) -> None:
         if isinstance(event.profile, MenteeProfile):
-            await use_cases.record_mentee(
-                tx.repo, tx.outbox, event.profile, policy, event.owner_credential
+            await record_mentee(
+                tx.repo, tx.outbox, matchmaker, event.profile, event.owner_credential
             )
         else:
-            await use_cases.record_mentor(
-                tx.repo, tx.outbox, event.profile, policy, event.owner_credential
+            await record_mentor(
+                tx.repo, tx.outbox, matchmaker, event.profile, event.owner_credential
             )
 
     @consumer.on(ProfileDeleted)
     async def on_profile_deleted(tx: Tx, _: EventEnvelope, event: ProfileDeleted) -> None:
-        await use_cases.forget_profile(tx.repo, tx.outbox, event, policy)
+        await forget_profile(tx.repo, tx.outbox, matchmaker, event)
 
     return consumer

@@ -1,67 +1,47 @@
-"""The matcher's tables: read model of profiles, matches and the capacity they hold."""
+"""The matcher's tables: its copy of profiles, matches and the capacity they hold, shortlist
+exposure and rounds. Every SQL statement of the service is here."""
 
-# ruff: noqa: S608 -- queries are assembled only from the column lists below (constants);
-# every value travels as a bind parameter.
+# ruff: noqa: S608 -- queries are assembled only from the column lists and the lifecycle's
+# status names below (constants); every value travels as a bind parameter.
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from mentorship_shared.contracts.events import (
-    MatchOrigin,
-    MatchParty,
-    MenteeProfile,
-    MentorProfile,
-)
+import numpy as np
+from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
 from mentorship_shared.plumbing.database import Connection
 from mentorship_shared.plumbing.outbox import forget_published
 
-from .domain import Mentee, Mentor, MentorPool, Proposal, skill_vector, utc_offset_hours
-from .scoring import ScoringConfig
+from .match import (
+    OPEN_STATUSES,
+    PAIR_CLOSING_REASONS,
+    PAIR_CLOSING_STATUSES,
+    Match,
+    MatchStatus,
+)
+from .matcher.pool import Mentee, Mentor, free_slots, skill_vector, utc_offset_hours
+from .matcher.scoring import IntArray
 
-if TYPE_CHECKING:
-    from .directory import MentorDirectory
 
-OPEN_STATUSES = ("proposed", "accepted")
-MatchStatus = Literal["proposed", "accepted", "declined", "expired"]
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
 
 
-@dataclass(frozen=True)
-class MatchRecord:
-    id: uuid.UUID
-    mentee_id: uuid.UUID
-    mentor_id: uuid.UUID
-    status: MatchStatus
-    score: float
-    score_breakdown: dict[str, float]
-    explanation: str
-    covered_skills: list[str]
-    uncovered_skills: list[str]
-    algorithm_version: str
-    weights_version: str | None
-    origin: MatchOrigin
-    round_id: uuid.UUID | None
-    proposed_at: datetime
-    expires_at: datetime | None
-    mentee_accepted_at: datetime | None
-    mentor_accepted_at: datetime | None
-    accepted_at: datetime | None
-    ended_at: datetime | None
-    end_reason: str | None
-    declined_by: str | None
-    decline_reason: str | None
-
-    def accepted_by(self) -> list[MatchParty]:
-        sides: list[MatchParty] = []
-        if self.mentee_accepted_at is not None:
-            sides.append("mentee")
-        if self.mentor_accepted_at is not None:
-            sides.append("mentor")
-        return sides
+# The lifecycle's statuses as SQL text, spelled as the partial indexes spell them so that the
+# planner uses those indexes.
+_OPEN = _quoted(OPEN_STATUSES)
+_PROPOSED = _quoted([MatchStatus.PROPOSED])
+_CLOSES_PAIR = (
+    f"(status IN ({_quoted(PAIR_CLOSING_STATUSES)}) "
+    f"OR end_reason IN ({_quoted(PAIR_CLOSING_REASONS)}))"
+)
+# A slot is free to take: the guard `reserve_slot` re-checks under the mentor's row lock.
+_HAS_FREE_SLOT = "accepting_mentees AND load < capacity"
 
 
 @dataclass(frozen=True)
@@ -71,6 +51,13 @@ class MentorLoad:
     requested_capacity: int
     load: int
     accepting_mentees: bool
+
+    @property
+    def free_slots(self) -> int:
+        free = free_slots(
+            np.array([self.capacity]), np.array([self.load]), np.array([self.accepting_mentees])
+        )
+        return int(free[0])
 
 
 @dataclass(frozen=True)
@@ -86,6 +73,31 @@ class RoundRecord:
     greedy_matched: int
     greedy_total_score: float
     mentor_load: dict[str, Any]
+
+
+#: (mentors, sum of profile versions, sum of id hashes): changes whenever a mentor is added or
+#: erased, or any profile version grows (versions only grow).
+Fingerprint = tuple[int, int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class MentorTable:
+    """Every mentor in id order (the columns of the matcher's pool): ids with their profile
+    versions, and free slots; with a fingerprint of the whole table."""
+
+    ids: list[uuid.UUID]
+    versions: list[int]
+    free_slots: IntArray
+    fingerprint: Fingerprint
+
+
+@dataclass(frozen=True, eq=False)
+class MentorTableState:
+    """The mentors table's fingerprint and every mentor's free slots in id order: what the
+    matcher reads for each match when its cached pool is still current."""
+
+    fingerprint: Fingerprint
+    free_slots: IntArray
 
 
 class MatchingRepository:
@@ -218,21 +230,19 @@ class MatchingRepository:
             SELECT {_MENTEE_COLUMNS} FROM mentees m
             WHERE id = ANY($1)
               AND (NOT $2 OR NOT EXISTS (SELECT 1 FROM matches x
-                                         WHERE x.mentee_id = m.id AND x.status = ANY($3)))
+                                         WHERE x.mentee_id = m.id AND x.status IN ({_OPEN})))
             """,
             list(mentee_ids),
             waiting_only,
-            list(OPEN_STATUSES),
         )
         by_id = {row["id"]: _mentee(row) for row in rows}
         return [by_id[i] for i in mentee_ids if i in by_id]
 
-    async def open_match(self, mentee_id: uuid.UUID) -> MatchRecord | None:
+    async def open_match(self, mentee_id: uuid.UUID) -> Match | None:
         """The mentee's proposed or accepted match (at most one: a unique index says so)."""
         row = await self._conn.fetchrow(
-            f"SELECT {_MATCH_COLUMNS} FROM matches WHERE mentee_id = $1 AND status = ANY($2)",
+            f"SELECT {_MATCH_COLUMNS} FROM matches WHERE mentee_id = $1 AND status IN ({_OPEN})",
             mentee_id,
-            list(OPEN_STATUSES),
         )
         return _match(row) if row is not None else None
 
@@ -252,17 +262,16 @@ class MatchingRepository:
         Rows another transaction holds are skipped: that transaction is matching them already.
         """
         rows = await self._conn.fetch(
-            """
+            f"""
             SELECT id FROM mentees m
             WHERE ($1::text[] IS NULL OR m.languages && $1::text[])
               AND NOT EXISTS (SELECT 1 FROM matches x
-                              WHERE x.mentee_id = m.id AND x.status = ANY($2))
+                              WHERE x.mentee_id = m.id AND x.status IN ({_OPEN}))
             ORDER BY m.registered_at, m.id
-            LIMIT $3
+            LIMIT $2
             FOR UPDATE SKIP LOCKED
             """,
             list(languages) if languages is not None else None,
-            list(OPEN_STATUSES),
             limit,
         )
         return [row["id"] for row in rows]
@@ -272,9 +281,9 @@ class MatchingRepository:
     ) -> dict[uuid.UUID, set[uuid.UUID]]:
         """Per mentee, the mentors never to propose again: declined, or left to lapse."""
         rows = await self._conn.fetch(
-            """
+            f"""
             SELECT mentee_id, mentor_id FROM matches
-            WHERE mentee_id = ANY($1) AND (status = 'declined' OR end_reason = 'timeout')
+            WHERE mentee_id = ANY($1) AND {_CLOSES_PAIR}
             """,
             list(mentee_ids),
         )
@@ -283,43 +292,77 @@ class MatchingRepository:
             pairs[row["mentee_id"]].add(row["mentor_id"])
         return pairs
 
-    async def available_mentors(
-        self, languages: Sequence[str] | None = None, include: Sequence[uuid.UUID] = ()
-    ) -> list[Mentor]:
+    async def available_mentors(self, languages: Sequence[str] | None = None) -> list[Mentor]:
         """Mentors accepting mentees with a free slot (sharing one of `languages`, if given),
-        plus any in `include` whatever their slots. Read without locks: `reserve_slot`
-        re-checks under the mentor's row lock."""
+        read afresh: what the matcher's cached pool (`MentorDirectory`) must always equal."""
         rows = await self._conn.fetch(
             f"""
             SELECT {_MENTOR_COLUMNS} FROM mentors m
-            WHERE (m.accepting_mentees AND m.load < m.capacity
-                   AND ($1::text[] IS NULL OR m.languages && $1::text[]))
-               OR m.id = ANY($2)
+            WHERE {_HAS_FREE_SLOT} AND ($1::text[] IS NULL OR m.languages && $1::text[])
             ORDER BY m.id  -- a stable order, so equal scores always break the same way
             """,
             list(languages) if languages is not None else None,
-            list(include),
         )
-        return [_mentor(row) for row in rows]
+        return _mentors(rows)
 
-    async def mentor_pool(
-        self,
-        config: ScoringConfig,
-        languages: Sequence[str] | None = None,
-        directory: MentorDirectory | None = None,
-    ) -> MentorPool:
-        """Mentors with a free slot (sharing one of `languages`, if given) as a scoring pool:
-        from the process's mentor directory when there is one, else built from the rows."""
-        if directory is not None:
-            return await directory.available(self._conn, languages)
-        return MentorPool(await self.available_mentors(languages), config)
+    async def mentors_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Mentor]:
+        """These mentors (those that still exist), whatever their slots."""
+        if not ids:
+            return {}
+        rows = await self._conn.fetch(
+            f"SELECT {_MENTOR_COLUMNS} FROM mentors m WHERE id = ANY($1)", list(ids)
+        )
+        return {mentor.id: mentor for mentor in _mentors(rows)}
+
+    async def mentor_table_state(self) -> MentorTableState:
+        """One row of arrays: the mentors table's fingerprint and everyone's free slots."""
+        row = await self._conn.fetchrow(
+            """
+            SELECT count(*) AS mentors,
+                   coalesce(sum(version), 0) AS versions,
+                   coalesce(sum(hashtextextended(id::text, 0)), 0) AS ids,
+                   array_agg(capacity ORDER BY id) AS capacity,
+                   array_agg(load ORDER BY id) AS load,
+                   array_agg(accepting_mentees ORDER BY id) AS accepting
+            FROM mentors
+            """
+        )
+        assert row is not None  # an aggregate always returns its row
+        return MentorTableState(
+            fingerprint=(int(row["mentors"]), int(row["versions"]), int(row["ids"])),
+            free_slots=_free_slots(
+                row["capacity"] or [], row["load"] or [], row["accepting"] or []
+            ),
+        )
+
+    async def mentor_table(self) -> MentorTable:
+        """Every mentor's id, version and free slots, in id order, with the same fingerprint
+        `mentor_table_state` reads."""
+        rows = await self._conn.fetch(
+            """
+            SELECT id, version, hashtextextended(id::text, 0) AS id_hash,
+                   capacity, load, accepting_mentees
+            FROM mentors ORDER BY id
+            """
+        )
+        versions = [int(row["version"]) for row in rows]
+        return MentorTable(
+            ids=[row["id"] for row in rows],
+            versions=versions,
+            free_slots=_free_slots(
+                [row["capacity"] for row in rows],
+                [row["load"] for row in rows],
+                [row["accepting_mentees"] for row in rows],
+            ),
+            fingerprint=(len(rows), sum(versions), sum(int(row["id_hash"]) for row in rows)),
+        )
 
     async def reserve_slot(self, mentor_id: uuid.UUID) -> bool:
         """Take one of the mentor's slots if one is free (atomic under the mentor's row lock)."""
         return bool(
             await self._conn.fetchval(
                 "UPDATE mentors SET load = load + 1, updated_at = now() "
-                "WHERE id = $1 AND accepting_mentees AND load < capacity RETURNING true",
+                f"WHERE id = $1 AND {_HAS_FREE_SLOT} RETURNING true",
                 mentor_id,
             )
         )
@@ -336,123 +379,91 @@ class MatchingRepository:
             mentor_id,
         )
 
-    async def add_match(
-        self,
-        match_id: uuid.UUID,
-        mentee_id: uuid.UUID,
-        proposal: Proposal,
-        expires_at: datetime,
-        *,
-        origin: str = "online",
-        round_id: uuid.UUID | None = None,
-        mentee_accepted: bool = False,
-    ) -> None:
+    async def add_match(self, match: Match) -> None:
+        """Store a new proposal (`Match.propose`); its slot is already reserved."""
         await self._conn.execute(
             """
             INSERT INTO matches (id, mentee_id, mentor_id, status, score, score_breakdown,
                                  explanation, covered_skills, uncovered_skills,
-                                 algorithm_version, weights_version, expires_at, origin,
-                                 round_id, mentee_accepted_at)
-            VALUES ($1, $2, $3, 'proposed', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                    CASE WHEN $14 THEN now() END)
+                                 algorithm_version, weights_version, origin, round_id,
+                                 proposed_at, expires_at, mentee_accepted_at, mentor_accepted_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
             """,
-            match_id,
-            mentee_id,
-            proposal.mentor_id,
-            proposal.score,
-            proposal.breakdown,
-            proposal.explanation,
-            proposal.covered_skills,
-            proposal.uncovered_skills,
-            proposal.algorithm_version,
-            proposal.weights_version,
-            expires_at,
-            origin,
-            round_id,
-            mentee_accepted,
+            match.id,
+            match.mentee_id,
+            match.mentor_id,
+            match.status,
+            match.score,
+            match.score_breakdown,
+            match.explanation,
+            match.covered_skills,
+            match.uncovered_skills,
+            match.algorithm_version,
+            match.weights_version,
+            match.origin,
+            match.round_id,
+            match.proposed_at,
+            match.expires_at,
+            match.mentee_accepted_at,
+            match.mentor_accepted_at,
         )
 
-    async def lock_match(self, match_id: uuid.UUID) -> MatchRecord | None:
+    async def lock_match(self, match_id: uuid.UUID) -> Match | None:
         row = await self._conn.fetchrow(
             f"SELECT {_MATCH_COLUMNS} FROM matches WHERE id = $1 FOR UPDATE", match_id
         )
         return _match(row) if row is not None else None
 
-    async def get_match(self, match_id: uuid.UUID) -> MatchRecord | None:
+    async def get_match(self, match_id: uuid.UUID) -> Match | None:
         row = await self._conn.fetchrow(
             f"SELECT {_MATCH_COLUMNS} FROM matches WHERE id = $1", match_id
         )
         return _match(row) if row is not None else None
 
-    async def record_acceptance(self, match_id: uuid.UUID, party: str) -> MatchRecord:
-        """Note one side's yes (again is harmless); once both sides said yes the match is
-        accepted."""
-        column = {"mentee": "mentee_accepted_at", "mentor": "mentor_accepted_at"}[party]
-        await self._conn.execute(
-            f"UPDATE matches SET {column} = COALESCE({column}, now()) WHERE id = $1", match_id
-        )
-        await self._conn.execute(
+    async def save_match(self, match: Match, *, was: MatchStatus) -> None:
+        """Store an answered or ended match (`Match.accept`, `decline`, `expire`). The match
+        must still have status `was`: callers hold its row lock, so anything else is a bug,
+        and the transaction fails rather than store a change decided on a stale read."""
+        saved = await self._conn.fetchval(
             """
-            UPDATE matches SET status = 'accepted', accepted_at = now()
-            WHERE id = $1 AND status = 'proposed'
-              AND mentee_accepted_at IS NOT NULL AND mentor_accepted_at IS NOT NULL
+            UPDATE matches SET status = $2, mentee_accepted_at = $3, mentor_accepted_at = $4,
+                               accepted_at = $5, ended_at = $6, end_reason = $7,
+                               declined_by = $8, decline_reason = $9
+            WHERE id = $1 AND status = $10
+            RETURNING true
             """,
-            match_id,
+            match.id,
+            match.status,
+            match.mentee_accepted_at,
+            match.mentor_accepted_at,
+            match.accepted_at,
+            match.ended_at,
+            match.end_reason,
+            match.declined_by,
+            match.decline_reason,
+            was,
         )
-        match = await self.get_match(match_id)
-        if match is None:
-            raise LookupError(f"match {match_id} does not exist")
-        return match
+        if not saved:
+            raise LookupError(f"match {match.id} is no longer {was}")
 
-    async def end_match(
-        self,
-        match_id: uuid.UUID,
-        status: str,
-        reason: str,
-        *,
-        declined_by: str | None = None,
-        decline_reason: str | None = None,
-    ) -> MatchRecord:
-        """End an open match as 'declined' or 'expired' and give its slot back."""
-        row = await self._conn.fetchrow(
-            f"""
-            UPDATE matches SET status = $2, end_reason = $3, ended_at = now(),
-                               declined_by = $4, decline_reason = $5
-            WHERE id = $1 AND status = ANY($6)
-            RETURNING {_MATCH_COLUMNS}
-            """,
-            match_id,
-            status,
-            reason,
-            declined_by,
-            decline_reason,
-            list(OPEN_STATUSES),
-        )
-        if row is None:
-            raise LookupError(f"match {match_id} is not open")
-        match = _match(row)
-        await self.release_slot(match.mentor_id)
-        return match
-
-    async def open_matches_of(self, profile_id: uuid.UUID) -> list[MatchRecord]:
+    async def open_matches_of(self, profile_id: uuid.UUID) -> list[Match]:
         """Open matches the profile is in, as mentee or mentor, locked, newest first."""
         rows = await self._conn.fetch(
             f"""
             SELECT {_MATCH_COLUMNS} FROM matches
-            WHERE (mentee_id = $1 OR mentor_id = $1) AND status = ANY($2)
+            WHERE (mentee_id = $1 OR mentor_id = $1) AND status IN ({_OPEN})
             ORDER BY proposed_at DESC, id
             FOR UPDATE
             """,
             profile_id,
-            list(OPEN_STATUSES),
         )
         return [_match(row) for row in rows]
 
     async def due_proposals(self, now: datetime, limit: int) -> list[uuid.UUID]:
         """Ids of proposals whose answer time has passed, oldest deadline first."""
         rows = await self._conn.fetch(
-            """
-            SELECT id FROM matches WHERE status = 'proposed' AND expires_at <= $1
+            f"""
+            SELECT id FROM matches WHERE status IN ({_PROPOSED}) AND expires_at <= $1
             ORDER BY expires_at, id LIMIT $2
             """,
             now,
@@ -497,7 +508,7 @@ class MatchingRepository:
     async def mentee_exists(self, mentee_id: uuid.UUID) -> bool:
         return bool(await self._conn.fetchval("SELECT true FROM mentees WHERE id = $1", mentee_id))
 
-    async def matches_for_mentee(self, mentee_id: uuid.UUID, limit: int = 50) -> list[MatchRecord]:
+    async def matches_for_mentee(self, mentee_id: uuid.UUID, limit: int = 50) -> list[Match]:
         rows = await self._conn.fetch(
             f"""
             SELECT {_MATCH_COLUMNS} FROM matches WHERE mentee_id = $1
@@ -507,12 +518,6 @@ class MatchingRepository:
             limit,
         )
         return [_match(row) for row in rows]
-
-    async def count_matches_by_status(self) -> dict[str, int]:
-        rows = await self._conn.fetch(
-            "SELECT status, count(*) AS matches FROM matches GROUP BY status"
-        )
-        return {row["status"]: row["matches"] for row in rows}
 
     # --- shortlists -----------------------------------------------------------------------
 
@@ -579,13 +584,20 @@ class MatchingRepository:
         )
         return RoundRecord(**dict(row)) if row is not None else None
 
+    # --- metrics --------------------------------------------------------------------------
+
+    async def count_matches_by_status(self) -> dict[MatchStatus, int]:
+        rows = await self._conn.fetch(
+            "SELECT status, count(*) AS matches FROM matches GROUP BY status"
+        )
+        return {MatchStatus(row["status"]): int(row["matches"]) for row in rows}
+
 
 _MENTEE_COLUMNS = (
     "id, languages, skills, target_role, industries, timezone, max_timezone_difference_hours"
 )
 _MENTOR_COLUMNS = (
-    "id, languages, skills, was_engineer, industries, timezone, "
-    "CASE WHEN accepting_mentees THEN GREATEST(capacity - load, 0) ELSE 0 END AS free_slots"
+    "id, languages, skills, was_engineer, industries, timezone, capacity, load, accepting_mentees"
 )
 _MATCH_COLUMNS = """
     id, mentee_id, mentor_id, status, score, score_breakdown, explanation, covered_skills,
@@ -593,14 +605,6 @@ _MATCH_COLUMNS = """
     expires_at, mentee_accepted_at, mentor_accepted_at, accepted_at, ended_at, end_reason,
     declined_by, decline_reason
 """
-
-
-async def mentors_by_id(conn: Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Mentor]:
-    """These mentors (those that still exist), whatever their slots."""
-    if not ids:
-        return {}
-    rows = await conn.fetch(f"SELECT {_MENTOR_COLUMNS} FROM mentors m WHERE id = ANY($1)", ids)
-    return {row["id"]: _mentor(row) for row in rows}
 
 
 def _levels(skills: list[dict[str, Any]], key: str) -> dict[str, int]:
@@ -620,17 +624,36 @@ def _mentee(row: Any) -> Mentee:
     )
 
 
-def _mentor(row: Any) -> Mentor:
-    return Mentor(
-        id=row["id"],
-        languages=frozenset(row["languages"]),
-        strengths=skill_vector(_levels(row["skills"], "level")),
-        was_engineer=row["was_engineer"],
-        industries=frozenset(row["industries"]),
-        utc_offset_hours=utc_offset_hours(row["timezone"]),
-        free_slots=row["free_slots"],
+def _free_slots(
+    capacity: Sequence[int], load: Sequence[int], accepting: Sequence[bool]
+) -> IntArray:
+    return free_slots(
+        np.array(capacity, dtype=np.intp),
+        np.array(load, dtype=np.intp),
+        np.array(accepting, dtype=np.bool_),
     )
 
 
-def _match(row: Any) -> MatchRecord:
-    return MatchRecord(**dict(row))
+def _mentors(rows: Sequence[Any]) -> list[Mentor]:
+    free = _free_slots(
+        [row["capacity"] for row in rows],
+        [row["load"] for row in rows],
+        [row["accepting_mentees"] for row in rows],
+    )
+    return [
+        Mentor(
+            id=row["id"],
+            languages=frozenset(row["languages"]),
+            strengths=skill_vector(_levels(row["skills"], "level")),
+            was_engineer=row["was_engineer"],
+            industries=frozenset(row["industries"]),
+            utc_offset_hours=utc_offset_hours(row["timezone"]),
+            free_slots=int(slots),
+        )
+        for row, slots in zip(rows, free, strict=True)
+    ]
+
+
+def _match(row: Any) -> Match:
+    fields = dict(row)
+    return Match(**(fields | {"status": MatchStatus(fields["status"])}))

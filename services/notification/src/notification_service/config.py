@@ -17,26 +17,61 @@ class NotificationSettings(ServiceSettings):
         description="PostgreSQL URL of the notification database.",
     )
     http_port: int = Field(default=8003, ge=1, le=65535, description="HTTP port.")
-    smtp_host: str = Field(default="127.0.0.1", description="SMTP server host.")
-    smtp_port: int = Field(default=2525, ge=1, le=65535, description="SMTP server port.")
-    smtp_username: str | None = Field(
-        default=None, description="SMTP login, if the server needs one."
+    smtp_host: str = Field(
+        default="127.0.0.1",
+        description="Host name or address of the SMTP server every mail is sent through.",
     )
-    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
-    smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS.")
-    smtp_timeout_seconds: float = Field(default=10.0, gt=0, description="SMTP timeout per mail.")
+    smtp_port: int = Field(
+        default=2525,
+        ge=1,
+        le=65535,
+        description="Port of that SMTP server (the development sink of `make dev` listens on 2525).",
+    )
+    smtp_username: str | None = Field(
+        default=None,
+        description="User name to log in to the SMTP server; unset or empty sends without login.",
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="Password that goes with SMTP_USERNAME."
+    )
+    smtp_starttls: bool = Field(
+        default=False,
+        description="Upgrade the SMTP connection to TLS with STARTTLS before logging in.",
+    )
+    smtp_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "How long each SMTP step (connecting, a command, handing over a mail) may take "
+            "before the attempt counts as failed."
+        ),
+    )
     mail_from: str = Field(
         default="Mentorship Matching <matches@mentorship.invalid>",
-        description="From header of every mail.",
+        description="Sender of every mail, as its From header: a display name and an address.",
     )
     message_id_domain: str = Field(
-        default="mentorship.invalid", description="Domain part of the Message-ID of every mail."
+        default="mentorship.invalid",
+        description=(
+            "Domain part of every mail's Message-ID. The id is fixed when the mail is queued, "
+            "so a resend after a crash carries the same one and can be recognised."
+        ),
     )
     send_max_attempts: int = Field(
-        default=5, ge=1, description="Send attempts before a notification is marked failed."
+        default=5,
+        ge=1,
+        description=(
+            "Attempts at sending one mail before it is given up: marked failed and reported "
+            "with NotificationFailed."
+        ),
     )
     send_retry_base_seconds: float = Field(
-        default=30.0, gt=0, description="Delay before the first resend; doubles per attempt."
+        default=30.0,
+        gt=0,
+        description=(
+            "Delay before a failed mail is tried again; doubles per attempt, jittered so that "
+            "mails that failed together do not all come back at once."
+        ),
     )
     mail_daily_limit_per_recipient: int = Field(
         default=20,
@@ -66,7 +101,12 @@ class NotificationSettings(ServiceSettings):
         ),
     )
     dispatcher_poll_interval_seconds: float = Field(
-        default=2.0, gt=0, description="How often the dispatcher looks for due mail unprompted."
+        default=2.0,
+        gt=0,
+        description=(
+            "How often the mail dispatcher looks for mail that is due (a retry, a mail held by "
+            "the daily limit) when no new mail woke it."
+        ),
     )
 
     @field_validator("smtp_username", "smtp_password", mode="before")

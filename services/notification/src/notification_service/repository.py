@@ -32,8 +32,9 @@ class NotificationIntent:
     template: str
     context: dict[str, Any]
     message_id: str
-    #: A mail saying that someone left waits until that person's deletion has been seen here:
-    #: before, the service cannot tell which of the two left, and must not mail the one who did.
+    #: A mail saying that someone left waits until that person's deletion has arrived here:
+    #: until then the service cannot tell which of the two left, and must not mail the one who
+    #: did.
     awaits_erasure_of: uuid.UUID | None = None
 
 

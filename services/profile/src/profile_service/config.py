@@ -21,23 +21,25 @@ class ProfileSettings(ServiceSettings):
         default=20,
         ge=0,
         description=(
-            "Registrations one client address may attempt per window; more get 429 with "
-            "Retry-After. 0 disables the limit (load tests, a cohort import from one host)."
+            "Valid registration requests one client address may make per window (one refused "
+            "with 422 does not count); more get 429 rate_limited with Retry-After. 0 disables "
+            "the limit (load tests, a cohort import from one host)."
         ),
     )
     registration_rate_per_email: int = Field(
         default=5,
         ge=0,
         description=(
-            "Registrations one email address (any case) may attempt per window, successful or "
-            "not (a 409 counts too); more get 429. 0 disables the limit."
+            "Valid registration requests for one email address (any case) per window, those "
+            "refused with 409 because the address is taken included, which slows down probing "
+            "for registered addresses; more get 429. 0 disables the limit."
         ),
     )
     registration_rate_window_seconds: int = Field(
         default=3600,
         ge=1,
         description=(
-            "Length of the fixed window registration attempts are counted in; the counts are "
+            "Length of the fixed window both registration limits count in; the counts are "
             "kept in PostgreSQL, so every instance of the service shares them."
         ),
     )

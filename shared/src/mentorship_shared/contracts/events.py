@@ -26,12 +26,16 @@ class _Model(BaseModel):
 
 
 class MenteeSkill(_Model):
+    """One skill of a mentee's self-assessment: where they are and where they need to be."""
+
     skill: str = Field(description="Skill id from the taxonomy.")
     current: Level = Field(description="Where the mentee is now, 0 (none) to 5 (expert).")
     target: Level = Field(description="Where the mentee needs to be, 0 to 5, never below current.")
 
 
 class MentorSkill(_Model):
+    """One skill a mentor can teach, with how strong they are in it."""
+
     skill: str = Field(description="Skill id from the taxonomy.")
     level: Level = Field(description="The mentor's strength, 0 (none) to 5 (expert).")
 
@@ -55,7 +59,9 @@ class _ProfileCommon(_Model):
 class MenteeProfile(_ProfileCommon):
     """An engineer who wants to move into product management."""
 
-    kind: Literal["mentee"] = Field(default="mentee", description="Profile kind.")
+    kind: Literal["mentee"] = Field(
+        default="mentee", description="Always 'mentee': tells the two kinds of profile apart."
+    )
     skills: list[MenteeSkill] = Field(
         description="Self-assessment: current and target level per skill."
     )
@@ -71,7 +77,9 @@ class MenteeProfile(_ProfileCommon):
 class MentorProfile(_ProfileCommon):
     """A product manager who volunteers as a mentor."""
 
-    kind: Literal["mentor"] = Field(default="mentor", description="Profile kind.")
+    kind: Literal["mentor"] = Field(
+        default="mentor", description="Always 'mentor': tells the two kinds of profile apart."
+    )
     skills: list[MentorSkill] = Field(description="Strength per skill.")
     capacity: int = Field(ge=1, le=10, description="How many mentees the mentor takes at once.")
     was_engineer: bool = Field(
@@ -390,6 +398,8 @@ class FeedbackGiven(_MentorshipEvent):
 
 
 class SkillProgress(_Model):
+    """Progress on one of the mentee's gaps, measured against the level at the start."""
+
     skill: str = Field(description="Skill id of one of the mentee's gaps.")
     start: Level = Field(description="The mentee's level when the mentorship started.")
     target: Level = Field(description="The level the mentee needs.")
@@ -457,6 +467,8 @@ class MentorshipEnded(_MentorshipEvent):
 
 
 class SideFeedback(_Model):
+    """One side's survey answer as the outcome carries it (the scores, never the text)."""
+
     round: FeedbackRound = Field(description="The survey round of this answer (closing if given).")
     csat: int = Field(ge=1, le=5, description="Satisfaction, 1 to 5.")
     nps: int = Field(ge=0, le=10, description="Likelihood to recommend the other person, 0 to 10.")

@@ -27,7 +27,8 @@ def run_service(
         description=description,
         epilog=(
             "Configuration comes from environment variables (DATABASE_URL, "
-            "KAFKA_BOOTSTRAP_SERVERS, HTTP_PORT, LOG_LEVEL, LOG_FORMAT, ...); see the README."
+            "KAFKA_BOOTSTRAP_SERVERS, HTTP_PORT, LOG_LEVEL, LOG_FORMAT, ...); every one, with its "
+            "default and meaning, is in docs/configuration.md."
         ),
     )
     parser.add_argument("--host", help="address to listen on (default: HTTP_HOST)")

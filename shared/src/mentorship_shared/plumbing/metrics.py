@@ -2,7 +2,7 @@
 
 One registry (prometheus_client's default) per process, every name prefixed `mentorship_`.
 Counters and histograms are updated where things happen; the gauges that describe state
-(outbox backlog, consumer lag, matches by status) are refreshed just before each scrape by
+(outbox backlog, consumer lag) are refreshed just before each scrape by
 `ServiceRuntime.refresh_metrics`. Prometheus adds `job` and `instance` when it scrapes, so the
 service is not a label, except on gauges several in-process services of a test share.
 """
@@ -48,28 +48,4 @@ CONSUMER_LAG = Gauge(
     "Records on a partition this consumer has not taken yet: the partition's last known high "
     "watermark minus the consumer's position (refreshed at every scrape; assigned partitions only).",
     ["service", "consumer", "topic", "partition"],
-)
-
-# --- matching ---------------------------------------------------------------------------------
-
-#: The statuses a match can have (the `matches.status` check constraint).
-MATCH_STATUSES = ("proposed", "accepted", "declined", "expired")
-
-MATCH_TRANSITIONS = Counter(
-    "mentorship_match_transitions_total",
-    "Matches that entered a status (proposed, accepted, declined, expired), counted where the "
-    "event is written to the outbox; a transaction rolled back afterwards (a retried handler) "
-    "can leave one counted twice, `mentorship_events_published_total` counts what committed.",
-    ["status"],
-)
-MATCHES = Gauge(
-    "mentorship_matches",
-    "Matches in the matching database by current status (refreshed at every scrape).",
-    ["status"],
-)
-MATCH_SCORE = Histogram(
-    "mentorship_match_score",
-    "Score (0 to 1) of every proposed match, by origin (online, request, round).",
-    ["origin"],
-    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
 )

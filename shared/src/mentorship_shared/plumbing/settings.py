@@ -16,30 +16,49 @@ class ServiceSettings(BaseSettings):
     service_name: str = Field(
         description="Name used in logs, events ('producer') and consumer groups."
     )
-    database_url: str = Field(description="PostgreSQL URL of this service's own database.")
+    database_url: str = Field(
+        description=(
+            "PostgreSQL URL of this service's own database "
+            "(postgresql://user:password@host:port/database); the service applies its "
+            "migrations to it at start-up."
+        )
+    )
     kafka_bootstrap_servers: str = Field(
-        default="127.0.0.1:19092", description="Comma-separated host:port list of Kafka brokers."
+        default="127.0.0.1:19092",
+        description="Kafka brokers to connect to first, as a comma-separated host:port list.",
     )
     kafka_enable_idempotence: bool = Field(
         default=False,
-        description="Idempotent producer; keep off for brokers without InitProducerId (the embedded one).",
+        description=(
+            "Use Kafka's idempotent producer, so that a retried produce request is not written "
+            "twice. Off by default because the embedded development broker cannot do it "
+            "(InitProducerId fails); the Compose stack's Apache Kafka turns it on."
+        ),
     )
     kafka_topic_namespace: str = Field(
         default="",
-        description="Prefix for every topic and consumer group (tests, shared clusters).",
+        description=(
+            "Prefix of every topic and consumer group name, so that several stacks (each test, "
+            "or environments sharing a cluster) use one broker without meeting; empty in "
+            "production."
+        ),
     )
     kafka_session_timeout_ms: int = Field(
         default=10_000,
         ge=1000,
         description=(
-            "Consumer group session timeout. The embedded broker holds a new member's join for "
+            "How long a consumer may go without a heartbeat before the group gives its "
+            "partitions to another instance. The embedded broker holds a new member's join for "
             "half of it, so the dev stack and tests use a shorter one."
         ),
     )
     kafka_heartbeat_interval_ms: int = Field(
         default=3_000,
         ge=100,
-        description="Consumer heartbeat interval; below a third of the session timeout.",
+        description=(
+            "How often a consumer tells the group it is alive; keep it below a third of "
+            "KAFKA_SESSION_TIMEOUT_MS."
+        ),
     )
     kafka_fetch_max_wait_ms: int = Field(
         default=150,
@@ -53,13 +72,31 @@ class ServiceSettings(BaseSettings):
         ),
     )
     kafka_create_topics: bool = Field(
-        default=True, description="Create missing topics at start-up with their partition counts."
+        default=True,
+        description=(
+            "Create missing topics at start-up with their partition counts. The Compose stack "
+            "turns it off: its kafka-init job creates the topics, with their retention."
+        ),
     )
-    http_host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on.")
-    http_port: int = Field(ge=1, le=65535, description="Port the HTTP API listens on.")
+    http_host: str = Field(
+        default="127.0.0.1",
+        description=(
+            "Address the HTTP API listens on; 0.0.0.0 listens on every interface (the image "
+            "sets it, the loopback default keeps a development machine's services private)."
+        ),
+    )
+    http_port: int = Field(
+        ge=1,
+        le=65535,
+        description="Port the HTTP API listens on, with /healthz, /readyz and /metrics.",
+    )
     operator_api_key: SecretStr | None = Field(
         default=None,
-        description="Key operators send as a bearer token; unset disables operator access.",
+        description=(
+            "Key operators send as a bearer token (Authorization: Bearer <key>) for operator "
+            "calls, such as reading any profile or starting a cohort round; unset refuses "
+            "every operator call."
+        ),
     )
     max_request_body_bytes: int = Field(
         default=65_536,
@@ -69,9 +106,17 @@ class ServiceSettings(BaseSettings):
             "whether it is announced by Content-Length or streamed in chunks."
         ),
     )
-    log_level: str = Field(default="INFO", description="Python log level name.")
+    log_level: str = Field(
+        default="INFO",
+        description="Least severe level logged: DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+    )
     log_format: Literal["auto", "text", "json"] = Field(
-        default="auto", description="'auto' is text on a terminal and JSON otherwise."
+        default="auto",
+        description=(
+            "'text' for people, 'json' (one object a line) for log collectors; 'auto' is text "
+            "on a terminal and JSON otherwise. Email addresses are masked in both, and a line "
+            "written inside a trace span names its trace_id and span_id."
+        ),
     )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,
@@ -81,16 +126,37 @@ class ServiceSettings(BaseSettings):
             "still appear in logs and travel with events, but no span leaves the process."
         ),
     )
-    db_pool_min_size: int = Field(default=2, ge=1, description="Connections kept open.")
-    db_pool_max_size: int = Field(default=10, ge=1, description="Most connections at once.")
+    db_pool_min_size: int = Field(
+        default=2, ge=1, description="Database connections the pool keeps open even when idle."
+    )
+    db_pool_max_size: int = Field(
+        default=10,
+        ge=1,
+        description=(
+            "Most database connections the service holds at once; work beyond them waits for "
+            "a free one."
+        ),
+    )
     startup_timeout_seconds: float = Field(
-        default=60.0, gt=0, description="How long to wait for PostgreSQL and Kafka at start-up."
+        default=60.0,
+        gt=0,
+        description=(
+            "How long start-up waits for PostgreSQL and Kafka to answer before the service "
+            "gives up and exits."
+        ),
     )
     outbox_batch_size: int = Field(
-        default=500, ge=1, description="Most outbox rows published per batch."
+        default=500,
+        ge=1,
+        description="Most outbox rows the relay publishes in one batch (one transaction).",
     )
     outbox_poll_interval_seconds: float = Field(
-        default=1.0, gt=0, description="Outbox poll interval when no notification wakes the relay."
+        default=1.0,
+        gt=0,
+        description=(
+            "How often the outbox relay looks for pending rows when no commit woke it "
+            "(PostgreSQL LISTEN/NOTIFY wakes it at once after each commit)."
+        ),
     )
     outbox_linger_ms: float = Field(
         default=0.0,

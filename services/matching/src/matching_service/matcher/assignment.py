@@ -1,6 +1,7 @@
 """Cohort assignment: every waiting mentee gets at most one mentor, maximising the total score.
 
-Pure functions on numpy arrays, no I/O. Both solvers are one-to-one assignment algorithms, so
+Pure functions on numpy arrays, no I/O. A round is solved on a sparse candidate graph (each
+mentee's best mentors and each mentor's best mentees, `candidate_graph`). Both solvers are one-to-one assignment algorithms, so
 a mentor with c free slots is expanded into c identical slot columns; a mentee matched to any
 of them is matched to that mentor. A mentor gets no more columns than it has candidate
 mentees, since more could never be filled.
@@ -23,6 +24,8 @@ may pick different ones.
 from __future__ import annotations
 
 import math
+import uuid
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,9 +34,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.intp]
+from .pool import Mentee, MentorPool
+from .scoring import BoolArray, FloatArray, IntArray
 
 UNMATCHED = -1
 _DUMMY_COST = 2.0
@@ -279,4 +281,62 @@ def assign_greedy(graph: CandidateGraph, capacity: IntArray) -> Assignment:
         np.array(chosen_mentee, dtype=np.intp),
         np.array(chosen_mentor, dtype=np.intp),
         "greedy",
+    )
+
+
+def candidate_graph(
+    mentees: Sequence[Mentee],
+    pool: MentorPool,
+    excluded: Sequence[Collection[uuid.UUID]],
+    per_mentee: int,
+    per_mentor: int = 10,
+    block: int = 256,
+) -> CandidateGraph:
+    """The sparse graph a large round is solved on: every mentee's `per_mentee` best allowed
+    mentors, and every mentor's `per_mentor` best allowed mentees. The second half matters
+    when many mentees want the same few mentors: without it, a mentor in nobody's top list
+    has no edge at all and their slots stay empty while mentees they could help wait."""
+    n_mentors = len(pool)
+    mentee_parts: list[tuple[IntArray, IntArray, FloatArray]] = []
+    mentor_parts: list[tuple[IntArray, IntArray, FloatArray]] = []
+    for start in range(0, len(mentees), block):
+        batch = mentees[start : start + block]
+        scores, allowed = pool.evaluate(batch, excluded[start : start + block])
+        usable = allowed & (scores.total > 0)
+        part = CandidateGraph.top_k(scores.total, usable, per_mentee)
+        mentee_parts.append((part.mentee + start, part.mentor, part.score))
+        # This block's best mentees of each mentor; the best over all blocks are kept below.
+        masked = np.where(usable, scores.total, 0.0)
+        depth = min(per_mentor, len(batch))
+        if depth and n_mentors:
+            rows = np.argpartition(-masked, depth - 1, axis=0)[:depth]  # (depth, mentors)
+            columns = np.broadcast_to(np.arange(n_mentors), rows.shape)
+            best = masked[rows, columns]
+            keep = best > 0
+            mentor_parts.append((rows[keep] + start, columns[keep], best[keep]))
+    mentee_idx, mentor_idx, score = (
+        (np.concatenate([p[i] for p in mentee_parts]) for i in range(3))
+        if mentee_parts
+        else (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), np.zeros(0))
+    )
+    if mentor_parts:
+        m_mentee, m_mentor, m_score = (
+            np.concatenate([p[i] for p in mentor_parts]) for i in range(3)
+        )
+        order = np.lexsort((m_mentee, -m_score, m_mentor))
+        m_mentee, m_mentor, m_score = m_mentee[order], m_mentor[order], m_score[order]
+        # Rank within each mentor's run of candidates; keep the first `per_mentor`.
+        first = np.searchsorted(m_mentor, m_mentor, side="left")
+        keep = np.arange(len(m_mentor)) - first < per_mentor
+        mentee_idx = np.concatenate([mentee_idx, m_mentee[keep]])
+        mentor_idx = np.concatenate([mentor_idx, m_mentor[keep]])
+        score = np.concatenate([score, m_score[keep]])
+    # Both halves may name the same pair: keep it once.
+    _, unique = np.unique(mentee_idx * max(n_mentors, 1) + mentor_idx, return_index=True)
+    return CandidateGraph(
+        n_mentees=len(mentees),
+        n_mentors=n_mentors,
+        mentee=mentee_idx[unique].astype(np.intp),
+        mentor=mentor_idx[unique].astype(np.intp),
+        score=score[unique],
     )

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 import asyncpg
 import pytest
 from matching_service.directory import MentorDirectory
-from matching_service.domain import Mentee, MentorPool, rank_mentors
+from matching_service.matcher.pool import Mentee, MentorPool
+from matching_service.matcher.ranking import rank_mentors
+from matching_service.matcher.scoring import default_config
 from matching_service.repository import MatchingRepository
-from matching_service.scoring import default_config
 from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
 from mentorship_shared.contracts.skills import TAXONOMY
 from mentorship_shared.plumbing.database import (
@@ -68,7 +69,7 @@ async def rankings(
     for person in mentees:
         languages = sorted(person.languages)
         for pool, out in (
-            (await repo.mentor_pool(default_config(), languages, directory), cached),
+            (await directory.available(repo, languages), cached),
             (MentorPool(await repo.available_mentors(languages), default_config()), fresh),
         ):
             out.append([(p.mentor_id, p.score, p.breakdown) for p in rank_mentors(person, pool)])
@@ -128,14 +129,14 @@ async def test_an_empty_table_and_a_full_market_give_no_proposal(pool: asyncpg.P
         await store(conn, profile)
         person = await repo.get_mentee(profile.profile_id)
         assert person is not None
-        empty = await repo.mentor_pool(default_config(), sorted(person.languages), directory)
+        empty = await directory.available(repo, sorted(person.languages))
         assert rank_mentors(person, empty) == []
 
         only = mentor(dict.fromkeys(SKILLS, 5), languages=tuple(person.languages), capacity=1)
         await store(conn, only)
-        free = await repo.mentor_pool(default_config(), sorted(person.languages), directory)
+        free = await directory.available(repo, sorted(person.languages))
         assert [p.mentor_id for p in rank_mentors(person, free)] == [only.profile_id]
         assert await repo.reserve_slot(only.profile_id)
-        full = await repo.mentor_pool(default_config(), sorted(person.languages), directory)
+        full = await directory.available(repo, sorted(person.languages))
         assert len(full) == 1
         assert rank_mentors(person, full) == []

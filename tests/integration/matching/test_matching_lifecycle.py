@@ -16,19 +16,18 @@ from typing import Any, TypeVar
 
 import asyncpg
 import pytest
-from matching_service import use_cases
 from matching_service.directory import MentorDirectory
-from matching_service.domain import (
-    Mentee,
-    MentorPool,
-    Proposal,
-    rank_mentors,
-    skill_vector,
-    utc_offset_hours,
-)
-from matching_service.repository import MatchingRepository, MatchRecord, MentorLoad
-from matching_service.scoring import ALGORITHM_VERSION, COMPONENTS, default_config
-from matching_service.use_cases import MatchNotFound, MatchPolicy, MatchRefused
+from matching_service.match import Match, MatchRefused
+from matching_service.matcher.pool import Mentee, MentorPool, skill_vector, utc_offset_hours
+from matching_service.matcher.ranking import Proposal, rank_mentors
+from matching_service.matcher.scoring import ALGORITHM_VERSION, COMPONENTS, default_config
+from matching_service.policy import MatchPolicy
+from matching_service.repository import MatchingRepository, MentorLoad
+from matching_service.use_cases.answers import accept_match, decline_match, expire_match
+from matching_service.use_cases.common import Matchmaker, MatchNotFound
+from matching_service.use_cases.profiles import forget_profile, record_mentee, record_mentor
+from matching_service.use_cases.rounds import run_round
+from matching_service.use_cases.shortlists import request_mentor, suggest_mentors
 from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
 from mentorship_shared.contracts.events import (
     MatchAccepted,
@@ -53,15 +52,17 @@ E = TypeVar("E", bound=EventPayload)
 
 # With a mentor directory, as the service runs (its content fingerprint keeps one directory
 # right across the tests' databases; test_mentor_directory.py compares it with fresh pools).
-POLICY = MatchPolicy(
-    proposal_ttl=timedelta(days=7),
-    waiting_mentees_per_event=100,
-    directory=MentorDirectory(default_config()),
-)
+DIRECTORY = MentorDirectory(default_config())
+POLICY = MatchPolicy(proposal_ttl=timedelta(days=7), waiting_mentees_per_event=100)
 COHORT = dataclasses.replace(POLICY, mode="cohort")
 
 PRICING = "pricing_monetisation"
 STAKEHOLDERS = "stakeholder_communication"
+
+
+def matchmaker(policy: MatchPolicy) -> Matchmaker:
+    """The use cases' matchmaker: `policy` with the one directory all these tests share."""
+    return Matchmaker(policy, DIRECTORY)
 
 
 @pytest.fixture
@@ -82,10 +83,10 @@ class Matcher:
         return await uow.run(lambda tx: work(tx.repo, tx.outbox))
 
     async def mentee(self, profile: MenteeProfile, policy: MatchPolicy = POLICY) -> Proposal | None:
-        return await self.run(lambda r, o: use_cases.record_mentee(r, o, profile, policy))
+        return await self.run(lambda r, o: record_mentee(r, o, matchmaker(policy), profile))
 
     async def mentor(self, profile: MentorProfile, policy: MatchPolicy = POLICY) -> int:
-        return await self.run(lambda r, o: use_cases.record_mentor(r, o, profile, policy))
+        return await self.run(lambda r, o: record_mentor(r, o, matchmaker(policy), profile))
 
     async def record(
         self, *profiles: MenteeProfile | MentorProfile, policy: MatchPolicy = POLICY
@@ -98,10 +99,10 @@ class Matcher:
                 await self.mentor(profile, policy)
 
     async def forget(self, deleted: ProfileDeleted, policy: MatchPolicy = POLICY) -> None:
-        await self.run(lambda r, o: use_cases.forget_profile(r, o, deleted, policy))
+        await self.run(lambda r, o: forget_profile(r, o, matchmaker(policy), deleted))
 
-    async def accept(self, match_id: uuid.UUID, party: MatchParty) -> MatchRecord:
-        return await self.run(lambda r, o: use_cases.accept_match(r, o, match_id, party))
+    async def accept(self, match_id: uuid.UUID, party: MatchParty) -> Match:
+        return await self.run(lambda r, o: accept_match(r, o, match_id, party))
 
     async def decline(
         self,
@@ -109,20 +110,20 @@ class Matcher:
         party: MatchParty,
         reason: str | None = None,
         policy: MatchPolicy = POLICY,
-    ) -> MatchRecord:
+    ) -> Match:
         return await self.run(
-            lambda r, o: use_cases.decline_match(r, o, match_id, party, reason, policy)
+            lambda r, o: decline_match(r, o, matchmaker(policy), match_id, party, reason)
         )
 
     async def request(
         self, mentee_id: uuid.UUID, mentor_id: uuid.UUID, policy: MatchPolicy = POLICY
-    ) -> MatchRecord:
+    ) -> Match:
         return await self.run(
-            lambda r, o: use_cases.request_mentor(r, o, mentee_id, mentor_id, policy)
+            lambda r, o: request_mentor(r, o, matchmaker(policy), mentee_id, mentor_id)
         )
 
     async def expire(self, match_id: uuid.UUID, policy: MatchPolicy = POLICY) -> bool:
-        return await self.run(lambda r, o: use_cases.expire_match(r, o, match_id, policy))
+        return await self.run(lambda r, o: expire_match(r, o, matchmaker(policy), match_id))
 
     async def suggest(
         self, mentee_id: uuid.UUID, limit: int, policy: MatchPolicy = POLICY
@@ -133,23 +134,23 @@ class Matcher:
     async def suggestions(
         self, mentee_id: uuid.UUID, limit: int, policy: MatchPolicy = POLICY
     ) -> list[Proposal]:
-        return await self.run(lambda r, _: use_cases.suggest_mentors(r, mentee_id, limit, policy))
+        return await self.run(lambda r, _: suggest_mentors(r, matchmaker(policy), mentee_id, limit))
 
-    async def open_match(self, mentee_id: uuid.UUID) -> MatchRecord | None:
+    async def open_match(self, mentee_id: uuid.UUID) -> Match | None:
         return await self.run(lambda r, _: r.open_match(mentee_id))
 
-    async def current(self, mentee_id: uuid.UUID) -> MatchRecord:
+    async def current(self, mentee_id: uuid.UUID) -> Match:
         """The mentee's open match, which must exist."""
         found = await self.open_match(mentee_id)
         assert found is not None, "the mentee has no open match"
         return found
 
-    async def match(self, match_id: uuid.UUID) -> MatchRecord:
+    async def match(self, match_id: uuid.UUID) -> Match:
         found = await self.run(lambda r, _: r.get_match(match_id))
         assert found is not None
         return found
 
-    async def matches_of(self, mentee_id: uuid.UUID) -> list[MatchRecord]:
+    async def matches_of(self, mentee_id: uuid.UUID) -> list[Match]:
         """The mentee's matches, oldest first."""
         return list(reversed(await self.run(lambda r, _: r.matches_for_mentee(mentee_id))))
 
@@ -927,7 +928,7 @@ async def test_a_cohort_round_beats_first_come_greedy(matcher: Matcher) -> None:
     ranked_a = await ranked(matcher, a)
     assert [p.mentor_id for p in ranked_a] == [x.profile_id, y.profile_id]
 
-    outcome = await matcher.run(lambda r, o: use_cases.run_round(r, o, COHORT))
+    outcome = await matcher.run(lambda r, o: run_round(r, o, matchmaker(COHORT)))
 
     report = outcome.record
     assert report.mentees_waiting == 2
@@ -955,7 +956,7 @@ async def test_a_cohort_round_beats_first_come_greedy(matcher: Matcher) -> None:
     assert (stored.proposed, stored.greedy_matched) == (2, 1)
     assert stored.finished_at is not None
 
-    again = await matcher.run(lambda r, o: use_cases.run_round(r, o, COHORT))
+    again = await matcher.run(lambda r, o: run_round(r, o, matchmaker(COHORT)))
 
     assert again.record.proposed == 0
     assert again.match_ids == []

@@ -1,0 +1,114 @@
+"""A pool of every mentor, viewed with free slots and a market, ranks exactly as a pool built
+from only the mentors of that market: the views the mentor directory serves (`available`), and
+the ones a changed profile is reconsidered with (`holding` the current mentor's slot, then
+`without` that mentor)."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import uuid
+
+import numpy as np
+import pytest
+from matching_service.matcher.pool import Mentee, Mentor, MentorPool, free_slots, skill_vector
+from matching_service.matcher.ranking import rank_mentors
+from matching_service.matcher.scoring import SKILL_IDS
+
+LANGUAGES = ("en", "fr", "de")
+Ranking = list[tuple[uuid.UUID, float, dict[str, float]]]
+
+
+def population(seed: int) -> tuple[list[Mentor], list[Mentee]]:
+    rng = random.Random(seed)
+    mentors = [
+        Mentor(
+            id=uuid.UUID(int=rng.getrandbits(128)),
+            languages=frozenset(rng.sample(LANGUAGES, rng.randint(1, 2))),
+            strengths=skill_vector(
+                {s: rng.randint(1, 5) for s in rng.sample(SKILL_IDS, rng.randint(2, 6))}
+            ),
+            was_engineer=rng.random() < 0.5,
+            utc_offset_hours=rng.choice([-5.0, 0.0, 1.0, 5.5]),
+            free_slots=rng.choice([0, 0, 1, 2]),
+        )
+        for _ in range(30)
+    ]
+    mentors.sort(key=lambda m: m.id)  # the directory's column order
+    mentees = [
+        Mentee(
+            id=uuid.uuid4(),
+            languages=frozenset(rng.sample(LANGUAGES, rng.randint(1, 2))),
+            current=skill_vector({s: rng.randint(0, 2) for s in SKILL_IDS[:6]}),
+            target=skill_vector({s: rng.randint(3, 5) for s in rng.sample(SKILL_IDS[:6], 3)}),
+            utc_offset_hours=rng.choice([-5.0, 1.0]),
+        )
+        for _ in range(8)
+    ]
+    return mentors, mentees
+
+
+def ranking(mentee: Mentee, pool: MentorPool) -> Ranking:
+    return [(p.mentor_id, p.score, p.breakdown) for p in rank_mentors(mentee, pool)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_available_view_ranks_as_a_pool_of_its_market(seed: int) -> None:
+    mentors, mentees = population(seed)
+    everyone = MentorPool([dataclasses.replace(m, free_slots=9) for m in mentors])
+    free = np.array([m.free_slots for m in mentors], dtype=np.intp)
+    picked = next(m for m in mentors if m.free_slots == 0)
+    compared = 0
+    for mentee in mentees:
+        languages = sorted(mentee.languages)
+        view = everyone.available(free.copy(), languages, include=[picked.id])
+        market = [
+            m
+            for m in mentors
+            if (m.free_slots > 0 and m.languages & mentee.languages) or m.id == picked.id
+        ]
+        expected = ranking(mentee, MentorPool(market))
+        assert ranking(mentee, view) == expected
+        compared += bool(expected)
+    assert compared, "nobody has a mentor: the comparison would prove nothing"
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_holding_a_slot_then_leaving_the_mentor_out_ranks_as_pools_built_so(seed: int) -> None:
+    mentors, mentees = population(seed)
+    everyone = MentorPool(mentors)
+    free = np.array([m.free_slots for m in mentors], dtype=np.intp)
+    for mentee in mentees:
+        current = mentors[len(mentee.languages) * 7 % len(mentors)]
+        view = everyone.available(free.copy(), sorted(mentee.languages), include=[current.id])
+        held = [
+            dataclasses.replace(m, free_slots=m.free_slots + 1) if m.id == current.id else m
+            for m in mentors
+            if (m.free_slots > 0 and m.languages & mentee.languages) or m.id == current.id
+        ]
+
+        assert ranking(mentee, view.holding(current.id)) == ranking(mentee, MentorPool(held))
+        others = [m for m in held if m.id != current.id]
+        assert ranking(mentee, view.holding(current.id).without(current.id)) == ranking(
+            mentee, MentorPool(others)
+        )
+
+
+def test_views_leave_the_pool_they_come_from_unchanged() -> None:
+    mentors, mentees = population(7)
+    everyone = MentorPool(mentors)
+    before = (everyone.free_slots.copy(), everyone.rarity.copy())
+    view = everyone.available(np.zeros(len(mentors), dtype=np.intp), ["en"])
+    view.holding(mentors[0].id).without(mentors[1].id).free_slots[:] = 5
+
+    assert np.array_equal(everyone.free_slots, before[0])
+    assert np.array_equal(everyone.rarity, before[1])
+    assert rank_mentors(mentees[0], view) == []  # nobody has a slot in that view
+
+
+def test_free_slots_are_none_while_paused_and_never_below_zero() -> None:
+    free = free_slots(
+        np.array([3, 3, 2, 1]), np.array([1, 3, 2, 0]), np.array([True, True, True, False])
+    )
+
+    assert free.tolist() == [2, 0, 0, 0]
