@@ -121,7 +121,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEV_STACK_OPERATOR_KEY = "dev-stack-browser-test-key"
-DEV_STACK_SERVICES = ("profile", "matching", "notification", "web")
+DEV_STACK_SERVICES = ("profile", "matching", "notification", "mentorship", "web")
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 

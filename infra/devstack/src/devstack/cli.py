@@ -52,6 +52,7 @@ SERVICES = (
     Service("profile", "profile_service", 8001),
     Service("matching", "matching_service", 8002),
     Service("notification", "notification_service", 8003),
+    Service("mentorship", "mentorship_service", 8004),
     Service("web", "web_service", 8000, has_database=False),
 )
 
@@ -134,7 +135,7 @@ def _check_ports_free(ports: Mapping[str, int]) -> None:
             f"already in use on {HOST}: {', '.join(busy)}. Is another `devstack up` running? "
             "Ports can be changed with DEVSTACK_POSTGRES_PORT, DEVSTACK_KAFKA_PORT, "
             "DEVSTACK_SMTP_PORT and DEVSTACK_PROFILE_PORT, DEVSTACK_MATCHING_PORT, "
-            "DEVSTACK_NOTIFICATION_PORT, DEVSTACK_WEB_PORT."
+            "DEVSTACK_NOTIFICATION_PORT, DEVSTACK_MENTORSHIP_PORT, DEVSTACK_WEB_PORT."
         )
 
 
@@ -152,6 +153,8 @@ def _web_secrets(by_name: Mapping[str, Service]) -> dict[str, dict[str, str]]:
     return {
         "profile": {"SESSION_SIGNING_KEY": signing_key, "FRONTEND_KEY": frontend_key},
         "matching": {"SESSION_PUBLIC_KEY": public_key},
+        # Read once its API accepts session credentials too (the mentorship pages).
+        "mentorship": {"SESSION_PUBLIC_KEY": public_key},
         "notification": {"WEB_BASE_URL": os.environ.get("WEB_BASE_URL") or web_url},
         "web": {
             "SESSION_PUBLIC_KEY": public_key,
@@ -262,7 +265,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             secrets_of = _web_secrets(by_name)
             for service in services:
                 env = dict(os.environ)
-                env.update(secrets_of[service.name])
+                env.update(secrets_of.get(service.name, {}))
                 env.update(
                     DATABASE_URL=postgres.url(service.database),
                     KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
@@ -509,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="devstack",
         description=(
             "Run the mentorship system on this machine: an embedded PostgreSQL, a "
-            "Kafka-protocol broker (Tansu), an SMTP sink and the three services. "
+            "Kafka-protocol broker (Tansu), an SMTP sink and the four services. "
             "No Docker, no JVM."
         ),
     )
@@ -521,12 +524,13 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Start PostgreSQL (data kept in VAR_DIR/postgres), the broker, the topics, an "
             "SMTP sink writing to VAR_DIR/mail (unless SMTP_HOST and SMTP_PORT point "
-            "elsewhere), the profile, matching and notification services on ports "
-            "8001-8003 and the web pages on 8000, restarting any service that crashes. Ctrl-C "
-            "stops everything. "
+            "elsewhere), the profile, matching, notification and mentorship services on "
+            "ports 8001-8004 and the web pages on 8000, restarting any service that crashes. "
+            "Ctrl-C stops everything. "
             "Ports: DEVSTACK_POSTGRES_PORT (54329), DEVSTACK_KAFKA_PORT (19092), "
             "DEVSTACK_SMTP_PORT (2525), DEVSTACK_PROFILE_PORT (8001), DEVSTACK_MATCHING_PORT "
-            "(8002), DEVSTACK_NOTIFICATION_PORT (8003), DEVSTACK_WEB_PORT (8000). "
+            "(8002), DEVSTACK_NOTIFICATION_PORT (8003), DEVSTACK_MENTORSHIP_PORT (8004), "
+            "DEVSTACK_WEB_PORT (8000). "
             "OPERATOR_API_KEY is passed on, or "
             "generated. The operator dashboard is at the matching service's /dashboard."
         ),
