@@ -105,6 +105,8 @@ def _summary(
     url_width = max(len(row[1]) for row in rows)
     lines = ["", "The mentorship stack is running:", ""]
     lines += [f"  {a:<{width}}  {b:<{url_width}}  {c}".rstrip() for a, b, c in rows]
+    if "web" in stack.urls:
+        lines += ["", f"  In a browser: {stack.url('web')}/ (register, sign in, matches)"]
     lines += ["", f"  {api_key_note}", f"  logs of the servers: {stack.log_dir}", ""]
     if not_ready:
         lines += [f"  not ready yet: {', '.join(not_ready)} (see their output above)", ""]
@@ -159,7 +161,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         broker=EmbeddedKafka(kafka_port, log_path=logs / "kafka.log"),
         smtp=smtp,
         namespace=os.environ.get("KAFKA_TOPIC_NAMESPACE", ""),
-        settings={k: v for k, v in DEV_SETTINGS.items() if k not in os.environ},
+        settings={
+            **{k: v for k, v in DEV_SETTINGS.items() if k not in os.environ},
+            # The web pages' public address, when they are reached through another one.
+            **{k: os.environ[k] for k in ("PUBLIC_URL", "WEB_BASE_URL") if os.environ.get(k)},
+        },
         operator_api_key=api_key,
         output=sys.stdout,
     )
@@ -196,6 +202,15 @@ def cmd_console(args: argparse.Namespace) -> int:
     from devstack.console.app import run  # only this command needs the web server
 
     return run(args)
+
+
+def cmd_session_keys(args: argparse.Namespace) -> int:
+    from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_key
+
+    signing_key = generate_signing_key()
+    print(f"SESSION_SIGNING_KEY={signing_key}")
+    print(f"SESSION_PUBLIC_KEY={SessionSigner(signing_key).public_key_text}")
+    return 0
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -444,6 +459,18 @@ def build_parser() -> argparse.ArgumentParser:
     mail.set_defaults(func=cmd_mail)
 
     _add_dlq_commands(commands)
+
+    keys = commands.add_parser(
+        "session-keys",
+        help="print a new key pair for sign-in to the web pages (for .env)",
+        description=(
+            "Print a new Ed25519 key pair as two .env lines: SESSION_SIGNING_KEY for the "
+            "profile service, which signs the session credentials of people who sign in "
+            "through the web pages, and SESSION_PUBLIC_KEY for the services that check them. "
+            "`devstack up` makes its own pair unless the environment sets SESSION_SIGNING_KEY."
+        ),
+    )
+    keys.set_defaults(func=cmd_session_keys)
 
     console = commands.add_parser(
         "console",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SERVICES", "SYSTEM", "ServiceSpec"]
+__all__ = ["SERVICES", "SYSTEM", "ServiceSpec", "named"]
 
 
 @dataclass(frozen=True)
@@ -22,21 +22,38 @@ class ServiceSpec:
     #: Whether it keeps a database of its own (it gets DATABASE_URL).
     database: bool = True
     #: The services it calls over HTTP: (its setting, the service), the setting getting the
-    #: base URL of that service's first process, such as ("PROFILE_URL", "profile").
+    #: base URL of that service's first process, such as ("PROFILE_URL", "profile"); left
+    #: unset when the stack does not run that service.
     peers: tuple[tuple[str, str], ...] = ()
     #: What `devstack up` prints for people: (path, what it is).
     links: tuple[tuple[str, str], ...] = (("/docs", "API documentation"),)
     #: Answers 200 here once it serves.
     ready_path: str = "/readyz"
+    #: The stack's secrets it gets (SESSION_SIGNING_KEY, SESSION_PUBLIC_KEY, FRONTEND_KEY,
+    #: CSRF_SECRET): made up for each stack unless the environment sets them.
+    secrets: tuple[str, ...] = ()
     #: A tool for people around the system (the operator console), not a part of it:
     #: `devstack up` runs it, a test's or the benchmark's stack only when asked to.
     tool: bool = False
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("profile", "profile_service", 8001),
-    ServiceSpec("matching", "matching_service", 8002),
-    ServiceSpec("notification", "notification_service", 8003),
+    ServiceSpec(
+        "profile", "profile_service", 8001, secrets=("SESSION_SIGNING_KEY", "FRONTEND_KEY")
+    ),
+    ServiceSpec("matching", "matching_service", 8002, secrets=("SESSION_PUBLIC_KEY",)),
+    # Sign-in links in mail point at the web pages, when the stack runs them.
+    ServiceSpec("notification", "notification_service", 8003, peers=(("WEB_BASE_URL", "web"),)),
+    ServiceSpec("mentorship", "mentorship_service", 8004, secrets=("SESSION_PUBLIC_KEY",)),
+    ServiceSpec(
+        "web",
+        "web_service",
+        8000,
+        database=False,
+        peers=(("PROFILE_URL", "profile"), ("MATCHING_URL", "matching"), ("PUBLIC_URL", "web")),
+        links=(("/", "pages for people: register, sign in, matches"),),
+        secrets=("SESSION_PUBLIC_KEY", "FRONTEND_KEY", "CSRF_SECRET"),
+    ),
     ServiceSpec(
         "console",
         "devstack.console",
@@ -51,6 +68,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         tool=True,
     ),
 )
+
+
+def named(*names: str) -> tuple[ServiceSpec, ...]:
+    """The table's entries of these services, in this order (a stack of some of them)."""
+    by_name = {spec.name: spec for spec in SERVICES}
+    return tuple(by_name[name] for name in names)
+
 
 #: The parts of the system (no tools): what a stack runs by default.
 SYSTEM: tuple[ServiceSpec, ...] = tuple(s for s in SERVICES if not s.tool)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -223,6 +225,23 @@ class Stack:
             )
         return pids
 
+    @functools.cached_property
+    def secrets(self) -> dict[str, str]:
+        """The secrets the services share for sign-in through the web pages, made up for this
+        stack unless the environment sets them: the profile service's session signing key and
+        its public key (the others check session credentials with it), the key the profile
+        service trusts the web pages' forwarded browser addresses with, the pages' CSRF
+        secret."""
+        from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_key
+
+        signing_key = os.environ.get("SESSION_SIGNING_KEY") or generate_signing_key()
+        return {
+            "SESSION_SIGNING_KEY": signing_key,
+            "SESSION_PUBLIC_KEY": SessionSigner(signing_key).public_key_text,
+            "FRONTEND_KEY": os.environ.get("FRONTEND_KEY") or secrets.token_urlsafe(24),
+            "CSRF_SECRET": os.environ.get("CSRF_SECRET") or secrets.token_urlsafe(32),
+        }
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self, ready_timeout: float = 120.0) -> None:
@@ -293,8 +312,15 @@ class Stack:
         self.supervisor.start()
 
     def _spec(self, process: ServiceProcess) -> ProcessSpec:
+        """A process's environment: the defaults, the environment, where its peers are and the
+        secrets it shares, the stack's settings, then where its own port, database, broker
+        and mail server are (nothing overrides those)."""
         service = process.service
-        env = {**DEFAULT_SETTINGS, **os.environ, **self.settings}
+        env = {**DEFAULT_SETTINGS, **os.environ}
+        running = {p.service.name for p in self.processes}
+        env.update((setting, self.url(peer)) for setting, peer in service.peers if peer in running)
+        env.update((name, self.secrets[name]) for name in service.secrets)
+        env.update(self.settings)
         env.update(
             HTTP_PORT=str(process.port),
             KAFKA_BOOTSTRAP_SERVERS=self.bootstrap_servers,
@@ -309,8 +335,6 @@ class Stack:
             env.update(SMTP_HOST=smtp[0], SMTP_PORT=str(smtp[1]))
         if self.operator_api_key is not None:
             env["OPERATOR_API_KEY"] = self.operator_api_key
-        for setting, peer in service.peers:
-            env[setting] = self.url(peer)
         return ProcessSpec(
             name=process.name,
             argv=[sys.executable, "-m", service.module],
