@@ -24,13 +24,15 @@ import httpx
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import cpu_seconds_by_root
 from devstack.server import HOST
-from devstack.services import ServiceSpec
+from devstack.services import ServiceSpec, named
 from devstack.smtp_sink import SmtpSink
 from devstack.stack import Stack
 
 __all__ = ["HOST", "SERVICE_ENV", "BenchStack", "MailReader", "Step", "wall_offset"]
 
 REPO = Path(__file__).resolve().parents[2]
+#: The services a step runs: those a registration goes through to its mails.
+SERVICES = ("profile", "matching", "notification")
 
 #: What the benchmark changes from the services' defaults, and why (the report lists it).
 SERVICE_ENV = {
@@ -203,6 +205,7 @@ class BenchStack:
         root = self.root / tag
         stack = Stack(
             root,
+            services=named(*SERVICES),
             postgres=self.servers.admin_url,
             broker=self.bootstrap_servers,
             # A process of its own, so its CPU is told apart from the load generator's.

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from devstack.services import named
 from devstack.smtp_sink import SmtpSink
 from devstack.stack import Stack
 
@@ -78,6 +79,8 @@ def scale_from_env() -> FaultScale:
 SCALE = scale_from_env()
 
 
+#: The services a fault stack runs: those a registration goes through to its mails.
+SERVICES = ("profile", "matching", "notification")
 #: What the fault stacks change from the services' defaults.
 FAULT_SETTINGS = {
     "OUTBOX_POLL_INTERVAL_SECONDS": "0.2",
@@ -114,6 +117,7 @@ async def fault_stack_factory(
         root = base / f"stack{len(stacks)}"
         stack = Stack(
             root,
+            services=named(*SERVICES),
             replicas={"matching": matchers},
             smtp=SmtpSink(maildir=root / "mail"),
             settings=FAULT_SETTINGS,
