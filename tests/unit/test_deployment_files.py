@@ -393,6 +393,18 @@ def test_compose_sets_every_setting_without_a_default(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_compose_sets_no_development_only_setting(name: str) -> None:
+    # DEV_CLOCK_CONTROL moves a service's clock: for tests and development machines only.
+    development_only = sorted(key for key in environment(name) if key.upper().startswith("DEV_"))
+    assert not development_only, f"{name} sets {development_only} (development and tests only)"
+
+
+def test_the_image_sets_no_development_only_setting() -> None:
+    assert "DEV_" not in (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "DEV_CLOCK" not in (ROOT / ".env.example").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_published_port_is_the_service_port(name: str) -> None:
     mappings = published_ports(name)
     assert mappings, f"{name} publishes no port"

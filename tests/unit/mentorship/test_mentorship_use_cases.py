@@ -383,10 +383,6 @@ async def test_the_program_report_reads_the_months_asked_for(
     assert total.started == 2
 
 
-def test_the_system_clock_is_aware() -> None:
-    assert use_cases.system_clock().tzinfo is not None
-
-
 async def test_a_mentor_is_kept_without_skills(store: FakeMentorshipStore) -> None:
     # A mentor's strengths are the matcher's business; this service keeps none of them.
     profile = mentor({PRICING: 5})

@@ -19,6 +19,7 @@ from mentorship_shared.plumbing.http import ApiError, ErrorBody
 from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 
 from . import domain, use_cases
+from .clock import Clock
 from .config import MentorshipSettings
 from .domain import Mentorship, Party, Refused
 from .repository import MentorshipRepository
@@ -42,7 +43,6 @@ from .schemas import (
     Reassessment,
     SurveyAnswer,
 )
-from .use_cases import Clock
 
 router = APIRouter(prefix="/v1")
 

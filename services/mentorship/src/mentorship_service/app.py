@@ -8,18 +8,20 @@ from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_ap
 from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 
 from . import api, metrics
+from .clock import Clock, clock_for
 from .config import MIGRATIONS_DIR, MentorshipSettings
 from .handlers import match_events_consumer, profile_events_consumer
 from .repository import MentorshipRepository
 from .scheduler import CheckInScheduler
-from .use_cases import Clock, system_clock
 
 
 def create_app(
-    settings: MentorshipSettings | None = None, *, clock: Clock = system_clock
+    settings: MentorshipSettings | None = None, *, clock: Clock | None = None
 ) -> FastAPI:
-    """The service's app; `clock` is its "now" everywhere (tests pass one they can move)."""
+    """The service's app; `clock` is its "now" everywhere (in-process tests pass one they
+    move), by default the system clock or, in development, the one the settings ask for."""
     settings = settings or MentorshipSettings()
+    clock = clock or clock_for(settings.offset_file)
     policy = settings.policy()
     uow = UnitOfWork.of(settings, MentorshipRepository)
     runtime = ServiceRuntime(

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from mentorship_shared.plumbing.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .domain import MentorshipPolicy
 
@@ -52,6 +52,45 @@ class MentorshipSettings(ServiceSettings):
         ge=1,
         description="Longest range of months one program report covers.",
     )
+
+    dev_clock_control: bool = Field(
+        default=False,
+        description=(
+            "Development and tests only, never in production: run the service's clock ahead "
+            "of the system clock by the seconds written in DEV_CLOCK_OFFSET_FILE, so that "
+            "reminders, nudges and lapses days away happen now. Needs DEV_CLOCK_OFFSET_FILE; "
+            "the service logs a warning that its clock is moved."
+        ),
+    )
+    dev_clock_offset_file: Path | None = Field(
+        default=None,
+        description=(
+            "Only with DEV_CLOCK_CONTROL=true (the service refuses to start otherwise): a file "
+            "holding how many seconds the clock runs ahead, as a decimal number, read again "
+            "whenever it changes (replace it: write a new file, then rename it over). Missing "
+            "is no offset; a smaller or unreadable value is ignored, so time never goes back."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _clock_control_is_explicit(self) -> MentorshipSettings:
+        if self.dev_clock_offset_file is not None and not self.dev_clock_control:
+            raise ValueError(
+                "DEV_CLOCK_OFFSET_FILE is set but DEV_CLOCK_CONTROL is not true: moving the "
+                "clock is for development and tests only and needs both; in production leave "
+                "both unset"
+            )
+        if self.dev_clock_control and self.dev_clock_offset_file is None:
+            raise ValueError(
+                "DEV_CLOCK_CONTROL=true needs DEV_CLOCK_OFFSET_FILE, the file that holds the "
+                "clock's offset in seconds"
+            )
+        return self
+
+    @property
+    def offset_file(self) -> Path | None:
+        """The clock's offset file, when development clock control is on."""
+        return self.dev_clock_offset_file if self.dev_clock_control else None
 
     def policy(self) -> MentorshipPolicy:
         return MentorshipPolicy(

@@ -15,9 +15,9 @@ from mentorship_shared.plumbing.consumer import EventConsumer
 from mentorship_shared.plumbing.unit_of_work import Transaction
 
 from . import use_cases
+from .clock import Clock
 from .domain import MentorshipPolicy
 from .repository import MentorshipRepository
-from .use_cases import Clock
 
 Tx = Transaction[MentorshipRepository]
 

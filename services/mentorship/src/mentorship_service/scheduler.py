@@ -13,9 +13,9 @@ from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 from mentorship_shared.plumbing.worker import TRANSIENT_ERRORS, PollingWorker
 
 from . import metrics, use_cases
+from .clock import Clock
 from .domain import MentorshipPolicy
 from .repository import MentorshipRepository
-from .use_cases import Clock
 
 log = logging.getLogger(__name__)
 

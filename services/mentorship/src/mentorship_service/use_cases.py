@@ -34,13 +34,6 @@ from .domain import (
 )
 from .repository import Assessment, CheckInNote
 
-#: The service's "now": the system clock in production, a settable one in tests.
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
 
 class MentorshipStore(Protocol):
     """The repository as the use cases need it (MentorshipRepository in production)."""
