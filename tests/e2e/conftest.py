@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from devstack.clock import DevClock
 from devstack.processes import descendants, free_port, pid_is_alive, stop_process
 from devstack.services import named
 from devstack.smtp_sink import SmtpSink
@@ -26,6 +27,47 @@ from devstack.testing import KafkaHandle, PostgresHandle
 from tests.support.services import OPERATOR_KEY
 
 SERVICES = ("profile", "matching", "notification")
+#: The services a mentorship goes through, from the registrations to its last mail.
+MENTORSHIP_SERVICES = (*SERVICES, "mentorship")
+#: What the end-to-end stacks change from the services' defaults: quick polls.
+E2E_SETTINGS = {
+    "OUTBOX_POLL_INTERVAL_SECONDS": "0.2",
+    "DISPATCHER_POLL_INTERVAL_SECONDS": "0.2",
+    "SCHEDULER_POLL_SECONDS": "0.2",
+    "LOG_FORMAT": "json",
+}
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    root: Path,
+    services: tuple[str, ...],
+    *,
+    postgres: PostgresHandle,
+    kafka: KafkaHandle,
+    namespace: str,
+    unique: str,
+    smtp_sink: SmtpSink,
+    settings: dict[str, str] | None = None,
+) -> AsyncIterator[Stack]:
+    """``services`` as `make dev` runs them (a :class:`devstack.stack.Stack`), on the
+    session's servers with the test's own databases, topic namespace and SMTP sink."""
+    stack = Stack(
+        root,
+        services=named(*services),
+        postgres=postgres.admin_url,
+        broker=kafka.bootstrap_servers,
+        smtp=(smtp_sink.host, smtp_sink.port),
+        namespace=namespace,
+        database_suffix=f"_{unique}",
+        settings={**E2E_SETTINGS, **(settings or {})},
+        operator_api_key=OPERATOR_KEY,
+    )
+    try:
+        await stack.astart(ready_timeout=90)
+        yield stack
+    finally:
+        await stack.astop()
 
 
 @pytest.fixture
@@ -37,24 +79,47 @@ async def stack(
     smtp_sink: SmtpSink,
     tmp_path: Path,
 ) -> AsyncIterator[Stack]:
-    """The three services as `make dev` runs them (a :class:`devstack.stack.Stack`), on the
-    session's servers with the test's own databases, topic namespace and SMTP sink."""
-    stack = Stack(
+    """The three services a registration goes through to its mails."""
+    async with running_stack(
         tmp_path / "stack",
-        services=named(*SERVICES),
-        postgres=postgres.admin_url,
-        broker=kafka.bootstrap_servers,
-        smtp=(smtp_sink.host, smtp_sink.port),
+        SERVICES,
+        postgres=postgres,
+        kafka=kafka,
         namespace=namespace,
-        database_suffix=f"_{unique}",
-        settings={"OUTBOX_POLL_INTERVAL_SECONDS": "0.2", "LOG_FORMAT": "json"},
-        operator_api_key=OPERATOR_KEY,
-    )
-    try:
-        await stack.astart(ready_timeout=90)
-        yield stack
-    finally:
-        await stack.astop()
+        unique=unique,
+        smtp_sink=smtp_sink,
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def dev_clock(tmp_path: Path) -> DevClock:
+    """The mentorship service's clock in `mentorship_stack`: the test moves it on."""
+    return DevClock(tmp_path / "clock-offset")
+
+
+@pytest.fixture
+async def mentorship_stack(
+    postgres: PostgresHandle,
+    kafka: KafkaHandle,
+    namespace: str,
+    unique: str,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+    dev_clock: DevClock,
+) -> AsyncIterator[Stack]:
+    """The four services a mentorship goes through, the mentorship service on `dev_clock`."""
+    async with running_stack(
+        tmp_path / "stack",
+        MENTORSHIP_SERVICES,
+        postgres=postgres,
+        kafka=kafka,
+        namespace=namespace,
+        unique=unique,
+        smtp_sink=smtp_sink,
+        settings=dev_clock.settings,
+    ) as running:
+        yield running
 
 
 # --- the whole dev stack, for the browser tests ------------------------------------------

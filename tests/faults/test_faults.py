@@ -30,13 +30,12 @@ from tests.faults.topics import (
     POISON_KINDS,
     TOPICS,
     Poison,
-    committed,
-    end_offsets,
     labelled_malformed,
     poison_messages,
     publish,
     replay,
 )
+from tests.support.kafka import committed, end_offsets
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(SCALE.timeout)]
 

@@ -1,5 +1,5 @@
-"""Faults injected through the broker: poison messages, replays, and reading consumer groups'
-committed offsets to tell when a replay has been consumed."""
+"""Faults injected through the broker: poison messages and replays (tests.support.kafka reads
+the consumer groups' committed offsets, to tell when a replay has been consumed)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from mentorship_shared.contracts.topics import MATCH_EVENTS, NOTIFICATION_EVENTS, PROFILE_EVENTS
+
+from tests.support.kafka import partitions_of
 
 #: A handled event type of each topic (so the consumer parses its payload and checks its
 #: version) and who consumes the topic (consumer groups are "<service>.<consumer>").
@@ -118,29 +120,6 @@ async def publish(bootstrap_servers: str, messages: Sequence[Poison]) -> None:
         await producer.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    deadline = time.monotonic() + 10
-    while True:
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions:
-            return [TopicPartition(topic, p) for p in sorted(partitions)]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no partitions known for {topic}")
-        await consumer.force_metadata_update()
-        await asyncio.sleep(0.1)
-
-
-async def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = await _partitions(consumer, topic)
-        ends = await consumer.end_offsets(partitions)
-        return {tp.partition: offset for tp, offset in ends.items()}
-    finally:
-        await consumer.stop()
-
-
 async def replay(bootstrap_servers: str, topic: str) -> int:
     """Publish every record of ``topic`` (up to its current end) again, as it is (key, value,
     headers, partition): every event is delivered a second time. Returns how many."""
@@ -153,7 +132,7 @@ async def replay(bootstrap_servers: str, topic: str) -> int:
     await consumer.start()
     try:
         await producer.start()
-        partitions = await _partitions(consumer, topic)
+        partitions = await partitions_of(consumer, topic)
         ends = await consumer.end_offsets(partitions)
         beginnings = await consumer.beginning_offsets(partitions)
         consumer.assign(partitions)
@@ -190,21 +169,4 @@ async def replay(bootstrap_servers: str, topic: str) -> int:
         return replayed
     finally:
         await producer.stop()
-        await consumer.stop()
-
-
-async def committed(bootstrap_servers: str, group: str, topic: str) -> dict[int, int]:
-    """The offsets consumer group ``group`` has committed on ``topic`` (-1: none)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = await _partitions(consumer, topic)
-        found = {}
-        for tp in partitions:
-            offset = await consumer.committed(tp)
-            found[tp.partition] = -1 if offset is None else offset
-        return found
-    finally:
         await consumer.stop()

@@ -82,3 +82,43 @@ async def produce(
             await producer.send_and_wait(topic, value, key=key, headers=headers)
     finally:
         await producer.stop()
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    deadline = time.monotonic() + 10
+    while True:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return [TopicPartition(topic, p) for p in sorted(partitions)]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no partitions known for {topic}")
+        await consumer.force_metadata_update()
+        await asyncio.sleep(0.1)
+
+
+async def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await partitions_of(consumer, topic)
+        ends = await consumer.end_offsets(partitions)
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def committed(bootstrap_servers: str, group: str, topic: str) -> dict[int, int]:
+    """The offsets consumer group ``group`` has committed on ``topic`` (-1: none)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = await partitions_of(consumer, topic)
+        found = {}
+        for tp in partitions:
+            offset = await consumer.committed(tp)
+            found[tp.partition] = -1 if offset is None else offset
+        return found
+    finally:
+        await consumer.stop()
