@@ -10,7 +10,7 @@ import contextlib
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,8 +24,9 @@ from devstack.testing import KafkaHandle
 from fastapi import FastAPI
 from matching_service.app import create_app
 from matching_service.config import MatchingSettings
+from mentorship_service.app import create_app as create_mentorship
 
-from tests.support.services import FAST_KAFKA, OPERATOR_KEY
+from tests.support.services import FAST_KAFKA, OPERATOR_KEY, mentorship_settings
 
 pytestmark = pytest.mark.integration
 
@@ -86,15 +87,20 @@ async def matcher(matching_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 class _Routes(httpx.AsyncBaseTransport):
-    """Requests to ``http://matching.test`` go to the matcher in this process, the rest out."""
+    """Requests to ``http://<name>.test`` go to that service's app in this process, the rest
+    out."""
 
-    def __init__(self, matching_app: FastAPI) -> None:
-        self._matching = httpx.ASGITransport(app=matching_app)
+    def __init__(self, matching_app: FastAPI, **apps: FastAPI) -> None:
+        self._apps = {
+            f"{name}.test": httpx.ASGITransport(app=app)
+            for name, app in {"matching": matching_app, **apps}.items()
+        }
         self._network = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host == "matching.test":
-            return await self._matching.handle_async_request(request)
+        app = self._apps.get(request.url.host)
+        if app is not None:
+            return await app.handle_async_request(request)
         return await self._network.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -123,6 +129,7 @@ async def console(matching_app: FastAPI, profile_metrics: str) -> AsyncIterator[
         profile_url=profile_metrics,
         matching_url="http://matching.test",
         notification_url=f"http://127.0.0.1:{free_port()}",  # nobody listens
+        mentorship_url=f"http://127.0.0.1:{free_port()}",  # nobody listens
         console_peer_timeout_seconds=1.0,
     )
     async with console_client(settings, _Routes(matching_app)) as client:
@@ -342,7 +349,7 @@ async def test_the_console_counts_what_the_database_holds(
 
     # The peers: profile answered through its /metrics, notification did not.
     pipeline = {service["service"]: service for service in data["pipeline"]}
-    assert list(pipeline) == ["profile", "matching", "notification"]
+    assert list(pipeline) == ["profile", "matching", "notification", "mentorship"]
     assert (pipeline["profile"]["status"], pipeline["profile"]["outbox_pending"]) == ("ok", 7)
     assert pipeline["matching"]["status"] == "ok"
     assert pipeline["matching"]["outbox_pending"] == 0
@@ -351,3 +358,56 @@ async def test_the_console_counts_what_the_database_holds(
     notifications = data["notifications"]
     assert notifications["status"] == "unavailable"
     assert notifications["sent"] is None
+    assert (data["program"]["status"], data["program"]["report"]) == ("unavailable", None)
+    assert "/v1/reports/program" in data["program"]["detail"]
+
+
+@pytest.fixture
+async def mentorship_app(
+    new_database: Callable[[str], Awaitable[str]], kafka: KafkaHandle, namespace: str
+) -> AsyncIterator[FastAPI]:
+    """The mentorship service in-process, started, on a database of its own."""
+    settings = mentorship_settings(await new_database("mentorship"), kafka, namespace)
+    app = create_mentorship(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def test_the_console_shows_the_program_report_of_the_mentorship_service(
+    matching_app: FastAPI, mentorship_app: FastAPI, profile_metrics: str
+) -> None:
+    settings = ConsoleSettings(
+        profile_url=profile_metrics,
+        matching_url="http://matching.test",
+        notification_url="",
+        mentorship_url="http://mentorship.test",
+        console_peer_timeout_seconds=1.0,
+    )
+    routes = _Routes(matching_app, mentorship=mentorship_app)
+    async with console_client(settings, routes) as console:
+        answer = await console.get(
+            "/v1/console", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
+        )
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    program = data["program"]
+    assert (program["status"], program["detail"]) == ("ok", None)
+    report = program["report"]
+    # Twelve months up to this one, nothing in them yet.
+    assert len(report["months"]) == 12
+    assert report["total"]["started"] == 0
+    assert report["total"]["feedback"] == {
+        "answers": 0,
+        "csat_median": None,
+        "nps": None,
+        "promoters": 0,
+        "passives": 0,
+        "detractors": 0,
+    }
+    pipeline = {service["service"]: service for service in data["pipeline"]}
+    assert pipeline["mentorship"]["status"] == "ok"
+    assert {c["consumer"] for c in pipeline["mentorship"]["consumer_lag"]} <= {
+        "match-events",
+        "profile-events",
+    }
+    assert pipeline["notification"]["detail"] == "not configured (NOTIFICATION_URL is empty)"

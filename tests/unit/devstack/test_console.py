@@ -9,7 +9,7 @@ from pathlib import Path
 import devstack.console
 import httpx
 import pytest
-from devstack.console.app import ConsoleSettings, create_app, read_metrics
+from devstack.console.app import ConsoleSettings, create_app, read_metrics, read_program
 from devstack.console.view import ServiceMetrics, notification_view, parse_metrics, pipeline_view
 
 METRICS = """\
@@ -127,7 +127,74 @@ async def test_an_answer_that_is_not_prometheus_text_is_reported() -> None:
     assert "not Prometheus text" in detail
 
 
+REPORT = {
+    "first_month": "2026-01",
+    "last_month": "2026-12",
+    "months": [{"period": "2026-12", "started": 3}],
+    "total": {"period": "2026-01..2026-12", "started": 3},
+}
+
+
+async def test_the_program_report_is_read_with_the_pages_key() -> None:
+    seen: list[httpx.Request] = []
+
+    def mentorship(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.headers.get("authorization") != "Bearer the-key":
+            return httpx.Response(403, json={"error": "forbidden"})
+        return httpx.Response(200, json=REPORT)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(mentorship)) as client:
+        panel = await read_program(client, "http://mentorship/", "Bearer the-key")
+        assert (panel.status, panel.detail, panel.report) == ("ok", None, REPORT)
+        assert str(seen[0].url) == "http://mentorship/v1/reports/program"
+        refused = await read_program(client, "http://mentorship", "Bearer another-key")
+        assert (refused.status, refused.report) == ("unavailable", None)
+        assert refused.detail is not None
+        assert "refused the key (HTTP 403)" in refused.detail
+        anonymous = await read_program(client, "http://mentorship", None)
+        assert "authorization" not in seen[-1].headers
+        assert anonymous.status == "unavailable"
+        missing = await read_program(client, "", "Bearer the-key")
+        assert missing.detail == "not configured (MENTORSHIP_URL is empty)"
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        (httpx.Response(200, text="<html>gateway</html>"), "did not answer JSON"),
+        (httpx.Response(200, json={"status": "ok"}), "did not answer a program report"),
+        (httpx.Response(500, json={"error": "internal"}), "answered HTTP 500"),
+    ],
+)
+async def test_a_program_report_that_is_not_one_is_reported(
+    answer: httpx.Response, detail: str
+) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda _: answer)) as client:
+        panel = await read_program(client, "http://mentorship", "Bearer k")
+    assert panel.status == "unavailable"
+    assert panel.detail is not None
+    assert detail in panel.detail
+
+
+async def test_a_mentorship_service_that_does_not_answer_is_reported_not_raised() -> None:
+    async with httpx.AsyncClient(timeout=0.5, trust_env=False) as client:
+        panel = await read_program(client, "http://127.0.0.1:9", "Bearer k")
+    assert panel.status == "unavailable"
+    assert panel.detail is not None
+    assert "127.0.0.1:9/v1/reports/program" in panel.detail
+
+
 STATIC = Path(devstack.console.__file__).parent / "static"
+
+
+def test_every_element_the_script_draws_into_is_on_the_page() -> None:
+    html = (STATIC / "console.html").read_text()
+    script = (STATIC / "console.js").read_text()
+    ids = set(re.findall(r'\$\("([a-z-]+)"\)', script))
+    assert {"stats-program", "chart-program", "table-program", "chart-gap-closed"} <= ids
+    missing = sorted(i for i in ids if f'id="{i}"' not in html)
+    assert not missing, missing
 
 
 async def test_the_page_loads_only_our_own_files_from_the_console() -> None:

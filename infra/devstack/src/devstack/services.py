@@ -63,6 +63,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
             ("PROFILE_URL", "profile"),
             ("MATCHING_URL", "matching"),
             ("NOTIFICATION_URL", "notification"),
+            ("MENTORSHIP_URL", "mentorship"),
         ),
         links=(("/", "operator console (the operator key opens it)"),),
         tool=True,

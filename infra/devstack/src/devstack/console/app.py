@@ -6,6 +6,9 @@ reading the services over HTTP, each time:
 
 * the matching service's `GET /v1/operator/stats`, with the page's bearer token passed on: the
   matcher decides whether it is the operator key (401 or 403 come back to the page as they are);
+* the mentorship service's `GET /v1/reports/program` (the program figures by month), with the
+  same token; a mentorship service that does not answer or refuses leaves that panel
+  "unavailable";
 * every service's `GET /metrics` (Prometheus text): mails sent and failed, outbox backlogs,
   consumer lag and dead letters. A service that does not answer is reported "unavailable"; it
   never fails the page.
@@ -36,6 +39,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from devstack.console.arguments import add_console_arguments
 from devstack.console.view import (
     ConsoleView,
+    ProgramPanel,
     ServiceMetrics,
     notification_view,
     parse_metrics,
@@ -64,6 +68,13 @@ class ConsoleSettings(BaseSettings):
         default="http://127.0.0.1:8003",
         description="Base URL of the notification service (its /metrics); empty: not shown.",
     )
+    mentorship_url: str = Field(
+        default="http://127.0.0.1:8004",
+        description=(
+            "Base URL of the mentorship service (its program report and /metrics); empty: "
+            "not shown."
+        ),
+    )
     console_peer_timeout_seconds: float = Field(
         default=2.0, gt=0, le=30, description="How long to wait for a service's answer."
     )
@@ -78,6 +89,7 @@ class ConsoleSettings(BaseSettings):
             "profile": (self.profile_url, "PROFILE_URL"),
             "matching": (self.matching_url, "MATCHING_URL"),
             "notification": (self.notification_url, "NOTIFICATION_URL"),
+            "mentorship": (self.mentorship_url, "MENTORSHIP_URL"),
         }
 
 
@@ -105,6 +117,42 @@ async def read_metrics(
         return None, f"{url} is not Prometheus text: {error}"
 
 
+async def read_program(
+    client: httpx.AsyncClient, base_url: str, authorization: str | None
+) -> ProgramPanel:
+    """The mentorship service's program report, the page's bearer token passed on; never
+    raises (a service that does not answer or refuses makes the panel unavailable)."""
+
+    def unavailable(detail: str) -> ProgramPanel:
+        return ProgramPanel(status="unavailable", detail=detail, report=None)
+
+    if not base_url.strip():
+        return unavailable("not configured (MENTORSHIP_URL is empty)")
+    url = f"{base_url.rstrip('/')}/v1/reports/program"
+    try:
+        answer = await client.get(
+            url, headers={"Authorization": authorization} if authorization else {}
+        )
+    except httpx.TimeoutException:
+        return unavailable(f"{url} did not answer within {client.timeout.read:g} s")
+    except httpx.HTTPError as error:
+        return unavailable(f"{url}: {error or type(error).__name__}")
+    if answer.status_code in (401, 403):
+        return unavailable(
+            f"the mentorship service refused the key (HTTP {answer.status_code}): is its "
+            "OPERATOR_API_KEY the matcher's?"
+        )
+    if answer.status_code != 200:
+        return unavailable(f"{url} answered HTTP {answer.status_code}")
+    try:
+        report = answer.json()
+    except ValueError:
+        return unavailable(f"{url} did not answer JSON")
+    if not isinstance(report, dict) or not isinstance(report.get("months"), list):
+        return unavailable(f"{url} did not answer a program report")
+    return ProgramPanel(status="ok", detail=None, report=report)
+
+
 def _error(status: int, error: str, message: str) -> JSONResponse:
     return JSONResponse({"error": error, "message": message}, status_code=status)
 
@@ -117,6 +165,7 @@ async def read_console(
     metrics = asyncio.gather(
         *(read_metrics(client, name, url, setting) for name, (url, setting) in peers.items())
     )
+    program = asyncio.ensure_future(read_program(client, settings.mentorship_url, authorization))
     matching_url = settings.matching_url.rstrip("/")
     try:
         stats = await client.get(
@@ -124,7 +173,7 @@ async def read_console(
             headers={"Authorization": authorization} if authorization else {},
         )
     except httpx.HTTPError as error:
-        await metrics
+        await asyncio.gather(metrics, program)
         return _error(
             503,
             "matching_unavailable",
@@ -132,6 +181,7 @@ async def read_console(
             f"{error or type(error).__name__}.",
         )
     read = dict(zip(peers, await metrics, strict=True))
+    program_panel = await program
     if stats.status_code in (401, 403):
         try:
             refusal = stats.json()
@@ -148,6 +198,7 @@ async def read_console(
     notification, notification_detail = read["notification"]
     return ConsoleView(
         **numbers,
+        program=program_panel,
         notifications=notification_view(notification, notification_detail),
         pipeline=[pipeline_view(name, found, detail) for name, (found, detail) in read.items()],
     )
@@ -204,8 +255,9 @@ def create_app(
     app = FastAPI(
         title="Operator console",
         description=(
-            "The operator's page of the mentorship system: the matcher's numbers and every "
-            "service's mail and pipeline figures, read over HTTP."
+            "The operator's page of the mentorship system: the matcher's numbers, the "
+            "mentorship program by month and every service's mail and pipeline figures, read "
+            "over HTTP."
         ),
         lifespan=lifespan,
     )
@@ -253,6 +305,7 @@ def run(args: argparse.Namespace) -> int:
             ("profile_url", args.profile_url),
             ("matching_url", args.matching_url),
             ("notification_url", args.notification_url),
+            ("mentorship_url", args.mentorship_url),
         )
         if value is not None
     }
@@ -271,8 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m devstack.console",
         description=(
             "Serve the operator console: a page with the matcher's numbers (mentees waiting, "
-            "mentor load, proposals, skills in demand) and every service's mail and pipeline "
-            "figures, read over HTTP. The page asks for the operator key and the matching "
+            "mentor load, proposals, skills in demand), the mentorship program by month, and "
+            "every service's mail and pipeline figures, read over HTTP. The page asks for the operator key and the matching "
             "service checks it."
         ),
     )

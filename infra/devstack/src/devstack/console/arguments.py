@@ -12,7 +12,12 @@ def add_console_arguments(parser: argparse.ArgumentParser) -> None:
     environment variable."""
     parser.add_argument("--host", help="address to listen on (default: HTTP_HOST, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: HTTP_PORT, 8090)")
-    for name, default in (("profile", 8001), ("matching", 8002), ("notification", 8003)):
+    for name, default in (
+        ("profile", 8001),
+        ("matching", 8002),
+        ("notification", 8003),
+        ("mentorship", 8004),
+    ):
         parser.add_argument(
             f"--{name}-url",
             help=f"the {name} service (default: {name.upper()}_URL, http://127.0.0.1:{default})",

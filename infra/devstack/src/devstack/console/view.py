@@ -40,7 +40,7 @@ class ConsumerLag(BaseModel):
 
 
 class ServicePipeline(BaseModel):
-    service: str = Field(description="profile, matching or notification.")
+    service: str = Field(description="profile, matching, notification or mentorship.")
     status: Literal["ok", "unavailable"] = Field(description="Whether its metrics were read.")
     detail: str | None = Field(description="Why they were not.")
     outbox_pending: int | None = Field(description="Events committed, not yet published.")
@@ -48,9 +48,24 @@ class ServicePipeline(BaseModel):
     dead_letters: int | None = Field(description="Messages dead-lettered since it started.")
 
 
+class ProgramPanel(BaseModel):
+    status: Literal["ok", "unavailable"] = Field(
+        description="Whether the mentorship service's program report was read."
+    )
+    detail: str | None = Field(description="Why it is unavailable.")
+    report: dict[str, Any] | None = Field(
+        description=(
+            "The mentorship service's `GET /v1/reports/program` as it answered: per month "
+            "(UTC) and for the whole range, mentorships started, completed, ended early and "
+            "lapsed, survey answers with median CSAT and NPS, and the gap closed per skill."
+        )
+    )
+
+
 class ConsoleView(BaseModel):
     """Everything the page draws: the matcher's panels as `GET /v1/operator/stats` gives them,
-    then the mail and pipeline panels read from every service's /metrics."""
+    the program figures as the mentorship service's report gives them, then the mail and
+    pipeline panels read from every service's /metrics."""
 
     generated_at: datetime = Field(description="When the matcher read its numbers (database time).")
     mentees: dict[str, Any] = Field(description="Mentees waiting and for how long (the matcher's).")
@@ -60,6 +75,9 @@ class ConsoleView(BaseModel):
     )
     skills: dict[str, Any] = Field(
         description="Skills in demand against the strengths on offer (the matcher's)."
+    )
+    program: ProgramPanel = Field(
+        description="The mentorship program by month (the mentorship service's report)."
     )
     notifications: NotificationPanel = Field(description="Mails sent and failed.")
     pipeline: list[ServicePipeline] = Field(

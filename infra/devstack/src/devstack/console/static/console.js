@@ -327,6 +327,92 @@
     );
   }
 
+  // NPS runs from -100 to 100: shown with its sign; null (no answers) as a dash.
+  function nps(value) {
+    if (value === null || value === undefined) return "–";
+    const rounded = Math.round(value);
+    return rounded > 0 ? `+${rounded}` : String(rounded);
+  }
+
+  function csat(value) {
+    return value === null || value === undefined ? "–" : Number(value).toFixed(1);
+  }
+
+  function drawProgram(p) {
+    const box = $("stats-program");
+    const table = clear($("table-program").querySelector("tbody"));
+    if (p.status !== "ok") {
+      clear(box);
+      unavailable(box, p.detail || "the mentorship service did not answer");
+      emptyNote($("chart-program"), "No figures from the mentorship service.");
+      emptyNote($("chart-gap-closed"), "No figures from the mentorship service.");
+      return;
+    }
+    const report = p.report;
+    const total = report.total;
+    const range = report.first_month === report.last_month
+      ? report.first_month
+      : `${report.first_month} to ${report.last_month}`;
+    stats(box, [
+      { id: "stat-program-started", value: fmt(total.started), label: `started, ${range}` },
+      { id: "stat-program-completed", value: fmt(total.completed), label: "completed" },
+      { id: "stat-program-ended-early", value: fmt(total.ended_early), label: "ended early", tone: total.ended_early ? "warn" : "" },
+      { id: "stat-program-lapsed", value: fmt(total.lapsed), label: "lapsed", tone: total.lapsed ? "warn" : "" },
+      { id: "stat-program-csat", value: csat(total.feedback.csat_median), label: `median CSAT (${fmt(total.feedback.answers)} answers)` },
+      { id: "stat-program-nps", value: nps(total.feedback.nps), label: "NPS (promoters minus detractors)", tone: total.feedback.nps !== null && total.feedback.nps < 0 ? "bad" : "" },
+      { id: "stat-program-gap-closed", value: pct(total.gap_closed_overall), label: "of the gaps closed (ended mentorships)" },
+    ]);
+    const months = report.months;
+    columnChart(
+      $("chart-program"),
+      months.map((m) => m.period),
+      [
+        { name: "started", cls: "blue", values: months.map((m) => m.started) },
+        { name: "completed", cls: "green", values: months.map((m) => m.completed) },
+        { name: "ended early", cls: "orange", values: months.map((m) => m.ended_early) },
+        { name: "lapsed", cls: "grey", values: months.map((m) => m.lapsed) },
+      ],
+      { label: "mentorships started and ended per month", empty: "No mentorship started or ended in these months.", rotate: months.length > 6, height: 230 },
+    );
+    const busy = months.filter((m) => m.started + m.completed + m.ended_early + m.lapsed + m.feedback.answers > 0);
+    for (const m of busy.concat([total])) {
+      const row = el("tr", m === total ? { class: "total" } : {});
+      row.appendChild(el(m === total ? "th" : "td", m === total ? { scope: "row" } : {}, m === total ? "all months" : m.period));
+      for (const value of [m.started, m.completed, m.ended_early, m.lapsed, m.feedback.answers]) {
+        row.appendChild(el("td", { class: "num" }, fmt(value)));
+      }
+      row.appendChild(el("td", { class: "num" }, csat(m.feedback.csat_median)));
+      row.appendChild(el("td", { class: "num" }, nps(m.feedback.nps)));
+      row.appendChild(el("td", { class: "num" }, pct(m.gap_closed_overall)));
+      table.appendChild(row);
+    }
+    const gaps = total.gap_closed;
+    const gapRows = clear($("table-gap-closed").querySelector("tbody"));
+    for (const g of gaps) {
+      const row = el("tr");
+      row.appendChild(el("td", {}, g.skill));
+      row.appendChild(el("td", { class: "num" }, fmt(g.mentorships)));
+      row.appendChild(el("td", { class: "num" }, fmt(g.gap_levels)));
+      row.appendChild(el("td", { class: "num" }, fmt(g.levels_closed)));
+      row.appendChild(el("td", { class: "num" }, pct(g.gap_closed)));
+      gapRows.appendChild(row);
+    }
+    if (!gaps.length) {
+      const row = el("tr");
+      row.appendChild(el("td", { colspan: "5", class: "empty" }, "No mentorship has ended in these months."));
+      gapRows.appendChild(row);
+    }
+    columnChart(
+      $("chart-gap-closed"),
+      gaps.map((g) => g.skill),
+      [
+        { name: "gap levels", cls: "blue-light", values: gaps.map((g) => g.gap_levels) },
+        { name: "levels closed", cls: "green", values: gaps.map((g) => g.levels_closed) },
+      ],
+      { label: "gap closed per skill", empty: "No mentorship has ended in these months.", rotate: true, height: 240 },
+    );
+  }
+
   function unavailable(container, text) {
     container.appendChild(el("p", { class: "unavailable" }, `Unavailable: ${text}`));
   }
@@ -416,6 +502,7 @@
     drawMentors(data.mentors);
     drawProposals(data.proposals);
     drawSkills(data.skills);
+    drawProgram(data.program);
     drawNotifications(data.notifications);
     drawPipeline(data.pipeline);
   }
