@@ -32,7 +32,7 @@ install: $(VENV)/.synced ## Install every package and tool into .venv (uv, from 
 dev: install ## Run the whole system and the operator console on embedded PostgreSQL, broker and SMTP sink (Ctrl-C stops it)
 	$(VENV)/bin/devstack up
 
-seed: install ## Register a demo population (mentors and mentees) through the public API of a running stack
+seed: install ## Register a demo population, accept some of its matches and run their mentorships, through the public APIs of a running stack
 	$(VENV)/bin/devstack seed
 
 test: install browser browser-tools ## Unit, integration, end-to-end and (reduced) fault-injection tests against real PostgreSQL, broker and SMTP

@@ -1,15 +1,18 @@
 """The operator console in a real browser, against the stack `make dev` runs.
 
 `devstack up` runs as a subprocess in its own process group, on free ports and its own data
-folder; `devstack seed` registers the demo population through the public API; then Debian's
-Chromium (headless, driven by Playwright, no browser download) opens the operator console,
-is given the operator key and must show the seeded numbers in SVG plots without a console
-error. The whole process group is stopped afterwards, whatever happened.
+folder; `devstack seed` registers the demo population through the public API, accepts some of
+its matches and takes their mentorships through goals, check-ins, surveys and endings; then
+Debian's Chromium (headless, driven by Playwright, no browser download) opens the operator
+console, is given the operator key and must show the seeded numbers, the mentorship program
+among them, in SVG plots without a console error. The whole process group is stopped
+afterwards, whatever happened.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -27,7 +30,8 @@ OPERATOR_KEY = DEV_STACK_OPERATOR_KEY
 MENTORS, MENTEES = 30, 100  # what `make seed` registers
 
 
-def seed(stack: DevStack) -> None:
+def seed(stack: DevStack) -> dict[str, int]:
+    """`make seed` against the stack; the mentorships it made, by how each went."""
     result = subprocess.run(
         [
             sys.executable,
@@ -36,6 +40,10 @@ def seed(stack: DevStack) -> None:
             "seed",
             "--profile-url",
             stack.urls["profile"],
+            "--matching-url",
+            stack.urls["matching"],
+            "--mentorship-url",
+            stack.urls["mentorship"],
             "--mentors",
             str(MENTORS),
             "--mentees",
@@ -43,21 +51,32 @@ def seed(stack: DevStack) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=240,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"registered {MENTORS} mentors and {MENTEES} mentees" in result.stdout, result.stdout
+    made = re.search(r"^mentorships: (\d+) \((.*)\)$", result.stdout, re.MULTILINE)
+    assert made is not None, result.stdout
+    journeys = {k: int(n) for k, n in (item.split() for item in made.group(2).split(", "))}
+    assert sum(journeys.values()) == int(made.group(1))
+    return journeys
 
 
-def console_numbers(stack: DevStack) -> dict[str, Any]:
-    """The console's GET /v1/console once the matcher has read every seeded profile."""
+def console_numbers(stack: DevStack, mentorships: int) -> dict[str, Any]:
+    """The console's GET /v1/console once the matcher has read every seeded profile and the
+    program report counts every seeded mentorship."""
     deadline = time.monotonic() + 30
     while True:
         status, body = get(f"{stack.urls['console']}/v1/console", OPERATOR_KEY)
         assert status == 200, (status, body[:500])
         data: dict[str, Any] = json.loads(body)
-        if data["mentors"]["registered"] == MENTORS and data["mentees"]["registered"] == MENTEES:
+        report = data["program"]["report"] or {"total": {"started": None}}
+        if (
+            data["mentors"]["registered"] == MENTORS
+            and data["mentees"]["registered"] == MENTEES
+            and report["total"]["started"] == mentorships
+        ):
             return data
         assert time.monotonic() < deadline, json.dumps(data)[:2000]
         time.sleep(0.5)
@@ -76,8 +95,16 @@ def watch_for_errors(page: Page, errors: list[str]) -> None:
 def test_the_console_shows_the_seeded_stack_in_a_real_browser(
     chromium: Path, dev_stack: DevStack
 ) -> None:
-    seed(dev_stack)
-    data = console_numbers(dev_stack)
+    journeys = seed(dev_stack)
+    data = console_numbers(dev_stack, sum(journeys.values()))
+    # The program report counts what the seed did, as it did it.
+    total = data["program"]["report"]["total"]
+    assert total["completed"] == journeys.get("completed", 0) + journeys.get("completed_by_both", 0)
+    assert total["ended_early"] == journeys.get("ended_early", 0)
+    assert total["completed"] > 0
+    assert total["ended_early"] > 0
+    assert total["feedback"]["answers"] > 0
+    assert total["gap_closed"], total
     page_url = f"{dev_stack.urls['console']}/"
 
     with sync_playwright() as playwright:
@@ -128,6 +155,25 @@ def test_the_console_shows_the_seeded_stack_in_a_real_browser(
                 bars = page.locator(f"#{chart} svg rect.bar")
                 assert bars.count() > 0, f"{chart} has no bars"
             assert page.locator("#chart-skills svg text.bar-label").count() >= 14
+
+            # The mentorship program, by month, as the mentorship service's report has it.
+            assert page.inner_text("#stat-program-started .value") == str(total["started"])
+            assert page.inner_text("#stat-program-completed .value") == str(total["completed"])
+            assert page.inner_text("#stat-program-ended-early .value") == str(total["ended_early"])
+            assert (
+                page.inner_text("#stat-program-csat .value")
+                == f"{total['feedback']['csat_median']:.1f}"
+            )
+            nps = round(total["feedback"]["nps"])
+            assert page.inner_text("#stat-program-nps .value") == (
+                f"+{nps}" if nps > 0 else str(nps)
+            )
+            for chart in ("chart-program", "chart-gap-closed"):
+                assert page.locator(f"#{chart} svg rect.bar").count() > 0, f"{chart} has no bars"
+            # A row for the month of the seeding, and the total.
+            assert page.locator("#table-program tbody tr").count() >= 2
+            skills = page.locator("#chart-gap-closed svg text.bar-label")
+            assert skills.count() == len(total["gap_closed"])
             # Every service answered, so no panel says unavailable.
             assert page.locator(".unavailable").count() == 0
 

@@ -35,7 +35,8 @@ DEFAULT_SMTP_PORT = 2525
 #: `devstack seed` registers 130 people from one address, more than the production limit
 #: per address allows in an hour.
 DEV_SETTINGS = {"REGISTRATION_RATE_PER_ADDRESS": "0"}
-PROFILE_URL = next(f"http://{HOST}:{s.port}" for s in SERVICES if s.name == "profile")
+#: Where `devstack seed` finds each service by default: the table's port.
+DEFAULT_URLS = {s.name: f"http://{HOST}:{s.port}" for s in SERVICES}
 
 
 def _env_port(name: str, default: int) -> int:
@@ -216,11 +217,16 @@ def cmd_session_keys(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     from devstack.seed import seed  # only this command needs httpx and the contracts
 
+    if not 0 <= args.accept <= 1:
+        raise DevstackError(f"--accept {args.accept}: give a share from 0 to 1, such as 0.6")
     report = asyncio.run(
         seed(
             args.profile_url,
             mentors=args.mentors,
             mentees=args.mentees,
+            matching_url=args.matching_url or None,
+            mentorship_url=args.mentorship_url or None,
+            accept_share=args.accept,
             random_seed=args.seed,
             concurrency=args.concurrency,
         )
@@ -426,13 +432,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser(
         "seed",
-        help="register demo mentors and mentees in a running stack",
+        help="register demo mentors and mentees in a running stack, and run mentorships",
         description=(
             "Register a demo population through the public API of a running stack: mentors "
             "first (product managers with a spread of strengths, languages, timezones and "
             "capacities), then mentees (engineers strong in technical skills with gaps in "
             "business and customer skills). The same --seed gives the same people; the "
-            "emails carry a run id so seeding twice does not collide."
+            "emails carry a run id so seeding twice does not collide. Then both sides accept "
+            "a share of the matcher's proposals (--accept), and each mentorship that starts "
+            "goes some way through the mentorship API with the people's own tokens: goals, "
+            "check-ins, surveys and re-assessments; some complete, some end early, the rest "
+            "keep running."
         ),
     )
     seed.add_argument("--mentors", type=int, default=30, help="how many mentors (default: 30)")
@@ -442,10 +452,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency", type=int, default=8, help="requests in flight at once (default: 8)"
     )
     seed.add_argument(
-        "--profile-url",
-        default=os.environ.get("PROFILE_URL", PROFILE_URL),
-        help=f"profile service base URL (default: PROFILE_URL or {PROFILE_URL})",
+        "--accept",
+        type=float,
+        default=0.6,
+        help="share of the proposals both sides accept, 0 to 1 (default: 0.6; 0: only register)",
     )
+    for name in ("profile", "matching", "mentorship"):
+        setting = f"{name.upper()}_URL"
+        seed.add_argument(
+            f"--{name}-url",
+            default=os.environ.get(setting, DEFAULT_URLS[name]),
+            help=f"{name} service base URL (default: {setting} or {DEFAULT_URLS[name]}; "
+            + ("required" if name == "profile" else "empty: skip its steps")
+            + ")",
+        )
     seed.set_defaults(func=cmd_seed)
 
     mail = commands.add_parser(

@@ -372,7 +372,7 @@
         { name: "ended early", cls: "orange", values: months.map((m) => m.ended_early) },
         { name: "lapsed", cls: "grey", values: months.map((m) => m.lapsed) },
       ],
-      { label: "mentorships started and ended per month", empty: "No mentorship started or ended in these months.", rotate: months.length > 6, height: 230 },
+      { label: "mentorships started and ended per month", empty: "No mentorship started or ended in these months.", width: 1100, height: 220, rotate: months.length > 18 },
     );
     const busy = months.filter((m) => m.started + m.completed + m.ended_early + m.lapsed + m.feedback.answers > 0);
     for (const m of busy.concat([total])) {
@@ -387,30 +387,50 @@
       table.appendChild(row);
     }
     const gaps = total.gap_closed;
-    const gapRows = clear($("table-gap-closed").querySelector("tbody"));
-    for (const g of gaps) {
-      const row = el("tr");
-      row.appendChild(el("td", {}, g.skill));
-      row.appendChild(el("td", { class: "num" }, fmt(g.mentorships)));
-      row.appendChild(el("td", { class: "num" }, fmt(g.gap_levels)));
-      row.appendChild(el("td", { class: "num" }, fmt(g.levels_closed)));
-      row.appendChild(el("td", { class: "num" }, pct(g.gap_closed)));
-      gapRows.appendChild(row);
-    }
-    if (!gaps.length) {
-      const row = el("tr");
-      row.appendChild(el("td", { colspan: "5", class: "empty" }, "No mentorship has ended in these months."));
-      gapRows.appendChild(row);
-    }
-    columnChart(
+    progressRows(
       $("chart-gap-closed"),
-      gaps.map((g) => g.skill),
-      [
-        { name: "gap levels", cls: "blue-light", values: gaps.map((g) => g.gap_levels) },
-        { name: "levels closed", cls: "green", values: gaps.map((g) => g.levels_closed) },
-      ],
-      { label: "gap closed per skill", empty: "No mentorship has ended in these months.", rotate: true, height: 240 },
+      gaps.map((g) => ({
+        label: g.skill,
+        whole: g.gap_levels,
+        part: g.levels_closed,
+        share: g.gap_closed,
+        note: `${fmt(g.mentorships)} mentorship${g.mentorships === 1 ? "" : "s"}`,
+      })),
+      "No mentorship has ended in these months.",
     );
+  }
+
+  // One row per item: a light bar as long as the whole, the part of it done drawn over it in
+  // green, and "part of whole (share)" beside it. All rows share one scale.
+  function progressRows(container, rows, empty) {
+    if (!rows.length) {
+      emptyNote(container, empty);
+      return;
+    }
+    const width = 1100;
+    const rowH = 20;
+    const top = 4;
+    const labelW = 220;
+    const textW = 220;
+    const height = top + rows.length * rowH + 4;
+    const plotW = width - labelW - textW;
+    const max = Math.max(1, ...rows.map((r) => r.whole));
+    const svg = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "gap closed per skill" });
+    rows.forEach((row, i) => {
+      const y = top + i * rowH;
+      svg.appendChild(svgEl("text", { class: "bar-label", x: 0, y: y + 13 }, row.label));
+      const ww = (row.whole / max) * plotW;
+      const wp = (row.part / max) * plotW;
+      const whole = svgEl("rect", { class: "bar blue-light", x: labelW, y: y + 3, width: ww, height: rowH - 6 });
+      whole.appendChild(svgEl("title", {}, `${row.label}: ${fmt(row.whole)} gap levels`));
+      svg.appendChild(whole);
+      const part = svgEl("rect", { class: "bar green", x: labelW, y: y + 3, width: wp, height: rowH - 6 });
+      part.appendChild(svgEl("title", {}, `${row.label}: ${fmt(row.part)} levels closed`));
+      svg.appendChild(part);
+      svg.appendChild(svgEl("text", { class: "bar-value", x: labelW + ww + 6, y: y + 13 }, `${fmt(row.part)} of ${fmt(row.whole)} (${pct(row.share)}), ${row.note}`));
+    });
+    svg.appendChild(svgEl("line", { class: "axis", x1: labelW, x2: labelW, y1: top, y2: height - 2 }));
+    clear(container).appendChild(svg);
   }
 
   function unavailable(container, text) {
