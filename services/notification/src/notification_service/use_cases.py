@@ -15,6 +15,7 @@ from typing import Any, assert_never
 
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import (
+    LearningPlanIssued,
     MatchAccepted,
     MatchDeclined,
     MatchExpired,
@@ -40,6 +41,7 @@ from .mailer import SEND_ERRORS, Mailer, is_permanent
 from .message import MailComposer
 from .repository import DueNotification, NotificationIntent, NotificationRepository
 from .templates import (
+    LEARNING_PLAN,
     MATCH_ACCEPTED,
     MATCH_DECLINED,
     MATCH_EXPIRED,
@@ -102,24 +104,74 @@ async def queue_match_mails(
         ("mentee", event.mentee_id, event.mentor_id),
         ("mentor", event.mentor_id, event.mentee_id),
     ):
-        notification_id = uuid.uuid4()
         queued += await repo.add_intent(
-            NotificationIntent(
-                id=notification_id,
-                source_event_id=envelope.event_id,
-                source_event_type=envelope.event_type,
-                recipient_id=recipient,
-                recipient_role=role,
-                counterpart_id=None if someone_left else counterpart,
+            _intent(
+                envelope,
+                message_id_domain,
                 template=template,
+                role=role,
+                recipient=recipient,
+                counterpart=None if someone_left else counterpart,
                 context=contexts[role],
-                # Fixed when the intent is queued, so a resend after a crash between the send and
-                # the mark carries the same Message-ID and reads as a duplicate.
-                message_id=f"<{notification_id}@{message_id_domain}>",
                 awaits_erasure_of=counterpart if someone_left else None,
             )
         )
     return queued
+
+
+async def queue_learning_plan_mail(
+    repo: NotificationRepository,
+    envelope: EventEnvelope,
+    event: LearningPlanIssued,
+    message_id_domain: str,
+) -> int:
+    """One mail intent for the mentee the plan is for (it names nobody else); returns 1 if it
+    was new."""
+    context = {
+        "mentee_id": str(event.mentee_id),
+        "plan_version": event.plan_version,
+        "resources_version": event.resources_version,
+        "gaps": [gap.model_dump(mode="json") for gap in event.gaps],
+    }
+    intent = _intent(
+        envelope,
+        message_id_domain,
+        template=LEARNING_PLAN,
+        role="mentee",
+        recipient=event.mentee_id,
+        counterpart=None,
+        context=context,
+    )
+    return int(await repo.add_intent(intent))
+
+
+def _intent(
+    envelope: EventEnvelope,
+    message_id_domain: str,
+    *,
+    template: str,
+    role: str,
+    recipient: uuid.UUID,
+    counterpart: uuid.UUID | None,
+    context: dict[str, Any],
+    awaits_erasure_of: uuid.UUID | None = None,
+) -> NotificationIntent:
+    """A new intent for one mail about `envelope`'s event."""
+    notification_id = uuid.uuid4()
+    return NotificationIntent(
+        id=notification_id,
+        source_event_id=envelope.event_id,
+        source_event_type=envelope.event_type,
+        recipient_id=recipient,
+        recipient_role=role,
+        counterpart_id=counterpart,
+        template=template,
+        context=context,
+        # Fixed when the intent is queued, so a resend after a crash between the send and the
+        # mark carries the same Message-ID and reads as a duplicate.
+        message_id=f"<{notification_id}@{message_id_domain}>",
+        awaits_erasure_of=awaits_erasure_of,
+    )
 
 
 def _mail_contexts(event: MatchEvent) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -140,6 +192,9 @@ def _mail_contexts(event: MatchEvent) -> tuple[str, dict[str, dict[str, Any]]]:
                 "covered_skills": event.covered_skills,
                 "uncovered_skills": event.uncovered_skills,
                 "expires_at": event.expires_at.isoformat() if event.expires_at else None,
+                "learning_resources": [
+                    gap.model_dump(mode="json") for gap in event.learning_resources
+                ],
             }
             return MATCH_PROPOSED, {"mentee": proposed, "mentor": proposed}
         case MatchAccepted():
