@@ -43,7 +43,7 @@ CHROMIUM_ARGS = [
 ]
 OPERATOR_KEY = "dashboard-browser-test-key"
 MENTORS, MENTEES = 30, 100  # what `make seed` registers
-SERVICES = ("profile", "matching", "notification")
+SERVICES = ("profile", "matching", "notification", "mentorship")
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 

@@ -50,6 +50,7 @@ SERVICES = (
     Service("profile", "profile_service", 8001),
     Service("matching", "matching_service", 8002),
     Service("notification", "notification_service", 8003),
+    Service("mentorship", "mentorship_service", 8004),
 )
 
 
@@ -131,7 +132,7 @@ def _check_ports_free(ports: Mapping[str, int]) -> None:
             f"already in use on {HOST}: {', '.join(busy)}. Is another `devstack up` running? "
             "Ports can be changed with DEVSTACK_POSTGRES_PORT, DEVSTACK_KAFKA_PORT, "
             "DEVSTACK_SMTP_PORT and DEVSTACK_PROFILE_PORT, DEVSTACK_MATCHING_PORT, "
-            "DEVSTACK_NOTIFICATION_PORT."
+            "DEVSTACK_NOTIFICATION_PORT, DEVSTACK_MENTORSHIP_PORT."
         )
 
 
@@ -462,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="devstack",
         description=(
             "Run the mentorship system on this machine: an embedded PostgreSQL, a "
-            "Kafka-protocol broker (Tansu), an SMTP sink and the three services. "
+            "Kafka-protocol broker (Tansu), an SMTP sink and the four services. "
             "No Docker, no JVM."
         ),
     )
@@ -474,11 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Start PostgreSQL (data kept in VAR_DIR/postgres), the broker, the topics, an "
             "SMTP sink writing to VAR_DIR/mail (unless SMTP_HOST and SMTP_PORT point "
-            "elsewhere) and the profile, matching and notification services on ports "
-            "8001-8003, restarting any service that crashes. Ctrl-C stops everything. "
+            "elsewhere) and the profile, matching, notification and mentorship services on "
+            "ports 8001-8004, restarting any service that crashes. Ctrl-C stops everything. "
             "Ports: DEVSTACK_POSTGRES_PORT (54329), DEVSTACK_KAFKA_PORT (19092), "
             "DEVSTACK_SMTP_PORT (2525), DEVSTACK_PROFILE_PORT (8001), DEVSTACK_MATCHING_PORT "
-            "(8002), DEVSTACK_NOTIFICATION_PORT (8003). OPERATOR_API_KEY is passed on, or "
+            "(8002), DEVSTACK_NOTIFICATION_PORT (8003), DEVSTACK_MENTORSHIP_PORT (8004). "
+            "OPERATOR_API_KEY is passed on, or "
             "generated. The operator dashboard is at the matching service's /dashboard."
         ),
     )

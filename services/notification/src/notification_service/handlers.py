@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import (
+    CheckInMissed,
+    CheckInReminderIssued,
+    FeedbackRequested,
     LearningPlanIssued,
     MatchAccepted,
     MatchDeclined,
@@ -11,10 +14,12 @@ from mentorship_shared.contracts.events import (
     MatchProposed,
     MenteeRegistered,
     MentorRegistered,
+    MentorshipEnded,
+    MentorshipStarted,
     ProfileDeleted,
     ProfileUpdated,
 )
-from mentorship_shared.contracts.topics import MATCH_EVENTS, PROFILE_EVENTS
+from mentorship_shared.contracts.topics import MATCH_EVENTS, MENTORSHIP_EVENTS, PROFILE_EVENTS
 from mentorship_shared.plumbing.consumer import EventConsumer
 from mentorship_shared.plumbing.unit_of_work import Transaction
 
@@ -85,4 +90,26 @@ def match_events_consumer(settings: NotificationSettings) -> EventConsumer:
             tx.repo, envelope, event, settings.message_id_domain
         )
 
+    return consumer
+
+
+def mentorship_events_consumer(settings: NotificationSettings) -> EventConsumer:
+    consumer = EventConsumer(
+        "mentorship-events",
+        MENTORSHIP_EVENTS,
+        description=(
+            "Queues a mail to both people of a mentorship when it starts, before each check-in, "
+            "when a check-in is missed, for the first survey, and when it ends (with the "
+            "closing survey)."
+        ),
+    )
+
+    async def queue(tx: Tx, envelope: EventEnvelope, event: use_cases.MentorshipEvent) -> None:
+        await use_cases.queue_mentorship_mails(tx.repo, envelope, event, settings.message_id_domain)
+
+    consumer.on(MentorshipStarted)(queue)
+    consumer.on(CheckInReminderIssued)(queue)
+    consumer.on(CheckInMissed)(queue)
+    consumer.on(FeedbackRequested)(queue)
+    consumer.on(MentorshipEnded)(queue)
     return consumer

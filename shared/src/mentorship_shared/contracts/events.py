@@ -476,6 +476,8 @@ class FeedbackGiven(_MentorshipEvent):
 
 
 class SkillProgress(_Model):
+    """Progress on one of the mentee's gaps, measured against the level at the start."""
+
     skill: str = Field(description="Skill id of one of the mentee's gaps.")
     start: Level = Field(description="The mentee's level when the mentorship started.")
     target: Level = Field(description="The level the mentee needs.")
@@ -543,6 +545,8 @@ class MentorshipEnded(_MentorshipEvent):
 
 
 class SideFeedback(_Model):
+    """One side's survey answer as the outcome carries it (the scores, never the text)."""
+
     round: FeedbackRound = Field(description="The survey round of this answer (closing if given).")
     csat: int = Field(ge=1, le=5, description="Satisfaction, 1 to 5.")
     nps: int = Field(ge=0, le=10, description="Likelihood to recommend the other person, 0 to 10.")
