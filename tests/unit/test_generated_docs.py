@@ -28,6 +28,8 @@ from tools.services import discover
 
 PROFILE_TYPES = {"MenteeRegistered", "MentorRegistered", "ProfileUpdated", "ProfileDeleted"}
 MATCH_TYPES = {"MatchProposed", "MatchAccepted", "MatchDeclined", "MatchExpired"}
+#: The matcher's other events: a match concluded by its mentorship's end, a learning plan.
+MATCH_AFTER_TYPES = {"MatchConcluded", "LearningPlanIssued"}
 NOTIFICATION_TYPES = {"NotificationSent", "NotificationFailed"}
 MENTORSHIP_TYPES = {
     "MentorshipStarted",
@@ -50,10 +52,13 @@ MENTORSHIP_TYPES = {
 #: (None: the raw messages of a dead-letter topic).
 CONSUMES: dict[str, dict[str, set[str]]] = {
     "profile": {},
-    "matching": {PROFILE_EVENTS: PROFILE_TYPES},
+    "matching": {
+        PROFILE_EVENTS: PROFILE_TYPES,
+        MENTORSHIP_EVENTS: {"MentorshipEnded", "MentorshipOutcomeRecorded"},
+    },
     "notification": {
         PROFILE_EVENTS: PROFILE_TYPES,
-        MATCH_EVENTS: MATCH_TYPES,
+        MATCH_EVENTS: MATCH_TYPES | {"LearningPlanIssued"},
         MENTORSHIP_EVENTS: {
             "MentorshipStarted",
             "CheckInReminderIssued",
@@ -66,7 +71,11 @@ CONSUMES: dict[str, dict[str, set[str]]] = {
 }
 PUBLISHES: dict[str, dict[str, set[str] | None]] = {
     "profile": {PROFILE_EVENTS: PROFILE_TYPES},
-    "matching": {MATCH_EVENTS: MATCH_TYPES, f"{PROFILE_EVENTS}.dlq": None},
+    "matching": {
+        MATCH_EVENTS: MATCH_TYPES | MATCH_AFTER_TYPES,
+        f"{PROFILE_EVENTS}.dlq": None,
+        f"{MENTORSHIP_EVENTS}.dlq": None,
+    },
     "notification": {
         NOTIFICATION_EVENTS: NOTIFICATION_TYPES,
         f"{PROFILE_EVENTS}.dlq": None,

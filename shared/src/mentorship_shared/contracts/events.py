@@ -181,7 +181,7 @@ class SuggestedResource(_Model):
     id: str = Field(description="Resource id in the catalogue version the event names.")
     kind: ResourceKind = Field(description="'practice', 'course' or 'book'.")
     title: str = Field(description="Title of the work, or a short name of the practice.")
-    by: str | None = Field(default=None, description="Authors or provider; None for a practice.")
+    by: str | None = Field(default=None, description="Authors or provider; null for a practice.")
     summary: str = Field(description="What it is and why it helps, in a sentence or two.")
 
 

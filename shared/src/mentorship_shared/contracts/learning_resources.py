@@ -36,7 +36,7 @@ class LearningResource(BaseModel):
         )
     )
     title: str = Field(description="Title of the work, or a short name of the practice.")
-    by: str | None = Field(default=None, description="Authors or provider; None for a practice.")
+    by: str | None = Field(default=None, description="Authors or provider; null for a practice.")
     skills: tuple[str, ...] = Field(
         min_length=1,
         description="Skill ids it helps with, the one it helps most with first.",
