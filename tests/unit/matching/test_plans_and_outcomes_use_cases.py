@@ -299,6 +299,32 @@ async def test_an_end_for_a_match_that_ended_before_or_is_unknown_frees_nothing(
     assert store.matches[match.id].status is MatchStatus.EXPIRED
 
 
+async def test_an_end_caused_by_a_deleted_profile_is_left_to_the_deletion(
+    store: FakeMatchingStore, sink: RecordingSink
+) -> None:
+    the_mentor = mentor({PRICING: 5})
+    match = await accepted_match(store, sink, the_mentor, mentee({PRICING: (1, 4)}))
+    left = ended(match, "ended_early").model_copy(update={"cause": "profile_deleted"})
+    before = list(sink.published)
+
+    # The mentorship's end arrives before the deletion itself: the match stays as it is ...
+    assert await conclude_match(store, sink, matchmaker(), left) is None
+    assert sink.published == before
+    assert store.load(the_mentor.profile_id) == 1
+    # ... and the deletion ends it as every deletion does, whichever came first.
+    await forget_profile(
+        store,
+        sink,
+        matchmaker(),
+        ProfileDeleted(profile_id=match.mentee_id, kind="mentee", version=2),
+    )
+    assert (store.matches[match.id].status, store.matches[match.id].end_reason) == (
+        MatchStatus.EXPIRED,
+        "profile_deleted",
+    )
+    assert store.load(the_mentor.profile_id) == 0
+
+
 # --- outcomes ------------------------------------------------------------------------------
 
 

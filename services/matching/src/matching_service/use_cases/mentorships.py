@@ -24,7 +24,12 @@ async def conclude_match(
     """The mentorship ended: its match concludes, the mentor's slot is freed once, and offered
     to the mentees waiting for one. A match that already ended (its mentor or mentee left, or
     this ending arrived before) changes nothing; neither does a match this matcher never made.
-    """
+
+    A mentorship ended by a deleted profile changes nothing either: the deletion reaches the
+    matcher itself on profile.events and ends the match there (expired, profile_deleted), so
+    the match ends the same way whichever of the two events arrives first."""
+    if ended.cause == "profile_deleted":
+        return None
     match = await repo.get_match(ended.match_id)
     if match is None:
         log.warning(
