@@ -27,6 +27,8 @@ from tools import configuration_doc, events_doc, gen_docs
 from tools.services import discover
 
 PROFILE_TYPES = {"MenteeRegistered", "MentorRegistered", "ProfileUpdated", "ProfileDeleted"}
+#: On the profile topic too, for the notification service only (the matcher ignores it).
+SIGN_IN_TYPES = {"SignInLinkRequested"}
 MATCH_TYPES = {"MatchProposed", "MatchAccepted", "MatchDeclined", "MatchExpired"}
 #: The matcher's other events: a match concluded by its mentorship's end, a learning plan.
 MATCH_AFTER_TYPES = {"MatchConcluded", "LearningPlanIssued"}
@@ -57,7 +59,7 @@ CONSUMES: dict[str, dict[str, set[str]]] = {
         MENTORSHIP_EVENTS: {"MentorshipEnded", "MentorshipOutcomeRecorded"},
     },
     "notification": {
-        PROFILE_EVENTS: PROFILE_TYPES,
+        PROFILE_EVENTS: PROFILE_TYPES | SIGN_IN_TYPES,
         MATCH_EVENTS: MATCH_TYPES | {"LearningPlanIssued"},
         MENTORSHIP_EVENTS: {
             "MentorshipStarted",
@@ -70,7 +72,7 @@ CONSUMES: dict[str, dict[str, set[str]]] = {
     "mentorship": {MATCH_EVENTS: {"MatchAccepted"}, PROFILE_EVENTS: PROFILE_TYPES},
 }
 PUBLISHES: dict[str, dict[str, set[str] | None]] = {
-    "profile": {PROFILE_EVENTS: PROFILE_TYPES},
+    "profile": {PROFILE_EVENTS: PROFILE_TYPES | SIGN_IN_TYPES},
     "matching": {
         MATCH_EVENTS: MATCH_TYPES | MATCH_AFTER_TYPES,
         f"{PROFILE_EVENTS}.dlq": None,

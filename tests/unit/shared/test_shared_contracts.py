@@ -47,6 +47,7 @@ from mentorship_shared.contracts.events import (
     ProfileDeleted,
     ProfileUpdated,
     SideFeedback,
+    SignInLinkRequested,
     SkillProgress,
     SkillsReassessed,
     SuggestedResource,
@@ -111,6 +112,9 @@ def samples() -> dict[str, EventPayload]:
         MentorRegistered(profile=a_mentor_profile()),
         ProfileUpdated(profile=a_mentor_profile(), changed_fields=["capacity"]),
         ProfileDeleted(profile_id=uuid.uuid4(), kind="mentee", version=4),
+        SignInLinkRequested(
+            profile_id=uuid.uuid4(), kind="mentor", link_token="secret", expires_at=NOW
+        ),
         MatchProposed(
             match_id=uuid.uuid4(),
             mentee_id=uuid.uuid4(),

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from mentorship_shared.plumbing.settings import ServiceSettings
+from mentorship_shared.plumbing.settings import ServiceSettings, SessionKeySettings
 from pydantic import Field, field_validator
 
 from .matcher.scoring import default_config
@@ -16,7 +16,7 @@ from .weights.files import read_document, read_weights
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
-class MatchingSettings(ServiceSettings):
+class MatchingSettings(ServiceSettings, SessionKeySettings):
     service_name: str = Field(default="matching", description="Service name.")
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:54329/matching",

@@ -50,7 +50,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         uow=uow,
         migrations_dir=MIGRATIONS_DIR,
         consumers=[
-            profile_events_consumer(),
+            profile_events_consumer(settings),
             match_events_consumer(settings),
             mentorship_events_consumer(settings),
         ],

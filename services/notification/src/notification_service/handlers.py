@@ -18,6 +18,7 @@ from mentorship_shared.contracts.events import (
     MentorshipStarted,
     ProfileDeleted,
     ProfileUpdated,
+    SignInLinkRequested,
 )
 from mentorship_shared.contracts.topics import MATCH_EVENTS, MENTORSHIP_EVENTS, PROFILE_EVENTS
 from mentorship_shared.plumbing.consumer import EventConsumer
@@ -30,11 +31,14 @@ from .repository import NotificationRepository
 Tx = Transaction[NotificationRepository]
 
 
-def profile_events_consumer() -> EventConsumer:
+def profile_events_consumer(settings: NotificationSettings) -> EventConsumer:
     consumer = EventConsumer(
         "profile-events",
         PROFILE_EVENTS,
-        description="Keeps the name and address of everyone who can be notified.",
+        description=(
+            "Keeps the name and address of everyone who can be notified, and mails the sign-in "
+            "links people ask for."
+        ),
     )
 
     @consumer.on(MenteeRegistered)
@@ -52,6 +56,14 @@ def profile_events_consumer() -> EventConsumer:
     @consumer.on(ProfileDeleted)
     async def on_profile_deleted(tx: Tx, _: EventEnvelope, event: ProfileDeleted) -> None:
         await use_cases.forget_contact(tx.repo, event.profile_id)
+
+    @consumer.on(SignInLinkRequested)
+    async def on_sign_in_link_requested(
+        tx: Tx, envelope: EventEnvelope, event: SignInLinkRequested
+    ) -> None:
+        await use_cases.queue_sign_in_mail(
+            tx.repo, envelope, event, settings.message_id_domain, settings.web_base_url
+        )
 
     return consumer
 

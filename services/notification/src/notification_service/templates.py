@@ -28,6 +28,11 @@ CHECK_IN_REMINDER = "check_in_reminder"
 CHECK_IN_MISSED = "check_in_missed"
 SURVEY_INVITATION = "survey_invitation"
 MENTORSHIP_ENDED = "mentorship_ended"
+SIGN_IN_LINK = "sign_in_link"
+
+#: The context key of a sign-in mail's link. The link signs its holder in, so the stored
+#: context loses it as soon as the mail is sent or given up (see the repository).
+SIGN_IN_LINK_KEY = "sign_in_link"
 
 _SIGNATURE = "Mentorship Matching"
 
@@ -393,6 +398,26 @@ def _learning_plan(people: _People, context: dict[str, Any]) -> RenderedMail:
     return _mail(subject, people, paragraphs, context, with_reference=False)
 
 
+# --- sign-in link ---------------------------------------------------------------------------
+
+
+def _sign_in_link(people: _People, context: dict[str, Any]) -> RenderedMail:
+    until = _deadline(context)
+    lines = [
+        f"Hello {people.recipient},",
+        "",
+        "Open this link to sign in to your mentorship pages:",
+        "",
+        str(context[SIGN_IN_LINK_KEY]),
+        "",
+        f"It works once{f', until {until}' if until else ''}. If you did not ask for it, "
+        "ignore this mail: nobody can sign in without the link.",
+        "",
+        _SIGNATURE,
+    ]
+    return RenderedMail(subject="Your sign-in link", body="\n".join(lines) + "\n")
+
+
 # --- mentorship: started -------------------------------------------------------------------
 
 _LOG_IT = (
@@ -535,6 +560,7 @@ def _mentorship_ended(people: _People, context: dict[str, Any]) -> RenderedMail:
 
 
 _WRITERS: dict[str, Callable[[_People, dict[str, Any]], RenderedMail]] = {
+    SIGN_IN_LINK: _sign_in_link,
     MATCH_PROPOSED: _match_proposed,
     MATCH_DECLINED: _match_declined,
     MATCH_EXPIRED: _match_expired,

@@ -11,6 +11,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, assert_never
 
 from mentorship_shared.contracts.envelope import EventEnvelope
@@ -30,6 +31,7 @@ from mentorship_shared.contracts.events import (
     MentorshipStarted,
     NotificationFailed,
     NotificationSent,
+    SignInLinkRequested,
 )
 from mentorship_shared.plumbing.logs import mask_email
 from mentorship_shared.plumbing.outbox import EventSink
@@ -56,6 +58,8 @@ from .templates import (
     MATCH_PROPOSED,
     MENTORSHIP_ENDED,
     MENTORSHIP_STARTED,
+    SIGN_IN_LINK,
+    SIGN_IN_LINK_KEY,
     SURVEY_INVITATION,
     render,
 )
@@ -269,6 +273,38 @@ async def _queue(
     return queued
 
 
+async def queue_sign_in_mail(
+    repo: NotificationRepository,
+    envelope: EventEnvelope,
+    event: SignInLinkRequested,
+    message_id_domain: str,
+    web_base_url: str,
+) -> bool:
+    """One mail with the sign-in link to the profile's own address; False if queued before."""
+    notification_id = uuid.uuid4()
+    link = f"{web_base_url.rstrip('/')}/sign-in/link?token={event.link_token}"
+    return await repo.add_intent(
+        NotificationIntent(
+            id=notification_id,
+            source_event_id=envelope.event_id,
+            source_event_type=envelope.event_type,
+            recipient_id=event.profile_id,
+            recipient_role=event.kind,
+            counterpart_id=None,
+            template=SIGN_IN_LINK,
+            context={SIGN_IN_LINK_KEY: link, "expires_at": event.expires_at.isoformat()},
+            message_id=f"<{notification_id}@{message_id_domain}>",
+        )
+    )
+
+
+def _link_expired(intent: NotificationIntent, now: datetime) -> bool:
+    """A sign-in mail whose link would arrive dead (held back by an outage or the daily limit)."""
+    if intent.template != SIGN_IN_LINK:
+        return False
+    return datetime.fromisoformat(str(intent.context["expires_at"])) <= now
+
+
 def _mail_contexts(event: MatchEvent) -> tuple[str, dict[str, dict[str, Any]]]:
     """The template of the event's mails and the context of each side's mail.
 
@@ -362,6 +398,9 @@ async def deliver(
                 extra={"notification_id": str(intent.id)},
             )
             return False
+    if _link_expired(intent, datetime.now(UTC)):
+        await _give_up(repo, events, due, "the sign-in link expired before the mail could go out")
+        return False
     booking_url = await _booking_link(due, policy)
     try:
         mail = render(

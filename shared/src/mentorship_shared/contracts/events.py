@@ -165,6 +165,30 @@ class ProfileDeleted(EventPayload):
         return str(self.profile_id)
 
 
+class SignInLinkRequested(EventPayload):
+    """A person asked for a link to sign in to the web pages; the notification service mails
+    it to the profile's address."""
+
+    event_type: ClassVar[str] = "SignInLinkRequested"
+    topic: ClassVar[str] = PROFILE_EVENTS
+
+    profile_id: uuid.UUID = Field(description="Id of the profile the link signs in to.")
+    kind: Literal["mentee", "mentor"] = Field(description="Kind of that profile.")
+    link_token: str = Field(
+        description=(
+            "The link's one-time secret, in the clear because it must reach the mail. It "
+            "works once and only until `expires_at`; the profile service keeps only its hash. "
+            "Consumers must not log it or keep it after the mail is sent."
+        )
+    )
+    expires_at: AwareDatetime = Field(
+        description="When the link stops working; a mail that would arrive later is not sent."
+    )
+
+    def aggregate_id(self) -> str:
+        return str(self.profile_id)
+
+
 # --- matches -------------------------------------------------------------------------------
 
 
@@ -626,6 +650,7 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
         MentorRegistered,
         ProfileUpdated,
         ProfileDeleted,
+        SignInLinkRequested,
         MatchProposed,
         MatchAccepted,
         MatchDeclined,
