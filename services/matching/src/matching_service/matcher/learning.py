@@ -90,10 +90,15 @@ def gap_resources(
     skill_ids: Iterable[str], version: int = CURRENT_CATALOGUE_VERSION
 ) -> list[GapResources]:
     """What a proposal suggests for the gaps its mentor does not cover, in their order."""
-    return [
-        GapResources(skill=skill, resources=[suggested(r) for r in resources_for(skill, version)])
-        for skill in skill_ids
-    ]
+    return [_gap_resources(skill, version) for skill in skill_ids]
+
+
+@cache
+def _gap_resources(skill_id: str, version: int) -> GapResources:
+    # Built once per skill: every proposal leaving the gap open carries the same (frozen) value.
+    return GapResources(
+        skill=skill_id, resources=[suggested(r) for r in resources_for(skill_id, version)]
+    )
 
 
 def learning_gaps(gaps: Sequence[PlannedGap]) -> list[LearningGap]:
