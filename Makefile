@@ -29,7 +29,7 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml services/*/p
 
 install: $(VENV)/.synced ## Install every package and tool into .venv (uv, from the lock file)
 
-dev: install ## Run the whole system on embedded PostgreSQL, broker and SMTP sink (Ctrl-C stops it)
+dev: install ## Run the whole system and the operator console on embedded PostgreSQL, broker and SMTP sink (Ctrl-C stops it)
 	$(VENV)/bin/devstack up
 
 seed: install ## Register a demo population (mentors and mentees) through the public API of a running stack
@@ -44,23 +44,23 @@ test-unit: install ## Unit tests only (no servers)
 test-integration: install ## Integration tests (real PostgreSQL and broker)
 	$(PYTEST) tests/integration
 
-test-e2e: install browser browser-tools ## End-to-end tests (the services as processes, the dashboard and the web pages in Chromium)
+test-e2e: install browser browser-tools ## End-to-end tests (the services as processes, the operator console and the web pages in Chromium)
 	$(PYTEST) tests/e2e
 
-# The dashboard's browser test drives Debian's Chromium (no browser download by Playwright).
+# The operator console's browser test drives Debian's Chromium (no browser download by Playwright).
 CHROMIUM := /usr/bin/chromium
 .PHONY: browser
-browser: ## Install Chromium from Debian's packages for the dashboard's browser test (root; skipped when present)
+browser: ## Install Chromium from Debian's packages for the console's browser test (root; skipped when present)
 	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 		echo "make browser: $(CHROMIUM) is missing and cannot be installed here (needs root and apt-get)."; \
 		echo "  Install it with: sudo apt-get install --no-install-recommends chromium"; \
-		echo "  Until then tests/e2e/test_dashboard_browser.py fails."; \
+		echo "  Until then tests/e2e/test_console_browser.py fails."; \
 		exit 0; \
 	fi; \
 	echo "make browser: installing Chromium from Debian's packages"; \
 	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } \
-		|| echo "make browser: installing Chromium failed (see above); the dashboard's browser test will fail"
+		|| echo "make browser: installing Chromium failed (see above); the console's browser test will fail"
 
 # axe-core, from the npm registry at the version package-lock.json pins, checks the web pages
 # for accessibility problems inside the browser test.

@@ -27,8 +27,7 @@ from pathlib import Path
 
 import asyncpg
 from devstack.load import LoadDriver, Registration
-
-from tests.faults.conftest import FaultStack
+from devstack.stack import Stack
 
 #: How many examples of each problem a report quotes.
 _EXAMPLES = 5
@@ -168,9 +167,10 @@ _NOTIFICATION = {
 class Inspector:
     """Looks at the stack's databases and maildir and says what is missing or doubled."""
 
-    def __init__(self, stack: FaultStack, driver: LoadDriver) -> None:
+    def __init__(self, stack: Stack, driver: LoadDriver) -> None:
         self.stack = stack
         self.driver = driver
+        assert stack.sink is not None, "the fault stacks run an SMTP sink of their own"
         self.maildir = Maildir(stack.sink.maildir)
 
     async def look(self) -> Findings:

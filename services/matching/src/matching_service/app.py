@@ -7,7 +7,7 @@ from mentorship_shared.contracts.topics import MATCH_EVENTS
 from mentorship_shared.plumbing.runtime import ServiceRuntime, create_service_app
 from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 
-from . import api, dashboard, metrics
+from . import api, metrics, operator_stats
 from .config import MIGRATIONS_DIR, MatchingSettings
 from .expiry import ProposalExpirer
 from .handlers import mentorship_events_consumer, profile_events_consumer
@@ -43,7 +43,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
             "frees its mentor's slot; its outcome is kept for fitting the score's weights "
             "offline), publishes `match.events` through a transactional outbox."
         ),
-        routers=[api.router, dashboard.router],
+        routers=[api.router, operator_stats.router],
     )
     api.serve_with(app, matchmaker)
     return app

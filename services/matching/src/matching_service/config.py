@@ -72,27 +72,6 @@ class MatchingSettings(ServiceSettings, SessionKeySettings):
             "restarts the matcher. Proposals record the version they were scored with."
         ),
     )
-    dashboard_profile_url: str = Field(
-        default="http://127.0.0.1:8001",
-        description=(
-            "Operator dashboard: base URL of the profile service, whose /metrics it reads "
-            "(outbox backlog); empty leaves the panel unavailable."
-        ),
-    )
-    dashboard_notification_url: str = Field(
-        default="http://127.0.0.1:8003",
-        description=(
-            "Operator dashboard: base URL of the notification service, whose /metrics it reads "
-            "(mails sent and failed, consumer lag, outbox backlog); empty leaves the panel "
-            "unavailable."
-        ),
-    )
-    dashboard_peer_timeout_seconds: float = Field(
-        default=2.0,
-        gt=0,
-        le=30,
-        description="Operator dashboard: how long to wait for a peer's /metrics.",
-    )
 
     @field_validator("scoring_weights_file", mode="before")
     @classmethod

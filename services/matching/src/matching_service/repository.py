@@ -7,11 +7,12 @@ statement of the service is here."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import numpy as np
 from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
@@ -680,6 +681,139 @@ class MatchingRepository:
             "SELECT status, count(*) AS matches FROM matches GROUP BY status"
         )
         return {MatchStatus(row["status"]): int(row["matches"]) for row in rows}
+
+    # --- operator statistics: read only, for GET /v1/operator/stats ----------------------------
+
+    @contextlib.asynccontextmanager
+    async def operator_snapshot(self) -> AsyncIterator[datetime]:
+        """A read-only transaction at one moment (repeatable read), so the statistics read
+        inside agree with each other; yields the database's now(). Open it outside any other
+        transaction (`uow.reading()`)."""
+        async with self._conn.transaction(isolation="repeatable_read", readonly=True):
+            now: datetime = await self._conn.fetchval("SELECT now()")
+            yield now
+
+    async def count_mentees(self) -> int:
+        count: int = await self._conn.fetchval("SELECT count(*) FROM mentees")
+        return count
+
+    async def waiting_mentees(self) -> list[tuple[uuid.UUID, datetime]]:
+        """(mentee, waiting since) of every mentee without a proposed or accepted match:
+        since registration, or since their last match ended if that is later."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT m.id, greatest(m.registered_at, max(x.ended_at)) AS since
+            FROM mentees m LEFT JOIN matches x ON x.mentee_id = m.id
+            WHERE NOT EXISTS (SELECT 1 FROM matches o
+                              WHERE o.mentee_id = m.id AND o.status IN ({_OPEN}))
+            GROUP BY m.id, m.registered_at
+            """
+        )
+        return [(row["id"], row["since"]) for row in rows]
+
+    async def mentor_groups(self) -> list[tuple[int, int, bool, int]]:
+        """(capacity asked for, load, accepting, how many mentors) of every combination."""
+        rows = await self._conn.fetch(
+            """
+            SELECT requested_capacity AS capacity, load, accepting_mentees, count(*) AS mentors
+            FROM mentors GROUP BY 1, 2, 3
+            """
+        )
+        return [
+            (row["capacity"], row["load"], row["accepting_mentees"], row["mentors"]) for row in rows
+        ]
+
+    async def match_outcomes(self) -> dict[str, int]:
+        """Decided matches by outcome (accepted, declined, lapsed, withdrawn), all time."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_OUTCOME_SQL} AS outcome, count(*) AS n FROM matches
+            WHERE accepted_at IS NOT NULL OR status IN ('declined', 'expired')
+            GROUP BY 1
+            """
+        )
+        return {row["outcome"]: row["n"] for row in rows}
+
+    async def first_proposal_at(self) -> datetime | None:
+        first: datetime | None = await self._conn.fetchval("SELECT min(proposed_at) FROM matches")
+        return first
+
+    async def proposals_per_bucket(
+        self, unit: Literal["hour", "day"], since: datetime
+    ) -> dict[datetime, int]:
+        """Proposals made per hour or day (UTC) from `since`, keyed by the bucket's start."""
+        rows = await self._conn.fetch(
+            """
+            SELECT date_trunc($1, proposed_at AT TIME ZONE 'UTC') AS bucket, count(*) AS n
+            FROM matches WHERE proposed_at >= $2 GROUP BY 1
+            """,
+            unit,
+            since,
+        )
+        return {_utc(row["bucket"]): row["n"] for row in rows}
+
+    async def decisions_per_bucket(
+        self, unit: Literal["hour", "day"], since: datetime
+    ) -> dict[tuple[datetime, str], int]:
+        """Decisions taken per hour or day (UTC) from `since`, by (bucket start, outcome)."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT date_trunc($1, coalesce(accepted_at, ended_at) AT TIME ZONE 'UTC') AS bucket,
+                   {_OUTCOME_SQL} AS outcome, count(*) AS n
+            FROM matches WHERE coalesce(accepted_at, ended_at) >= $2
+              AND (accepted_at IS NOT NULL OR status IN ('declined', 'expired'))
+            GROUP BY 1, 2
+            """,
+            unit,
+            since,
+        )
+        return {(_utc(row["bucket"]), row["outcome"]): row["n"] for row in rows}
+
+    async def skill_demand(self) -> list[tuple[str, bool, int, int]]:
+        """(skill, waiting, gap points, mentees with a gap) summed over mentees, apart for
+        those waiting (no proposed or accepted match) and the others."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT s->>'skill' AS skill,
+                   NOT EXISTS (SELECT 1 FROM matches o
+                               WHERE o.mentee_id = m.id AND o.status IN ({_OPEN})) AS waiting,
+                   sum(greatest(0, (s->>'target')::int - (s->>'current')::int)) AS gap,
+                   count(*) FILTER (WHERE (s->>'target')::int > (s->>'current')::int) AS mentees
+            FROM mentees m CROSS JOIN LATERAL jsonb_array_elements(m.skills) s
+            GROUP BY 1, 2
+            """
+        )
+        return [(row["skill"], row["waiting"], row["gap"], row["mentees"]) for row in rows]
+
+    async def skill_supply(self, strong_level: int) -> list[tuple[str, int, int]]:
+        """(skill, mentors at or above `strong_level` in it, their free slots if accepting)."""
+        rows = await self._conn.fetch(
+            """
+            SELECT s->>'skill' AS skill, count(*) AS mentors,
+                   coalesce(sum(greatest(0, m.requested_capacity - m.load))
+                            FILTER (WHERE m.accepting_mentees), 0) AS free_slots
+            FROM mentors m CROSS JOIN LATERAL jsonb_array_elements(m.skills) s
+            WHERE (s->>'level')::int >= $1
+            GROUP BY 1
+            """,
+            strong_level,
+        )
+        return [(row["skill"], row["mentors"], row["free_slots"]) for row in rows]
+
+
+# accepted: both sides said yes (whatever happened afterwards); lapsed: unanswered in time;
+# withdrawn: ended by something other than the two people's answer.
+_OUTCOME_SQL = """
+    CASE WHEN accepted_at IS NOT NULL THEN 'accepted'
+         WHEN status = 'declined' THEN 'declined'
+         WHEN end_reason = 'timeout' THEN 'lapsed'
+         ELSE 'withdrawn' END
+"""
+
+
+def _utc(value: datetime) -> datetime:
+    """A bucket from `date_trunc(..., ts AT TIME ZONE 'UTC')` (naive, in UTC) made aware."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 _MENTEE_COLUMNS = (
