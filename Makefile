@@ -79,6 +79,15 @@ test-faults: install ## Fault-injection suite at full scale (kills, broker and P
 bench-matching: install ## Benchmark the matcher on a synthetic population (minutes); writes docs/benchmarks/matching.md
 	$(PY) -m benchmarks.matching --output docs/benchmarks/matching.md
 
+.PHONY: weights-fit weights-replay
+WEIGHTS_DIR ?= var/weights
+weights-fit: install ## Fit score weights from the matching database's outcomes into var/weights/ (WEIGHTS_DIR) as weights-vN.json; WEIGHTS_ARGS passes options (see --help)
+	$(PY) -m matching_service.weights fit --output-dir $(WEIGHTS_DIR) $(WEIGHTS_ARGS)
+
+weights-replay: install ## Replay past proposals with CANDIDATE=<weights file> against the current weights (WEIGHTS_ARGS passes options)
+	@if [ -z "$(CANDIDATE)" ]; then echo "make weights-replay: give the weights file to try, e.g. CANDIDATE=$(WEIGHTS_DIR)/weights-v2.json"; exit 2; fi
+	$(PY) -m matching_service.weights replay --candidate $(CANDIDATE) $(WEIGHTS_ARGS)
+
 .PHONY: bench
 bench: install ## Whole pipeline under rising open-loop load, against the machine's anchors (about 10 min); writes docs/benchmarks/pipeline.md
 	$(PY) -m benchmarks.pipeline --output docs/benchmarks/pipeline.md
