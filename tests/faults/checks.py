@@ -9,7 +9,13 @@ services' own databases and the SMTP sink's maildir after (and while) the system
 * notification: every profile is a contact; exactly one mail (one distinct Message-ID) per
   proposal and recipient, at the right address, and one learning-plan mail to each mentee left
   without a proposal (and none to the others). A mail resent after a crash between the send
-  and its record carries the same Message-ID: those raw copies are counted separately.
+  and its record carries the same Message-ID: those raw copies are counted separately;
+* mentorship: every profile is known; with people accepting proposals (`tests.faults.journeys`),
+  exactly one mentorship per accepted match and one MentorshipStarted event each, and no
+  match in any other state than proposed or accepted; each side mailed once per acceptance,
+  per mentorship start, per first check-in (the survey) and, once the mentorship service's
+  clock has passed a check-in's reminder time, per reminder: exactly one CheckInReminderIssued
+  event and one mail per side for the check-in due, and none for any other.
 """
 
 from __future__ import annotations
@@ -19,15 +25,19 @@ import email
 import email.policy
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 
 import asyncpg
+from devstack.clock import DevClock
 from devstack.load import LoadDriver, Registration
 from devstack.stack import Stack
+
+from tests.faults.journeys import JourneyDriver, accepts
 
 #: How many examples of each problem a report quotes.
 _EXAMPLES = 5
@@ -40,6 +50,7 @@ class Findings:
     sent: int = 0
     registered: int = 0
     matches: int = 0
+    mentorships: int = 0
     waiting: int = 0
     mails: int = 0
     #: Effects that should be there and are not: effect -> registrations (emails) concerned.
@@ -92,7 +103,8 @@ class Findings:
     def describe(self) -> str:
         lines = [
             f"registrations sent {self.sent}, in the profile database {self.registered}, "
-            f"matches {self.matches}, mentees waiting {self.waiting}, mails {self.mails} "
+            f"matches {self.matches}, mentorships {self.mentorships}, "
+            f"mentees waiting {self.waiting}, mails {self.mails} "
             f"(raw duplicates {self.raw_duplicate_mails}), unanswered {self.unanswered}",
         ]
         for effect, who in sorted(self.missing.items()):
@@ -139,8 +151,8 @@ async def _fetch(url: str, queries: dict[str, str]) -> dict[str, list[asyncpg.Re
         await conn.close()
 
 
-#: What a learning-plan mail is about in place of a match: the mentee it goes to.
-PLAN = "learning plan"
+#: How long before a due check-in the mentorship service reminds both sides (its default).
+REMINDER_LEAD = timedelta(hours=48)
 
 _PROFILE = {
     "profiles": "SELECT id::text AS id, kind, lower(email) AS email FROM profiles",
@@ -158,26 +170,65 @@ _MATCHING = {
 }
 _NOTIFICATION = {
     "contacts": "SELECT profile_id::text AS id FROM contacts",
-    "notifications": "SELECT message_id, context ->> 'match_id' AS match_id, template, "
+    "notifications": "SELECT message_id, template, context ->> 'match_id' AS match_id, "
+    "context ->> 'mentorship_id' AS mentorship_id, "
+    "context ->> 'check_in_number' AS check_in_number, "
     "recipient_id::text AS recipient, status FROM notifications",
     "outbox": "SELECT status, count(*) AS n FROM outbox GROUP BY status",
 }
+_MENTORSHIP = {
+    "people": "SELECT profile_id::text AS id FROM people",
+    "mentorships": "SELECT id::text AS id, match_id::text AS match_id, "
+    "mentee_id::text AS mentee, mentor_id::text AS mentor, status, cadence_weeks, "
+    "schedule_anchor, check_ins FROM mentorships",
+    "events": "SELECT event_id::text AS event_id, event_type, "
+    "convert_from(payload, 'UTF8')::jsonb -> 'payload' ->> 'mentorship_id' AS mentorship_id, "
+    "convert_from(payload, 'UTF8')::jsonb -> 'payload' ->> 'check_in_number' AS number "
+    "FROM outbox WHERE event_type IN ('MentorshipStarted', 'CheckInReminderIssued')",
+    "outbox": "SELECT status, count(*) AS n FROM outbox GROUP BY status",
+}
+#: What a mail is about, by template: (template, what, recipient) names one mail that must
+#: go out exactly once.
+MailKey = tuple[str, str, str]
+
+
+def _about(row: asyncpg.Record) -> str:
+    """What a notification is about: its match, its mentorship (with the check-in, for a
+    reminder), or, for a learning plan, nothing but the mentee it goes to."""
+    template = row["template"]
+    if template == "learning_plan":
+        return "plan"
+    if template == "check_in_reminder":
+        return f"{row['mentorship_id']} check-in {row['check_in_number']}"
+    return str(row["mentorship_id"] or row["match_id"])
 
 
 class Inspector:
     """Looks at the stack's databases and maildir and says what is missing or doubled."""
 
-    def __init__(self, stack: Stack, driver: LoadDriver) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        driver: LoadDriver,
+        *,
+        journeys: JourneyDriver | None = None,
+        clock: DevClock | None = None,
+    ) -> None:
+        """``journeys``: people accept proposals and check in (without it, every match stays
+        proposed); ``clock``: the mentorship service's clock, when the test moves it."""
         self.stack = stack
         self.driver = driver
+        self.journeys = journeys
+        self.clock = clock
         assert stack.sink is not None, "the fault stacks run an SMTP sink of their own"
         self.maildir = Maildir(stack.sink.maildir)
 
     async def look(self) -> Findings:
-        profile, matching, notification = await asyncio.gather(
+        profile, matching, notification, mentorship = await asyncio.gather(
             _fetch(self.stack.database_url("profile"), _PROFILE),
             _fetch(self.stack.database_url("matching"), _MATCHING),
             _fetch(self.stack.database_url("notification"), _NOTIFICATION),
+            _fetch(self.stack.database_url("mentorship"), _MENTORSHIP),
         )
         mails = self.maildir.read()
         found = Findings(
@@ -189,6 +240,7 @@ class Inspector:
             ("profile", profile),
             ("matching", matching),
             ("notification", notification),
+            ("mentorship", mentorship),
         ):
             for row in rows["outbox"]:
                 if row["status"] == "pending":
@@ -201,8 +253,8 @@ class Inspector:
         for row in profile["profiles"]:
             by_email[row["email"]].append(row)
         found.registered = len(by_email)
-        for rows in by_email.values():
-            found.duplicated["profile row"] += len(rows) - 1
+        for same_email in by_email.values():
+            found.duplicated["profile row"] += len(same_email) - 1
         for registration in self.driver.registrations:
             self._check_answer(found, registration, by_email.get(registration.email.lower(), []))
         kind_of = {row["id"]: row["kind"] for row in profile["profiles"]}
@@ -217,12 +269,17 @@ class Inspector:
                 found.missing[f"{kind} in the matcher"].add(email_of[profile_id])
         matches_of: dict[str, list[asyncpg.Record]] = defaultdict(list)
         open_of_mentor: Counter[str] = Counter()
+        # Nobody declines and nothing ends: a match stays proposed, or is accepted by both
+        # when the test's people accept proposals.
+        allowed = ("proposed", "accepted") if self.journeys is not None else ("proposed",)
         for match in matching["matches"]:
             matches_of[match["mentee"]].append(match)
             if match["status"] in ("proposed", "accepted"):
                 open_of_mentor[match["mentor"]] += 1
-            if match["status"] != "proposed":
-                found.violations["match no longer proposed"].append(match["id"])
+            if match["status"] not in allowed:
+                found.violations[f"match {match['status']}"].append(match["id"])
+            if match["status"] == "proposed" and self._will_accept(match["mentee"]):
+                found.backlog["proposals to accept"] += 1
         found.matches = len(matching["matches"])
         full = all(m["load"] >= m["capacity"] for m in mentors.values())
         for profile_id, kind in kind_of.items():
@@ -262,42 +319,103 @@ class Inspector:
                 found.backlog["notification mails"] += 1
             elif row["status"] != "sent":
                 found.violations[f"notification {row['status']}"].append(row["message_id"])
-        # A mail is about a match, or (a learning plan) about the mentee it goes to.
-        match_of_message = {
-            r["message_id"]: PLAN if r["template"] == "learning_plan" else r["match_id"]
-            for r in notification["notifications"]
-        }
         copies = Counter(message_id for message_id, _ in mails)
         found.raw_duplicate_mails = sum(n - 1 for n in copies.values())
-        messages_to: dict[tuple[str, str], set[str]] = defaultdict(set)
+        key_of_message = {
+            r["message_id"]: (r["template"], _about(r)) for r in notification["notifications"]
+        }
+        messages_to: dict[MailKey, set[str]] = defaultdict(set)
         for message_id, recipient in mails:
-            match_id = match_of_message.get(message_id)
-            if match_id is None:
+            about = key_of_message.get(message_id)
+            if about is None:
                 found.violations["mail about no known notification"].append(message_id)
                 continue
-            messages_to[(match_id, recipient)].add(message_id)
-        expected: set[tuple[str, str]] = set()
+            messages_to[(*about, recipient)].add(message_id)
+        expected: dict[MailKey, str] = {}  # -> the mentee concerned
+
+        def expect(template: str, about: str, mentee: str, *people: str) -> None:
+            for person in people:
+                address = email_of.get(person, f"unknown profile {person}")
+                expected[(template, about, address)] = email_of.get(mentee, "?")
+
         for profile_id, kind in kind_of.items():
             if kind == "mentee" and not matches_of.get(profile_id) and full:
-                key = (PLAN, email_of[profile_id])
-                expected.add(key)
-                got = messages_to.get(key, set())
-                if not got:
-                    found.missing["learning plan mail"].add(email_of[profile_id])
-                found.duplicated["learning plan mail (distinct Message-IDs)"] += max(
-                    0, len(got) - 1
-                )
+                expect("learning_plan", "plan", profile_id, profile_id)
         for match in matching["matches"]:
-            for person in (match["mentee"], match["mentor"]):
-                key = (match["id"], email_of.get(person, f"unknown profile {person}"))
-                expected.add(key)
-                got = messages_to.get(key, set())
-                if not got:
-                    found.missing["mail"].add(email_of.get(match["mentee"], "?"))
-                found.duplicated["mail (distinct Message-IDs)"] += max(0, len(got) - 1)
-        for key in messages_to.keys() - expected:
-            found.violations["mail to someone outside its proposal"].append(str(key))
+            people = (match["mentee"], match["mentor"])
+            expect("match_proposed", match["id"], match["mentee"], *people)
+            if match["status"] == "accepted":
+                expect("match_accepted", match["id"], match["mentee"], *people)
+        self._look_at_mentorships(found, matching, mentorship, kind_of, email_of, expect)
+        for key, mentee in expected.items():
+            got = messages_to.get(key, set())
+            if not got:
+                found.missing[f"{key[0]} mail"].add(mentee)
+            found.duplicated[f"{key[0]} mail (distinct Message-IDs)"] += max(0, len(got) - 1)
+        for key in messages_to.keys() - expected.keys():
+            found.violations["mail nobody should get"].append(str(key))
         return found
+
+    def _will_accept(self, mentee_id: str) -> bool:
+        """Whether the test's people accept this mentee's proposal (both have a token)."""
+        if self.journeys is None or not accepts(mentee_id):
+            return False
+        return any(
+            r.profile_id == mentee_id and r.token is not None for r in self.driver.registrations
+        )
+
+    def _look_at_mentorships(
+        self,
+        found: Findings,
+        matching: dict[str, list[asyncpg.Record]],
+        mentorship: dict[str, list[asyncpg.Record]],
+        kind_of: dict[str, str],
+        email_of: dict[str, str],
+        expect: Callable[..., None],
+    ) -> None:
+        known = {r["id"] for r in mentorship["people"]}
+        for profile_id in kind_of:
+            if profile_id not in known:
+                found.missing["person in the mentorship service"].add(email_of[profile_id])
+        accepted = {m["id"]: m for m in matching["matches"] if m["status"] == "accepted"}
+        of_match: dict[str, list[asyncpg.Record]] = defaultdict(list)
+        for m in mentorship["mentorships"]:
+            of_match[m["match_id"]].append(m)
+        found.mentorships = len(mentorship["mentorships"])
+        for match_id, match in accepted.items():
+            if not of_match.get(match_id):
+                found.missing["mentorship"].add(email_of.get(match["mentee"], "?"))
+        for match_id, rows in of_match.items():
+            found.duplicated["mentorship"] += len(rows) - 1
+            if match_id not in accepted:
+                found.violations["mentorship of a match not accepted"].append(match_id)
+        # Events in the outbox: (mentorship, "started" or the check-in reminded of) -> ids.
+        events: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for row in mentorship["events"]:
+            what = "started" if row["event_type"] == "MentorshipStarted" else row["number"]
+            events[(row["mentorship_id"], what)].add(row["event_id"])
+        now = self.clock.now() if self.clock is not None else None
+        expected_events: dict[tuple[str, str], str] = {}  # -> the mentee concerned
+        for m in mentorship["mentorships"]:
+            people = (m["mentee"], m["mentor"])
+            expected_events[(m["id"], "started")] = email_of.get(m["mentee"], "?")
+            expect("mentorship_started", m["id"], m["mentee"], *people)
+            if m["check_ins"] >= 1:
+                expect("survey_invitation", m["id"], m["mentee"], *people)
+            # The reminder of the check-in due next, once the service's clock passed its time.
+            due = m["schedule_anchor"] + timedelta(weeks=m["cadence_weeks"])
+            if m["status"] == "active" and now is not None and now >= due - REMINDER_LEAD:
+                number = str(m["check_ins"] + 1)
+                expected_events[(m["id"], number)] = email_of.get(m["mentee"], "?")
+                expect("check_in_reminder", f"{m['id']} check-in {number}", m["mentee"], *people)
+        for key, mentee in expected_events.items():
+            got = events.get(key, set())
+            kind = "MentorshipStarted" if key[1] == "started" else "CheckInReminderIssued"
+            if not got:
+                found.missing[f"{kind} event"].add(mentee)
+            found.duplicated[f"{kind} event"] += max(0, len(got) - 1)
+        for key in events.keys() - expected_events.keys():
+            found.violations["mentorship event nobody should raise"].append(str(key))
 
     @staticmethod
     def _check_answer(

@@ -1,6 +1,7 @@
 """The fault-injection tier: a whole stack of its own per test (a :class:`devstack.stack.Stack`:
-embedded PostgreSQL, the Tansu broker, an SMTP sink and the three services supervised as
-subprocesses), so a test may kill, stop and restart any part of it.
+embedded PostgreSQL, the Tansu broker, an SMTP sink and the four services supervised as
+subprocesses, the mentorship service on a development clock the test may move), so a test
+may kill, stop and restart any part of it.
 
 Intensity comes from ``FAULTS_SCALE``: ``full`` (what ``make test-faults`` runs: ten kills per
 service, a 30 s broker outage) or anything else for the reduced form ``make test`` runs within
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from devstack.clock import DevClock
 from devstack.services import named
 from devstack.smtp_sink import SmtpSink
 from devstack.stack import Stack
@@ -41,6 +43,11 @@ class FaultScale:
     tail: float
     #: Seconds of load for the faults that take no time of their own (poison, replay, ...).
     steady: float
+    #: Registrations per second in the mentorship test: each accepted match brings up to six
+    #: mails more (acceptance, start, survey, reminder; both sides), so fewer registrations.
+    journey_rate: float
+    #: Seconds into the mentorship test's kills when its clock moves two weeks on.
+    clock_moves_after: float
     #: pytest-timeout of each test, in seconds.
     timeout: float
     #: The recovery promise: everything has caught up this long after the fault ended.
@@ -55,6 +62,8 @@ REDUCED = FaultScale(
     lead=3,
     tail=3,
     steady=10,
+    journey_rate=3,
+    clock_moves_after=8,
     timeout=240,
 )
 FULL = FaultScale(
@@ -68,6 +77,8 @@ FULL = FaultScale(
     lead=5,
     tail=5,
     steady=30,
+    journey_rate=3,
+    clock_moves_after=30,
     timeout=900,
 )
 
@@ -79,12 +90,14 @@ def scale_from_env() -> FaultScale:
 SCALE = scale_from_env()
 
 
-#: The services a fault stack runs: those a registration goes through to its mails.
-SERVICES = ("profile", "matching", "notification")
+#: The services a fault stack runs: those a registration goes through to its mails, and the
+#: mentorship service an accepted match goes on to.
+SERVICES = ("profile", "matching", "notification", "mentorship")
 #: What the fault stacks change from the services' defaults.
 FAULT_SETTINGS = {
     "OUTBOX_POLL_INTERVAL_SECONDS": "0.2",
     "DISPATCHER_POLL_INTERVAL_SECONDS": "0.5",
+    "SCHEDULER_POLL_SECONDS": "0.5",
     # A steady load from one address: the abuse limits would refuse most of it.
     "REGISTRATION_RATE_PER_ADDRESS": "0",
     "REGISTRATION_RATE_PER_EMAIL": "0",
@@ -105,22 +118,23 @@ async def kill_when_ready(stack: Stack, name: str, *, ready_timeout: float = 120
 async def fault_stack_factory(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[Callable[..., Awaitable[Stack]]]:
-    """``await fault_stack_factory(matchers=4)`` starts a stack; every one is stopped after
-    the test, passed, failed or interrupted."""
+    """``await fault_stack_factory(matchers=4)`` starts a stack (``clock=DevClock(...)``: the
+    mentorship service's clock is that one); every one is stopped after the test, passed,
+    failed or interrupted."""
     stacks: list[Stack] = []
 
     # FAULTS_LOG_DIR keeps the logs somewhere pytest does not clean up after three runs.
     keep = os.environ.get("FAULTS_LOG_DIR")
     base = Path(keep) / request.node.name if keep else tmp_path
 
-    async def start(*, matchers: int = 1) -> Stack:
+    async def start(*, matchers: int = 1, clock: DevClock | None = None) -> Stack:
         root = base / f"stack{len(stacks)}"
         stack = Stack(
             root,
             services=named(*SERVICES),
             replicas={"matching": matchers},
             smtp=SmtpSink(maildir=root / "mail"),
-            settings=FAULT_SETTINGS,
+            settings={**FAULT_SETTINGS, **(clock.settings if clock is not None else {})},
             operator_api_key=OPERATOR_KEY,
             quick_restarts=True,
         )

@@ -13,7 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from mentorship_shared.contracts.topics import MATCH_EVENTS, NOTIFICATION_EVENTS, PROFILE_EVENTS
+from mentorship_shared.contracts.topics import (
+    MATCH_EVENTS,
+    MENTORSHIP_EVENTS,
+    NOTIFICATION_EVENTS,
+    PROFILE_EVENTS,
+)
 
 from tests.support.kafka import partitions_of
 
@@ -22,9 +27,13 @@ from tests.support.kafka import partitions_of
 TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
     PROFILE_EVENTS: (
         "MenteeRegistered",
-        ("matching.profile-events", "notification.profile-events"),
+        ("matching.profile-events", "notification.profile-events", "mentorship.profile-events"),
     ),
-    MATCH_EVENTS: ("MatchProposed", ("notification.match-events",)),
+    MATCH_EVENTS: ("MatchAccepted", ("notification.match-events", "mentorship.match-events")),
+    MENTORSHIP_EVENTS: (
+        "MentorshipEnded",
+        ("matching.mentorship-events", "notification.mentorship-events"),
+    ),
     NOTIFICATION_EVENTS: ("NotificationSent", ()),
 }
 

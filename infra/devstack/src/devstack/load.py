@@ -60,6 +60,8 @@ class Registration:
     attempts: int = 0
     outcome: Outcome = "pending"
     profile_id: str | None = None
+    #: The owner token the 201 carried (None without one: the person cannot act later).
+    token: str | None = None
     answers: list[str] = field(default_factory=list)
 
 
@@ -159,7 +161,9 @@ class LoadDriver:
                 registration.answered_at = time.monotonic()
                 if response.status_code == 201:
                     registration.outcome = "created"
-                    registration.profile_id = response.json()["id"]
+                    created = response.json()
+                    registration.profile_id = created["id"]
+                    registration.token = created.get("token")
                     return registration
                 if response.status_code == 409 and registration.attempts > 1:
                     # An earlier attempt stored it and its answer was lost on the way.
