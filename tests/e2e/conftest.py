@@ -38,28 +38,44 @@ E2E_SETTINGS = {
 }
 
 
-@contextlib.asynccontextmanager
-async def running_stack(
-    root: Path,
-    services: tuple[str, ...],
-    *,
+@dataclass(frozen=True)
+class StackPlace:
+    """Where a test's stack runs: the session's servers, the test's own databases (by
+    suffix), topic namespace and SMTP sink, a folder for its logs."""
+
+    postgres: PostgresHandle
+    kafka: KafkaHandle
+    namespace: str
+    unique: str
+    smtp_sink: SmtpSink
+    root: Path
+
+
+@pytest.fixture
+def stack_place(
     postgres: PostgresHandle,
     kafka: KafkaHandle,
     namespace: str,
     unique: str,
     smtp_sink: SmtpSink,
-    settings: dict[str, str] | None = None,
+    tmp_path: Path,
+) -> StackPlace:
+    return StackPlace(postgres, kafka, namespace, unique, smtp_sink, tmp_path / "stack")
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    place: StackPlace, services: tuple[str, ...], settings: dict[str, str] | None = None
 ) -> AsyncIterator[Stack]:
-    """``services`` as `make dev` runs them (a :class:`devstack.stack.Stack`), on the
-    session's servers with the test's own databases, topic namespace and SMTP sink."""
+    """``services`` as `make dev` runs them (a :class:`devstack.stack.Stack`) in ``place``."""
     stack = Stack(
-        root,
+        place.root,
         services=named(*services),
-        postgres=postgres.admin_url,
-        broker=kafka.bootstrap_servers,
-        smtp=(smtp_sink.host, smtp_sink.port),
-        namespace=namespace,
-        database_suffix=f"_{unique}",
+        postgres=place.postgres.admin_url,
+        broker=place.kafka.bootstrap_servers,
+        smtp=(place.smtp_sink.host, place.smtp_sink.port),
+        namespace=place.namespace,
+        database_suffix=f"_{place.unique}",
         settings={**E2E_SETTINGS, **(settings or {})},
         operator_api_key=OPERATOR_KEY,
     )
@@ -71,24 +87,9 @@ async def running_stack(
 
 
 @pytest.fixture
-async def stack(
-    postgres: PostgresHandle,
-    kafka: KafkaHandle,
-    namespace: str,
-    unique: str,
-    smtp_sink: SmtpSink,
-    tmp_path: Path,
-) -> AsyncIterator[Stack]:
+async def stack(stack_place: StackPlace) -> AsyncIterator[Stack]:
     """The three services a registration goes through to its mails."""
-    async with running_stack(
-        tmp_path / "stack",
-        SERVICES,
-        postgres=postgres,
-        kafka=kafka,
-        namespace=namespace,
-        unique=unique,
-        smtp_sink=smtp_sink,
-    ) as running:
+    async with running_stack(stack_place, SERVICES) as running:
         yield running
 
 
@@ -99,26 +100,9 @@ def dev_clock(tmp_path: Path) -> DevClock:
 
 
 @pytest.fixture
-async def mentorship_stack(
-    postgres: PostgresHandle,
-    kafka: KafkaHandle,
-    namespace: str,
-    unique: str,
-    smtp_sink: SmtpSink,
-    tmp_path: Path,
-    dev_clock: DevClock,
-) -> AsyncIterator[Stack]:
+async def mentorship_stack(stack_place: StackPlace, dev_clock: DevClock) -> AsyncIterator[Stack]:
     """The four services a mentorship goes through, the mentorship service on `dev_clock`."""
-    async with running_stack(
-        tmp_path / "stack",
-        MENTORSHIP_SERVICES,
-        postgres=postgres,
-        kafka=kafka,
-        namespace=namespace,
-        unique=unique,
-        smtp_sink=smtp_sink,
-        settings=dev_clock.settings,
-    ) as running:
+    async with running_stack(stack_place, MENTORSHIP_SERVICES, dev_clock.settings) as running:
         yield running
 
 

@@ -69,6 +69,13 @@ class Journey:
     def as_mentor(self) -> dict[str, str]:
         return bearer(self.mentor["token"])
 
+    async def mentees_list(self, url: str, key: str) -> list[dict[str, Any]]:
+        """The list under ``key`` that ``url`` answers the mentee; empty while it does not
+        know the mentee yet."""
+        response = await self.http.get(url, headers=self.as_mentee)
+        found: list[dict[str, Any]] = response.json()[key] if response.status_code == 200 else []
+        return found
+
     async def mentor_slots(self) -> dict[str, Any]:
         return await ok(
             await self.http.get(
@@ -311,17 +318,13 @@ async def accept_a_match(journey: Journey, unique: str) -> None:
         201,
     )
 
-    async def matches() -> list[dict[str, Any]]:
-        response = await http.get(
-            f"{journey.matching}/v1/mentees/{journey.mentee['id']}/matches",
-            headers=journey.as_mentee,
-        )
-        found: list[dict[str, Any]] = (
-            response.json()["matches"] if response.status_code == 200 else []
-        )
-        return found
-
-    [match] = await eventually(matches, lambda found: len(found) == 1, timeout=30)
+    [match] = await eventually(
+        lambda: journey.mentees_list(
+            f"{journey.matching}/v1/mentees/{journey.mentee['id']}/matches", "matches"
+        ),
+        lambda found: len(found) == 1,
+        timeout=30,
+    )
     assert match["mentor_id"] == journey.mentor["id"]
     url = f"{journey.matching}/v1/matches/{match['id']}/accept"
     half = await ok(await http.post(url, json={}, headers=journey.as_mentee))
@@ -337,17 +340,13 @@ async def the_mentorship_starts(journey: Journey) -> dict[str, Any]:
     mentee's self-assessment; both are mailed that it started."""
     http = journey.http
 
-    async def listed() -> list[dict[str, Any]]:
-        response = await http.get(
-            f"{journey.mentorship}/v1/people/{journey.mentee['id']}/mentorships",
-            headers=journey.as_mentee,
-        )
-        found: list[dict[str, Any]] = (
-            response.json()["mentorships"] if response.status_code == 200 else []
-        )
-        return found
-
-    [summary] = await eventually(listed, lambda found: len(found) == 1, timeout=30)
+    [summary] = await eventually(
+        lambda: journey.mentees_list(
+            f"{journey.mentorship}/v1/people/{journey.mentee['id']}/mentorships", "mentorships"
+        ),
+        lambda found: len(found) == 1,
+        timeout=30,
+    )
     assert (summary["mentor_id"], summary["status"]) == (journey.mentor["id"], "active")
     url = f"{journey.mentorship}/v1/mentorships/{summary['id']}"
     as_mentor = await eventually(
