@@ -47,6 +47,7 @@ def test_the_console_is_told_where_every_service_is(tmp_path: Path) -> None:
     assert env["PROFILE_URL"] == running.url("profile")
     assert env["MATCHING_URL"] == running.url("matching")
     assert env["NOTIFICATION_URL"] == running.url("notification")
+    assert env["MENTORSHIP_URL"] == running.url("mentorship")
     assert "console" not in running.databases
 
 
