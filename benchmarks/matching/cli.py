@@ -53,6 +53,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "mentors": "(a, b) mentors in the pool",
         "shortlist": "(a, b) mentors per shortlist",
         "exposure_per_slot": "(a) shortlists a mentor may appear on per free slot",
+        "unbound_mentees": "(a) mentees shortlisted again with no binding exposure limit",
         "online": "(b) new mentees matched one at a time",
         "cohort_mentees": "(c) mentees in the cohort round",
         "cohort_mentors": "(c) mentors in the cohort round",

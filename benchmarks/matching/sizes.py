@@ -12,6 +12,7 @@ class Sizes:
     mentors: int = 10_000  # (a) and (b)
     shortlist: int = 5
     exposure_per_slot: int = 3
+    unbound_mentees: int = 20_000  # (a) the kernel again, exposure not binding
     online: int = 300  # (b) new mentees matched one at a time
     cohort_mentees: int = 20_000  # (c)
     cohort_mentors: int = 4_000
@@ -29,6 +30,7 @@ FULL = Sizes()
 QUICK = Sizes(
     mentees=1_500,
     mentors=300,
+    unbound_mentees=600,
     online=25,
     cohort_mentees=800,
     cohort_mentors=160,

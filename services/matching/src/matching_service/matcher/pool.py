@@ -5,16 +5,20 @@ in, results out."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
 from .scoring import (
+    COMPONENTS,
+    FORBIDDEN,
+    N_LEVELS,
     N_SKILLS,
     SKILL_INDEX,
     BoolArray,
@@ -24,14 +28,27 @@ from .scoring import (
     ScoringConfig,
     combine,
     default_config,
+    fused_skill_table,
     hours_apart,
     one_hot_levels,
+    quantize,
     rarity,
     skill_tables,
+    teaches,
+    teaching_table,
     timezone_overlap,
 )
 
-__all__ = ["SKILL_INDEX", "Mentee", "Mentor", "MentorPool", "free_slots", "skill_vector"]
+__all__ = [
+    "SKILL_INDEX",
+    "Mentee",
+    "MenteeBlock",
+    "Mentor",
+    "MentorPool",
+    "Scores",
+    "free_slots",
+    "skill_vector",
+]
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,11 @@ def _offset(timezone: str, hour: datetime) -> float:
 class MentorPool:
     """Mentors as arrays, built once and scored against any number of mentees.
 
+    Every mentor is one row of `features`: the one-hot skill levels, then one indicator column
+    per class a soft factor or hard constraint reads (was an engineer, each industry, each UTC
+    offset, each set of languages). A block of mentees becomes one table of the same columns
+    (`fused_tables`), and their scores against every mentor are one matrix product.
+
     `free_slots` is what the pool knew when it was read; the repository re-checks under the
     mentor's row lock before a slot is taken.
     """
@@ -124,6 +146,25 @@ class MentorPool:
         self.free_slots = np.array([m.free_slots for m in self.mentors], dtype=np.intp)
         #: The mentors `rarity` is measured on (all of them, unless a view says otherwise).
         self.market = np.ones(n, dtype=np.bool_)
+        self._zones, self.zone_of = np.unique(self.offsets, return_inverse=True)
+        language_sets: dict[frozenset[str], int] = {}
+        self.language_set_of = np.array(
+            [language_sets.setdefault(m.languages, len(language_sets)) for m in self.mentors],
+            dtype=np.intp,
+        )
+        self._language_sets = _Vocabulary(list(language_sets))
+        self.features = self._features()
+        self._teaching_levels = self.one_hot.astype(np.float32)
+
+    def _features(self) -> FloatArray:
+        n = len(self.mentors)
+        industries = self._industries.matrix
+        zones = np.zeros((n, len(self._zones)))
+        zones[np.arange(n), self.zone_of] = 1.0
+        languages = np.zeros((n, len(self._language_sets.matrix)))
+        languages[np.arange(n), self.language_set_of] = 1.0
+        columns = [self.one_hot, self.was_engineer[:, None], industries, zones, languages]
+        return np.ascontiguousarray(np.hstack(columns))
 
     def __len__(self) -> int:
         return len(self.mentors)
@@ -184,31 +225,84 @@ class MentorPool:
         self,
         mentees: Sequence[Mentee],
         excluded: Sequence[Collection[uuid.UUID]] | None = None,
-    ) -> tuple[ComponentScores, BoolArray]:
-        """Scores and hard constraints together (they share the timezone distances)."""
-        apart = self._hours_apart(mentees)
-        return self.score(mentees, apart), self.eligible(mentees, excluded, apart)
+    ) -> tuple[Scores, BoolArray]:
+        """Scores and hard constraints together."""
+        return self.score(mentees), self.eligible(mentees, excluded)
 
-    def _hours_apart(self, mentees: Sequence[Mentee]) -> FloatArray:
-        return hours_apart(np.array([[m.utc_offset_hours] for m in mentees]), self.offsets)
+    def score(self, mentees: Sequence[Mentee]) -> Scores:
+        """The total of each mentee (rows) against every mentor (columns), 0 where the mentor
+        can teach nothing of the gap, with each pair's components on demand."""
+        block = MenteeBlock(mentees, self.config)
+        values = self.fused_tables(block, forbid=False) @ self.features.T
+        taught = (
+            teaching_table(block.current, block.target, block.roles) @ self._teaching_levels.T
+        ) > 0
+        total = np.where(taught, np.maximum(values, 0.0), 0.0)
+        return Scores(total=total, pool=self, block=block)
 
-    def score(self, mentees: Sequence[Mentee], apart: FloatArray | None = None) -> ComponentScores:
-        """Every component for each mentee (rows) against every mentor (columns)."""
-        current = np.vstack([m.current for m in mentees]) if mentees else np.zeros((0, N_SKILLS))
-        target = np.vstack([m.target for m in mentees]) if mentees else np.zeros((0, N_SKILLS))
-        roles = np.vstack([self.role_weights(m) for m in mentees]) if mentees else current
-        tables = skill_tables(current, target, roles, self.rarity, self.config.strong_level)
-        skill_parts = np.stack([self.one_hot @ table for table in tables]).transpose(0, 2, 1)
-        industry = self._industry_share(mentees)
-        if apart is None:
-            apart = self._hours_apart(mentees)
-        return combine(
+    def ranking_values(self, block: MenteeBlock) -> FloatArray:
+        """(b, n) the fused product: each pair's total where no hard constraint of the mentee's
+        forbids the pair (shared language, timezone limit), far below 0 where one does. Free
+        slots, exclusions and the rule that a mentor who teaches nothing scores 0 are left to
+        the caller, who applies them to the few pairs that matter."""
+        values: FloatArray = self.fused_tables(block, forbid=True) @ self.features.T
+        return values
+
+    def fused_tables(self, block: MenteeBlock, *, forbid: bool) -> FloatArray:
+        """(b, features) the mentees' side of the product (`scoring.fused_skill_table` and the
+        soft factors by class); with `forbid`, FORBIDDEN where a hard constraint rules out the
+        class for the mentee."""
+        w = self.config.weights
+        n_industries = len(self._industries.codes)
+        n_zones = len(self._zones)
+        table = np.empty((len(block), self.features.shape[1]))
+        table[:, : N_SKILLS * N_LEVELS] = fused_skill_table(
+            block.current, block.target, block.roles, self.rarity, self.config
+        )
+        at = N_SKILLS * N_LEVELS
+        table[:, at] = w["was_engineer"]
+        wanted = self._industries.encode(block.industries)
+        table[:, at + 1 : at + 1 + n_industries] = w["industry"] * wanted / block.industry_counts
+        at += 1 + n_industries
+        apart = hours_apart(block.offsets[:, None], self._zones[None, :])
+        overlap = timezone_overlap(apart, self.config.working_hours)
+        table[:, at : at + n_zones] = w["timezone"] * overlap
+        table[:, at + n_zones :] = 0.0
+        table = quantize(table)
+        if forbid:
+            table[:, at : at + n_zones] += np.where(apart > block.limits[:, None], FORBIDDEN, 0.0)
+            shared = self._language_sets.shared(block.languages)
+            table[:, at + n_zones :] = np.where(shared, 0.0, FORBIDDEN)
+        return table
+
+    def pair_components(
+        self, mentees: Sequence[Mentee], rows: IntArray, columns: IntArray
+    ) -> ComponentScores:
+        """Every component of the pairs (mentees[rows[i]], column columns[i]), as 1-d arrays,
+        computed for those pairs only. `total` is the fused total, as in `score`."""
+        block = MenteeBlock(mentees, self.config)
+        tables = skill_tables(
+            block.current, block.target, block.roles, self.rarity, self.config.strong_level
+        )  # (4, skill * level, b)
+        skill_parts = np.einsum("pf,cfp->cp", self.one_hot[columns], tables[:, :, rows])
+        wanted = self._industries.encode(block.industries)
+        shared = (wanted[rows] * self._industries.matrix[columns]).sum(axis=1)
+        counts = block.industry_counts[rows, 0]
+        industry = np.where(counts > 0, shared / np.where(counts > 0, counts, 1.0), 0.0)
+        apart = hours_apart(block.offsets[rows], self.offsets[columns])
+        components = combine(
             skill_parts,
-            self.was_engineer[None, :],
+            self.was_engineer[columns],
             industry,
             timezone_overlap(apart, self.config.working_hours),
             self.config,
         )
+        # The same exact sum the product makes, so the same bits as `score` gives the pair.
+        fused = (self.fused_tables(block, forbid=False)[rows] * self.features[columns]).sum(axis=1)
+        taught = teaches(
+            block.current[rows], block.target[rows], block.roles[rows], self.levels[columns]
+        )
+        return dataclasses.replace(components, total=np.where(taught, np.maximum(fused, 0.0), 0.0))
 
     def role_weights(self, mentee: Mentee) -> FloatArray:
         return self.config.role_for(mentee.target_role).weights
@@ -217,36 +311,126 @@ class MentorPool:
         self,
         mentees: Sequence[Mentee],
         excluded: Sequence[Collection[uuid.UUID]] | None = None,
-        apart: FloatArray | None = None,
     ) -> BoolArray:
         """Hard constraints, (mentees, mentors): a shared language, a free slot, within the
         mentee's timezone limit, not the mentee themself, not a pair excluded before."""
-        allowed = self._languages.shared(mentees_sets=[m.languages for m in mentees])
+        block = MenteeBlock(mentees, self.config)
+        allowed = self.allowed_by_class(block)
         allowed &= self.free_slots[None, :] > 0
-        limits = np.array(
-            [
-                np.inf
-                if m.max_timezone_difference_hours is None
-                else m.max_timezone_difference_hours
-                for m in mentees
-            ]
-        )
-        if apart is None:
-            apart = self._hours_apart(mentees)
-        allowed &= apart <= limits[:, None]
         for row, mentee in enumerate(mentees):
             blocked = [mentee.id, *(excluded[row] if excluded is not None else ())]
             columns = [self.position[i] for i in blocked if i in self.position]
             allowed[row, columns] = False
         return allowed
 
-    def _industry_share(self, mentees: Sequence[Mentee]) -> FloatArray:
-        wanted = self._industries.encode([m.industries for m in mentees])  # (b, vocab)
+    def allowed_by_class(self, block: MenteeBlock) -> BoolArray:
+        """(b, n) a shared language and within the mentee's timezone limit."""
+        shared = self._language_sets.shared(block.languages)  # (b, language sets)
+        apart = hours_apart(block.offsets[:, None], self._zones[None, :])
+        within = apart <= block.limits[:, None]  # (b, zones)
+        allowed: BoolArray = shared[:, self.language_set_of] & within[:, self.zone_of]
+        return allowed
+
+    def excluded_columns(
+        self, mentees: Sequence[Mentee], excluded: Sequence[Collection[uuid.UUID]] | None
+    ) -> tuple[IntArray, IntArray]:
+        """(rows, columns) of the pairs never to propose: each mentee with themself, and with
+        the mentors in `excluded`."""
+        rows: list[int] = []
+        columns: list[int] = []
+        for row, mentee in enumerate(mentees):
+            for mentor_id in (mentee.id, *(excluded[row] if excluded is not None else ())):
+                column = self.position.get(mentor_id)
+                if column is not None:
+                    rows.append(row)
+                    columns.append(column)
+        return np.array(rows, dtype=np.intp), np.array(columns, dtype=np.intp)
+
+
+class MenteeBlock:
+    """A block of mentees as the arrays the scoring reads."""
+
+    def __init__(self, mentees: Sequence[Mentee], config: ScoringConfig) -> None:
+        self.mentees = mentees
+        b = len(mentees)
+        if b:
+            self.current = np.array([m.current for m in mentees], dtype=np.float64)
+            self.target = np.array([m.target for m in mentees], dtype=np.float64)
+            self.roles = np.array(
+                [config.role_for(m.target_role).weights for m in mentees], dtype=np.float64
+            )
+        else:
+            self.current = self.target = self.roles = np.zeros((0, N_SKILLS))
+        self.offsets = np.array([m.utc_offset_hours for m in mentees], dtype=np.float64)
+        self.limits = np.array(
+            [
+                np.inf
+                if m.max_timezone_difference_hours is None
+                else m.max_timezone_difference_hours
+                for m in mentees
+            ],
+            dtype=np.float64,
+        )
+        self.languages = [m.languages for m in mentees]
+        self.industries = [m.industries for m in mentees]
         # The share of all the mentee's industries, not only of those some mentor lists, so a
         # mentor's score does not depend on who else is in the pool.
-        counts = np.array([[float(len(m.industries))] for m in mentees]).reshape(-1, 1)
-        shared = wanted @ self._industries.matrix.T  # (b, n): industries in common
-        return np.where(counts > 0, shared / np.where(counts > 0, counts, 1.0), 0.0)
+        counts = np.array([float(len(m.industries)) for m in mentees]).reshape(-1, 1)
+        self.industry_counts = np.where(counts > 0, counts, np.inf)
+
+    def __len__(self) -> int:
+        return len(self.mentees)
+
+
+@dataclass(frozen=True, eq=False)
+class Scores:
+    """Totals of a block of mentees (rows) against every mentor (columns), and the components
+    of any pair, computed when asked for (a proposal's breakdown)."""
+
+    total: FloatArray
+    pool: MentorPool
+    block: MenteeBlock
+
+    def breakdown(self, row: int, column: int) -> dict[str, float]:
+        parts = self.pool.pair_components(
+            [self.block.mentees[row]], np.array([0]), np.array([column])
+        )
+        return parts.breakdown(0)
+
+    @cached_property
+    def components(self) -> ComponentScores:
+        """Every component of every pair (for a small block: it is b x n work per component)."""
+        b, n = self.total.shape
+        rows = np.repeat(np.arange(b), n)
+        columns = np.tile(np.arange(n), b)
+        parts = self.pool.pair_components(self.block.mentees, rows, columns)
+        return ComponentScores(
+            *(getattr(parts, name).reshape(b, n) for name in (*COMPONENTS, "total"))
+        )
+
+    @property
+    def similarity(self) -> FloatArray:
+        return self.components.similarity
+
+    @property
+    def coverage(self) -> FloatArray:
+        return self.components.coverage
+
+    @property
+    def scarcity(self) -> FloatArray:
+        return self.components.scarcity
+
+    @property
+    def was_engineer(self) -> FloatArray:
+        return self.components.was_engineer
+
+    @property
+    def industry(self) -> FloatArray:
+        return self.components.industry
+
+    @property
+    def timezone(self) -> FloatArray:
+        return self.components.timezone
 
 
 class _Vocabulary:
@@ -254,13 +438,25 @@ class _Vocabulary:
 
     def __init__(self, sets: Sequence[frozenset[str]]) -> None:
         self.codes = {code: i for i, code in enumerate(sorted(set().union(*sets)))}
+        # Rows of the sets seen so far, by set: people share a few sets, so encoding a block
+        # of mentees is dictionary look-ups rather than a loop over each person's codes.
+        self._rows: dict[frozenset[str], int] = {}
+        self._known = np.zeros((0, len(self.codes)))
         self.matrix = self.encode(sets)
 
     def encode(self, sets: Sequence[Collection[str]]) -> FloatArray:
-        matrix = np.zeros((len(sets), len(self.codes)))
-        for row, codes in enumerate(sets):
-            matrix[row, [self.codes[c] for c in codes if c in self.codes]] = 1.0
-        return matrix
+        rows = [self._row(frozenset(codes)) for codes in sets]
+        encoded: FloatArray = self._known[rows] if rows else np.zeros((0, len(self.codes)))
+        return encoded
+
+    def _row(self, codes: frozenset[str]) -> int:
+        row = self._rows.get(codes)
+        if row is None:
+            vector = np.zeros((1, len(self.codes)))
+            vector[0, [self.codes[c] for c in codes if c in self.codes]] = 1.0
+            self._known = np.vstack([self._known, vector])
+            row = self._rows[codes] = len(self._known) - 1
+        return row
 
     def shared(self, mentees_sets: Sequence[Collection[str]]) -> BoolArray:
         result: BoolArray = (self.encode(mentees_sets) @ self.matrix.T) > 0
