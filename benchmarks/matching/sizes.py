@@ -16,7 +16,10 @@ class Sizes:
     online: int = 300  # (b) new mentees matched one at a time
     cohort_mentees: int = 20_000  # (c)
     cohort_mentors: int = 4_000
-    round_candidates: int = 25
+    round_candidates: int = 60  # the service's default first candidate lists
+    whole_round: int = 1  # (d) a round of every mentee of (a) against every mentor (0: skip)
+    sample_mentees: int = 2_000  # (d) the sampled sub-cohort checked against scipy's optimum
+    sample_mentors: int = 200
     small_cohorts: int = 10  # (c) against the exact optimum
     small_mentees: int = 60
     small_mentors: int = 20
@@ -37,5 +40,9 @@ QUICK = Sizes(
     small_cohorts=3,
     check_mentees=200,
     check_mentors=40,
+    sample_mentees=200,
+    sample_mentors=40,
 )
 SMALL_COHORT_K = (3, 5, 10)
+#: The larger check also shows the flow on each mentee's top-25 alone, without the proof.
+CHECK_TOP_K = 25

@@ -133,7 +133,9 @@ class RoundView(BaseModel):
     id: uuid.UUID = Field(description="Round id.")
     started_at: datetime = Field(description="When the round started.")
     finished_at: datetime | None = Field(description="When it finished.")
-    method: str = Field(description="Solver used: 'dense' or 'sparse' (optimal assignment).")
+    method: str = Field(
+        description="Solver used for the optimal assignment: 'flow' (minimum-cost flow)."
+    )
     mentees_waiting: int = Field(description="Mentees without an open match at the start.")
     mentors_with_slots: int = Field(description="Mentors accepting mentees with a free slot.")
     proposed: int = Field(description="Proposals the round made.")
