@@ -35,7 +35,7 @@ dev: install ## Run the whole system on embedded PostgreSQL, broker and SMTP sin
 seed: install ## Register a demo population (mentors and mentees) through the public API of a running stack
 	$(VENV)/bin/devstack seed
 
-test: install browser ## Unit, integration, end-to-end and (reduced) fault-injection tests against real PostgreSQL, broker and SMTP
+test: install browser browser-tools ## Unit, integration, end-to-end and (reduced) fault-injection tests against real PostgreSQL, broker and SMTP
 	$(PYTEST) tests/unit tests/integration tests/e2e tests/faults
 
 test-unit: install ## Unit tests only (no servers)
@@ -44,7 +44,7 @@ test-unit: install ## Unit tests only (no servers)
 test-integration: install ## Integration tests (real PostgreSQL and broker)
 	$(PYTEST) tests/integration
 
-test-e2e: install browser ## End-to-end tests (the three services as processes, the dashboard in Chromium)
+test-e2e: install browser browser-tools ## End-to-end tests (the services as processes, the dashboard and the web pages in Chromium)
 	$(PYTEST) tests/e2e
 
 # The dashboard's browser test drives Debian's Chromium (no browser download by Playwright).
@@ -61,6 +61,16 @@ browser: ## Install Chromium from Debian's packages for the dashboard's browser 
 	echo "make browser: installing Chromium from Debian's packages"; \
 	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } \
 		|| echo "make browser: installing Chromium failed (see above); the dashboard's browser test will fail"
+
+# axe-core, from the npm registry at the version package-lock.json pins, checks the web pages
+# for accessibility problems inside the browser test.
+.PHONY: browser-tools
+browser-tools: tests/e2e/node_modules/.installed ## Install the browser tests' JavaScript tools (axe-core) with npm ci
+
+tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock.json
+	@command -v npm >/dev/null || { echo "make browser-tools: npm is missing (install Node.js 18+ with npm); the web pages' browser test will fail"; exit 0; }
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+	@touch $@
 
 .PHONY: test-faults
 test-faults: install ## Fault-injection suite at full scale (kills, broker and PostgreSQL outages, poison, replays, four matchers)
@@ -103,4 +113,4 @@ ps: ## Operators: list the stack's containers
 	docker compose ps
 
 clean: ## Remove the virtualenv, caches and the dev stack's data under var/
-	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools var .pytest_cache .mypy_cache .ruff_cache tests/e2e/node_modules

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import annotated_types
-from mentorship_shared.plumbing.settings import ServiceSettings
+from mentorship_shared.plumbing.settings import HttpSettings, ServiceSettings
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
@@ -39,7 +39,7 @@ container needs in `docker-compose.yml`, and secrets come from `.env` (see `.env
 COLUMNS = "| variable | default | accepts | meaning |\n|---|---|---|---|\n"
 
 
-def variable(settings_class: type[ServiceSettings], name: str) -> str:
+def variable(settings_class: type[HttpSettings], name: str) -> str:
     """The environment variable a field is read from, as it is usually written."""
     field = settings_class.model_fields[name]
     alias = field.validation_alias or field.alias
@@ -116,7 +116,7 @@ def table_cell(text: str) -> str:
 
 
 def rows(
-    settings_class: type[ServiceSettings], names: Iterable[str], required: str = "required"
+    settings_class: type[HttpSettings], names: Iterable[str], required: str = "required"
 ) -> str:
     """Table rows; `required` is what the default column says for a field without one."""
     lines = []
@@ -157,6 +157,11 @@ def section(service: Service) -> str:
         )
         + ".\n"
     )
+    if not service.keeps_data:
+        text += (
+            "\nIt keeps no data and uses no broker: of the settings above it reads only those "
+            f"of `HttpSettings` ({', '.join(f'`{variable(settings_class, n)}`' for n in HttpSettings.model_fields)}).\n"
+        )
     if own:
         text += "\n" + COLUMNS + rows(settings_class, own)
     return text

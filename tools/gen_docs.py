@@ -67,9 +67,10 @@ def _builder(service: Service) -> Callable[[], FastAPI]:
     return lambda: service.create_app(defaults_of(service.settings_class))
 
 
-#: How each service's app is built, by service name.
+#: How each service's app is built, by service name: the services with an API and events
+#: (the web front end serves pages only).
 SERVICES: dict[str, Callable[[], FastAPI]] = {
-    service.name: _builder(service) for service in discover()
+    service.name: _builder(service) for service in discover() if service.keeps_data
 }
 
 

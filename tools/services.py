@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import cast
 
 from fastapi import FastAPI
-from mentorship_shared.plumbing.settings import ServiceSettings
+from mentorship_shared.plumbing.settings import HttpSettings, ServiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES_DIR = ROOT / "services"
@@ -36,27 +36,34 @@ class Service:
         return tomllib.loads((self.directory / "pyproject.toml").read_text(encoding="utf-8"))
 
     @property
-    def settings_class(self) -> type[ServiceSettings]:
-        """The one ServiceSettings subclass the service's `config` module defines."""
+    def settings_class(self) -> type[HttpSettings]:
+        """The one settings class (a ServiceSettings, or for the web front end, which keeps no
+        data, an HttpSettings) the service's `config` module defines."""
         module = importlib.import_module(f"{self.package}.config")
         found = [
             value
             for value in vars(module).values()
             if inspect.isclass(value)
-            and issubclass(value, ServiceSettings)
+            and issubclass(value, HttpSettings)
             and value.__module__ == module.__name__
         ]
         if len(found) != 1:
             raise LookupError(
-                f"{module.__name__} must define exactly one subclass of ServiceSettings "
+                f"{module.__name__} must define exactly one subclass of HttpSettings "
                 f"(found {[cls.__name__ for cls in found]})"
             )
         return found[0]
 
     @property
-    def create_app(self) -> Callable[[ServiceSettings], FastAPI]:
+    def keeps_data(self) -> bool:
+        """Whether it owns a database and talks to the broker (every service but the web
+        front end): its settings are ServiceSettings, its app has a ServiceRuntime."""
+        return issubclass(self.settings_class, ServiceSettings)
+
+    @property
+    def create_app(self) -> Callable[[HttpSettings], FastAPI]:
         module = importlib.import_module(f"{self.package}.app")
-        return cast(Callable[[ServiceSettings], FastAPI], module.create_app)
+        return cast(Callable[[HttpSettings], FastAPI], module.create_app)
 
     @property
     def default_port(self) -> int:

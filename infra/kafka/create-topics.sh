@@ -26,17 +26,19 @@ bin="${KAFKA_BIN:-/opt/kafka/bin}"
 # the profiles from this topic; compaction lets a new consumer group or a rebuilt database
 # replay it completely, while the personal data of a deleted profile leaves the log once its
 # older events are compacted away: segments roll daily and are compacted within 7 days.
-# The other topics are consumed as they arrive: match and notification events are kept for
-# 30 and 7 days; the dead-letter topics keep failed events 14 days for an operator to look at.
+# The other topics are consumed as they arrive: match and mentorship events are kept for 30
+# days, notification events for 7; the dead-letter topics keep failed events 14 days for an operator to look at.
 #
 #  topic                     partitions  configs
 topics='
    profile.events            6           cleanup.policy=compact,segment.ms=86400000,max.compaction.lag.ms=604800000
    match.events              6           cleanup.policy=delete,retention.ms=2592000000
    notification.events       3           cleanup.policy=delete,retention.ms=604800000
+   mentorship.events         6           cleanup.policy=delete,retention.ms=2592000000
    profile.events.dlq        1           cleanup.policy=delete,retention.ms=1209600000
    match.events.dlq          1           cleanup.policy=delete,retention.ms=1209600000
    notification.events.dlq   1           cleanup.policy=delete,retention.ms=1209600000
+   mentorship.events.dlq     1           cleanup.policy=delete,retention.ms=1209600000
 '
 
 kafka_topics() { "$bin/kafka-topics.sh" --bootstrap-server "$bootstrap" "$@"; }

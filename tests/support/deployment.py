@@ -23,6 +23,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 #: The services of the tree (the folders of services/), by name.
 SERVICES = by_name()
 NAMES = sorted(SERVICES)
+#: Those with a database and the broker (all but the web front end, which keeps no data).
+DATA_NAMES = sorted(name for name, service in SERVICES.items() if service.keeps_data)
 
 # Any URL works: creating an app connects to nothing.
 _OFFLINE_DATABASE_URL = "postgresql://x@localhost/x"

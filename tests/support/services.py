@@ -13,6 +13,7 @@ import httpx
 from devstack.smtp_sink import SmtpSink
 from devstack.testing import KafkaHandle
 from fastapi import FastAPI
+from mentorship_service.config import MentorshipSettings
 from notification_service.config import NotificationSettings
 
 T = TypeVar("T")
@@ -91,3 +92,22 @@ def notifier_settings(
         **overrides,
     }
     return NotificationSettings(**values)
+
+
+def mentorship_settings(
+    database_url: str, kafka: KafkaHandle, namespace: str, **overrides: Any
+) -> MentorshipSettings:
+    """Settings of a mentorship service under test: a scheduler that looks every 0.1 s (tests
+    move its clock instead of waiting) and quick dead letters; `overrides` change single ones."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "kafka_bootstrap_servers": kafka.bootstrap_servers,
+        "kafka_topic_namespace": namespace,
+        "operator_api_key": OPERATOR_KEY,
+        "scheduler_poll_seconds": 0.1,
+        "consumer_max_attempts": 2,
+        "consumer_retry_base_seconds": 0.05,
+        **FAST_KAFKA,
+        **overrides,
+    }
+    return MentorshipSettings(**values)

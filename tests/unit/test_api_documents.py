@@ -9,6 +9,8 @@ import pytest
 from fastapi import FastAPI
 from matching_service.app import create_app as create_matching
 from matching_service.config import MatchingSettings
+from mentorship_service.app import create_app as create_mentorship
+from mentorship_service.config import MentorshipSettings
 from notification_service.app import create_app as create_notification
 from notification_service.config import NotificationSettings
 from profile_service.app import create_app as create_profile
@@ -21,6 +23,7 @@ APPS: dict[str, Callable[[], FastAPI]] = {
     "profile": lambda: create_profile(ProfileSettings(database_url=UNUSED_DATABASE)),
     "matching": lambda: create_matching(MatchingSettings(database_url=UNUSED_DATABASE)),
     "notification": lambda: create_notification(NotificationSettings(database_url=UNUSED_DATABASE)),
+    "mentorship": lambda: create_mentorship(MentorshipSettings(database_url=UNUSED_DATABASE)),
 }
 
 

@@ -15,6 +15,7 @@ from mentorship_shared.contracts.events import EVENT_TYPES
 from mentorship_shared.contracts.topics import (
     DEAD_LETTER_SUFFIX,
     MATCH_EVENTS,
+    MENTORSHIP_EVENTS,
     NOTIFICATION_EVENTS,
     PROFILE_EVENTS,
     TOPIC_PARTITIONS,
@@ -26,21 +27,56 @@ from tools import configuration_doc, events_doc, gen_docs
 from tools.services import discover
 
 PROFILE_TYPES = {"MenteeRegistered", "MentorRegistered", "ProfileUpdated", "ProfileDeleted"}
+#: On the profile topic too, for the notification service only (the matcher ignores it).
+SIGN_IN_TYPES = {"SignInLinkRequested"}
 MATCH_TYPES = {"MatchProposed", "MatchAccepted", "MatchDeclined", "MatchExpired"}
 NOTIFICATION_TYPES = {"NotificationSent", "NotificationFailed"}
+MENTORSHIP_TYPES = {
+    "MentorshipStarted",
+    "GoalProposed",
+    "GoalAgreed",
+    "GoalAchieved",
+    "CheckInCadenceChanged",
+    "CheckInReminderIssued",
+    "CheckInMissed",
+    "CheckInLogged",
+    "FeedbackRequested",
+    "FeedbackGiven",
+    "SkillsReassessed",
+    "CompletionProposed",
+    "MentorshipEnded",
+    "MentorshipOutcomeRecorded",
+}
 
 #: Per service: topic -> the event types on it, for what it consumes and what it publishes
 #: (None: the raw messages of a dead-letter topic).
 CONSUMES: dict[str, dict[str, set[str]]] = {
     "profile": {},
     "matching": {PROFILE_EVENTS: PROFILE_TYPES},
-    "notification": {PROFILE_EVENTS: PROFILE_TYPES, MATCH_EVENTS: MATCH_TYPES},
+    "notification": {
+        PROFILE_EVENTS: PROFILE_TYPES | SIGN_IN_TYPES,
+        MATCH_EVENTS: MATCH_TYPES,
+        MENTORSHIP_EVENTS: {
+            "MentorshipStarted",
+            "CheckInReminderIssued",
+            "CheckInMissed",
+            "FeedbackRequested",
+            "MentorshipEnded",
+        },
+    },
+    "mentorship": {MATCH_EVENTS: {"MatchAccepted"}, PROFILE_EVENTS: PROFILE_TYPES},
 }
 PUBLISHES: dict[str, dict[str, set[str] | None]] = {
-    "profile": {PROFILE_EVENTS: PROFILE_TYPES},
+    "profile": {PROFILE_EVENTS: PROFILE_TYPES | SIGN_IN_TYPES},
     "matching": {MATCH_EVENTS: MATCH_TYPES, f"{PROFILE_EVENTS}.dlq": None},
     "notification": {
         NOTIFICATION_EVENTS: NOTIFICATION_TYPES,
+        f"{PROFILE_EVENTS}.dlq": None,
+        f"{MATCH_EVENTS}.dlq": None,
+        f"{MENTORSHIP_EVENTS}.dlq": None,
+    },
+    "mentorship": {
+        MENTORSHIP_EVENTS: MENTORSHIP_TYPES,
         f"{PROFILE_EVENTS}.dlq": None,
         f"{MATCH_EVENTS}.dlq": None,
     },
@@ -300,7 +336,8 @@ def test_events_lists_every_topic_and_event_with_its_fields(generated: dict[str,
     # Who publishes and consumes what comes from the AsyncAPI documents.
     assert "published by profile." in topics[PROFILE_EVENTS]
     assert "- Consumed by matching: " in topics[PROFILE_EVENTS]
-    assert "| `match.events.dlq` | 1 | notification |" in topics["Dead-letter topics"]
+    assert "| `match.events.dlq` | 1 | mentorship, notification |" in topics["Dead-letter topics"]
+    assert "published by mentorship." in topics[MENTORSHIP_EVENTS]
 
 
 def test_every_event_and_the_models_inside_say_what_they_are() -> None:

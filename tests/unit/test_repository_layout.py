@@ -122,8 +122,9 @@ def test_the_layout_names_the_services_and_the_test_tiers() -> None:
     named = named_paths(entries(layout_block(README.read_text(encoding="utf-8"))))
     for tier in ("unit", "integration", "e2e", "faults"):
         assert f"tests/{tier}/" in named
-    assert "services/profile/migrations/" in named
-    assert "services/matching/src/matching_service/" in named
+    # The `<name>` placeholder stands for every service listed.
+    for service in ("profile", "matching", "mentorship", "notification", "web"):
+        assert f"services/{service}/src/{service}_service/" in named
 
 
 SYNTHETIC_README = """\

@@ -51,4 +51,5 @@ SQL
     provision profile      profile      PROFILE_DB_PASSWORD
     provision matching     matching     MATCHING_DB_PASSWORD
     provision notification notification NOTIFICATION_DB_PASSWORD
+    provision mentorship   mentorship   MENTORSHIP_DB_PASSWORD
 )

@@ -714,7 +714,9 @@ def test_without_a_binding_exposure_limit_a_shortlist_is_the_top_of_the_ranking(
     for row, someone in enumerate(everyone):
         expected = [p.score for p in rank_mentors(someone, pool, limit=k)]
         listed = result.scores[row, : len(expected)]
-        assert np.round(listed, 4).tolist() == expected
+        # Proposals carry scores rounded to 4 places; a block scored at once may differ from a
+        # lone mentee's score in the last bits, which can tip that rounding.
+        assert np.allclose(listed, expected, rtol=0, atol=5.0001e-5)
         assert result.mentors[row, len(expected) :].tolist() == [-1] * (k - len(expected))
 
 

@@ -10,10 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mentorship_shared.contracts.skills import TAXONOMY
 from notification_service.templates import (
+    CHECK_IN_MISSED,
+    CHECK_IN_REMINDER,
     MATCH_ACCEPTED,
     MATCH_DECLINED,
     MATCH_EXPIRED,
     MATCH_PROPOSED,
+    MENTORSHIP_ENDED,
+    MENTORSHIP_STARTED,
+    SURVEY_INVITATION,
     RenderedMail,
     render,
 )
@@ -380,3 +385,115 @@ def test_every_mail_greets_the_recipient_and_ends_with_a_newline(
     assert m.body.endswith("Mentorship Matching\n")
     assert m.subject
     assert "\n" not in m.subject
+
+
+# --- mentorships -----------------------------------------------------------------------------
+
+MENTORSHIP_ID = "5f0c7a52-1111-4c2e-9d7e-3c0b4d7e9a01"
+
+
+def ended(ending: str, cause: str, ended_by: str | None) -> dict[str, Any]:
+    return {
+        "mentorship_id": MENTORSHIP_ID,
+        "ending": ending,
+        "cause": cause,
+        "ended_by": ended_by,
+        "feedback_due_by": "2025-04-01T09:00:00+00:00",
+    }
+
+
+MENTORSHIP_MAILS: list[tuple[str, dict[str, Any]]] = [
+    (
+        MENTORSHIP_STARTED,
+        {
+            "mentorship_id": MENTORSHIP_ID,
+            "cadence_weeks": 2,
+            "next_check_in_due": "2025-03-16T09:00:00+00:00",
+        },
+    ),
+    (
+        CHECK_IN_REMINDER,
+        {
+            "mentorship_id": MENTORSHIP_ID,
+            "check_in_number": 3,
+            "due_at": "2025-03-16T09:00:00+00:00",
+        },
+    ),
+    (
+        CHECK_IN_MISSED,
+        {
+            "mentorship_id": MENTORSHIP_ID,
+            "check_in_number": 1,
+            "due_at": "2025-03-16T09:00:00+00:00",
+            "lapses_at": "2025-03-30T09:00:00+00:00",
+        },
+    ),
+    (SURVEY_INVITATION, {"mentorship_id": MENTORSHIP_ID, "round": "first_check_in"}),
+    (MENTORSHIP_ENDED, ended("completed", "goals_achieved", "mentee")),
+    (MENTORSHIP_ENDED, ended("completed", "both_agreed", "mentor")),
+    (MENTORSHIP_ENDED, ended("ended_early", "requested", "mentor")),
+    (MENTORSHIP_ENDED, ended("lapsed", "no_check_in", None)),
+]
+
+
+@pytest.mark.parametrize(("template", "ctx"), MENTORSHIP_MAILS)
+@pytest.mark.parametrize("role", ["mentee", "mentor"])
+def test_mentorship_mails_name_the_other_person_and_the_mentorship(
+    template: str, ctx: dict[str, Any], role: str
+) -> None:
+    mail = rendered(template, role, ctx)
+    other = "Grace" if role == "mentee" else "Ada"
+    assert other in mail.subject
+    assert f"Mentorship reference: {MENTORSHIP_ID}" in mail.body
+    assert "Match reference" not in mail.body
+    # Never an address: a mentorship's mails go to people who already have each other's.
+    assert "@" not in mail.body
+
+
+def test_the_reminder_says_which_check_in_and_when_in_utc() -> None:
+    _, ctx = MENTORSHIP_MAILS[1]
+    mail = rendered(CHECK_IN_REMINDER, "mentee", ctx)
+    assert mail.subject == "Check-in 3 with Grace is due by 2025-03-16 at 09:00 UTC"
+
+
+def test_the_nudge_says_when_the_mentorship_lapses() -> None:
+    _, ctx = MENTORSHIP_MAILS[2]
+    assert "2025-03-30 at 09:00 UTC" in rendered(CHECK_IN_MISSED, "mentor", ctx).body
+
+
+def test_the_started_mail_asks_the_mentee_for_goals_and_the_mentor_to_confirm() -> None:
+    _, ctx = MENTORSHIP_MAILS[0]
+    assert "proposing up to five goals" in rendered(MENTORSHIP_STARTED, "mentee", ctx).body
+    assert "confirm" in rendered(MENTORSHIP_STARTED, "mentor", ctx).body
+    assert "every 2 weeks" in rendered(MENTORSHIP_STARTED, "mentor", ctx).body
+
+
+def test_the_end_invites_to_the_closing_survey_and_the_mentee_to_reassess() -> None:
+    ctx = ended("ended_early", "requested", "mentor")
+    to_mentee = rendered(MENTORSHIP_ENDED, "mentee", ctx).body
+    to_mentor = rendered(MENTORSHIP_ENDED, "mentor", ctx).body
+    assert "Grace has ended your mentorship." in to_mentee
+    assert "You ended your mentorship with Ada." in to_mentor
+    assert "closing survey by 2025-04-01 at 09:00 UTC" in to_mentee
+    assert "re-assess" in to_mentee
+    assert "re-assess" not in to_mentor
+    assert "slot is free again" in to_mentor
+
+
+@pytest.mark.parametrize("role", ["mentee", "mentor"])
+def test_a_mentorship_ended_by_a_deletion_names_nobody(role: str) -> None:
+    mail = rendered(
+        MENTORSHIP_ENDED,
+        role,
+        ended("ended_early", "profile_deleted", "mentor" if role == "mentee" else "mentee"),
+        counterpart_known=False,
+    )
+    assert mail.subject == "Your mentorship has ended"
+    assert "Grace" not in mail.body.replace("Hello Grace", "")
+    assert "Ada" not in mail.body.replace("Hello Ada", "")
+    assert "survey" not in mail.body
+
+
+def test_an_unknown_ending_raises() -> None:
+    with pytest.raises(ValueError, match="unknown ending"):
+        rendered(MENTORSHIP_ENDED, "mentee", ended("paused", "requested", "mentee"))

@@ -15,10 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import (
+    CheckInMissed,
+    CheckInReminderIssued,
+    FeedbackRequested,
     MatchAccepted,
     MatchDeclined,
     MatchExpired,
     MatchProposed,
+    MentorshipEnded,
+    MentorshipStarted,
     NotificationFailed,
     NotificationSent,
 )
@@ -28,16 +33,23 @@ from notification_service.repository import (
     NotificationRepository,
 )
 from notification_service.templates import (
+    CHECK_IN_MISSED,
+    CHECK_IN_REMINDER,
     MATCH_ACCEPTED,
     MATCH_DECLINED,
     MATCH_EXPIRED,
     MATCH_PROPOSED,
+    MENTORSHIP_ENDED,
+    MENTORSHIP_STARTED,
+    SURVEY_INVITATION,
 )
 from notification_service.use_cases import (
     DeliveryPolicy,
     MatchEvent,
+    MentorshipEvent,
     deliver,
     queue_match_mails,
+    queue_mentorship_mails,
 )
 
 from tests.support.fakes import FakeMailer, RecordingSink
@@ -542,3 +554,108 @@ async def test_a_temporary_smtp_refusal_is_retried() -> None:
 
     assert repo.failed[0][2] is not None
     assert sink.published == []
+
+
+# --- queue_mentorship_mails ------------------------------------------------------------------
+
+DUE = datetime(2025, 3, 16, 9, 0, tzinfo=UTC)
+
+
+def mentorship_ids() -> dict[str, uuid.UUID]:
+    return {
+        "mentorship_id": uuid.uuid4(),
+        "match_id": uuid.uuid4(),
+        "mentee_id": MENTEE_ID,
+        "mentor_id": MENTOR_ID,
+    }
+
+
+MENTORSHIP_STEPS: dict[str, tuple[MentorshipEvent, str]] = {
+    "started": (
+        MentorshipStarted(
+            **mentorship_ids(), started_at=SENT_AT, cadence_weeks=2, next_check_in_due=DUE
+        ),
+        MENTORSHIP_STARTED,
+    ),
+    "reminder": (
+        CheckInReminderIssued(**mentorship_ids(), check_in_number=1, due_at=DUE),
+        CHECK_IN_REMINDER,
+    ),
+    "missed": (
+        CheckInMissed(**mentorship_ids(), check_in_number=2, due_at=DUE, lapses_at=DUE),
+        CHECK_IN_MISSED,
+    ),
+    "first survey": (
+        FeedbackRequested(**mentorship_ids(), round="first_check_in"),
+        SURVEY_INVITATION,
+    ),
+    "ended": (
+        MentorshipEnded(
+            **mentorship_ids(),
+            ending="lapsed",
+            cause="no_check_in",
+            ended_by=None,
+            ended_at=SENT_AT,
+            feedback_due_by=DUE,
+        ),
+        MENTORSHIP_ENDED,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MENTORSHIP_STEPS))
+async def test_every_mentorship_step_mails_both_sides_once_and_renders(name: str) -> None:
+    event, template = MENTORSHIP_STEPS[name]
+    envelope = EventEnvelope.wrap(event, producer="mentorship")
+    repo = FakeNotificationRepository()
+    assert await queue_mentorship_mails(repo, envelope, event, POLICY.message_id_domain) == 2
+    # Delivered again (a consumer restart): the intents are keyed by event and recipient.
+    assert await queue_mentorship_mails(repo, envelope, event, POLICY.message_id_domain) == 0
+    intents = sorted(repo.intents.values(), key=lambda i: i.recipient_role)
+    assert [(i.recipient_role, i.recipient_id, i.counterpart_id) for i in intents] == [
+        ("mentee", MENTEE_ID, MENTOR_ID),
+        ("mentor", MENTOR_ID, MENTEE_ID),
+    ]
+    assert {i.template for i in intents} == {template}
+    assert len({i.message_id for i in intents}) == 2
+    mailer = FakeMailer()
+    for intent in intents:
+        assert await deliver(repo, RecordingSink(), mailer, due(intent), POLICY) is True
+    bodies = [m.get_content() for m in mailer.messages]
+    assert all(f"Mentorship reference: {event.mentorship_id}" in body for body in bodies)
+    assert "Grace PM" in bodies[0]
+    assert "Ada Engineer" in bodies[1]
+
+
+async def test_the_closing_survey_request_queues_no_mail_of_its_own() -> None:
+    event = FeedbackRequested(**mentorship_ids(), round="closing", respond_by=DUE)
+    envelope = EventEnvelope.wrap(event, producer="mentorship")
+    repo = FakeNotificationRepository()
+    assert await queue_mentorship_mails(repo, envelope, event, POLICY.message_id_domain) == 0
+    assert repo.intents == {}
+
+
+@pytest.mark.parametrize("leaving", ["mentee", "mentor"])
+async def test_after_a_deletion_only_the_other_side_is_mailed_and_nobody_named(
+    leaving: str,
+) -> None:
+    event = MentorshipEnded(
+        **mentorship_ids(),
+        ending="ended_early",
+        cause="profile_deleted",
+        ended_by=leaving,  # type: ignore[arg-type]
+        ended_at=SENT_AT,
+        feedback_due_by=DUE,
+    )
+    repo = FakeNotificationRepository()
+    envelope = EventEnvelope.wrap(event, producer="mentorship")
+    assert await queue_mentorship_mails(repo, envelope, event, POLICY.message_id_domain) == 1
+    [intent] = repo.intents.values()
+    assert intent.recipient_role != leaving
+    assert intent.counterpart_id is None
+    mailer = FakeMailer()
+    assert await deliver(repo, RecordingSink(), mailer, due(intent), POLICY) is True
+    body = mailer.messages[0].get_content()
+    assert "left the programme" in body
+    the_one_who_left = "Ada" if leaving == "mentee" else "Grace"
+    assert the_one_who_left not in body

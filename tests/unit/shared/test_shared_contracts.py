@@ -16,6 +16,16 @@ from mentorship_shared.contracts import topics
 from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
 from mentorship_shared.contracts.events import (
     EVENT_TYPES,
+    CheckInCadenceChanged,
+    CheckInLogged,
+    CheckInMissed,
+    CheckInReminderIssued,
+    CompletionProposed,
+    FeedbackGiven,
+    FeedbackRequested,
+    GoalAchieved,
+    GoalAgreed,
+    GoalProposed,
     MatchAccepted,
     MatchDeclined,
     MatchExpired,
@@ -25,11 +35,18 @@ from mentorship_shared.contracts.events import (
     MenteeSkill,
     MentorProfile,
     MentorRegistered,
+    MentorshipEnded,
+    MentorshipOutcomeRecorded,
+    MentorshipStarted,
     MentorSkill,
     NotificationFailed,
     NotificationSent,
     ProfileDeleted,
     ProfileUpdated,
+    SideFeedback,
+    SignInLinkRequested,
+    SkillProgress,
+    SkillsReassessed,
 )
 from mentorship_shared.contracts.languages import ISO_639_1
 from mentorship_shared.contracts.skills import SKILL_IDS, TAXONOMY, load_taxonomy
@@ -76,11 +93,24 @@ def samples() -> dict[str, EventPayload]:
         "channel": "email",
     }
     pair = {"match_id": uuid.uuid4(), "mentee_id": uuid.uuid4(), "mentor_id": uuid.uuid4()}
+    mentorship = {"mentorship_id": uuid.uuid4(), **pair}
+    goal = {"goal_id": uuid.uuid4(), "skill": "pricing_monetisation"}
+    progress = SkillProgress(
+        skill="pricing_monetisation",
+        start=1,
+        target=4,
+        current=3,
+        levels_closed=2,
+        gap_closed=2 / 3,
+    )
     payloads: list[EventPayload] = [
         MenteeRegistered(profile=a_mentee_profile()),
         MentorRegistered(profile=a_mentor_profile()),
         ProfileUpdated(profile=a_mentor_profile(), changed_fields=["capacity"]),
         ProfileDeleted(profile_id=uuid.uuid4(), kind="mentee", version=4),
+        SignInLinkRequested(
+            profile_id=uuid.uuid4(), kind="mentor", link_token="secret", expires_at=NOW
+        ),
         MatchProposed(
             match_id=uuid.uuid4(),
             mentee_id=uuid.uuid4(),
@@ -98,6 +128,64 @@ def samples() -> dict[str, EventPayload]:
         MatchExpired(**pair, reason="timeout"),
         NotificationSent(**outcome, message_id="<x@mentorship.test>", sent_at=NOW),
         NotificationFailed(**outcome, error="SMTPServerDisconnected()", attempts=5),
+        MentorshipStarted(
+            **mentorship, started_at=NOW, cadence_weeks=2, next_check_in_due=NOW + timedelta(14)
+        ),
+        GoalProposed(**mentorship, **goal, title="Price one feature", milestones=2),
+        GoalAgreed(**mentorship, **goal, title="Price one feature", agreed_at=NOW),
+        GoalAchieved(**mentorship, **goal, achieved_by="mentor", achieved_at=NOW),
+        CheckInCadenceChanged(
+            **mentorship, cadence_weeks=4, changed_by="mentee", next_check_in_due=NOW
+        ),
+        CheckInReminderIssued(**mentorship, check_in_number=1, due_at=NOW),
+        CheckInMissed(**mentorship, check_in_number=2, due_at=NOW, lapses_at=NOW),
+        CheckInLogged(
+            **mentorship,
+            check_in_number=1,
+            logged_by="mentee",
+            logged_at=NOW,
+            next_check_in_due=NOW,
+        ),
+        FeedbackRequested(**mentorship, round="closing", respond_by=NOW),
+        FeedbackGiven(
+            **mentorship,
+            given_by="mentor",
+            round="first_check_in",
+            csat=4,
+            nps=9,
+            has_comment=True,
+            comment_shared=False,
+        ),
+        SkillsReassessed(
+            **mentorship,
+            assessed_at=NOW,
+            assessed_skills=["pricing_monetisation"],
+            skills=[progress],
+            gap_closed_overall=2 / 3,
+        ),
+        CompletionProposed(**mentorship, proposed_by="mentee", proposed_at=NOW),
+        MentorshipEnded(
+            **mentorship,
+            ending="lapsed",
+            cause="no_check_in",
+            ended_by=None,
+            ended_at=NOW,
+            feedback_due_by=NOW,
+        ),
+        MentorshipOutcomeRecorded(
+            **mentorship,
+            ending="completed",
+            completed=True,
+            started_at=NOW,
+            ended_at=NOW,
+            mentee_feedback=SideFeedback(round="closing", csat=5, nps=10),
+            mentor_feedback=None,
+            skills=[progress],
+            gap_closed_overall=2 / 3,
+            check_ins=4,
+            goals_agreed=2,
+            goals_achieved=2,
+        ),
     ]
     return {p.event_type: p for p in payloads}
 
@@ -233,7 +321,12 @@ def test_event_names_are_past_tense(event_type: str) -> None:
 @pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
 def test_events_go_to_a_known_topic(event_type: str) -> None:
     topic = EVENT_TYPES[event_type].topic
-    assert topic in {topics.PROFILE_EVENTS, topics.MATCH_EVENTS, topics.NOTIFICATION_EVENTS}
+    assert topic in {
+        topics.PROFILE_EVENTS,
+        topics.MATCH_EVENTS,
+        topics.NOTIFICATION_EVENTS,
+        topics.MENTORSHIP_EVENTS,
+    }
     assert topic in topics.TOPIC_PARTITIONS
     assert topics.dead_letter_topic(topic) in topics.TOPIC_PARTITIONS
 

@@ -36,6 +36,8 @@ class Service:
     name: str
     module: str
     http_port: int
+    #: The web front end keeps nothing: it has no database.
+    has_database: bool = True
 
     @property
     def database(self) -> str:
@@ -50,6 +52,8 @@ SERVICES = (
     Service("profile", "profile_service", 8001),
     Service("matching", "matching_service", 8002),
     Service("notification", "notification_service", 8003),
+    Service("mentorship", "mentorship_service", 8004),
+    Service("web", "web_service", 8000, has_database=False),
 )
 
 
@@ -131,8 +135,36 @@ def _check_ports_free(ports: Mapping[str, int]) -> None:
             f"already in use on {HOST}: {', '.join(busy)}. Is another `devstack up` running? "
             "Ports can be changed with DEVSTACK_POSTGRES_PORT, DEVSTACK_KAFKA_PORT, "
             "DEVSTACK_SMTP_PORT and DEVSTACK_PROFILE_PORT, DEVSTACK_MATCHING_PORT, "
-            "DEVSTACK_NOTIFICATION_PORT."
+            "DEVSTACK_NOTIFICATION_PORT, DEVSTACK_MENTORSHIP_PORT, DEVSTACK_WEB_PORT."
         )
+
+
+def _web_secrets(by_name: Mapping[str, Service]) -> dict[str, dict[str, str]]:
+    """What each service needs for sign-in through the web pages, made up for this run unless
+    the environment gives it: the profile service's session signing key (to the profile
+    service only) and its public key, the front-end key the profile service trusts the web
+    service's forwarded browser addresses with, the web's CSRF secret and addresses."""
+    from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_key
+
+    signing_key = os.environ.get("SESSION_SIGNING_KEY") or generate_signing_key()
+    public_key = SessionSigner(signing_key).public_key_text
+    frontend_key = os.environ.get("FRONTEND_KEY") or secrets.token_urlsafe(24)
+    web_url = by_name["web"].base_url
+    return {
+        "profile": {"SESSION_SIGNING_KEY": signing_key, "FRONTEND_KEY": frontend_key},
+        "matching": {"SESSION_PUBLIC_KEY": public_key},
+        # Read once its API accepts session credentials too (the mentorship pages).
+        "mentorship": {"SESSION_PUBLIC_KEY": public_key},
+        "notification": {"WEB_BASE_URL": os.environ.get("WEB_BASE_URL") or web_url},
+        "web": {
+            "SESSION_PUBLIC_KEY": public_key,
+            "FRONTEND_KEY": frontend_key,
+            "CSRF_SECRET": os.environ.get("CSRF_SECRET") or secrets.token_urlsafe(32),
+            "PUBLIC_URL": os.environ.get("PUBLIC_URL") or web_url,
+            "PROFILE_URL": by_name["profile"].base_url,
+            "MATCHING_URL": by_name["matching"].base_url,
+        },
+    }
 
 
 def _summary(
@@ -147,12 +179,15 @@ def _summary(
 ) -> str:
     rows = [
         ("PostgreSQL", postgres.admin_url, f"data in {postgres.data_dir}"),
-        ("", "databases: " + ", ".join(s.database for s in SERVICES), ""),
+        ("", "databases: " + ", ".join(s.database for s in SERVICES if s.has_database), ""),
         ("Kafka", kafka.bootstrap_servers, "in-memory: topics are recreated on each start"),
         ("SMTP", smtp, ""),
     ]
     for service in services:
         state = "NOT READY" if service.name in not_ready else "ready"
+        if service.name == "web":
+            rows.append((service.name, f"{service.base_url}/", f"{state}: pages for people"))
+            continue
         rows.append((service.name, f"{service.base_url}/docs", state))
         if service.name == "matching":
             rows.append(("", f"{service.base_url}/dashboard", "operator dashboard"))
@@ -160,6 +195,9 @@ def _summary(
     url_width = max(len(row[1]) for row in rows)
     lines = ["", "The mentorship stack is running:", ""]
     lines += [f"  {a:<{width}}  {b:<{url_width}}  {c}".rstrip() for a, b, c in rows]
+    web = next((s for s in services if s.name == "web"), None)
+    if web is not None:
+        lines += ["", f"  In a browser: {web.base_url}/ (register, sign in, matches)"]
     lines += ["", f"  {api_key_note}", f"  logs of the servers: {logs}", ""]
     if not_ready:
         lines += [f"  not ready yet: {', '.join(not_ready)} (see their output above)", ""]
@@ -203,7 +241,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             stack.callback(postgres.stop)
             postgres.start()
             for service in SERVICES:
-                postgres.ensure_database(service.database)
+                if service.has_database:
+                    postgres.ensure_database(service.database)
 
             kafka = EmbeddedKafka(kafka_port, log_path=logs / "kafka.log")
             _say(f"starting the Kafka-protocol broker on {kafka.bootstrap_servers}")
@@ -223,8 +262,10 @@ def cmd_up(args: argparse.Namespace) -> int:
                 smtp_note = f"{HOST}:{smtp_port} -> {sink.maildir}/ (list: devstack mail)"
 
             specs = []
+            secrets_of = _web_secrets(by_name)
             for service in services:
                 env = dict(os.environ)
+                env.update(secrets_of.get(service.name, {}))
                 env.update(
                     DATABASE_URL=postgres.url(service.database),
                     KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
@@ -295,6 +336,15 @@ def cmd_seed(args: argparse.Namespace) -> int:
     )
     print(report.summary())
     return 0 if not report.failures else 1
+
+
+def cmd_session_keys(args: argparse.Namespace) -> int:
+    from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_key
+
+    signing_key = generate_signing_key()
+    print(f"SESSION_SIGNING_KEY={signing_key}")
+    print(f"SESSION_PUBLIC_KEY={SessionSigner(signing_key).public_key_text}")
+    return 0
 
 
 def cmd_mail(args: argparse.Namespace) -> int:
@@ -462,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="devstack",
         description=(
             "Run the mentorship system on this machine: an embedded PostgreSQL, a "
-            "Kafka-protocol broker (Tansu), an SMTP sink and the three services. "
+            "Kafka-protocol broker (Tansu), an SMTP sink and the four services. "
             "No Docker, no JVM."
         ),
     )
@@ -474,11 +524,14 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Start PostgreSQL (data kept in VAR_DIR/postgres), the broker, the topics, an "
             "SMTP sink writing to VAR_DIR/mail (unless SMTP_HOST and SMTP_PORT point "
-            "elsewhere) and the profile, matching and notification services on ports "
-            "8001-8003, restarting any service that crashes. Ctrl-C stops everything. "
+            "elsewhere), the profile, matching, notification and mentorship services on "
+            "ports 8001-8004 and the web pages on 8000, restarting any service that crashes. "
+            "Ctrl-C stops everything. "
             "Ports: DEVSTACK_POSTGRES_PORT (54329), DEVSTACK_KAFKA_PORT (19092), "
             "DEVSTACK_SMTP_PORT (2525), DEVSTACK_PROFILE_PORT (8001), DEVSTACK_MATCHING_PORT "
-            "(8002), DEVSTACK_NOTIFICATION_PORT (8003). OPERATOR_API_KEY is passed on, or "
+            "(8002), DEVSTACK_NOTIFICATION_PORT (8003), DEVSTACK_MENTORSHIP_PORT (8004), "
+            "DEVSTACK_WEB_PORT (8000). "
+            "OPERATOR_API_KEY is passed on, or "
             "generated. The operator dashboard is at the matching service's /dashboard."
         ),
     )
@@ -525,6 +578,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--var-dir", type=Path, default=Path("var"), help="where data and logs go (default: var)"
     )
     mail.set_defaults(func=cmd_mail)
+
+    keys = commands.add_parser(
+        "session-keys",
+        help="print a new key pair for sign-in to the web pages (for .env)",
+        description=(
+            "Print a new Ed25519 key pair as two .env lines: SESSION_SIGNING_KEY for the "
+            "profile service, which signs the session credentials of people who sign in "
+            "through the web pages, and SESSION_PUBLIC_KEY for the services that check them. "
+            "`devstack up` makes its own pair unless the environment sets SESSION_SIGNING_KEY."
+        ),
+    )
+    keys.set_defaults(func=cmd_session_keys)
 
     _add_dlq_commands(commands)
     return parser

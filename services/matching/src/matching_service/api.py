@@ -13,6 +13,7 @@ from mentorship_shared.plumbing.auth import bearer_token, is_operator, is_owner
 from mentorship_shared.plumbing.deps import OperatorDep, ServiceDeps
 from mentorship_shared.plumbing.http import ApiError, ErrorBody
 from mentorship_shared.plumbing.outbox import EventSink
+from mentorship_shared.plumbing.sessions import is_session_credential, session_owner
 from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,7 +78,7 @@ class MatchView(BaseModel):
 
 
 class MatchList(BaseModel):
-    matches: list[MatchView] = Field(description="The mentee's matches, newest first.")
+    matches: list[MatchView] = Field(description="The mentee's or mentor's matches, newest first.")
 
 
 class MentorSlots(BaseModel):
@@ -176,13 +177,18 @@ async def _authorize(
     request: Request,
     profile_id: uuid.UUID,
 ) -> None:
-    """The profile owner's token or the operator key; anyone else gets a 404."""
+    """The profile owner's token, a session credential signed for the profile, or the
+    operator key; anyone else gets a 404."""
     token = bearer_token(request)
     if is_operator(token, settings.operator_api_key):
         return
-    async with uow.reading() as repo:
-        credential = await repo.credential(profile_id)
-    if not is_owner(token, credential):
+    if is_session_credential(token):
+        owner = session_owner(token, settings.session_public_key)
+    else:
+        async with uow.reading() as repo:
+            credential = await repo.credential(profile_id)
+        owner = profile_id if is_owner(token, credential) else None
+    if owner != profile_id:
         raise ApiError(
             404,
             "not_found",
@@ -212,12 +218,20 @@ async def _match_party(
     token = bearer_token(request)
     if is_operator(token, settings.operator_api_key):
         return None
+    signed_in_as = (
+        session_owner(token, settings.session_public_key) if is_session_credential(token) else None
+    )
     async with uow.reading() as repo:
         match = await repo.get_match(match_id)
         if match is not None:
-            if is_owner(token, await repo.credential(match.mentee_id)):
+            if signed_in_as is not None:
+                if signed_in_as == match.mentee_id:
+                    return "mentee"
+                if signed_in_as == match.mentor_id:
+                    return "mentor"
+            elif is_owner(token, await repo.credential(match.mentee_id)):
                 return "mentee"
-            if is_owner(token, await repo.credential(match.mentor_id)):
+            elif is_owner(token, await repo.credential(match.mentor_id)):
                 return "mentor"
     raise ApiError(404, "match_not_found", "No match with this id, or it is not yours.")
 
@@ -309,6 +323,34 @@ async def list_matches(
         matches = await repo.matches_for_mentee(mentee_id, min(limit, 100))
         if not matches and not await repo.mentee_exists(mentee_id):
             raise ApiError(404, "mentee_not_found", UNKNOWN_MENTEE)
+    return MatchList(matches=[_match_view(m) for m in matches])
+
+
+@router.get(
+    "/mentors/{mentor_id}/matches",
+    tags=["matches"],
+    summary="A mentor's matches, newest first",
+    description="Every proposal made to the mentor, to accept or decline, and how it ended.",
+    responses=_OWNER,
+)
+async def list_mentor_matches(
+    mentor_id: MentorId,
+    uow: UowDep,
+    limit: int = Query(
+        default=20,
+        ge=1,
+        description="Most matches to return: at most 100, a larger value gives 100.",
+    ),
+) -> MatchList:
+    async with uow.reading() as repo:
+        matches = await repo.matches_for_mentor(mentor_id, min(limit, 100))
+        if not matches and await repo.mentor_load(mentor_id) is None:
+            raise ApiError(
+                404,
+                "mentor_not_found",
+                "The matcher does not know this mentor. A new registration reaches it within "
+                "seconds.",
+            )
     return MatchList(matches=[_match_view(m) for m in matches])
 
 

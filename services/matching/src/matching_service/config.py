@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from mentorship_shared.plumbing.settings import ServiceSettings
+from mentorship_shared.plumbing.settings import ServiceSettings, SessionKeySettings
 from pydantic import Field
 
 from .policy import MatchPolicy
@@ -14,7 +14,7 @@ from .policy import MatchPolicy
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
-class MatchingSettings(ServiceSettings):
+class MatchingSettings(ServiceSettings, SessionKeySettings):
     service_name: str = Field(default="matching", description="Service name.")
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:54329/matching",

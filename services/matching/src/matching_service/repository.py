@@ -519,6 +519,17 @@ class MatchingRepository:
         )
         return [_match(row) for row in rows]
 
+    async def matches_for_mentor(self, mentor_id: uuid.UUID, limit: int = 50) -> list[Match]:
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_MATCH_COLUMNS} FROM matches WHERE mentor_id = $1
+            ORDER BY proposed_at DESC, id LIMIT $2
+            """,
+            mentor_id,
+            limit,
+        )
+        return [_match(row) for row in rows]
+
     # --- shortlists -----------------------------------------------------------------------
 
     async def exposure(

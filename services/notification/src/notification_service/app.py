@@ -10,7 +10,11 @@ from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 from . import api
 from .config import MIGRATIONS_DIR, NotificationSettings
 from .dispatcher import MailDispatcher
-from .handlers import match_events_consumer, profile_events_consumer
+from .handlers import (
+    match_events_consumer,
+    mentorship_events_consumer,
+    profile_events_consumer,
+)
 from .mailer import SmtpMailer
 from .repository import NotificationRepository
 from .use_cases import DeliveryPolicy
@@ -45,7 +49,11 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         settings,
         uow=uow,
         migrations_dir=MIGRATIONS_DIR,
-        consumers=[profile_events_consumer(), match_events_consumer(settings)],
+        consumers=[
+            profile_events_consumer(settings),
+            match_events_consumer(settings),
+            mentorship_events_consumer(settings),
+        ],
         workers=[dispatcher],
         publishes=[NOTIFICATION_EVENTS],
     )
@@ -53,9 +61,10 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         runtime,
         title="Notification service",
         description=(
-            "Emails both people of every match event (proposed, accepted, declined, expired) over "
-            "SMTP, at most once per event and "
-            "recipient, and publishes `NotificationSent` or `NotificationFailed`."
+            "Emails both people of every match event (proposed, accepted, declined, expired) "
+            "and of a mentorship's milestones (started, check-in reminders and nudges, survey "
+            "invitations, the end) over SMTP, at most once per event and recipient, and "
+            "publishes `NotificationSent` or `NotificationFailed`."
         ),
         routers=[api.router],
     )

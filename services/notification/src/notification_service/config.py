@@ -17,6 +17,13 @@ class NotificationSettings(ServiceSettings):
         description="PostgreSQL URL of the notification database.",
     )
     http_port: int = Field(default=8003, ge=1, le=65535, description="HTTP port.")
+    web_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description=(
+            "Where people reach the web pages (the web front end's PUBLIC_URL): sign-in links "
+            "in mails point there."
+        ),
+    )
     smtp_host: str = Field(
         default="127.0.0.1",
         description="Host name or address of the SMTP server every mail is sent through.",

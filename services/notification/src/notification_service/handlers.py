@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import (
+    CheckInMissed,
+    CheckInReminderIssued,
+    FeedbackRequested,
     MatchAccepted,
     MatchDeclined,
     MatchExpired,
     MatchProposed,
     MenteeRegistered,
     MentorRegistered,
+    MentorshipEnded,
+    MentorshipStarted,
     ProfileDeleted,
     ProfileUpdated,
+    SignInLinkRequested,
 )
-from mentorship_shared.contracts.topics import MATCH_EVENTS, PROFILE_EVENTS
+from mentorship_shared.contracts.topics import MATCH_EVENTS, MENTORSHIP_EVENTS, PROFILE_EVENTS
 from mentorship_shared.plumbing.consumer import EventConsumer
 from mentorship_shared.plumbing.unit_of_work import Transaction
 
@@ -24,11 +30,14 @@ from .repository import NotificationRepository
 Tx = Transaction[NotificationRepository]
 
 
-def profile_events_consumer() -> EventConsumer:
+def profile_events_consumer(settings: NotificationSettings) -> EventConsumer:
     consumer = EventConsumer(
         "profile-events",
         PROFILE_EVENTS,
-        description="Keeps the name and address of everyone who can be notified.",
+        description=(
+            "Keeps the name and address of everyone who can be notified, and mails the sign-in "
+            "links people ask for."
+        ),
     )
 
     @consumer.on(MenteeRegistered)
@@ -46,6 +55,14 @@ def profile_events_consumer() -> EventConsumer:
     @consumer.on(ProfileDeleted)
     async def on_profile_deleted(tx: Tx, _: EventEnvelope, event: ProfileDeleted) -> None:
         await use_cases.forget_contact(tx.repo, event.profile_id)
+
+    @consumer.on(SignInLinkRequested)
+    async def on_sign_in_link_requested(
+        tx: Tx, envelope: EventEnvelope, event: SignInLinkRequested
+    ) -> None:
+        await use_cases.queue_sign_in_mail(
+            tx.repo, envelope, event, settings.message_id_domain, settings.web_base_url
+        )
 
     return consumer
 
@@ -76,4 +93,26 @@ def match_events_consumer(settings: NotificationSettings) -> EventConsumer:
     async def on_match_expired(tx: Tx, envelope: EventEnvelope, event: MatchExpired) -> None:
         await use_cases.queue_match_mails(tx.repo, envelope, event, settings.message_id_domain)
 
+    return consumer
+
+
+def mentorship_events_consumer(settings: NotificationSettings) -> EventConsumer:
+    consumer = EventConsumer(
+        "mentorship-events",
+        MENTORSHIP_EVENTS,
+        description=(
+            "Queues a mail to both people of a mentorship when it starts, before each check-in, "
+            "when a check-in is missed, for the first survey, and when it ends (with the "
+            "closing survey)."
+        ),
+    )
+
+    async def queue(tx: Tx, envelope: EventEnvelope, event: use_cases.MentorshipEvent) -> None:
+        await use_cases.queue_mentorship_mails(tx.repo, envelope, event, settings.message_id_domain)
+
+    consumer.on(MentorshipStarted)(queue)
+    consumer.on(CheckInReminderIssued)(queue)
+    consumer.on(CheckInMissed)(queue)
+    consumer.on(FeedbackRequested)(queue)
+    consumer.on(MentorshipEnded)(queue)
     return consumer

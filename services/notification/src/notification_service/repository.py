@@ -12,6 +12,8 @@ from mentorship_shared.plumbing.database import Connection
 from mentorship_shared.plumbing.outbox import forget_published
 from mentorship_shared.plumbing.tracing import current_traceparent
 
+from .templates import SIGN_IN_LINK_KEY
+
 #: Where `NotificationIntent.awaits_erasure_of` is kept inside the stored context.
 _AWAITS_ERASURE_KEY = "_awaits_erasure_of"
 #: First key of the advisory lock that serialises sends to one recipient (the daily limit).
@@ -221,9 +223,11 @@ class NotificationRepository:
     async def mark_sent(self, notification_id: uuid.UUID, subject: str) -> datetime:
         sent_at: datetime = await self._conn.fetchval(
             "UPDATE notifications SET status = 'sent', sent_at = now(), subject = $2, "
-            "attempts = attempts + 1, last_error = NULL WHERE id = $1 RETURNING sent_at",
+            "attempts = attempts + 1, last_error = NULL, context = context - $3::text "
+            "WHERE id = $1 RETURNING sent_at",
             notification_id,
             subject,
+            SIGN_IN_LINK_KEY,
         )
         return sent_at
 
@@ -267,9 +271,10 @@ class NotificationRepository:
         if retry_in_seconds is None:
             await self._conn.execute(
                 "UPDATE notifications SET status = 'failed', attempts = attempts + 1, "
-                "last_error = $2 WHERE id = $1",
+                "last_error = $2, context = context - $3::text WHERE id = $1",
                 notification_id,
                 error,
+                SIGN_IN_LINK_KEY,
             )
         else:
             await self._conn.execute(

@@ -1,9 +1,10 @@
 """What the mails say: pure functions from a notification's context to subject and body.
 
-One template per step of a match (proposed, accepted, declined, expired), each with a mail for
-the mentee and one for the mentor. Only the accepted mail is given the other person's address
-(and, for the mentee, the mentor's booking link): before both sides said yes, nobody learns how
-to reach the other.
+One template per step of a match (proposed, accepted, declined, expired) and of a mentorship
+(started, a check-in coming up, a check-in missed, the first survey, the end), each with a mail
+for the mentee and one for the mentor. Only the accepted mail is given the other person's
+address (and, for the mentee, the mentor's booking link): before both sides said yes, nobody
+learns how to reach the other.
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ MATCH_PROPOSED = "match_proposed"
 MATCH_ACCEPTED = "match_accepted"
 MATCH_DECLINED = "match_declined"
 MATCH_EXPIRED = "match_expired"
+MENTORSHIP_STARTED = "mentorship_started"
+CHECK_IN_REMINDER = "check_in_reminder"
+CHECK_IN_MISSED = "check_in_missed"
+SURVEY_INVITATION = "survey_invitation"
+MENTORSHIP_ENDED = "mentorship_ended"
+SIGN_IN_LINK = "sign_in_link"
+
+#: The context key of a sign-in mail's link. The link signs its holder in, so the stored
+#: context loses it as soon as the mail is sent or given up (see the repository).
+SIGN_IN_LINK_KEY = "sign_in_link"
 
 _SIGNATURE = "Mentorship Matching"
 
@@ -77,9 +88,9 @@ def _skill_names(skill_ids: list[str]) -> str:
     return ", ".join(names) if names else "none"
 
 
-def _deadline(context: dict[str, Any]) -> str | None:
-    """`expires_at` as '2025-03-14 at 09:00 UTC', or None when the proposal has no deadline."""
-    raw = context.get("expires_at")
+def _deadline(context: dict[str, Any], key: str = "expires_at") -> str | None:
+    """The moment `context[key]` as '2025-03-14 at 09:00 UTC', or None when there is none."""
+    raw = context.get(key)
     if not raw:
         return None
     moment = datetime.fromisoformat(str(raw))
@@ -94,7 +105,12 @@ def _mail(
     lines = [f"Hello {people.recipient},"]
     for paragraph in paragraphs:
         lines += ["", paragraph]
-    lines += ["", f"Match reference: {context['match_id']}", "", _SIGNATURE]
+    reference = (
+        f"Mentorship reference: {context['mentorship_id']}"
+        if "mentorship_id" in context
+        else f"Match reference: {context['match_id']}"
+    )
+    lines += ["", reference, "", _SIGNATURE]
     return RenderedMail(subject=subject, body="\n".join(lines) + "\n")
 
 
@@ -300,8 +316,175 @@ def _match_expired(people: _People, context: dict[str, Any]) -> RenderedMail:
     return _mail(subject, people, paragraphs, context)
 
 
+# --- sign-in link ---------------------------------------------------------------------------
+
+
+def _sign_in_link(people: _People, context: dict[str, Any]) -> RenderedMail:
+    until = _deadline(context)
+    lines = [
+        f"Hello {people.recipient},",
+        "",
+        "Open this link to sign in to your mentorship pages:",
+        "",
+        str(context[SIGN_IN_LINK_KEY]),
+        "",
+        f"It works once{f', until {until}' if until else ''}. If you did not ask for it, "
+        "ignore this mail: nobody can sign in without the link.",
+        "",
+        _SIGNATURE,
+    ]
+    return RenderedMail(subject="Your sign-in link", body="\n".join(lines) + "\n")
+
+
+# --- mentorship: started -------------------------------------------------------------------
+
+_LOG_IT = (
+    "After each meeting, one of you logs the check-in (what you discussed and the next step), "
+    "quoting the reference below; the schedule then starts again from there."
+)
+
+
+def _every(weeks: object) -> str:
+    return "every week" if int(str(weeks)) == 1 else f"every {int(str(weeks))} weeks"
+
+
+def _mentorship_started(people: _People, context: dict[str, Any]) -> RenderedMail:
+    other = people.counterpart
+    schedule = (
+        f"You meet {_every(context['cadence_weeks'])}; the first check-in is due by "
+        f"{_deadline(context, 'next_check_in_due')}. Either of you can change the cadence to "
+        "every 1, 2 or 4 weeks, and you both get a reminder before each check-in."
+    )
+    if people.role == "mentee":
+        goals = (
+            "Start by proposing up to five goals, each on one of the gaps you want to close, "
+            "such as a one-page product strategy for a feature you know well, with milestones "
+            f"and dates. {other} confirms the goals they can help with."
+        )
+    else:
+        goals = (
+            f"{other} will propose up to five goals, each on one of their gaps, with milestones "
+            "and dates. Please confirm the ones you can help with."
+        )
+    subject = f"Your mentorship with {other}: first steps"
+    return _mail(subject, people, [goals, schedule, _LOG_IT], context)
+
+
+# --- mentorship: check-ins ------------------------------------------------------------------
+
+
+def _check_in_reminder(people: _People, context: dict[str, Any]) -> RenderedMail:
+    other = people.counterpart
+    number = int(context["check_in_number"])
+    due = _deadline(context, "due_at")
+    which = "Your first check-in" if number == 1 else f"Check-in {number}"
+    return _mail(
+        f"{which} with {other} is due by {due}",
+        people,
+        [
+            f"{which} with {other} is due by {due}. If you have not agreed on a time yet, now "
+            "is a good moment to write to each other.",
+            _LOG_IT,
+        ],
+        context,
+    )
+
+
+def _check_in_missed(people: _People, context: dict[str, Any]) -> RenderedMail:
+    other = people.counterpart
+    due = _deadline(context, "due_at")
+    lapses = _deadline(context, "lapses_at")
+    return _mail(
+        f"Your check-in with {other} is overdue",
+        people,
+        [
+            f"The check-in with {other} that was due by {due} has not been logged. If you met, "
+            "please log it now; if not, find a time soon.",
+            f"Without a check-in by {lapses}, the mentorship lapses and ends.",
+        ],
+        context,
+    )
+
+
+# --- mentorship: surveys --------------------------------------------------------------------
+
+_QUESTIONS = (
+    "Three short questions: how satisfied are you with the mentorship (1 to 5), how likely "
+    "are you to recommend {other} (0 to 10), and anything else you want to say. Your comment "
+    "is shown to {other} only if you say so."
+)
+
+
+def _survey_invitation(people: _People, context: dict[str, Any]) -> RenderedMail:
+    other = people.counterpart
+    return _mail(
+        f"How is your mentorship with {other} going?",
+        people,
+        [
+            f"You had your first check-in with {other}. Please answer the short survey, "
+            "quoting the reference below.",
+            _QUESTIONS.format(other=other),
+        ],
+        context,
+    )
+
+
+# --- mentorship: ended ----------------------------------------------------------------------
+
+
+def _mentorship_ended(people: _People, context: dict[str, Any]) -> RenderedMail:
+    cause = context["cause"]
+    mentee = people.role == "mentee"
+    due = _deadline(context, "feedback_due_by")
+    if cause == "profile_deleted":
+        # The other person is gone: no name, no detail, no survey about them.
+        paragraphs = [
+            "The other person in your mentorship has left the programme, so the mentorship "
+            "has ended."
+        ]
+        if not mentee:
+            paragraphs.append("Your mentoring slot is free again.")
+        return _mail("Your mentorship has ended", people, paragraphs, context)
+
+    other = people.counterpart
+    if context["ending"] == "completed":
+        subject = f"Your mentorship with {other} is complete"
+        opening = f"Congratulations: your mentorship with {other} is complete" + (
+            ", with every agreed goal achieved." if cause == "goals_achieved" else "."
+        )
+    elif context["ending"] == "lapsed":
+        subject = f"Your mentorship with {other} has lapsed"
+        opening = (
+            f"No check-in with {other} was logged for two cadences, so the mentorship has "
+            "lapsed and ended."
+        )
+    elif context["ending"] == "ended_early":
+        subject = f"Your mentorship with {other} has ended"
+        opening = (
+            f"You ended your mentorship with {other}."
+            if context.get("ended_by") == people.role
+            else f"{other} has ended your mentorship."
+        )
+    else:
+        raise ValueError(f"unknown ending {context['ending']!r}")
+    paragraphs = [opening]
+    if not mentee:
+        paragraphs.append("Your mentoring slot is free again.")
+    closing = f"Please answer the closing survey by {due}."
+    if mentee:
+        closing += " Please also re-assess your current level on the skills you worked on."
+    paragraphs += [closing, _QUESTIONS.format(other=other)]
+    return _mail(subject, people, paragraphs, context)
+
+
 _WRITERS: dict[str, Callable[[_People, dict[str, Any]], RenderedMail]] = {
+    SIGN_IN_LINK: _sign_in_link,
     MATCH_PROPOSED: _match_proposed,
     MATCH_DECLINED: _match_declined,
     MATCH_EXPIRED: _match_expired,
+    MENTORSHIP_STARTED: _mentorship_started,
+    CHECK_IN_REMINDER: _check_in_reminder,
+    CHECK_IN_MISSED: _check_in_missed,
+    SURVEY_INVITATION: _survey_invitation,
+    MENTORSHIP_ENDED: _mentorship_ended,
 }

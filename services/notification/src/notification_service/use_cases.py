@@ -11,18 +11,26 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, assert_never
 
 from mentorship_shared.contracts.envelope import EventEnvelope
 from mentorship_shared.contracts.events import (
+    CheckInMissed,
+    CheckInReminderIssued,
+    FeedbackRequested,
     MatchAccepted,
     MatchDeclined,
     MatchExpired,
+    MatchParty,
     MatchProposed,
     MenteeProfile,
     MentorProfile,
+    MentorshipEnded,
+    MentorshipStarted,
     NotificationFailed,
     NotificationSent,
+    SignInLinkRequested,
 )
 from mentorship_shared.plumbing.logs import mask_email
 from mentorship_shared.plumbing.outbox import EventSink
@@ -40,10 +48,17 @@ from .mailer import SEND_ERRORS, Mailer, is_permanent
 from .message import MailComposer
 from .repository import DueNotification, NotificationIntent, NotificationRepository
 from .templates import (
+    CHECK_IN_MISSED,
+    CHECK_IN_REMINDER,
     MATCH_ACCEPTED,
     MATCH_DECLINED,
     MATCH_EXPIRED,
     MATCH_PROPOSED,
+    MENTORSHIP_ENDED,
+    MENTORSHIP_STARTED,
+    SIGN_IN_LINK,
+    SIGN_IN_LINK_KEY,
+    SURVEY_INVITATION,
     render,
 )
 
@@ -97,29 +112,177 @@ async def queue_match_mails(
     # survivor's mail then goes out, while the mail to the one who left is cancelled by their
     # own deletion and never sent.
     someone_left = isinstance(event, MatchExpired) and event.reason == "profile_deleted"
+    return await _queue(
+        repo,
+        envelope,
+        template,
+        message_id_domain,
+        [
+            _Mail(
+                role=role,
+                recipient=recipient,
+                counterpart=None if someone_left else counterpart,
+                context=contexts[role],
+                awaits_erasure_of=counterpart if someone_left else None,
+            )
+            for role, recipient, counterpart in _both_sides(event.mentee_id, event.mentor_id)
+        ],
+    )
+
+
+MentorshipEvent = (
+    MentorshipStarted | CheckInReminderIssued | CheckInMissed | FeedbackRequested | MentorshipEnded
+)
+
+
+async def queue_mentorship_mails(
+    repo: NotificationRepository,
+    envelope: EventEnvelope,
+    event: MentorshipEvent,
+    message_id_domain: str,
+) -> int:
+    """A mail intent for each side the event concerns; returns how many were new.
+
+    The closing survey is asked for in the mail about the end, so its FeedbackRequested queues
+    nothing. When a deleted profile ended the mentorship, the event says whose: only the other
+    side is mailed, and the mail names nobody."""
+    base: dict[str, Any] = {"mentorship_id": str(event.mentorship_id)}
+    match event:
+        case MentorshipStarted():
+            template = MENTORSHIP_STARTED
+            context = base | {
+                "cadence_weeks": event.cadence_weeks,
+                "next_check_in_due": event.next_check_in_due.isoformat(),
+            }
+        case CheckInReminderIssued():
+            template = CHECK_IN_REMINDER
+            context = base | {
+                "check_in_number": event.check_in_number,
+                "due_at": event.due_at.isoformat(),
+            }
+        case CheckInMissed():
+            template = CHECK_IN_MISSED
+            context = base | {
+                "check_in_number": event.check_in_number,
+                "due_at": event.due_at.isoformat(),
+                "lapses_at": event.lapses_at.isoformat(),
+            }
+        case FeedbackRequested():
+            if event.round != "first_check_in":
+                return 0
+            template = SURVEY_INVITATION
+            context = base | {"round": event.round}
+        case MentorshipEnded():
+            template = MENTORSHIP_ENDED
+            context = base | {
+                "ending": event.ending,
+                "cause": event.cause,
+                "ended_by": event.ended_by,
+                "feedback_due_by": event.feedback_due_by.isoformat(),
+            }
+        case _:
+            assert_never(event)
+    left = (
+        event.ended_by
+        if isinstance(event, MentorshipEnded) and event.cause == "profile_deleted"
+        else None
+    )
+    return await _queue(
+        repo,
+        envelope,
+        template,
+        message_id_domain,
+        [
+            _Mail(
+                role=role,
+                recipient=recipient,
+                counterpart=None if left else counterpart,
+                context=context,
+            )
+            for role, recipient, counterpart in _both_sides(event.mentee_id, event.mentor_id)
+            if role != left
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class _Mail:
+    """One mail an event asks for: to whom, naming whom, saying what."""
+
+    role: MatchParty
+    recipient: uuid.UUID
+    counterpart: uuid.UUID | None
+    context: dict[str, Any]
+    awaits_erasure_of: uuid.UUID | None = None
+
+
+def _both_sides(
+    mentee_id: uuid.UUID, mentor_id: uuid.UUID
+) -> list[tuple[MatchParty, uuid.UUID, uuid.UUID]]:
+    """(side, recipient, the other person) for the mentee and for the mentor."""
+    return [("mentee", mentee_id, mentor_id), ("mentor", mentor_id, mentee_id)]
+
+
+async def _queue(
+    repo: NotificationRepository,
+    envelope: EventEnvelope,
+    template: str,
+    message_id_domain: str,
+    mails: list[_Mail],
+) -> int:
+    """One intent per mail, keyed by (event, recipient, channel); returns how many were new."""
     queued = 0
-    for role, recipient, counterpart in (
-        ("mentee", event.mentee_id, event.mentor_id),
-        ("mentor", event.mentor_id, event.mentee_id),
-    ):
+    for mail in mails:
         notification_id = uuid.uuid4()
         queued += await repo.add_intent(
             NotificationIntent(
                 id=notification_id,
                 source_event_id=envelope.event_id,
                 source_event_type=envelope.event_type,
-                recipient_id=recipient,
-                recipient_role=role,
-                counterpart_id=None if someone_left else counterpart,
+                recipient_id=mail.recipient,
+                recipient_role=mail.role,
+                counterpart_id=mail.counterpart,
                 template=template,
-                context=contexts[role],
+                context=mail.context,
                 # Fixed when the intent is queued, so a resend after a crash between the send and
                 # the mark carries the same Message-ID and reads as a duplicate.
                 message_id=f"<{notification_id}@{message_id_domain}>",
-                awaits_erasure_of=counterpart if someone_left else None,
+                awaits_erasure_of=mail.awaits_erasure_of,
             )
         )
     return queued
+
+
+async def queue_sign_in_mail(
+    repo: NotificationRepository,
+    envelope: EventEnvelope,
+    event: SignInLinkRequested,
+    message_id_domain: str,
+    web_base_url: str,
+) -> bool:
+    """One mail with the sign-in link to the profile's own address; False if queued before."""
+    notification_id = uuid.uuid4()
+    link = f"{web_base_url.rstrip('/')}/sign-in/link?token={event.link_token}"
+    return await repo.add_intent(
+        NotificationIntent(
+            id=notification_id,
+            source_event_id=envelope.event_id,
+            source_event_type=envelope.event_type,
+            recipient_id=event.profile_id,
+            recipient_role=event.kind,
+            counterpart_id=None,
+            template=SIGN_IN_LINK,
+            context={SIGN_IN_LINK_KEY: link, "expires_at": event.expires_at.isoformat()},
+            message_id=f"<{notification_id}@{message_id_domain}>",
+        )
+    )
+
+
+def _link_expired(intent: NotificationIntent, now: datetime) -> bool:
+    """A sign-in mail whose link would arrive dead (held back by an outage or the daily limit)."""
+    if intent.template != SIGN_IN_LINK:
+        return False
+    return datetime.fromisoformat(str(intent.context["expires_at"])) <= now
 
 
 def _mail_contexts(event: MatchEvent) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -212,6 +375,9 @@ async def deliver(
                 extra={"notification_id": str(intent.id)},
             )
             return False
+    if _link_expired(intent, datetime.now(UTC)):
+        await _give_up(repo, events, due, "the sign-in link expired before the mail could go out")
+        return False
     booking_url = await _booking_link(due, policy)
     try:
         mail = render(

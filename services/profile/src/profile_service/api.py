@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -12,6 +14,7 @@ from mentorship_shared.plumbing.auth import bearer_token, hash_token, is_operato
 from mentorship_shared.plumbing.deps import ServiceDeps
 from mentorship_shared.plumbing.http import ERROR_RESPONSES, ApiError, ErrorBody, FieldError
 from mentorship_shared.plumbing.limits import client_address
+from mentorship_shared.plumbing.sessions import SessionSigner, is_session_credential, verify_session
 from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 from pydantic import ValidationError
 
@@ -31,6 +34,11 @@ from .schemas import (
     ProfilePatch,
     ProfileView,
     RegistrationView,
+    SessionKeyView,
+    SessionView,
+    SignInLinkAccepted,
+    SignInLinkRedemption,
+    SignInLinkRequest,
     SkillView,
 )
 
@@ -122,16 +130,12 @@ async def _register(
     # stores and publishes nothing, and an attempt on a taken address (409) counts as well,
     # so the limits also slow down probing which addresses are registered.
     limits = [
-        RateLimit(
-            "address",
-            client_address(request, settings.trusted_proxy_hops),
-            settings.registration_rate_per_address,
-        ),
+        RateLimit("address", _client(request, settings), settings.registration_rate_per_address),
         RateLimit("email", body.email.strip().lower(), settings.registration_rate_per_email),
     ]
     try:
         async with uow() as tx:
-            await tx.repo.count_registration_attempt(
+            await tx.repo.count_attempt(
                 limits, window_seconds=settings.registration_rate_window_seconds
             )
     except RateLimited as refused:
@@ -147,13 +151,48 @@ async def _register(
     return RegistrationView(**_view_fields(stored), token=token)
 
 
+def _client(request: Request, settings: ProfileSettings) -> str:
+    """The client address the rate limits count: the browser's for the web front end."""
+    hops = settings.client_hops(request.headers.get("x-frontend-key"))
+    return client_address(request, hops)
+
+
+@functools.cache
+def _signer(signing_key: str) -> SessionSigner:
+    return SessionSigner(signing_key)
+
+
+def _session_signer(settings: ProfileSettings) -> SessionSigner:
+    if settings.session_signing_key is None:
+        raise ApiError(
+            503,
+            "sign_in_not_configured",
+            "This profile service was started without SESSION_SIGNING_KEY, so nobody can sign "
+            "in to the web pages; owner tokens work as before.",
+        )
+    return _signer(settings.session_signing_key.get_secret_value())
+
+
 async def _authorize(
     request: Request, profile_id: uuid.UUID, settings: SettingsDep, uow: UowDep
 ) -> uuid.UUID:
-    """The owner's token or the operator key; anyone else learns nothing (404)."""
+    """The owner's token, a session credential signed for this profile, or the operator key;
+    anyone else learns nothing (404)."""
     token = bearer_token(request)
     if is_operator(token, settings.operator_api_key):
         return profile_id
+    if is_session_credential(token):
+        key = settings.session_signing_key
+        claims = verify_session(token, _signer(key.get_secret_value()).public_key if key else None)
+        if claims is None or claims.profile_id != profile_id:
+            raise _not_found()
+        return profile_id
+    return await _authorize_owner(request, profile_id, uow)
+
+
+async def _authorize_owner(request: Request, profile_id: uuid.UUID, uow: UowDep) -> uuid.UUID:
+    """The owner's token only."""
+    token = bearer_token(request)
     async with uow.reading() as store:
         stored_hash = await store.token_hash(profile_id)
     if stored_hash is None or not hmac.compare_digest(stored_hash, hash_token(token)):
@@ -162,6 +201,138 @@ async def _authorize(
 
 
 AuthorizedProfileId = Annotated[uuid.UUID, Depends(_authorize)]
+OwnerProfileId = Annotated[uuid.UUID, Depends(_authorize_owner)]
+
+_SIGN_IN_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "No SESSION_SIGNING_KEY is configured."}
+}
+
+
+@router.get(
+    "/session-key",
+    tags=["sign-in"],
+    summary="The public key of the session credentials",
+    description=(
+        "What the other services need (SESSION_PUBLIC_KEY) to check the session credentials "
+        "this service signs."
+    ),
+    responses=_SIGN_IN_UNAVAILABLE,
+)
+async def session_key(settings: SettingsDep) -> SessionKeyView:
+    return SessionKeyView(public_key=_session_signer(settings).public_key_text)
+
+
+@router.post(
+    "/sign-in-links",
+    status_code=202,
+    tags=["sign-in"],
+    summary="Mail a one-time sign-in link",
+    description=(
+        "If the address belongs to a profile, a link that signs in to the web pages is mailed "
+        "to it: it works once, for SIGN_IN_LINK_MINUTES (15). The answer is the same whether "
+        "or not the address is registered. Requests are limited per email address and per "
+        "client address (429)."
+    ),
+    responses={**ERROR_RESPONSES, **_RATE_LIMITED, **_SIGN_IN_UNAVAILABLE},
+)
+async def request_sign_in_link(
+    body: SignInLinkRequest, request: Request, settings: SettingsDep, uow: UowDep
+) -> SignInLinkAccepted:
+    _session_signer(settings)
+    limits = [
+        RateLimit("sign-in address", _client(request, settings), settings.sign_in_rate_per_address),
+        RateLimit("sign-in email", body.email.strip().lower(), settings.sign_in_rate_per_email),
+    ]
+    try:
+        async with uow() as tx:
+            await tx.repo.count_attempt(limits, window_seconds=settings.sign_in_rate_window_seconds)
+    except RateLimited as refused:
+        raise _rate_limited(refused, settings.sign_in_rate_window_seconds) from refused
+    async with uow() as tx:
+        await use_cases.request_sign_in_link(
+            tx.repo,
+            tx.outbox,
+            body.email,
+            now=datetime.now(UTC),
+            lifetime=timedelta(minutes=settings.sign_in_link_minutes),
+        )
+    return SignInLinkAccepted()
+
+
+@router.post(
+    "/sessions",
+    status_code=201,
+    tags=["sign-in"],
+    summary="Sign in with a mailed link: a session credential",
+    description=(
+        "Uses the link's token (once) and returns a session credential for its profile: a "
+        "bearer token the profile and matching APIs accept for that profile only, until "
+        "`expires_at`. The web pages keep it in the person's session cookie."
+    ),
+    responses={**ERROR_RESPONSES, **_SIGN_IN_UNAVAILABLE},
+)
+async def redeem_sign_in_link(
+    body: SignInLinkRedemption, settings: SettingsDep, uow: UowDep
+) -> SessionView:
+    signer = _session_signer(settings)
+    try:
+        async with uow() as tx:
+            credential, claims = await use_cases.redeem_sign_in_link(
+                tx.repo,
+                signer,
+                body.sign_in_token,
+                now=datetime.now(UTC),
+                lifetime=timedelta(hours=settings.session_hours),
+            )
+    except use_cases.SignInLinkRefused as refused:
+        raise ApiError(
+            400,
+            "sign_in_link_invalid",
+            "This sign-in link is unknown, used already or expired; ask for a new one.",
+            field="sign_in_token",
+        ) from refused
+    return _session_view(credential, claims.profile_id, claims.kind, claims.expires_at)
+
+
+@router.post(
+    "/profiles/{profile_id}/sessions",
+    status_code=201,
+    tags=["sign-in"],
+    summary="A session credential for your owner token",
+    description=(
+        "Signs the owner in to the web pages (the pages do this right after registering). "
+        "Only the owner token opens it: a session credential cannot extend itself."
+    ),
+    responses={**_AUTH, **_NOT_FOUND, **_SIGN_IN_UNAVAILABLE},
+)
+async def open_session(
+    profile_id: OwnerProfileId, settings: SettingsDep, uow: UowDep
+) -> SessionView:
+    signer = _session_signer(settings)
+    async with uow.reading() as store:
+        stored = await store.get(profile_id)
+    if stored is None:
+        raise _not_found()
+    credential, claims = signer.issue(
+        profile_id,
+        stored.profile.kind,
+        now=datetime.now(UTC),
+        lifetime=timedelta(hours=settings.session_hours),
+    )
+    return _session_view(credential, profile_id, claims.kind, claims.expires_at)
+
+
+def _session_view(
+    credential: str, profile_id: uuid.UUID, kind: str, expires_at: datetime
+) -> SessionView:
+    seconds = int((expires_at - datetime.now(UTC)).total_seconds())
+    return SessionView(
+        profile_id=profile_id,
+        kind=kind,
+        session_credential=credential,
+        expires_at=expires_at,
+        expires_in_seconds=max(0, seconds),
+    )
 
 
 @router.get(
@@ -264,13 +435,15 @@ def _email_taken() -> ApiError:
 
 
 def _rate_limited(refused: RateLimited, window_seconds: int) -> ApiError:
-    whose = "this client address" if refused.limit.name == "address" else "this email address"
+    what, _, counted = refused.limit.name.rpartition(" ")
+    whose = "this client address" if counted == "address" else "this email address"
+    attempts = "sign-in link requests" if what == "sign-in" else "registration attempts"
     return ApiError(
         429,
         "rate_limited",
-        f"Too many registration attempts for {whose}: at most {refused.limit.limit} every "
+        f"Too many {attempts} for {whose}: at most {refused.limit.limit} every "
         f"{window_seconds} seconds. Try again in {refused.retry_after} seconds.",
-        field="email" if refused.limit.name == "email" else None,
+        field="email" if counted == "email" else None,
         headers={"Retry-After": str(refused.retry_after)},
     )
 

@@ -12,6 +12,7 @@ import asyncpg
 from mentorship_shared.contracts.events import AnyProfile
 from mentorship_shared.plumbing.database import Connection
 from mentorship_shared.plumbing.outbox import forget_published
+from mentorship_shared.plumbing.sessions import ProfileKind
 from pydantic import TypeAdapter
 
 from .domain import Profile
@@ -90,12 +91,43 @@ class PostgresProfileStore:
         await self._conn.execute("DELETE FROM profiles WHERE id = $1", profile_id)
         await forget_published(self._conn, [str(profile_id)])
 
-    async def count_registration_attempt(
-        self, limits: Sequence[RateLimit], *, window_seconds: int
+    async def find_by_email(self, email: str) -> tuple[uuid.UUID, ProfileKind] | None:
+        """The id and kind of the profile with this address, whatever its case."""
+        row = await self._conn.fetchrow(
+            "SELECT id, kind FROM profiles WHERE lower(email) = lower($1)", email
+        )
+        return (row["id"], row["kind"]) if row is not None else None
+
+    async def add_sign_in_link(
+        self, token_hash: bytes, profile_id: uuid.UUID, expires_at: datetime
     ) -> None:
-        """Count one registration attempt against every limit, or raise RateLimited for the
-        first full one; raised inside the caller's transaction, the error rolls back every
-        count, so a refused attempt counts nothing at all.
+        # Links a day past their expiry are of no use to anyone: they go as new ones come.
+        await self._conn.execute(
+            "DELETE FROM sign_in_links WHERE expires_at < now() - interval '1 day'"
+        )
+        await self._conn.execute(
+            "INSERT INTO sign_in_links (token_hash, profile_id, expires_at) VALUES ($1, $2, $3)",
+            token_hash,
+            profile_id,
+            expires_at,
+        )
+
+    async def use_sign_in_link(self, token_hash: bytes) -> tuple[uuid.UUID, ProfileKind] | None:
+        """Mark an unused, unexpired link used and say whose it is; None for any other link.
+        The row lock of the UPDATE makes the use single: a concurrent second use finds it
+        used."""
+        row = await self._conn.fetchrow(
+            "UPDATE sign_in_links AS l SET used_at = now() FROM profiles AS p "
+            "WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > now() "
+            "AND p.id = l.profile_id RETURNING p.id, p.kind",
+            token_hash,
+        )
+        return (row["id"], row["kind"]) if row is not None else None
+
+    async def count_attempt(self, limits: Sequence[RateLimit], *, window_seconds: int) -> None:
+        """Count one attempt (a registration, a sign-in link request) against every limit, or
+        raise RateLimited for the first full one; raised inside the caller's transaction, the
+        error rolls back every count, so a refused attempt counts nothing at all.
 
         The counts live in PostgreSQL, one upsert per limit, so concurrent attempts on several
         instances never pass a limit together.
@@ -129,7 +161,7 @@ def _stored(row: asyncpg.Record) -> StoredProfile:
 class RateLimit:
     """At most `limit` attempts per window for one `key` of a kind (0: no limit)."""
 
-    name: str  # "address" or "email": what is counted
+    name: str  # what is counted: "address", "email", "sign-in address", "sign-in email"
     key: str
     limit: int
 

@@ -288,3 +288,45 @@ class SkillView(BaseModel):
     name: str = Field(description="Name.")
     description: str = Field(description="What the skill covers.")
     group: str = Field(description="'bring', 'build' or 'career'.")
+
+
+class SignInLinkRequest(_Strict):
+    email: EmailStr = Field(description="The address the profile is registered with.")
+
+
+class SignInLinkAccepted(BaseModel):
+    status: Literal["accepted"] = Field(default="accepted", description="Always 'accepted'.")
+    message: str = Field(
+        default=(
+            "If this address is registered, a sign-in link is on its way to it. It works once, "
+            "for a short while."
+        ),
+        description="The same answer whether or not the address is registered.",
+    )
+
+
+class SignInLinkRedemption(_Strict):
+    sign_in_token: str = Field(
+        min_length=1, max_length=200, description="The token of the mailed sign-in link."
+    )
+
+
+class SessionView(BaseModel):
+    """A session credential: a bearer token for one profile, until it expires."""
+
+    profile_id: uuid.UUID = Field(description="The profile it speaks for.")
+    kind: Literal["mentee", "mentor"] = Field(description="Mentee or mentor.")
+    session_credential: str = Field(
+        description=(
+            "Bearer token the profile and matching APIs accept for this profile only; it "
+            "cannot be withdrawn before it expires, so keep it like a password."
+        )
+    )
+    expires_at: datetime = Field(description="When it stops working.")
+    expires_in_seconds: int = Field(description="Seconds until then.")
+
+
+class SessionKeyView(BaseModel):
+    public_key: str = Field(
+        description="Public Ed25519 key (base64url) that checks the session credentials."
+    )

@@ -1,4 +1,5 @@
-"""What the profile service does: register, change and delete profiles.
+"""What the profile service does: register, change and delete profiles, and let people sign
+in to the web pages with a mailed one-time link.
 
 Each use case changes the store and raises its event through the same unit of work, so the
 profile and its event commit together.
@@ -7,6 +8,7 @@ profile and its event commit together.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from mentorship_shared.contracts.events import (
@@ -15,9 +17,11 @@ from mentorship_shared.contracts.events import (
     MentorRegistered,
     ProfileDeleted,
     ProfileUpdated,
+    SignInLinkRequested,
 )
 from mentorship_shared.plumbing.auth import credential_of, hash_token, new_token
 from mentorship_shared.plumbing.outbox import EventSink
+from mentorship_shared.plumbing.sessions import ProfileKind, SessionClaims, SessionSigner
 
 from .domain import (
     Profile,
@@ -117,3 +121,52 @@ async def delete_profile(store: ProfileStore, events: EventSink, profile_id: uui
             profile_id=profile_id, kind=stored.profile.kind, version=stored.profile.version + 1
         )
     )
+
+
+# --- signing in to the web pages -----------------------------------------------------------
+
+
+class SignInStore(Protocol):
+    async def find_by_email(self, email: str) -> tuple[uuid.UUID, ProfileKind] | None: ...
+
+    async def add_sign_in_link(
+        self, token_hash: bytes, profile_id: uuid.UUID, expires_at: datetime
+    ) -> None: ...
+
+    async def use_sign_in_link(self, token_hash: bytes) -> tuple[uuid.UUID, ProfileKind] | None: ...
+
+
+class SignInLinkRefused(Exception):
+    """The link is unknown, used already or expired (the caller is not told which)."""
+
+
+async def request_sign_in_link(
+    store: SignInStore, events: EventSink, email: str, *, now: datetime, lifetime: timedelta
+) -> bool:
+    """For a registered address, store a new link's token hash and raise SignInLinkRequested,
+    which has the link mailed; for any other address, nothing. Returns whether a link was
+    made (for tests: the caller answers the same either way)."""
+    found = await store.find_by_email(email)
+    if found is None:
+        return False
+    profile_id, kind = found
+    token = new_token()
+    expires_at = now + lifetime
+    await store.add_sign_in_link(hash_token(token), profile_id, expires_at)
+    await events.publish(
+        SignInLinkRequested(
+            profile_id=profile_id, kind=kind, link_token=token, expires_at=expires_at
+        )
+    )
+    return True
+
+
+async def redeem_sign_in_link(
+    store: SignInStore, signer: SessionSigner, token: str, *, now: datetime, lifetime: timedelta
+) -> tuple[str, SessionClaims]:
+    """Use a link once: a session credential for its profile, or SignInLinkRefused."""
+    found = await store.use_sign_in_link(hash_token(token))
+    if found is None:
+        raise SignInLinkRefused
+    profile_id, kind = found
+    return signer.issue(profile_id, kind, now=now, lifetime=lifetime)

@@ -13,7 +13,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from .envelope import EventPayload
-from .topics import MATCH_EVENTS, NOTIFICATION_EVENTS, PROFILE_EVENTS
+from .topics import MATCH_EVENTS, MENTORSHIP_EVENTS, NOTIFICATION_EVENTS, PROFILE_EVENTS
 
 Level = Annotated[int, Field(ge=0, le=5)]
 
@@ -164,6 +164,30 @@ class ProfileDeleted(EventPayload):
         return str(self.profile_id)
 
 
+class SignInLinkRequested(EventPayload):
+    """A person asked for a link to sign in to the web pages; the notification service mails
+    it to the profile's address."""
+
+    event_type: ClassVar[str] = "SignInLinkRequested"
+    topic: ClassVar[str] = PROFILE_EVENTS
+
+    profile_id: uuid.UUID = Field(description="Id of the profile the link signs in to.")
+    kind: Literal["mentee", "mentor"] = Field(description="Kind of that profile.")
+    link_token: str = Field(
+        description=(
+            "The link's one-time secret, in the clear because it must reach the mail. It "
+            "works once and only until `expires_at`; the profile service keeps only its hash. "
+            "Consumers must not log it or keep it after the mail is sent."
+        )
+    )
+    expires_at: AwareDatetime = Field(
+        description="When the link stops working; a mail that would arrive later is not sent."
+    )
+
+    def aggregate_id(self) -> str:
+        return str(self.profile_id)
+
+
 # --- matches -------------------------------------------------------------------------------
 
 
@@ -252,6 +276,255 @@ class MatchExpired(_MatchEvent):
     )
 
 
+# --- mentorships ---------------------------------------------------------------------------
+
+#: Weeks between two check-ins, agreed when the mentorship starts.
+CadenceWeeks = Literal[1, 2, 4]
+FeedbackRound = Literal["first_check_in", "closing"]
+MentorshipEnding = Literal["completed", "ended_early", "lapsed"]
+EndCause = Literal["goals_achieved", "both_agreed", "requested", "profile_deleted", "no_check_in"]
+
+
+class _MentorshipEvent(EventPayload):
+    topic: ClassVar[str] = MENTORSHIP_EVENTS
+
+    mentorship_id: uuid.UUID = Field(description="Id of the mentorship.")
+    match_id: uuid.UUID = Field(description="The accepted match the mentorship grew from.")
+    mentee_id: uuid.UUID = Field(description="Profile id of the mentee.")
+    mentor_id: uuid.UUID = Field(description="Profile id of the mentor.")
+
+    def aggregate_id(self) -> str:
+        return str(self.mentorship_id)
+
+
+class MentorshipStarted(_MentorshipEvent):
+    """Both sides accepted the match: the mentorship runs from now on."""
+
+    event_type: ClassVar[str] = "MentorshipStarted"
+
+    started_at: AwareDatetime = Field(description="When the mentorship started.")
+    cadence_weeks: CadenceWeeks = Field(
+        description="Weeks between check-ins (1, 2 or 4); either side may change it."
+    )
+    next_check_in_due: AwareDatetime = Field(description="When the first check-in is due.")
+
+
+class GoalProposed(_MentorshipEvent):
+    """The mentee proposed a goal; it counts once the mentor agrees."""
+
+    event_type: ClassVar[str] = "GoalProposed"
+
+    goal_id: uuid.UUID = Field(description="Id of the goal.")
+    skill: str = Field(description="Skill id of the mentee's gap the goal works on.")
+    title: str = Field(description="The goal in the mentee's words.")
+    milestones: int = Field(ge=0, description="How many milestones the goal has so far.")
+
+
+class GoalAgreed(_MentorshipEvent):
+    """The mentor confirmed a goal the mentee proposed."""
+
+    event_type: ClassVar[str] = "GoalAgreed"
+
+    goal_id: uuid.UUID = Field(description="Id of the goal.")
+    skill: str = Field(description="Skill id of the mentee's gap the goal works on.")
+    title: str = Field(description="The goal in the mentee's words.")
+    agreed_at: AwareDatetime = Field(description="When the mentor agreed.")
+
+
+class GoalAchieved(_MentorshipEvent):
+    """An agreed goal was marked achieved."""
+
+    event_type: ClassVar[str] = "GoalAchieved"
+
+    goal_id: uuid.UUID = Field(description="Id of the goal.")
+    skill: str = Field(description="Skill id of the mentee's gap the goal works on.")
+    achieved_by: MatchParty = Field(description="Which side marked it achieved.")
+    achieved_at: AwareDatetime = Field(description="When it was marked achieved.")
+
+
+class CheckInCadenceChanged(_MentorshipEvent):
+    """One side changed how often the two meet; the next check-in is one new cadence away."""
+
+    event_type: ClassVar[str] = "CheckInCadenceChanged"
+
+    cadence_weeks: CadenceWeeks = Field(description="Weeks between check-ins from now on.")
+    changed_by: MatchParty = Field(description="Which side changed it.")
+    next_check_in_due: AwareDatetime = Field(description="When the next check-in is due.")
+
+
+class CheckInReminderIssued(_MentorshipEvent):
+    """A check-in is coming up: both sides are reminded, once per check-in."""
+
+    event_type: ClassVar[str] = "CheckInReminderIssued"
+
+    check_in_number: int = Field(ge=1, description="Which check-in is coming (1 for the first).")
+    due_at: AwareDatetime = Field(description="When the check-in is due.")
+
+
+class CheckInMissed(_MentorshipEvent):
+    """A check-in is overdue: a nudge to both sides, once per check-in, before the mentorship
+    lapses."""
+
+    event_type: ClassVar[str] = "CheckInMissed"
+
+    check_in_number: int = Field(ge=1, description="Which check-in was missed.")
+    due_at: AwareDatetime = Field(description="When it was due.")
+    lapses_at: AwareDatetime = Field(
+        description="When the mentorship lapses unless a check-in is logged before."
+    )
+
+
+class CheckInLogged(_MentorshipEvent):
+    """One side logged a check-in (what was discussed and the next step stay in the service)."""
+
+    event_type: ClassVar[str] = "CheckInLogged"
+
+    check_in_number: int = Field(ge=1, description="1 for the first check-in, and so on.")
+    logged_by: MatchParty = Field(description="Which side logged it.")
+    logged_at: AwareDatetime = Field(description="When it was logged.")
+    next_check_in_due: AwareDatetime = Field(description="When the next check-in is due.")
+
+
+class FeedbackRequested(_MentorshipEvent):
+    """Both sides are asked for the short survey: after the first check-in and at the end."""
+
+    event_type: ClassVar[str] = "FeedbackRequested"
+
+    round: FeedbackRound = Field(
+        description="'first_check_in': after the first check-in; 'closing': at the end."
+    )
+    respond_by: AwareDatetime | None = Field(
+        default=None,
+        description="For the closing round, when the outcome is recorded with what came in.",
+    )
+
+
+class FeedbackGiven(_MentorshipEvent):
+    """One side answered the survey. The free text stays in the service; the other side sees
+    it only when its author consented."""
+
+    event_type: ClassVar[str] = "FeedbackGiven"
+
+    given_by: MatchParty = Field(description="Which side answered.")
+    round: FeedbackRound = Field(description="Which survey round the answer belongs to.")
+    csat: int = Field(
+        ge=1, le=5, description="How satisfied with the mentorship, 1 (not at all) to 5 (very)."
+    )
+    nps: int = Field(
+        ge=0,
+        le=10,
+        description="How likely to recommend the other person, 0 (not at all) to 10 (certainly).",
+    )
+    has_comment: bool = Field(description="Whether the answer has free text.")
+    comment_shared: bool = Field(
+        description="Whether its author consented to show the free text to the other side."
+    )
+
+
+class SkillProgress(_Model):
+    """Progress on one of the mentee's gaps, measured against the level at the start."""
+
+    skill: str = Field(description="Skill id of one of the mentee's gaps.")
+    start: Level = Field(description="The mentee's level when the mentorship started.")
+    target: Level = Field(description="The level the mentee needs.")
+    current: Level = Field(description="The mentee's level at the latest re-assessment.")
+    levels_closed: int = Field(
+        ge=0, description="Levels of the gap closed: current minus start, within 0 and the gap."
+    )
+    gap_closed: float = Field(
+        ge=0.0, le=1.0, description="Share of the gap closed, 0 (none) to 1 (all of it)."
+    )
+
+
+class SkillsReassessed(_MentorshipEvent):
+    """The mentee re-assessed their current level on some of their gap skills."""
+
+    event_type: ClassVar[str] = "SkillsReassessed"
+
+    assessed_at: AwareDatetime = Field(description="When the mentee re-assessed.")
+    assessed_skills: list[str] = Field(description="Skill ids the mentee gave a new level for.")
+    skills: list[SkillProgress] = Field(
+        description="Progress on every gap skill of the mentorship after this re-assessment."
+    )
+    gap_closed_overall: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="Levels closed over all gap skills divided by the levels of all gaps.",
+    )
+
+
+class CompletionProposed(_MentorshipEvent):
+    """One side proposed to end the mentorship as completed; it completes when the other side
+    agrees."""
+
+    event_type: ClassVar[str] = "CompletionProposed"
+
+    proposed_by: MatchParty = Field(description="Which side proposed it.")
+    proposed_at: AwareDatetime = Field(description="When.")
+
+
+class MentorshipEnded(_MentorshipEvent):
+    """The mentorship ended: the mentor's slot is free again. The closing survey and the last
+    re-assessment stay open until `feedback_due_by`; MentorshipOutcomeRecorded follows."""
+
+    event_type: ClassVar[str] = "MentorshipEnded"
+
+    ending: MentorshipEnding = Field(
+        description=(
+            "'completed': the goals were achieved or both sides agreed it is done; "
+            "'ended_early': one side ended it (or left); 'lapsed': no check-in for two cadences."
+        )
+    )
+    cause: EndCause = Field(
+        description=(
+            "'goals_achieved' and 'both_agreed' complete it; 'requested' (a side ended it) and "
+            "'profile_deleted' end it early; 'no_check_in' lets it lapse."
+        )
+    )
+    ended_by: MatchParty | None = Field(
+        description="The side that ended it, or whose profile was deleted; None when it lapsed."
+    )
+    ended_at: AwareDatetime = Field(description="When it ended.")
+    feedback_due_by: AwareDatetime = Field(
+        description="Until when the closing survey and the last re-assessment are taken."
+    )
+
+
+class SideFeedback(_Model):
+    """One side's survey answer as the outcome carries it (the scores, never the text)."""
+
+    round: FeedbackRound = Field(description="The survey round of this answer (closing if given).")
+    csat: int = Field(ge=1, le=5, description="Satisfaction, 1 to 5.")
+    nps: int = Field(ge=0, le=10, description="Likelihood to recommend the other person, 0 to 10.")
+
+
+class MentorshipOutcomeRecorded(_MentorshipEvent):
+    """The outcome of a finished mentorship, once per mentorship: when both closing surveys are
+    in, or when `feedback_due_by` of MentorshipEnded passed. What the matcher learns from."""
+
+    event_type: ClassVar[str] = "MentorshipOutcomeRecorded"
+
+    ending: MentorshipEnding = Field(description="How the mentorship ended.")
+    completed: bool = Field(description="True when the ending is 'completed'.")
+    started_at: AwareDatetime = Field(description="When the mentorship started.")
+    ended_at: AwareDatetime = Field(description="When it ended.")
+    mentee_feedback: SideFeedback | None = Field(
+        description="The mentee's latest survey answer (the closing one if given), if any."
+    )
+    mentor_feedback: SideFeedback | None = Field(
+        description="The mentor's latest survey answer (the closing one if given), if any."
+    )
+    skills: list[SkillProgress] = Field(description="Progress per gap skill at the end.")
+    gap_closed_overall: float | None = Field(
+        ge=0.0,
+        le=1.0,
+        description="Share of all gap levels closed; None when no gap skill was known.",
+    )
+    check_ins: int = Field(ge=0, description="Check-ins logged.")
+    goals_agreed: int = Field(ge=0, description="Goals the mentor agreed to.")
+    goals_achieved: int = Field(ge=0, description="Agreed goals marked achieved.")
+
+
 # --- notifications -------------------------------------------------------------------------
 
 Channel = Literal["email"]
@@ -299,11 +572,26 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
         MentorRegistered,
         ProfileUpdated,
         ProfileDeleted,
+        SignInLinkRequested,
         MatchProposed,
         MatchAccepted,
         MatchDeclined,
         MatchExpired,
         NotificationSent,
         NotificationFailed,
+        MentorshipStarted,
+        GoalProposed,
+        GoalAgreed,
+        GoalAchieved,
+        CheckInCadenceChanged,
+        CheckInReminderIssued,
+        CheckInMissed,
+        CheckInLogged,
+        FeedbackRequested,
+        FeedbackGiven,
+        SkillsReassessed,
+        CompletionProposed,
+        MentorshipEnded,
+        MentorshipOutcomeRecorded,
     )
 }

@@ -1,6 +1,6 @@
 """Topic names and partition counts.
 
-Every event of one aggregate (a profile, a match) is keyed by its id, so it lands on one
+Every event of one aggregate (a profile, a match, a mentorship) is keyed by its id, so it lands on one
 partition and keeps its order. Partition counts bound how many consumer instances share a topic.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 PROFILE_EVENTS = "profile.events"
 MATCH_EVENTS = "match.events"
 NOTIFICATION_EVENTS = "notification.events"
+MENTORSHIP_EVENTS = "mentorship.events"
 
 DEAD_LETTER_SUFFIX = ".dlq"
 
@@ -28,9 +29,11 @@ TOPIC_PARTITIONS: dict[str, int] = {
     PROFILE_EVENTS: 6,
     MATCH_EVENTS: 6,
     NOTIFICATION_EVENTS: 3,
+    MENTORSHIP_EVENTS: 6,
     dead_letter_topic(PROFILE_EVENTS): 1,
     dead_letter_topic(MATCH_EVENTS): 1,
     dead_letter_topic(NOTIFICATION_EVENTS): 1,
+    dead_letter_topic(MENTORSHIP_EVENTS): 1,
 }
 
 

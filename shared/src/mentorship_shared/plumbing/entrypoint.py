@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from .logs import configure_logging
-from .settings import ServiceSettings
+from .settings import HttpSettings
 
-S = TypeVar("S", bound=ServiceSettings)
+S = TypeVar("S", bound=HttpSettings)
 
 
 def run_service(

@@ -8,14 +8,81 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ServiceSettings(BaseSettings):
-    """Common settings; each service subclasses it and sets its own defaults."""
+class HttpSettings(BaseSettings):
+    """What every process with an HTTP port reads: where it listens, how it logs and traces.
+
+    The web front end stops here; the services that own a database and talk to the broker
+    read `ServiceSettings`."""
 
     model_config = SettingsConfigDict(extra="ignore", env_file=None, frozen=True)
 
     service_name: str = Field(
         description="Name used in logs, events ('producer') and consumer groups."
     )
+    http_host: str = Field(
+        default="127.0.0.1",
+        description=(
+            "Address the HTTP API listens on; 0.0.0.0 listens on every interface (the image "
+            "sets it, the loopback default keeps a development machine's services private)."
+        ),
+    )
+    http_port: int = Field(
+        ge=1,
+        le=65535,
+        description="Port the HTTP API listens on, with /healthz, /readyz and /metrics.",
+    )
+    max_request_body_bytes: int = Field(
+        default=65_536,
+        ge=1,
+        description=(
+            "Largest request body accepted, in bytes (64 KiB); a larger one is refused with 413, "
+            "whether it is announced by Content-Length or streamed in chunks."
+        ),
+    )
+    log_level: str = Field(
+        default="INFO",
+        description="Least severe level logged: DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+    )
+    log_format: Literal["auto", "text", "json"] = Field(
+        default="auto",
+        description=(
+            "'text' for people, 'json' (one object a line) for log collectors; 'auto' is text "
+            "on a terminal and JSON otherwise. Email addresses are masked in both, and a line "
+            "written inside a trace span names its trace_id and span_id."
+        ),
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description=(
+            "Base URL of an OpenTelemetry collector taking OTLP over HTTP (such as "
+            "http://jaeger:4318); spans are sent to <url>/v1/traces. Unset or empty: trace ids "
+            "still appear in logs and travel with events, but no span leaves the process."
+        ),
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("otel_exporter_otlp_endpoint")
+    @classmethod
+    def _endpoint_or_none(cls, value: str | None) -> str | None:
+        # Compose passes an unset variable as an empty string.
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, such as http://localhost:4318")
+        return value
+
+
+class ServiceSettings(HttpSettings):
+    """Common settings of the services; each subclasses it and sets its own defaults."""
+
     database_url: str = Field(
         description=(
             "PostgreSQL URL of this service's own database "
@@ -78,52 +145,12 @@ class ServiceSettings(BaseSettings):
             "turns it off: its kafka-init job creates the topics, with their retention."
         ),
     )
-    http_host: str = Field(
-        default="127.0.0.1",
-        description=(
-            "Address the HTTP API listens on; 0.0.0.0 listens on every interface (the image "
-            "sets it, the loopback default keeps a development machine's services private)."
-        ),
-    )
-    http_port: int = Field(
-        ge=1,
-        le=65535,
-        description="Port the HTTP API listens on, with /healthz, /readyz and /metrics.",
-    )
     operator_api_key: SecretStr | None = Field(
         default=None,
         description=(
             "Key operators send as a bearer token (Authorization: Bearer <key>) for operator "
             "calls, such as reading any profile or starting a cohort round; unset refuses "
             "every operator call."
-        ),
-    )
-    max_request_body_bytes: int = Field(
-        default=65_536,
-        ge=1,
-        description=(
-            "Largest request body accepted, in bytes (64 KiB); a larger one is refused with 413, "
-            "whether it is announced by Content-Length or streamed in chunks."
-        ),
-    )
-    log_level: str = Field(
-        default="INFO",
-        description="Least severe level logged: DEBUG, INFO, WARNING, ERROR or CRITICAL.",
-    )
-    log_format: Literal["auto", "text", "json"] = Field(
-        default="auto",
-        description=(
-            "'text' for people, 'json' (one object a line) for log collectors; 'auto' is text "
-            "on a terminal and JSON otherwise. Email addresses are masked in both, and a line "
-            "written inside a trace span names its trace_id and span_id."
-        ),
-    )
-    otel_exporter_otlp_endpoint: str | None = Field(
-        default=None,
-        description=(
-            "Base URL of an OpenTelemetry collector taking OTLP over HTTP (such as "
-            "http://jaeger:4318); spans are sent to <url>/v1/traces. Unset or empty: trace ids "
-            "still appear in logs and travel with events, but no span leaves the process."
         ),
     )
     db_pool_min_size: int = Field(
@@ -217,25 +244,35 @@ class ServiceSettings(BaseSettings):
         ),
     )
 
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        level = value.upper()
-        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-        return level
-
-    @field_validator("otel_exporter_otlp_endpoint")
-    @classmethod
-    def _endpoint_or_none(cls, value: str | None) -> str | None:
-        # Compose passes an unset variable as an empty string.
-        value = (value or "").strip()
-        if not value:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL, such as http://localhost:4318")
-        return value
-
     @property
     def consumer_group_prefix(self) -> str:
         return f"{self.kafka_topic_namespace}{self.service_name}"
+
+
+class SessionKeySettings(BaseSettings):
+    """For the services that accept the session credentials the profile service signs when a
+    person signs in through the web front end."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_file=None, frozen=True)
+
+    session_public_key: str | None = Field(
+        default=None,
+        description=(
+            "Public Ed25519 key (base64url, 32 bytes) of the profile service's session "
+            "credentials, as the profile service's GET /v1/session-key shows it "
+            "for its SESSION_SIGNING_KEY. Unset: session credentials are refused (owner tokens "
+            "and the operator key still work)."
+        ),
+    )
+
+    @field_validator("session_public_key")
+    @classmethod
+    def _key_or_none(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        # Imported here: settings load before anything else, and this check needs the keys.
+        from .sessions import public_key_from_text
+
+        public_key_from_text(value)
+        return value

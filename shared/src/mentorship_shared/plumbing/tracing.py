@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from .settings import ServiceSettings
+from .settings import HttpSettings
 
 _TRACER_NAME = "mentorship_shared.plumbing"
 #: The W3C header that carries trace id, parent span id and the sampled flag.
@@ -97,7 +97,7 @@ class Tracing:
             processor.shutdown()
 
 
-def configure_tracing(service_name: str, settings: ServiceSettings) -> Tracing:
+def configure_tracing(service_name: str, settings: HttpSettings) -> Tracing:
     """Make sure the process has an SDK tracer provider and, when OTEL_EXPORTER_OTLP_ENDPOINT
     is set, export this service's spans there. OTEL_SERVICE_NAME overrides `service_name`;
     OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG choose the sampler (default: always, or
