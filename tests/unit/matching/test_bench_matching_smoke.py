@@ -36,8 +36,12 @@ def test_quick_benchmark_writes_a_sane_report(tmp_path: Path) -> None:
     assert sum(shortlisted[name] for name in lists) == 600
 
     online = figures["online"]
-    assert online["prebuilt"]["samples"] == online["with_pool"]["samples"] == 10
-    assert 0 < online["prebuilt"]["p50_ms"] <= online["prebuilt"]["p99_ms"]
+    assert online["match"]["samples"] + online["match_one_thread"]["samples"] == 10
+    assert online["use_case"]["samples"] == 10
+    assert 0 < online["match"]["p50_ms"] <= online["match"]["p99_ms"]
+    assert online["proposed"] == 10
+    # After the first full read, each refresh reads the few rows that changed, not the table.
+    assert online["rows_read_per_refresh"] < 5
 
     cohort = figures["cohort"]
     optimal, greedy = cohort["optimal"], cohort["greedy"]

@@ -4,6 +4,7 @@ in, results out."""
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import uuid
@@ -11,9 +12,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import numpy.typing as npt
 
 from .scoring import (
     COMPONENTS,
@@ -169,6 +172,77 @@ class MentorPool:
     def __len__(self) -> int:
         return len(self.mentors)
 
+    def changed(self, upserts: Sequence[Mentor], removed: Collection[uuid.UUID]) -> MentorPool:
+        """This pool with `upserts` added (or replacing the mentor of the same id) and
+        `removed` left out, columns still in id order. A new pool: this one is unchanged (its
+        views may be in use). Only the changed mentors are encoded; the rest are copied
+        array rows. A language, industry or UTC offset new to the pool is a new feature
+        column, and then the pool is built afresh."""
+        replaced = {mentor.id for mentor in upserts}
+        gone = [self.position[i] for i in {*removed, *replaced} if i in self.position]
+        keep = np.ones(len(self), dtype=np.bool_)
+        keep[gone] = False
+        kept = np.flatnonzero(keep)
+        added = sorted(upserts, key=lambda mentor: mentor.id)
+        kept_mentors = [self.mentors[i] for i in kept.tolist()]
+        if not self._knows_every_class_of(added):
+            merged = sorted([*kept_mentors, *added], key=lambda mentor: mentor.id)
+            rebuilt = MentorPool(merged, self.config)
+            # A kept mentor's free slots are this pool's, not those it was first read with.
+            columns = [rebuilt.position[mentor.id] for mentor in kept_mentors]
+            rebuilt.free_slots[columns] = self.free_slots[kept]
+            return rebuilt
+        kept_ids = [mentor.id for mentor in kept_mentors]
+        at = np.array([bisect.bisect_left(kept_ids, m.id) for m in added], dtype=np.intp)
+        fresh = MentorPool(added, self.config)
+        pool = copy.copy(self)
+
+        def merge(mine: npt.NDArray[Any], theirs: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            merged: npt.NDArray[Any] = np.insert(mine[kept], at, theirs, axis=0)
+            return merged
+
+        pool.mentors = kept_mentors
+        for i, mentor in zip((at + np.arange(at.size)).tolist(), added, strict=True):
+            pool.mentors.insert(i, mentor)
+        pool.ids = [mentor.id for mentor in pool.mentors]
+        pool.position = {mentor_id: i for i, mentor_id in enumerate(pool.ids)}
+        for name in ("levels", "one_hot", "offsets", "was_engineer", "free_slots"):
+            setattr(pool, name, merge(getattr(self, name), getattr(fresh, name)))
+        pool._teaching_levels = merge(self._teaching_levels, fresh._teaching_levels)
+        pool.zone_of = merge(self.zone_of, np.searchsorted(self._zones, fresh.offsets))
+        language_sets = self._language_sets.rows_of([m.languages for m in added])
+        pool.language_set_of = merge(self.language_set_of, language_sets)
+        pool._languages = self._languages.with_rows(
+            merge(self._languages.matrix, self._languages.encode([m.languages for m in added]))
+        )
+        pool._industries = self._industries.with_rows(
+            merge(self._industries.matrix, self._industries.encode([m.industries for m in added]))
+        )
+        pool.features = merge(self.features, pool._features_of(fresh, language_sets))
+        pool.market = np.ones(len(pool.ids), dtype=np.bool_)
+        pool.rarity = rarity(pool.levels, self.config.strong_level)
+        return pool
+
+    def _knows_every_class_of(self, mentors: Sequence[Mentor]) -> bool:
+        offsets = np.array([m.utc_offset_hours for m in mentors], dtype=np.float64)
+        return (
+            bool(np.isin(offsets, self._zones).all())
+            and self._language_sets.knows_sets([m.languages for m in mentors])
+            and self._languages.knows_codes([m.languages for m in mentors])
+            and self._industries.knows_codes([m.industries for m in mentors])
+        )
+
+    def _features_of(self, others: MentorPool, language_sets: IntArray) -> FloatArray:
+        """Feature rows of `others`' mentors in this pool's columns."""
+        n = len(others)
+        zones = np.zeros((n, len(self._zones)))
+        zones[np.arange(n), np.searchsorted(self._zones, others.offsets)] = 1.0
+        languages = np.zeros((n, len(self._language_sets.matrix)))
+        languages[np.arange(n), language_sets] = 1.0
+        industries = self._industries.encode([m.industries for m in others.mentors])
+        columns = [others.one_hot, others.was_engineer[:, None], industries, zones, languages]
+        return np.hstack(columns)
+
     def available(
         self,
         free_slots: IntArray,
@@ -281,28 +355,38 @@ class MentorPool:
         """Every component of the pairs (mentees[rows[i]], column columns[i]), as 1-d arrays,
         computed for those pairs only. `total` is the fused total, as in `score`."""
         block = MenteeBlock(mentees, self.config)
-        tables = skill_tables(
-            block.current, block.target, block.roles, self.rarity, self.config.strong_level
-        )  # (4, skill * level, b)
-        skill_parts = np.einsum("pf,cfp->cp", self.one_hot[columns], tables[:, :, rows])
-        wanted = self._industries.encode(block.industries)
-        shared = (wanted[rows] * self._industries.matrix[columns]).sum(axis=1)
-        counts = block.industry_counts[rows, 0]
-        industry = np.where(counts > 0, shared / np.where(counts > 0, counts, 1.0), 0.0)
-        apart = hours_apart(block.offsets[rows], self.offsets[columns])
-        components = combine(
-            skill_parts,
-            self.was_engineer[columns],
-            industry,
-            timezone_overlap(apart, self.config.working_hours),
-            self.config,
-        )
+        components = self.components_of(block, self.component_tables(block), rows, columns)
         # The same exact sum the product makes, so the same bits as `score` gives the pair.
         fused = (self.fused_tables(block, forbid=False)[rows] * self.features[columns]).sum(axis=1)
         taught = teaches(
             block.current[rows], block.target[rows], block.roles[rows], self.levels[columns]
         )
         return dataclasses.replace(components, total=np.where(taught, np.maximum(fused, 0.0), 0.0))
+
+    def component_tables(self, block: MenteeBlock) -> FloatArray:
+        """(4, skill * level, b) the skill components' tables of a block of mentees."""
+        return skill_tables(
+            block.current, block.target, block.roles, self.rarity, self.config.strong_level
+        )
+
+    def components_of(
+        self, block: MenteeBlock, tables: FloatArray, rows: IntArray, columns: IntArray
+    ) -> ComponentScores:
+        """The components of pairs (block row, pool column) from the block's tables; `total`
+        is their weighted sum as `combine` makes it."""
+        skill_parts = np.einsum("pf,cfp->cp", self.one_hot[columns], tables[:, :, rows])
+        wanted = self._industries.encode([block.industries[row] for row in rows.tolist()])
+        shared = (wanted * self._industries.matrix[columns]).sum(axis=1)
+        counts = block.industry_counts[rows, 0]
+        industry = np.where(np.isfinite(counts), shared / counts, 0.0)
+        apart = hours_apart(block.offsets[rows], self.offsets[columns])
+        return combine(
+            skill_parts,
+            self.was_engineer[columns],
+            industry,
+            timezone_overlap(apart, self.config.working_hours),
+            self.config,
+        )
 
     def role_weights(self, mentee: Mentee) -> FloatArray:
         return self.config.role_for(mentee.target_role).weights
@@ -392,10 +476,14 @@ class Scores:
     block: MenteeBlock
 
     def breakdown(self, row: int, column: int) -> dict[str, float]:
-        parts = self.pool.pair_components(
-            [self.block.mentees[row]], np.array([0]), np.array([column])
+        parts = self.pool.components_of(
+            self.block, self._tables, np.array([row]), np.array([column])
         )
         return parts.breakdown(0)
+
+    @cached_property
+    def _tables(self) -> FloatArray:
+        return self.pool.component_tables(self.block)
 
     @cached_property
     def components(self) -> ComponentScores:
@@ -461,3 +549,28 @@ class _Vocabulary:
     def shared(self, mentees_sets: Sequence[Collection[str]]) -> BoolArray:
         result: BoolArray = (self.encode(mentees_sets) @ self.matrix.T) > 0
         return result
+
+    def knows_codes(self, sets: Sequence[Collection[str]]) -> bool:
+        return all(code in self.codes for codes in sets for code in codes)
+
+    def knows_sets(self, sets: Sequence[frozenset[str]]) -> bool:
+        """Every set is one of the sets this vocabulary was built from (a row of `matrix`)."""
+        known = self._sets_as_rows()
+        return all(codes in known for codes in sets)
+
+    def rows_of(self, sets: Sequence[frozenset[str]]) -> IntArray:
+        """The row of `matrix` each set is (sets this vocabulary was built from)."""
+        known = self._sets_as_rows()
+        return np.array([known[codes] for codes in sets], dtype=np.intp)
+
+    def with_rows(self, matrix: FloatArray) -> _Vocabulary:
+        """The same codes, with another matrix of rows (another list of sets)."""
+        vocabulary = copy.copy(self)
+        vocabulary.matrix = matrix
+        return vocabulary
+
+    def _sets_as_rows(self) -> dict[frozenset[str], int]:
+        codes = list(self.codes)
+        return {
+            frozenset(codes[j] for j in np.flatnonzero(row)): i for i, row in enumerate(self.matrix)
+        }
