@@ -143,6 +143,12 @@ async def _matches(
         await directory.refresh(repo)
         first_read = time.perf_counter() - began
         rows_at_start, refreshes_at_start = directory.rows_read, directory.refreshes
+        # The database's own floor: one round trip of the simplest statement.
+        round_trips = []
+        for _ in range(max(200, len(newcomers))):
+            began = time.perf_counter()
+            await conn.fetchval("SELECT 1")
+            round_trips.append(time.perf_counter() - began)
         match_seconds: list[float] = []
         match_one_thread: list[float] = []
         use_case_seconds: list[float] = []
@@ -175,6 +181,7 @@ async def _matches(
     refreshes = max(directory.refreshes - refreshes_at_start, 1)
     return {
         "first_read_seconds": first_read,
+        "round_trip": percentiles(round_trips),
         "match": percentiles(match_seconds),
         "match_one_thread": percentiles(match_one_thread),
         "use_case": percentiles(use_case_seconds),

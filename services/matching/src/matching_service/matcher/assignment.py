@@ -626,9 +626,9 @@ class RoundSolution:
 
 
 #: Pairs that would raise the total, added to the graph per mentee and check.
-_GAINS_PER_MENTEE = 5
+_GAINS_PER_MENTEE = 20
 #: How far below 0 a reduced score still joins the graph (prices move between solves).
-_NEAR_MISS = 2.0**-4
+_NEAR_MISS = 2.0**-3
 #: A price no score reaches (a power of two, so reduced scores stay exact).
 _NO_GAIN = 2.0
 
@@ -658,18 +658,50 @@ def optimal_round(
     capacity = pool.free_slots.copy()
     scorer = _SlotHolders(pool)
     checked = 0
+    # Per mentee: no pair outside the graph has a reduced score above this, at the prices of
+    # the last check (it only moves by how much the mentee's surplus and the prices fell).
+    left = np.full(len(mentees), np.inf)
+    last: tuple[FloatArray, FloatArray, BoolArray] | None = None
     for solve in range(1, max_solves + 1):
         assignment = assign_optimal(graph, capacity)
         prices = dual_prices(graph, capacity, assignment)
         surplus = prices.surplus / _SCORE_UNIT
         price = np.minimum(prices.price, 2**50) / _SCORE_UNIT  # unreachable: never a gain
-        rows = np.flatnonzero(candidates.row_bound > surplus)
+        may_gain = candidates.row_bound > surplus
         unsafe = candidates.column_bound > price
+        if last is None:
+            stale, newly_unsafe = may_gain, np.zeros_like(unsafe)
+        else:
+            last_surplus, last_price, last_unsafe = last
+            fell = np.max(np.where(last_unsafe, last_price - price, 0.0), initial=0.0)
+            left = np.minimum(
+                left + np.maximum(last_surplus - surplus, 0.0) + fell,
+                candidates.row_bound - surplus,
+            )
+            stale = may_gain & (left > 0)
+            newly_unsafe = unsafe & ~last_unsafe
         # A mentor whose cut-off is at most their price gains nobody: a price above any score.
         scorer.set_prices(np.where(unsafe, price, _NO_GAIN))
-        found, gaining, growth, pairs = _pairs_that_gain(
+        rows = np.flatnonzero(stale)
+        found, gaining, growth, pairs, rows_left = _pairs_that_gain(
             mentees, scorer, excluded, rows, surplus, block
         )
+        left[rows] = rows_left
+        others = np.flatnonzero(may_gain & ~stale)
+        if newly_unsafe.any() and others.size:
+            # Mentors no earlier check covered, against the mentees it did cover.
+            scorer.set_prices(np.where(newly_unsafe, price, _NO_GAIN))
+            more, more_gaining, more_growth, more_pairs, more_left = _pairs_that_gain(
+                mentees, scorer, excluded, others, surplus, block
+            )
+            found = tuple(np.concatenate(pair) for pair in zip(found, more, strict=True))  # type: ignore[assignment]
+            gaining, growth, pairs = (
+                gaining + more_gaining,
+                growth + more_growth,
+                pairs + more_pairs,
+            )
+            left[others] = np.maximum(left[others], more_left)
+        last = (surplus, price, unsafe)
         checked += pairs
         bound = (prices.bound(capacity) + growth) / _SCORE_UNIT
         if not gaining or solve == max_solves:
@@ -702,19 +734,21 @@ def _pairs_that_gain(
     rows: IntArray,
     surplus: FloatArray,
     block: int,
-) -> tuple[tuple[IntArray, IntArray, FloatArray], int, int, int]:
+) -> tuple[tuple[IntArray, IntArray, FloatArray], int, int, int, FloatArray]:
     """Each of `rows`' best allowed, teaching pairs by reduced score, down to `_NEAR_MISS`
     below 0 (at most `_GAINS_PER_MENTEE` a row): those above 0 would raise the total, those a
     little below are likely to once the prices move. Returns them, how many would raise the
     total, how much the dual bound must grow to cover every pair (each row's best reduced
-    score above 0, units of 2**-40), and how many pairs were scored."""
+    score above 0, units of 2**-40), how many pairs were scored, and per row the highest
+    reduced score left among the pairs not returned."""
     found: list[tuple[IntArray, IntArray, FloatArray]] = []
     gaining = 0
     growth = 0
     open_columns = int((scorer.features[: scorer.columns.size, -2] < _NO_GAIN).sum())
+    rows_left = np.full(rows.size, -_NEAR_MISS)
     if not rows.size or not open_columns:
         empty = np.zeros(0, dtype=np.intp)
-        return (empty, empty, np.zeros(0)), 0, 0, 0
+        return (empty, empty, np.zeros(0)), 0, 0, 0, rows_left
     for start in range(0, rows.size, block):
         chosen = rows[start : start + block]
         mentee_block = MenteeBlock([mentees[i] for i in chosen], scorer.pool.config)
@@ -725,6 +759,9 @@ def _pairs_that_gain(
         after: tuple[FloatArray, IntArray] | None = None
         while searching.size:
             best = best_per_row(shifted, searching, _GAINS_PER_MENTEE, after)
+            rows_left[start + searching] = np.where(
+                best.complete, -_NEAR_MISS, best.last_value - _NEAR_MISS
+            )
             pair_rows, pair_columns, gains = scorer.teaching(
                 mentee_block, best.rows, best.columns, best.values - _NEAR_MISS, 0
             )
@@ -746,7 +783,7 @@ def _pairs_that_gain(
     pairs = rows.size * open_columns
     if not found:
         empty = np.zeros(0, dtype=np.intp)
-        return (empty, empty, np.zeros(0)), 0, 0, pairs
+        return (empty, empty, np.zeros(0)), 0, 0, pairs, rows_left
     return (
         (
             np.concatenate([f[0] for f in found]),
@@ -756,4 +793,5 @@ def _pairs_that_gain(
         gaining,
         growth,
         pairs,
+        rows_left,
     )

@@ -157,6 +157,7 @@ class MentorPool:
         )
         self._language_sets = _Vocabulary(list(language_sets))
         self.features = self._features()
+        self._feature_index = _columns_set(self.features)
         self._teaching_levels = self.one_hot.astype(np.float32)
 
     def _features(self) -> FloatArray:
@@ -219,6 +220,7 @@ class MentorPool:
             merge(self._industries.matrix, self._industries.encode([m.industries for m in added]))
         )
         pool.features = merge(self.features, pool._features_of(fresh, language_sets))
+        pool._feature_index = _columns_set(pool.features)
         pool.market = np.ones(len(pool.ids), dtype=np.bool_)
         pool.rarity = rarity(pool.levels, self.config.strong_level)
         return pool
@@ -291,8 +293,8 @@ class MentorPool:
         return view
 
     def speaks(self, languages: Collection[str]) -> BoolArray:
-        """Per mentor: shares one of `languages`."""
-        speaks: BoolArray = self._languages.shared([languages])[0]
+        """Per mentor: shares one of `languages` (decided once per set of languages)."""
+        speaks: BoolArray = self._language_sets.shared([languages])[0][self.language_set_of]
         return speaks
 
     def evaluate(
@@ -319,7 +321,14 @@ class MentorPool:
         forbids the pair (shared language, timezone limit), far below 0 where one does. Free
         slots, exclusions and the rule that a mentor who teaches nothing scores 0 are left to
         the caller, who applies them to the few pairs that matter."""
-        values: FloatArray = self.fused_tables(block, forbid=True) @ self.features.T
+        table = self.fused_tables(block, forbid=True)
+        if len(block) == 1:
+            # One mentee: a gather of each mentor's few set columns, the same exact sums as
+            # the product, without waking BLAS threads for a product this small.
+            row = np.append(table[0], 0.0)
+            one: FloatArray = np.take(row, self._feature_index).sum(axis=1)[None, :]
+            return one
+        values: FloatArray = table @ self.features.T
         return values
 
     def fused_tables(self, block: MenteeBlock, *, forbid: bool) -> FloatArray:
@@ -429,6 +438,16 @@ class MentorPool:
                     rows.append(row)
                     columns.append(column)
         return np.array(rows, dtype=np.intp), np.array(columns, dtype=np.intp)
+
+
+def _columns_set(features: FloatArray) -> IntArray:
+    """(mentors, most columns set in a row) the columns each feature row has set, padded with
+    the column after the last (where a gather finds 0)."""
+    rows, columns = np.nonzero(features)
+    per_row = np.bincount(rows, minlength=features.shape[0])
+    index = np.full((features.shape[0], int(per_row.max(initial=0))), features.shape[1])
+    index[rows, np.arange(rows.size) - np.searchsorted(rows, rows)] = columns
+    return index
 
 
 class MenteeBlock:
