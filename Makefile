@@ -29,7 +29,7 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml services/*/p
 
 install: $(VENV)/.synced ## Install every package and tool into .venv (uv, from the lock file)
 
-dev: install ## Run the whole system on embedded PostgreSQL, broker and SMTP sink (Ctrl-C stops it)
+dev: install ## Run the whole system and the operator console on embedded PostgreSQL, broker and SMTP sink (Ctrl-C stops it)
 	$(VENV)/bin/devstack up
 
 seed: install ## Register a demo population (mentors and mentees) through the public API of a running stack
@@ -44,23 +44,23 @@ test-unit: install ## Unit tests only (no servers)
 test-integration: install ## Integration tests (real PostgreSQL and broker)
 	$(PYTEST) tests/integration
 
-test-e2e: install browser browser-tools ## End-to-end tests (the services as processes, the dashboard and the web pages in Chromium)
+test-e2e: install browser browser-tools ## End-to-end tests (the services as processes, the operator console and the web pages in Chromium)
 	$(PYTEST) tests/e2e
 
-# The dashboard's browser test drives Debian's Chromium (no browser download by Playwright).
+# The operator console's browser test drives Debian's Chromium (no browser download by Playwright).
 CHROMIUM := /usr/bin/chromium
 .PHONY: browser
-browser: ## Install Chromium from Debian's packages for the dashboard's browser test (root; skipped when present)
+browser: ## Install Chromium from Debian's packages for the console's browser test (root; skipped when present)
 	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 		echo "make browser: $(CHROMIUM) is missing and cannot be installed here (needs root and apt-get)."; \
 		echo "  Install it with: sudo apt-get install --no-install-recommends chromium"; \
-		echo "  Until then tests/e2e/test_dashboard_browser.py fails."; \
+		echo "  Until then tests/e2e/test_console_browser.py fails."; \
 		exit 0; \
 	fi; \
 	echo "make browser: installing Chromium from Debian's packages"; \
 	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } \
-		|| echo "make browser: installing Chromium failed (see above); the dashboard's browser test will fail"
+		|| echo "make browser: installing Chromium failed (see above); the console's browser test will fail"
 
 # axe-core, from the npm registry at the version package-lock.json pins, checks the web pages
 # for accessibility problems inside the browser test.
@@ -76,12 +76,23 @@ tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock
 test-faults: install ## Fault-injection suite at full scale (kills, broker and PostgreSQL outages, poison, replays, four matchers)
 	FAULTS_SCALE=full $(PYTEST) tests/faults
 
-bench-matching: install ## Benchmark the matcher on a synthetic population (minutes); writes docs/benchmarks/matching.md
-	$(PY) -m benchmarks.matching --output docs/benchmarks/matching.md
+# QUICK=1 runs a benchmark as a seconds-long smoke run into var/bench/ (the reports in docs/ stay
+# as the last full run wrote them); BENCH_ARGS passes further options (see --help).
+bench-matching: install ## Benchmark the matcher on a synthetic population (minutes); writes docs/benchmarks/matching.md (QUICK=1: a smoke run into var/bench/)
+	$(PY) -m benchmarks.matching $(if $(QUICK),--quick --output var/bench/matching-quick.md,--output docs/benchmarks/matching.md) $(BENCH_ARGS)
+
+.PHONY: weights-fit weights-replay
+WEIGHTS_DIR ?= var/weights
+weights-fit: install ## Fit score weights from the matching database's outcomes into var/weights/ (WEIGHTS_DIR) as weights-vN.json; WEIGHTS_ARGS passes options (see --help)
+	$(PY) -m matching_service.weights fit --output-dir $(WEIGHTS_DIR) $(WEIGHTS_ARGS)
+
+weights-replay: install ## Replay past proposals with CANDIDATE=<weights file> against the current weights (WEIGHTS_ARGS passes options)
+	@if [ -z "$(CANDIDATE)" ]; then echo "make weights-replay: give the weights file to try, e.g. CANDIDATE=$(WEIGHTS_DIR)/weights-v2.json"; exit 2; fi
+	$(PY) -m matching_service.weights replay --candidate $(CANDIDATE) $(WEIGHTS_ARGS)
 
 .PHONY: bench
-bench: install ## Whole pipeline under rising open-loop load, against the machine's anchors (about 10 min); writes docs/benchmarks/pipeline.md
-	$(PY) -m benchmarks.pipeline --output docs/benchmarks/pipeline.md
+bench: install ## Whole pipeline under rising open-loop load, against the machine's anchors (about 10 min); writes docs/benchmarks/pipeline.md (QUICK=1: a smoke run into var/bench/)
+	$(PY) -m benchmarks.pipeline $(if $(QUICK),--quick --output var/bench/pipeline-quick.md,--output docs/benchmarks/pipeline.md) $(BENCH_ARGS)
 
 lint: install ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .

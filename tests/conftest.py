@@ -3,9 +3,11 @@ unique names per test, so tests never see each other's data."""
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -70,6 +72,13 @@ SUMMARY_LINES = pytest.StashKey[list[str]]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SUMMARY_LINES] = []
+    # A cancelled CI job gets SIGTERM: unwind as Ctrl-C does, so every fixture's teardown
+    # stops the servers and services it started instead of leaving them to the kernel.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

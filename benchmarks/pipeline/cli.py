@@ -7,17 +7,16 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
+from devstack.stack import interrupt_on_signals
 
 from benchmarks.machine import describe
 from benchmarks.pipeline.anchors import kafka_anchor, postgres_anchor, smtp_anchor
@@ -65,7 +64,7 @@ async def run_async(stack: BenchStack, plan: Plan) -> dict[str, Any]:
         finally:
             stack.stop_sink()
         note("anchor: FastAPI hello-world, same entry point and load generator")
-        url = stack.start_hello()
+        url = await stack.start_hello()
         try:
             figures["hello"] = await rising(
                 plan.hello_rates(),
@@ -73,7 +72,7 @@ async def run_async(stack: BenchStack, plan: Plan) -> dict[str, Any]:
                 lambda rate, index: hello_step(stack, http, url, plan, rate, index),
             )
         finally:
-            stack.stop_hello()
+            await stack.stop_hello()
         rates = plan.pipeline_rates()
         note(f"pipeline: rates {', '.join(fmt_rate(r) for r in rates)} a second, until one fails")
         figures["steps"] = await rising(
@@ -88,13 +87,17 @@ def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
     load_before = os.getloadavg()
     started = time.monotonic()
     stack = BenchStack(work_dir)
-    try:
-        note(f"starting PostgreSQL and the broker (logs in {stack.log_dir})")
-        stack.start()
-        figures = asyncio.run(run_async(stack, plan))
-    finally:
-        note("stopping the stack")
-        stack.stop()
+    # Ctrl-C or a SIGTERM unwinds through the finally, which stops every process (even when
+    # started in the background, where a shell leaves SIGINT ignored).
+    with interrupt_on_signals() as stopping:
+        try:
+            note(f"starting PostgreSQL and the broker (logs in {stack.log_dir})")
+            stack.start()
+            figures = asyncio.run(run_async(stack, plan))
+        finally:
+            stopping()
+            note("stopping the stack")
+            stack.stop()
     figures["machine"] = describe()
     figures["load_before"] = load_before
     figures["load_after"] = os.getloadavg()
@@ -198,10 +201,6 @@ def plan_from(args: argparse.Namespace) -> Plan:
     return plan
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     for item in args.service_env:
@@ -209,10 +208,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not equals or not name:
             raise SystemExit(f"--service-env takes NAME=VALUE, not {item!r}")
         SERVICE_ENV[name.strip().upper()] = value
-    # Ctrl-C or a SIGTERM unwinds through run()'s finally, which stops every process (even
-    # when started in the background, where a shell leaves SIGINT ignored).
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
     plan = plan_from(args)
     output: Path = args.output
     plot: Path = args.plot or output.with_name(f"{output.stem}-latency.png")

@@ -2,39 +2,37 @@
 
 PostgreSQL and the broker run for the whole benchmark; each load step gets the three services,
 an SMTP sink and databases and topics of its own (a fresh state: no mentors or backlog left
-over from the step before). Every process is a child started through `devstack.processes`
-(its own process group, a parent-death signal), and :meth:`BenchStack.stop` stops all of them.
+over from the step before). All of them are :class:`devstack.stack.Stack` instances, which
+start every process as a child that cannot outlive us; :meth:`BenchStack.stop` stops them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from pathlib import Path
-from subprocess import Popen
-from typing import IO
 
 import asyncpg
 import httpx
-from devstack.broker import EmbeddedKafka
 from devstack.postgres import EmbeddedPostgres
-from devstack.processes import free_port, spawn, stop_process, tail, wait_for_port
-from devstack.supervisor import ProcessSpec, Supervisor
-from mentorship_shared.contracts.topics import TOPIC_PARTITIONS, namespaced
-from mentorship_shared.plumbing.broker import ensure_topics
+from devstack.processes import cpu_seconds_by_root
+from devstack.server import HOST
+from devstack.services import ServiceSpec, named
+from devstack.smtp_sink import SmtpSink
+from devstack.stack import Stack
 
-SERVICES = ("profile", "matching", "notification")
-HOST = "127.0.0.1"
+__all__ = ["HOST", "SERVICE_ENV", "BenchStack", "MailReader", "Step", "wall_offset"]
+
 REPO = Path(__file__).resolve().parents[2]
+#: The services a step runs: those a registration goes through to its mails.
+SERVICES = ("profile", "matching", "notification")
 
 #: What the benchmark changes from the services' defaults, and why (the report lists it).
 SERVICE_ENV = {
@@ -50,49 +48,6 @@ SERVICE_ENV = {
     "LOG_FORMAT": "text",
     "PYTHONUNBUFFERED": "1",
 }
-
-
-# --- CPU time from /proc ---------------------------------------------------------------------
-
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds of the process and of its children it has reaped)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    rest = text.rsplit(")", 1)[1].split()
-    # Fields 4 (ppid) and 14-17 (utime, stime, cutime, cstime) of proc(5), counted from 1.
-    ticks = int(rest[11]) + int(rest[12]) + int(rest[13]) + int(rest[14])
-    return int(rest[1]), ticks / _TICKS
-
-
-def cpu_by_root(roots: dict[str, int | None]) -> dict[str, float]:
-    """CPU seconds used so far by each named process and everything under it.
-
-    Each live process counts its own time plus that of the children it reaped, so a
-    PostgreSQL backend that exited since is still counted (in the postmaster's share)."""
-    table: dict[int, tuple[int, float]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            stat = _stat(int(entry.name))
-            if stat is not None:
-                table[int(entry.name)] = stat
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    result: dict[str, float] = {}
-    for name, root in roots.items():
-        total = 0.0
-        todo = [root] if root is not None and root in table else []
-        while todo:
-            pid = todo.pop()
-            total += table[pid][1]
-            todo.extend(children.get(pid, []))
-        result[name] = total
-    return result
 
 
 def own_cpu_seconds() -> float:
@@ -153,84 +108,91 @@ class MailReader:
 
 # --- the stack ---------------------------------------------------------------------------------
 
+#: The hello-world anchor's server, run as a stack's only service (no database).
+HELLO = ServiceSpec(
+    "hello", "benchmarks.pipeline.hello", 8100, database=False, links=(), ready_path="/healthz"
+)
+
 
 @dataclass
 class Step:
-    """The per-step part: three services, an SMTP sink, their databases and topics."""
+    """The per-step part: the three services and an SMTP sink on databases and topics of
+    their own, as a :class:`Stack` on the run's PostgreSQL and broker."""
 
     tag: str
     root: Path
-    ports: dict[str, int]
-    databases: dict[str, str]
-    namespace: str
-    sink_port: int
-    sink: Popen[bytes] | None = None
-    supervisor: Supervisor | None = None
-    log: IO[str] | None = None
+    stack: Stack
     mail: MailReader = field(init=False)
 
     def __post_init__(self) -> None:
         self.mail = MailReader(self.root / "mail")
 
     def url(self, service: str) -> str:
-        return f"http://{HOST}:{self.ports[service]}"
+        return self.stack.url(service)
+
+    @property
+    def databases(self) -> list[str]:
+        return [self.stack.database(service) for service in self.stack.databases]
 
 
 class BenchStack:
-    """PostgreSQL and the broker for the whole run; :meth:`start_step` adds the rest."""
+    """The run's PostgreSQL and broker (a :class:`Stack` without services) for the whole
+    benchmark; :meth:`start_step` adds a step's services, :meth:`start_hello` the
+    hello-world anchor's server and :meth:`start_sink` the SMTP anchor's sink."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.log_dir = root / "logs"
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         # Not under the output folder: as root the server runs as its own account and needs
         # every folder above its data to be traversable.
         self._pg_dir = Path(tempfile.mkdtemp(prefix="bench-pg-"))
         # Durable, as `make dev` runs it: a commit waits for its WAL flush.
-        self.postgres = EmbeddedPostgres(
-            self._pg_dir / "data", log_path=self.log_dir / "postgres.log"
+        self.servers = Stack(
+            root,
+            services=(),
+            postgres=EmbeddedPostgres(
+                self._pg_dir / "data", log_path=self.log_dir / "postgres.log"
+            ),
         )
-        self.broker = EmbeddedKafka(log_path=self.log_dir / "kafka.log")
         self.step: Step | None = None
         self._steps = 0
-        self._hello: Popen[bytes] | None = None
-        self._anchor_sink: Popen[bytes] | None = None
+        self._hello: Stack | None = None
+        self._anchor_sink: SmtpSink | None = None
+
+    @property
+    def postgres(self) -> EmbeddedPostgres:
+        assert self.servers.postgres is not None
+        return self.servers.postgres
 
     @property
     def bootstrap_servers(self) -> str:
-        return self.broker.bootstrap_servers
+        return self.servers.bootstrap_servers
 
     def start(self) -> None:
         """Blocking; call from the main thread (children die with the thread that forked them)."""
-        self.postgres.start()
-        self.broker.start()
+        self.servers.start_servers()
 
     def stop(self) -> None:
         """Stop everything started; never raises."""
-        steps: list[Callable[[], object]] = [self.stop_step, self.stop_hello, self.stop_sink]
-        steps += [self.broker.stop, self.postgres.stop]
-        for action in steps:
-            try:
-                action()
-            except Exception as error:  # keep stopping the rest
-                print(f"bench stack: {action!r} failed while stopping: {error!r}", file=sys.stderr)
+        for stack in (self.step.stack if self.step else None, self._hello, self.servers):
+            if stack is not None:
+                stack.stop()
+        self.step = self._hello = None
+        self.stop_sink()
         shutil.rmtree(self._pg_dir, ignore_errors=True)
 
-    # -- roots for CPU accounting -------------------------------------------------------------
-
-    def cpu_roots(self) -> dict[str, int | None]:
-        step = self.step
-        roots: dict[str, int | None] = {"postgres": self.postgres.pid, "broker": self.broker.pid}
-        for service in SERVICES:
-            supervisor = step.supervisor if step is not None else None
-            roots[service] = supervisor.pid(service) if supervisor is not None else None
-        sink = step.sink if step is not None else self._anchor_sink
-        roots["sink"] = sink.pid if sink is not None else None
-        roots["hello"] = self._hello.pid if self._hello is not None else None
-        return roots
+    # -- CPU ----------------------------------------------------------------------------------
 
     def cpu(self) -> dict[str, float]:
-        seconds = cpu_by_root(self.cpu_roots())
+        """CPU seconds used so far by each part of the stack, and by this process."""
+        roots = self.servers.pids()
+        if self.step is not None:
+            roots.update(self.step.stack.pids())
+        elif self._anchor_sink is not None:
+            roots["sink"] = self._anchor_sink.pid
+        if self._hello is not None:
+            roots.update(self._hello.pids())
+        seconds = cpu_seconds_by_root(roots)
         seconds["load generator"] = own_cpu_seconds()
         return seconds
 
@@ -241,68 +203,29 @@ class BenchStack:
         self._steps += 1
         tag = f"s{self._steps}"
         root = self.root / tag
-        (root / "mail").mkdir(parents=True, exist_ok=True)
-        step = Step(
-            tag=tag,
-            root=root,
-            ports={service: free_port() for service in SERVICES},
-            databases={service: f"{service}_{tag}" for service in SERVICES},
+        stack = Stack(
+            root,
+            services=named(*SERVICES),
+            postgres=self.servers.admin_url,
+            broker=self.bootstrap_servers,
+            # A process of its own, so its CPU is told apart from the load generator's.
+            smtp=SmtpSink(maildir=root / "mail", process=True, log_path=root / "sink.log"),
             namespace=f"bench-{tag}.",
-            sink_port=free_port(),
+            database_suffix=f"_{tag}",
+            settings=SERVICE_ENV,
         )
-        self.step = step
-        for database in step.databases.values():
-            self.postgres.ensure_database(database)
-        await ensure_topics(
-            self.bootstrap_servers,
-            {namespaced(topic, step.namespace): n for topic, n in TOPIC_PARTITIONS.items()},
-        )
-        step.sink = _spawn_sink(step.sink_port, root)
-        step.log = (root / "services.log").open("a", encoding="utf-8")
-        specs = [
-            ProcessSpec(
-                name=service,
-                argv=[sys.executable, "-m", f"{service}_service"],
-                env={
-                    **os.environ,
-                    **SERVICE_ENV,
-                    "DATABASE_URL": self.postgres.url(step.databases[service]),
-                    "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-                    "KAFKA_TOPIC_NAMESPACE": step.namespace,
-                    "HTTP_PORT": str(step.ports[service]),
-                    "SMTP_HOST": HOST,
-                    "SMTP_PORT": str(step.sink_port),
-                },
-                ready_url=f"{step.url(service)}/readyz",
-            )
-            for service in SERVICES
-        ]
-        step.supervisor = Supervisor(specs, out=step.log, ready_interval=0.2)
-        step.supervisor.start()
-        ready = await asyncio.to_thread(step.supervisor.wait_ready, ready_timeout)
-        if not ready:
-            raise RuntimeError(
-                f"services not ready after {ready_timeout:.0f} s: "
-                f"{', '.join(step.supervisor.not_ready())}\n{tail(root / 'services.log', 40)}"
-            )
-        return step
+        self.step = Step(tag=tag, root=root, stack=stack)
+        await stack.astart(ready_timeout)
+        return self.step
 
-    def stop_step(self) -> None:
+    async def stop_step(self) -> None:
         step, self.step = self.step, None
-        if step is None:
-            return
-        try:
-            if step.supervisor is not None:
-                step.supervisor.stop()
-        finally:
-            if step.sink is not None:
-                stop_process(step.sink)
-            if step.log is not None:
-                step.log.close()
+        if step is not None:
+            await step.stack.astop()
 
     async def transactions(self, databases: Iterable[str]) -> int:
         """Transactions committed so far in ``databases`` (PostgreSQL's statistics)."""
-        conn = await asyncpg.connect(self.postgres.admin_url)
+        conn = await asyncpg.connect(self.servers.admin_url)
         try:
             value = await conn.fetchval(
                 "SELECT coalesce(sum(xact_commit), 0) FROM pg_stat_database "
@@ -316,59 +239,49 @@ class BenchStack:
     async def caught_up(self, http: httpx.AsyncClient, step: Step) -> bool:
         """No outbox row pending anywhere and no consumer lag: the step starts from quiet."""
         total = 0.0
-        for service in SERVICES:
-            response = await http.get(f"{step.url(service)}/metrics")
+        for service in step.stack.urls.values():
+            response = await http.get(f"{service}/metrics")
             for line in response.text.splitlines():
                 if line.startswith(("mentorship_outbox_pending", "mentorship_consumer_lag")):
                     total += float(line.rsplit(" ", 1)[1])
         return total == 0
 
-    # -- the hello-world anchor's server ----------------------------------------------------------
+    # -- the hello-world anchor's server --------------------------------------------------------
 
-    def start_hello(self) -> str:
-        port = free_port()
-        env = {**os.environ, **SERVICE_ENV, "HTTP_PORT": str(port)}
-        self._hello = spawn(
-            [sys.executable, "-m", "benchmarks.pipeline.hello"],
-            env=env,
-            cwd=REPO,
-            log_path=self.log_dir / "hello.log",
+    async def start_hello(self) -> str:
+        path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        self._hello = Stack(
+            self.root / "hello",
+            services=(HELLO,),
+            postgres=self.servers.admin_url,
+            broker=self.bootstrap_servers,
+            namespace="bench-hello.",
+            settings={**SERVICE_ENV, "PYTHONPATH": path},
         )
-        wait_for_port(HOST, port, 60.0, self._hello)
-        return f"http://{HOST}:{port}"
+        await self._hello.astart(60.0)
+        return self._hello.url(HELLO.name)
 
-    def stop_hello(self) -> None:
-        proc, self._hello = self._hello, None
-        if proc is not None:
-            stop_process(proc)
+    async def stop_hello(self) -> None:
+        hello, self._hello = self._hello, None
+        if hello is not None:
+            await hello.astop()
 
     # -- the SMTP anchor's sink -----------------------------------------------------------------
 
     def start_sink(self) -> int:
         """A sink of its own for the SMTP anchor (outside any step); returns its port."""
         assert self.step is None, "the step has its own sink"
-        port = free_port()
-        self._anchor_sink = _spawn_sink(port, self.root / "smtp-anchor")
-        return port
+        root = self.root / "smtp-anchor"
+        self._anchor_sink = SmtpSink(
+            maildir=root / "mail", process=True, log_path=root / "sink.log"
+        )
+        self._anchor_sink.start()
+        return self._anchor_sink.port
 
     def stop_sink(self) -> None:
-        proc, self._anchor_sink = self._anchor_sink, None
-        if proc is not None:
-            stop_process(proc)
-
-
-def _spawn_sink(port: int, root: Path) -> Popen[bytes]:
-    """The dev SMTP sink as a process of its own, writing mail to ``root/mail``; once it listens."""
-    (root / "mail").mkdir(parents=True, exist_ok=True)
-    sink = spawn(
-        [
-            *(sys.executable, "-m", "devstack.smtp_sink", "--host", HOST),
-            *("--port", str(port), "--maildir", str(root / "mail")),
-        ],
-        log_path=root / "sink.log",
-    )
-    wait_for_port(HOST, port, 30.0, sink)
-    return sink
+        sink, self._anchor_sink = self._anchor_sink, None
+        if sink is not None:
+            sink.stop()
 
 
 def wall_offset() -> float:

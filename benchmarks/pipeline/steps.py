@@ -61,7 +61,7 @@ async def pipeline_step(
                 raise RuntimeError(f"{label}: the mentors' events were not consumed in 180 s")
             await asyncio.sleep(0.5)
         offset = wall_offset()
-        tx_before = await stack.transactions(step.databases.values())
+        tx_before = await stack.transactions(step.databases)
         cpu_before = stack.cpu()
         outcome = await drive(driver, rate, plan.duration, f"{label} load", step.mail)
         load_end = time.monotonic()
@@ -92,10 +92,10 @@ async def pipeline_step(
         cpu_after = stack.cpu()
         # The statistics collector reports a backend's commits within a second.
         await asyncio.sleep(1.0)
-        tx_after = await stack.transactions(step.databases.values())
+        tx_after = await stack.transactions(step.databases)
         await load_http.aclose()
     finally:
-        stack.stop_step()
+        await stack.stop_step()
 
     latencies = [
         complete[email] - (registration.scheduled_at + offset)

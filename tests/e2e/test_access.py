@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from devstack.stack import Stack
 
-from tests.e2e.conftest import Stack
 from tests.support.services import OPERATOR_KEY, eventually
 
 pytestmark = pytest.mark.e2e
@@ -129,7 +129,7 @@ async def test_every_endpoint_with_an_id_answers_only_its_owner_and_the_operator
         ]
         operator_only = [
             Call("matching", "POST", "/v1/rounds"),
-            Call("matching", "GET", "/v1/dashboard"),
+            Call("matching", "GET", "/v1/operator/stats"),
             Call("notification", "GET", "/v1/notifications"),
         ]
 

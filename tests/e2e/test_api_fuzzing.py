@@ -9,13 +9,13 @@ from collections.abc import Callable
 
 import pytest
 import schemathesis
+from devstack.stack import Stack
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.generation import GenerationMode
 
-from tests.e2e.conftest import Stack
 from tests.support.services import OPERATOR_KEY
 
 pytestmark = pytest.mark.e2e

@@ -16,12 +16,13 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from devstack.smtp_sink import SmtpSink
+from devstack.stack import Stack
 from devstack.testing import KafkaHandle
 from mentorship_shared.contracts.envelope import EventEnvelope, EventPayload
 from mentorship_shared.contracts.events import MatchAccepted, ProfileDeleted
 from mentorship_shared.contracts.topics import MATCH_EVENTS, PROFILE_EVENTS, namespaced
 
-from tests.e2e.conftest import SERVICES, Stack
+from tests.e2e.conftest import SERVICES
 from tests.support.kafka import read_topic
 from tests.support.services import OPERATOR_KEY, eventually
 

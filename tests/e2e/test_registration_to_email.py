@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 from devstack.smtp_sink import SmtpSink
+from devstack.stack import Stack
 
-from tests.e2e.conftest import Stack
 from tests.support.services import OPERATOR_KEY, eventually, mail_received
 
 pytestmark = pytest.mark.e2e

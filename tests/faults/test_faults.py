@@ -21,10 +21,11 @@ import asyncpg
 import httpx
 import pytest
 from devstack.load import LoadDriver
+from devstack.stack import Stack
 from mentorship_shared.contracts.topics import TOPIC_PARTITIONS
 
 from tests.faults.checks import Inspector, Recovery, population_known, wait_until_caught_up
-from tests.faults.conftest import SCALE, FaultStack
+from tests.faults.conftest import SCALE, kill_when_ready
 from tests.faults.topics import (
     POISON_KINDS,
     TOPICS,
@@ -59,7 +60,7 @@ async def _finish_load(driver: LoadDriver, seconds: float) -> None:
 
 
 async def run_under_load(
-    stack: FaultStack,
+    stack: Stack,
     http: httpx.AsyncClient,
     fault_table: Callable[[str, Any], None],
     *,
@@ -106,7 +107,7 @@ async def run_under_load(
 
 
 async def test_sigkill_of_every_service_at_random_moments(
-    fault_stack: FaultStack,
+    fault_stack: Stack,
     http: httpx.AsyncClient,
     fault_table: Callable[[str, Any], None],
 ) -> None:
@@ -117,9 +118,9 @@ async def test_sigkill_of_every_service_at_random_moments(
 
     async def kill_repeatedly(name: str) -> None:
         for _ in range(kills):
-            await stack.wait_ready(names=[name])
+            await stack.until_ready(names=[name])
             await asyncio.sleep(rng.uniform(0.3, 2.5))
-            killed_at.append(await stack.kill(name))
+            killed_at.append(await kill_when_ready(stack, name))
 
     async def inject() -> float:
         # The three services are killed independently, so their outages overlap at times.
@@ -139,7 +140,7 @@ async def test_sigkill_of_every_service_at_random_moments(
 
 
 async def test_broker_stopped_and_started_again(
-    fault_stack: FaultStack,
+    fault_stack: Stack,
     http: httpx.AsyncClient,
     fault_table: Callable[[str, Any], None],
 ) -> None:
@@ -147,9 +148,9 @@ async def test_broker_stopped_and_started_again(
     outage = SCALE.broker_outage
 
     async def inject() -> None:
-        await stack.stop_broker()
+        await stack.in_control(stack.stop_broker)
         await asyncio.sleep(outage)
-        await stack.start_broker()
+        await stack.in_control(stack.start_broker)
 
     await run_under_load(
         stack,
@@ -162,14 +163,14 @@ async def test_broker_stopped_and_started_again(
 
 
 async def test_postgres_restarted(
-    fault_stack: FaultStack,
+    fault_stack: Stack,
     http: httpx.AsyncClient,
     fault_table: Callable[[str, Any], None],
 ) -> None:
     stack = fault_stack
 
     async def inject() -> None:
-        await stack.restart_postgres()
+        await stack.in_control(stack.restart_postgres)
 
     await run_under_load(
         stack,
@@ -181,7 +182,7 @@ async def test_postgres_restarted(
     )
 
 
-async def _dead_letters(stack: FaultStack, service: str) -> dict[str, int]:
+async def _dead_letters(stack: Stack, service: str) -> dict[str, int]:
     conn = await asyncpg.connect(stack.database_url(service), timeout=10)
     try:
         inbox = await conn.fetch(
@@ -213,7 +214,7 @@ def _expected_dead_letters(poison: list[Poison]) -> dict[str, int]:
 
 
 async def test_poison_messages_on_every_topic(
-    fault_stack: FaultStack,
+    fault_stack: Stack,
     http: httpx.AsyncClient,
     fault_table: Callable[[str, Any], None],
 ) -> None:
@@ -241,7 +242,7 @@ async def test_poison_messages_on_every_topic(
 
 
 async def test_malformed_json_labelled_as_json_is_dead_lettered(
-    fault_stack: FaultStack,
+    fault_stack: Stack,
     http: httpx.AsyncClient,
     fault_table: Callable[[str, Any], None],
 ) -> None:
@@ -271,7 +272,7 @@ async def test_malformed_json_labelled_as_json_is_dead_lettered(
 
 
 async def test_topics_replayed_from_the_start(
-    fault_stack: FaultStack,
+    fault_stack: Stack,
     http: httpx.AsyncClient,
     fault_table: Callable[[str, Any], None],
 ) -> None:
@@ -308,7 +309,7 @@ async def test_topics_replayed_from_the_start(
 
 
 async def test_four_matcher_instances_at_once(
-    fault_stack_factory: Callable[..., Awaitable[FaultStack]],
+    fault_stack_factory: Callable[..., Awaitable[Stack]],
     http: httpx.AsyncClient,
     fault_table: Callable[[str, Any], None],
 ) -> None:

@@ -432,20 +432,6 @@ def test_matching_scales_to_three_replicas() -> None:
     assert probe("matching")
 
 
-@pytest.mark.parametrize(
-    ("setting", "peer"),
-    [("DASHBOARD_PROFILE_URL", "profile"), ("DASHBOARD_NOTIFICATION_URL", "notification")],
-)
-def test_the_dashboard_reads_the_metrics_of_the_peers_of_the_stack(setting: str, peer: str) -> None:
-    value = environment("matching").get(setting)
-    assert value, f"matching does not set {setting}: the dashboard would look on 127.0.0.1"
-    default = re.fullmatch(r"\$\{\w+:-([^}]*)\}", value)
-    url = urlsplit(default.group(1) if default else value)
-    assert url.hostname == peer, f"{setting} names {url.hostname}, not the {peer} service"
-    assert url.port == SERVICES[peer].default_port
-    assert serves(peer, "/metrics")
-
-
 # =============================================================================================
 # Kafka, PostgreSQL, secrets and volumes
 # =============================================================================================

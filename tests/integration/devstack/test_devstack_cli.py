@@ -14,8 +14,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from devstack.cli import SERVICES, main
+from devstack.cli import main
 from devstack.processes import descendants, free_port, pid_is_alive, port_is_open, stop_process
+from devstack.services import SERVICES
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +36,8 @@ def server_dir() -> Iterator[Path]:
 def test_up_starts_the_servers_and_ctrl_c_leaves_no_process(
     tmp_path: Path, server_dir: Path
 ) -> None:
-    if any(port_is_open("127.0.0.1", s.http_port) for s in SERVICES):
-        pytest.skip("a service port (8000-8004) is taken on this machine")
+    if any(port_is_open("127.0.0.1", s.port) for s in SERVICES):
+        pytest.skip("a service port (8000-8004, 8090) is taken on this machine")
     ports = {name: free_port() for name in ("POSTGRES", "KAFKA", "SMTP")}
     env = {k: v for k, v in os.environ.items() if k not in ("SMTP_HOST", "SMTP_PORT")}
     env.update({f"DEVSTACK_{name}_PORT": str(port) for name, port in ports.items()})
@@ -58,7 +59,8 @@ def test_up_starts_the_servers_and_ctrl_c_leaves_no_process(
         assert all(port_is_open("127.0.0.1", port) for port in ports.values())
         time.sleep(1)  # let the services get going, so there is more to clean up
         children = descendants(up.pid)
-        assert len(children) >= 7, children  # postgres (and its workers), tansu, 5 services
+        # postgres (and its workers), tansu, 5 services and the operator console
+        assert len(children) >= 8, children
         up.send_signal(signal.SIGINT)  # what Ctrl-C delivers
         assert up.wait(timeout=45) == 0, log.read_text()
     finally:

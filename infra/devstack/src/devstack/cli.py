@@ -4,69 +4,38 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import secrets
 import shutil
-import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from types import FrameType
+from typing import TYPE_CHECKING
 
-from devstack.broker import BrokerError, EmbeddedKafka
-from devstack.dlq import DlqError
-from devstack.postgres import EmbeddedPostgres, PostgresError
+from devstack.broker import EmbeddedKafka
+from devstack.errors import DevstackError
+from devstack.postgres import EmbeddedPostgres
 from devstack.processes import port_is_open
+from devstack.server import HOST
 from devstack.smtp_sink import SmtpSink, read_maildir
-from devstack.supervisor import ProcessSpec, Supervisor
 
-__all__ = ["SERVICES", "Service", "main"]
+if TYPE_CHECKING:
+    from devstack.stack import Stack
+from devstack.console.arguments import add_console_arguments
+from devstack.services import SERVICES
+
+__all__ = ["main", "service_ports"]
 
 DEFAULT_POSTGRES_PORT = 54329
 DEFAULT_KAFKA_PORT = 19092
 DEFAULT_SMTP_PORT = 2525
-HOST = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    module: str
-    http_port: int
-    #: The web front end keeps nothing: it has no database.
-    has_database: bool = True
-
-    @property
-    def database(self) -> str:
-        return self.name
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.http_port}"
-
-
-SERVICES = (
-    Service("profile", "profile_service", 8001),
-    Service("matching", "matching_service", 8002),
-    Service("notification", "notification_service", 8003),
-    Service("mentorship", "mentorship_service", 8004),
-    Service("web", "web_service", 8000, has_database=False),
-)
-
-
-class DevstackError(RuntimeError):
-    """A problem to report in one line, without a traceback."""
-
-
-def _services() -> tuple[Service, ...]:
-    """SERVICES with the HTTP ports DEVSTACK_<NAME>_PORT asks for (tests run a second stack)."""
-    return tuple(
-        Service(s.name, s.module, _env_port(f"DEVSTACK_{s.name.upper()}_PORT", s.http_port))
-        for s in SERVICES
-    )
+#: What `devstack up` changes from the services' defaults, unless the environment sets it:
+#: `devstack seed` registers 130 people from one address, more than the production limit
+#: per address allows in an hour.
+DEV_SETTINGS = {"REGISTRATION_RATE_PER_ADDRESS": "0"}
+PROFILE_URL = next(f"http://{HOST}:{s.port}" for s in SERVICES if s.name == "profile")
 
 
 def _env_port(name: str, default: int) -> int:
@@ -82,123 +51,63 @@ def _env_port(name: str, default: int) -> int:
     return port
 
 
+def _port_setting(name: str) -> str:
+    return f"DEVSTACK_{name.upper()}_PORT"
+
+
+def service_ports() -> dict[str, int]:
+    """Each service's port: the table's, or what DEVSTACK_<NAME>_PORT asks for (tests run a
+    second stack)."""
+    return {s.name: _env_port(_port_setting(s.name), s.port) for s in SERVICES}
+
+
 def _say(text: str) -> None:
     print(f"devstack: {text}", flush=True)
-
-
-class _SignalPolicy:
-    """How ``devstack up`` reacts to SIGINT/SIGTERM, by phase.
-
-    While starting, SIGTERM unwinds like Ctrl-C, so the ``finally`` blocks stop what has
-    started. While stopping, both signals are only acknowledged: a second Ctrl-C must not
-    cut a server's shutdown short (every stop is bounded by its own kill timeout anyway).
-    """
-
-    def __enter__(self) -> _SignalPolicy:
-        self._previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        signal.signal(signal.SIGTERM, self._interrupt)
-        return self
-
-    @staticmethod
-    def _interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    @staticmethod
-    def _patience(signum: int, frame: FrameType | None) -> None:
-        _say("still stopping, please wait")
-
-    def stopping(self) -> None:
-        for sig in self._previous:
-            signal.signal(sig, self._patience)
-
-    def __exit__(self, *exc_info: object) -> None:
-        for sig, handler in self._previous.items():
-            if handler is not None:
-                signal.signal(sig, handler)
-
-
-def _create_topics(bootstrap_servers: str) -> None:
-    # Imported here, not at the top: the topic list and the creation code belong to the
-    # shared package, and `devstack mail` or `--help` should not have to load it.
-    from mentorship_shared.contracts.topics import TOPIC_PARTITIONS
-    from mentorship_shared.plumbing.broker import ensure_topics
-
-    asyncio.run(ensure_topics(bootstrap_servers, TOPIC_PARTITIONS))
-    names = ", ".join(f"{name} ({count})" for name, count in sorted(TOPIC_PARTITIONS.items()))
-    _say(f"topics ready: {names}")
 
 
 def _check_ports_free(ports: Mapping[str, int]) -> None:
     busy = [f"{what} port {port}" for what, port in ports.items() if port_is_open(HOST, port)]
     if busy:
+        services = ", ".join(_port_setting(s.name) for s in SERVICES)
         raise DevstackError(
             f"already in use on {HOST}: {', '.join(busy)}. Is another `devstack up` running? "
             "Ports can be changed with DEVSTACK_POSTGRES_PORT, DEVSTACK_KAFKA_PORT, "
-            "DEVSTACK_SMTP_PORT and DEVSTACK_PROFILE_PORT, DEVSTACK_MATCHING_PORT, "
-            "DEVSTACK_NOTIFICATION_PORT, DEVSTACK_MENTORSHIP_PORT, DEVSTACK_WEB_PORT."
+            f"DEVSTACK_SMTP_PORT and {services}."
         )
 
 
-def _web_secrets(by_name: Mapping[str, Service]) -> dict[str, dict[str, str]]:
-    """What each service needs for sign-in through the web pages, made up for this run unless
-    the environment gives it: the profile service's session signing key (to the profile
-    service only) and its public key, the front-end key the profile service trusts the web
-    service's forwarded browser addresses with, the web's CSRF secret and addresses."""
-    from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_key
-
-    signing_key = os.environ.get("SESSION_SIGNING_KEY") or generate_signing_key()
-    public_key = SessionSigner(signing_key).public_key_text
-    frontend_key = os.environ.get("FRONTEND_KEY") or secrets.token_urlsafe(24)
-    web_url = by_name["web"].base_url
-    return {
-        "profile": {"SESSION_SIGNING_KEY": signing_key, "FRONTEND_KEY": frontend_key},
-        "matching": {"SESSION_PUBLIC_KEY": public_key},
-        # Read once its API accepts session credentials too (the mentorship pages).
-        "mentorship": {"SESSION_PUBLIC_KEY": public_key},
-        "notification": {"WEB_BASE_URL": os.environ.get("WEB_BASE_URL") or web_url},
-        "web": {
-            "SESSION_PUBLIC_KEY": public_key,
-            "FRONTEND_KEY": frontend_key,
-            "CSRF_SECRET": os.environ.get("CSRF_SECRET") or secrets.token_urlsafe(32),
-            "PUBLIC_URL": os.environ.get("PUBLIC_URL") or web_url,
-            "PROFILE_URL": by_name["profile"].base_url,
-            "MATCHING_URL": by_name["matching"].base_url,
-        },
-    }
-
-
 def _summary(
-    *,
+    stack: Stack,
     postgres: EmbeddedPostgres,
-    kafka: EmbeddedKafka,
+    *,
     smtp: str,
-    services: Sequence[Service],
     api_key_note: str,
-    logs: Path,
     not_ready: Sequence[str],
 ) -> str:
     rows = [
         ("PostgreSQL", postgres.admin_url, f"data in {postgres.data_dir}"),
-        ("", "databases: " + ", ".join(s.database for s in SERVICES if s.has_database), ""),
-        ("Kafka", kafka.bootstrap_servers, "in-memory: topics are recreated on each start"),
+        ("", "databases: " + ", ".join(stack.databases), ""),
+        ("Kafka", stack.bootstrap_servers, "in-memory: topics are recreated on each start"),
         ("SMTP", smtp, ""),
     ]
-    for service in services:
-        state = "NOT READY" if service.name in not_ready else "ready"
-        if service.name == "web":
-            rows.append((service.name, f"{service.base_url}/", f"{state}: pages for people"))
-            continue
-        rows.append((service.name, f"{service.base_url}/docs", state))
-        if service.name == "matching":
-            rows.append(("", f"{service.base_url}/dashboard", "operator dashboard"))
+    for process in stack.processes:
+        state = "NOT READY" if process.name in not_ready else "ready"
+        for index, (path, what) in enumerate(process.service.links):
+            first = index == 0
+            rows.append(
+                (
+                    process.name if first else "",
+                    f"{process.url}{path}",
+                    f"{state}: {what}" if first else what,
+                )
+            )
     width = max(len(row[0]) for row in rows)
     url_width = max(len(row[1]) for row in rows)
     lines = ["", "The mentorship stack is running:", ""]
     lines += [f"  {a:<{width}}  {b:<{url_width}}  {c}".rstrip() for a, b, c in rows]
-    web = next((s for s in services if s.name == "web"), None)
-    if web is not None:
-        lines += ["", f"  In a browser: {web.base_url}/ (register, sign in, matches)"]
-    lines += ["", f"  {api_key_note}", f"  logs of the servers: {logs}", ""]
+    if "web" in stack.urls:
+        lines += ["", f"  In a browser: {stack.url('web')}/ (register, sign in, matches)"]
+    lines += ["", f"  {api_key_note}", f"  logs of the servers: {stack.log_dir}", ""]
     if not_ready:
         lines += [f"  not ready yet: {', '.join(not_ready)} (see their output above)", ""]
     lines += ["  Ctrl-C stops everything.", ""]
@@ -218,9 +127,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     ports = {"PostgreSQL": pg_port, "Kafka": kafka_port}
     if not external_smtp:
         ports["SMTP"] = smtp_port
-    services = _services()
-    by_name = {s.name: s for s in services}
-    ports.update({s.name: s.http_port for s in services})
+    http_ports = service_ports()
+    ports.update(http_ports)
     _check_ports_free(ports)
 
     api_key = os.environ.get("OPERATOR_API_KEY", "")
@@ -230,95 +138,78 @@ def cmd_up(args: argparse.Namespace) -> int:
         api_key = secrets.token_urlsafe(24)
         api_key_note = f"operator API key (generated, set OPERATOR_API_KEY to fix it): {api_key}"
 
+    smtp: SmtpSink | tuple[str, int]
+    if external_smtp:
+        smtp_host, smtp_port_text = os.environ["SMTP_HOST"], os.environ["SMTP_PORT"]
+        smtp = (smtp_host, _env_port("SMTP_PORT", 25))
+        smtp_note = f"{smtp_host}:{smtp_port_text} (from SMTP_HOST/SMTP_PORT)"
+    else:
+        smtp = SmtpSink(HOST, smtp_port, maildir=var_dir / "mail")
+        smtp_note = f"{HOST}:{smtp_port} -> {smtp.maildir}/ (list: devstack mail)"
+
+    # Imported here: the stack loads the shared contracts and the broker client, which
+    # `devstack mail` and `--help` do without.
+    from devstack.stack import Stack, interrupt_on_signals
+
     var_dir.mkdir(parents=True, exist_ok=True)
-    with _SignalPolicy() as signals, contextlib.ExitStack() as stack:
-        # What `stack` holds is stopped in reverse order, after the `finally` below.
+    postgres = EmbeddedPostgres(var_dir / "postgres", pg_port, log_path=logs / "postgres.log")
+    stack = Stack(
+        var_dir,
+        services=SERVICES,
+        ports=http_ports,
+        postgres=postgres,
+        broker=EmbeddedKafka(kafka_port, log_path=logs / "kafka.log"),
+        smtp=smtp,
+        namespace=os.environ.get("KAFKA_TOPIC_NAMESPACE", ""),
+        settings={
+            **{k: v for k, v in DEV_SETTINGS.items() if k not in os.environ},
+            # The web pages' public address, when they are reached through another one.
+            **{k: os.environ[k] for k in ("PUBLIC_URL", "WEB_BASE_URL") if os.environ.get(k)},
+        },
+        operator_api_key=api_key,
+        output=sys.stdout,
+    )
+    with interrupt_on_signals() as stopping:
         try:
-            postgres = EmbeddedPostgres(
-                var_dir / "postgres", pg_port, log_path=logs / "postgres.log"
-            )
-            _say(f"starting PostgreSQL on {HOST}:{pg_port} (data in {postgres.data_dir})")
-            stack.callback(postgres.stop)
-            postgres.start()
-            for service in SERVICES:
-                if service.has_database:
-                    postgres.ensure_database(service.database)
-
-            kafka = EmbeddedKafka(kafka_port, log_path=logs / "kafka.log")
-            _say(f"starting the Kafka-protocol broker on {kafka.bootstrap_servers}")
-            stack.callback(kafka.stop)
-            kafka.start()
-            _create_topics(kafka.bootstrap_servers)
-
-            if external_smtp:
-                smtp_host, smtp_port_text = os.environ["SMTP_HOST"], os.environ["SMTP_PORT"]
-                smtp_note = f"{smtp_host}:{smtp_port_text} (from SMTP_HOST/SMTP_PORT)"
-            else:
-                sink = SmtpSink(HOST, smtp_port, maildir=var_dir / "mail")
-                _say(f"starting the SMTP sink on {HOST}:{smtp_port}")
-                stack.callback(sink.stop)
-                sink.start()
-                smtp_host, smtp_port_text = HOST, str(smtp_port)
-                smtp_note = f"{HOST}:{smtp_port} -> {sink.maildir}/ (list: devstack mail)"
-
-            specs = []
-            secrets_of = _web_secrets(by_name)
-            for service in services:
-                env = dict(os.environ)
-                env.update(secrets_of.get(service.name, {}))
-                env.update(
-                    DATABASE_URL=postgres.url(service.database),
-                    KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers,
-                    HTTP_PORT=str(service.http_port),
-                    SMTP_HOST=smtp_host,
-                    SMTP_PORT=smtp_port_text,
-                    OPERATOR_API_KEY=api_key,
-                    # The matcher's operator dashboard reads the others' /metrics.
-                    DASHBOARD_PROFILE_URL=by_name["profile"].base_url,
-                    DASHBOARD_NOTIFICATION_URL=by_name["notification"].base_url,
-                    # Output goes through a pipe; unbuffered keeps it in step with events.
-                    PYTHONUNBUFFERED="1",
-                )
-                # `devstack seed` registers 130 people from this one address: more than the
-                # production limit per address allows in an hour.
-                env.setdefault("REGISTRATION_RATE_PER_ADDRESS", "0")
-                # Through the pipe the services would log JSON; a person reads this terminal.
-                env.setdefault("LOG_FORMAT", "text")
-                # The embedded broker admits a new group member after half the session
-                # timeout; a short one keeps start-up quick.
-                env.setdefault("KAFKA_SESSION_TIMEOUT_MS", "4000")
-                env.setdefault("KAFKA_HEARTBEAT_INTERVAL_MS", "1000")
-                specs.append(
-                    ProcessSpec(
-                        name=service.name,
-                        argv=[sys.executable, "-m", service.module],
-                        env=env,
-                        ready_url=f"{service.base_url}/readyz",
-                    )
-                )
-            supervisor = Supervisor(specs)
-
-            def on_ready(not_ready: list[str]) -> None:
-                supervisor.log(
-                    _summary(
-                        postgres=postgres,
-                        kafka=kafka,
-                        smtp=smtp_note,
-                        services=services,
-                        api_key_note=api_key_note,
-                        logs=logs,
-                        not_ready=not_ready,
-                    )
-                )
-
+            _say(f"PostgreSQL keeps its data in {postgres.data_dir}")
+            stack.start_servers(_say)
             _say("starting the services")
-            supervisor.run(on_ready, ready_timeout=60.0)
+            stack.start_services()
+            not_ready = stack.wait_ready(60.0)
+            assert stack.supervisor is not None
+            stack.supervisor.log(
+                _summary(
+                    stack,
+                    postgres,
+                    smtp=smtp_note,
+                    api_key_note=api_key_note,
+                    not_ready=not_ready,
+                )
+            )
+            while True:  # until Ctrl-C or SIGTERM; a timed wait keeps signals handled
+                time.sleep(0.5)
         except KeyboardInterrupt:
             _say("interrupted")
         finally:
-            signals.stopping()
+            stopping()
             _say("stopping")
+            stack.stop()
     _say("stopped")
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from devstack.console.app import run  # only this command needs the web server
+
+    return run(args)
+
+
+def cmd_session_keys(args: argparse.Namespace) -> int:
+    from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_key
+
+    signing_key = generate_signing_key()
+    print(f"SESSION_SIGNING_KEY={signing_key}")
+    print(f"SESSION_PUBLIC_KEY={SessionSigner(signing_key).public_key_text}")
     return 0
 
 
@@ -336,15 +227,6 @@ def cmd_seed(args: argparse.Namespace) -> int:
     )
     print(report.summary())
     return 0 if not report.failures else 1
-
-
-def cmd_session_keys(args: argparse.Namespace) -> int:
-    from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_key
-
-    signing_key = generate_signing_key()
-    print(f"SESSION_SIGNING_KEY={signing_key}")
-    print(f"SESSION_PUBLIC_KEY={SessionSigner(signing_key).public_key_text}")
-    return 0
 
 
 def cmd_mail(args: argparse.Namespace) -> int:
@@ -512,11 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="devstack",
         description=(
             "Run the mentorship system on this machine: an embedded PostgreSQL, a "
-            "Kafka-protocol broker (Tansu), an SMTP sink and the four services. "
-            "No Docker, no JVM."
+            "Kafka-protocol broker (Tansu), an SMTP sink, the services and the operator "
+            "console. No Docker, no JVM."
         ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    services = ", ".join(f"{s.name} on port {s.port}" for s in SERVICES)
+    ports = ", ".join(f"{_port_setting(s.name)} ({s.port})" for s in SERVICES)
 
     up = commands.add_parser(
         "up",
@@ -524,15 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Start PostgreSQL (data kept in VAR_DIR/postgres), the broker, the topics, an "
             "SMTP sink writing to VAR_DIR/mail (unless SMTP_HOST and SMTP_PORT point "
-            "elsewhere), the profile, matching, notification and mentorship services on "
-            "ports 8001-8004 and the web pages on 8000, restarting any service that crashes. "
-            "Ctrl-C stops everything. "
-            "Ports: DEVSTACK_POSTGRES_PORT (54329), DEVSTACK_KAFKA_PORT (19092), "
-            "DEVSTACK_SMTP_PORT (2525), DEVSTACK_PROFILE_PORT (8001), DEVSTACK_MATCHING_PORT "
-            "(8002), DEVSTACK_NOTIFICATION_PORT (8003), DEVSTACK_MENTORSHIP_PORT (8004), "
-            "DEVSTACK_WEB_PORT (8000). "
-            "OPERATOR_API_KEY is passed on, or "
-            "generated. The operator dashboard is at the matching service's /dashboard."
+            f"elsewhere) and {services}, restarting any that crashes. Ctrl-C stops "
+            "everything. Ports: DEVSTACK_POSTGRES_PORT (54329), DEVSTACK_KAFKA_PORT (19092), "
+            f"DEVSTACK_SMTP_PORT (2525), {ports}. OPERATOR_API_KEY is passed on, or "
+            "generated. The operator console's address is printed with the others."
         ),
     )
     up.add_argument(
@@ -564,8 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument(
         "--profile-url",
-        default=os.environ.get("PROFILE_URL", SERVICES[0].base_url),
-        help=f"profile service base URL (default: PROFILE_URL or {SERVICES[0].base_url})",
+        default=os.environ.get("PROFILE_URL", PROFILE_URL),
+        help=f"profile service base URL (default: PROFILE_URL or {PROFILE_URL})",
     )
     seed.set_defaults(func=cmd_seed)
 
@@ -579,6 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mail.set_defaults(func=cmd_mail)
 
+    _add_dlq_commands(commands)
+
     keys = commands.add_parser(
         "session-keys",
         help="print a new key pair for sign-in to the web pages (for .env)",
@@ -591,7 +472,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     keys.set_defaults(func=cmd_session_keys)
 
-    _add_dlq_commands(commands)
+    console = commands.add_parser(
+        "console",
+        help="serve the operator console against running services (`devstack up` starts it)",
+        description=(
+            "Serve the operator console on its own, against services running elsewhere (such "
+            "as the Compose stack's published ports): the matcher's numbers and every "
+            "service's mail and pipeline figures, read over HTTP. The page asks for the "
+            "operator key; the matching service checks it."
+        ),
+    )
+    add_console_arguments(console)
+    console.set_defaults(func=cmd_console)
     return parser
 
 
@@ -599,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (DevstackError, PostgresError, BrokerError, DlqError) as exc:
+    except DevstackError as exc:
         print(f"devstack: error: {exc}", file=sys.stderr)
         return 1
     return code

@@ -9,8 +9,10 @@ and with ``dlq-replayed-from: <dlq topic>:<partition>:<offset>``. Replaying is s
 consumers are idempotent: a consumer that handled the event already finds it in its inbox, and
 the one that dead-lettered it processes it once (or dead-letters it once more).
 
-The parsing and formatting below are pure functions; only `read_dead_letters` and `replay`
-talk to the broker (aiokafka is imported there, so ``devstack --help`` stays quick).
+The header names and the topic suffix are the consumer's own (the shared plumbing and
+contracts), not copies. The parsing and formatting below are pure functions; only
+`read_dead_letters` and `replay` talk to the broker. The `devstack` command imports this module
+only for its `dlq` commands, so ``devstack --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from mentorship_shared.contracts.topics import DEAD_LETTER_SUFFIX, dead_letter_topic
+from mentorship_shared.plumbing.dead_letters import DEAD_LETTER_HEADERS, REPLAYED_FROM_HEADER
+
+from devstack.errors import DevstackError
+
 __all__ = [
     "DEAD_LETTER_HEADERS",
-    "DLQ_SUFFIX",
     "REPLAYED_FROM_HEADER",
     "DeadLetter",
     "DlqError",
@@ -42,24 +48,12 @@ __all__ = [
     "shorten",
 ]
 
-DLQ_SUFFIX = ".dlq"
-#: Must match `mentorship_shared.plumbing.consumer` (a unit test checks that they agree).
-REPLAYED_FROM_HEADER = "dlq-replayed-from"
-DEAD_LETTER_HEADERS = (
-    "dlq-reason",
-    "dlq-error",
-    "dlq-consumer",
-    "dlq-original-topic",
-    "dlq-original-partition",
-    "dlq-original-offset",
-)
-
 
 #: Seconds `read_dead_letters` waits for the next record of a topic not read to its end yet.
 _READ_PATIENCE = 30.0
 
 
-class DlqError(RuntimeError):
+class DlqError(DevstackError):
     """A problem to report in one line (unknown topic, missing offsets, broker unreachable)."""
 
 
@@ -96,7 +90,7 @@ class DeadLetter:
     @property
     def original_topic(self) -> str:
         """Where the message came from (the header, else this topic without `.dlq`)."""
-        return self.header("dlq-original-topic") or self.topic.removesuffix(DLQ_SUFFIX)
+        return self.header("dlq-original-topic") or self.topic.removesuffix(DEAD_LETTER_SUFFIX)
 
     @property
     def original_position(self) -> str:
@@ -153,7 +147,7 @@ def dlq_topic_name(topic: str, namespace: str = "") -> str:
         raise DlqError("the topic name is empty")
     if namespace and not name.startswith(namespace):
         name = f"{namespace}{name}"
-    return name if name.endswith(DLQ_SUFFIX) else f"{name}{DLQ_SUFFIX}"
+    return name if name.endswith(DEAD_LETTER_SUFFIX) else dead_letter_topic(name)
 
 
 def shorten(text: str, limit: int = 80) -> str:
@@ -299,7 +293,7 @@ async def _partitions_of(consumer: Any, topic: str) -> set[int]:
 
 async def dead_letter_topics(consumer: Any, namespace: str = "") -> list[str]:
     topics: set[str] = await consumer.topics()
-    return sorted(t for t in topics if t.endswith(DLQ_SUFFIX) and t.startswith(namespace))
+    return sorted(t for t in topics if t.endswith(DEAD_LETTER_SUFFIX) and t.startswith(namespace))
 
 
 async def read_dead_letters(

@@ -22,24 +22,21 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
 
 from devstack.processes import (
     describe_exit,
-    free_port,
     group_listens_on,
     pid_is_alive,
-    port_is_open,
     process_name,
     spawn,
     stop_process,
     tail,
 )
+from devstack.server import HOST, EmbeddedServer, ServerError
 
 __all__ = ["EmbeddedPostgres", "PostgresError", "pg_bin_dir"]
 
-HOST = "127.0.0.1"
 SUPERUSER = "postgres"
 # PostgreSQL will not run as root; these are the accounts we run it as when we are root.
 SYSTEM_USER = "mentorship-pg"
@@ -49,7 +46,7 @@ _prepare_lock = threading.Lock()
 _binaries_checked = False
 
 
-class PostgresError(RuntimeError):
+class PostgresError(ServerError):
     """The embedded server could not be initialised, started or queried."""
 
 
@@ -202,7 +199,7 @@ def _probe(host: str, port: int, timeout: float = 1.0) -> str | None:
         return str(exc) or type(exc).__name__
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(EmbeddedServer):
     """One PostgreSQL server on ``127.0.0.1:<port>`` with trust authentication for ``postgres``.
 
     ``durable=False`` turns off fsync and friends: much faster, and fine for tests, but a
@@ -214,6 +211,9 @@ class EmbeddedPostgres:
     session starts, so in tests prefer a ``tempfile.mkdtemp()`` folder over ``tmp_path``.
     """
 
+    label = "PostgreSQL"
+    error = PostgresError
+
     def __init__(
         self,
         data_dir: Path,
@@ -224,27 +224,17 @@ class EmbeddedPostgres:
         max_connections: int = 300,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
-        self._port = port
-        self.durable = durable
-        self.log_path = (
-            Path(log_path) if log_path else self.data_dir.parent / f"{self.data_dir.name}.log"
+        super().__init__(
+            port,
+            log_path=Path(log_path)
+            if log_path
+            else self.data_dir.parent / f"{self.data_dir.name}.log",
         )
+        self.durable = durable
         self.max_connections = max_connections
-        self._proc: subprocess.Popen[bytes] | None = None
         self._socket_dir: Path | None = None
 
     # -- addresses ---------------------------------------------------------------------
-
-    @property
-    def host(self) -> str:
-        return HOST
-
-    @property
-    def port(self) -> int:
-        """The TCP port; chosen at construction time when none was given."""
-        if self._port is None:
-            self._port = free_port(HOST)
-        return self._port
 
     @property
     def admin_url(self) -> str:
@@ -254,24 +244,10 @@ class EmbeddedPostgres:
     def url(self, database: str) -> str:
         return f"postgresql://{SUPERUSER}@{HOST}:{self.port}/{quote(database, safe='')}"
 
-    @property
-    def pid(self) -> int | None:
-        """The postmaster's pid while running."""
-        proc = self._proc
-        return proc.pid if proc is not None and proc.poll() is None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Create the cluster if needed, start the server, and return once it takes sessions."""
-        if self.running:
-            return
-        if port_is_open(HOST, self.port):
-            raise PostgresError(f"cannot start PostgreSQL: {HOST}:{self.port} is already in use")
+    def _launch(self) -> subprocess.Popen[bytes]:
+        """Create the cluster if needed and start the postmaster."""
         user = _system_user()
         if user is not None:
             _make_binaries_usable()
@@ -298,7 +274,7 @@ class EmbeddedPostgres:
         if not self.durable:
             for setting in ("fsync=off", "synchronous_commit=off", "full_page_writes=off"):
                 argv += ["-c", setting]
-        self._proc = spawn(
+        return spawn(
             argv,
             env=_clean_env(),
             log_path=self.log_path,
@@ -307,35 +283,24 @@ class EmbeddedPostgres:
             # removes its pid file and shared memory, so the next start is clean.
             death_signal=signal.SIGQUIT,
         )
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _probe(self) -> str | None:
+        """Accepting sessions, on a port our own server holds (not one that took it first)."""
         assert self._proc is not None
-        deadline = time.monotonic() + timeout
-        reason: str | None = "not started"
-        while True:
-            if self._proc.poll() is not None:
-                raise PostgresError(
-                    f"PostgreSQL exited ({describe_exit(self._proc.returncode)}) during "
-                    f"startup on port {self.port}; end of {self.log_path}:\n"
-                    f"{tail(self.log_path)}"
-                )
-            reason = _probe(HOST, self.port)
-            if reason is None:
-                # Make sure it was our server that answered, not one that took the port first.
-                if group_listens_on(self._proc.pid, self.port):
-                    return
-                reason = "the port is served by another process"
-            if time.monotonic() >= deadline:
-                raise PostgresError(
-                    f"PostgreSQL did not accept sessions on {HOST}:{self.port} within "
-                    f"{timeout:.0f} s ({reason}); end of {self.log_path}:\n{tail(self.log_path)}"
-                )
-            time.sleep(0.05)
+        reason = _probe(HOST, self.port)
+        if reason is None and not group_listens_on(self._proc.pid, self.port):
+            return "the port is served by another process"
+        return reason
+
+    def _halt(self, proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
+        """Fast shutdown (SIGINT: roll back open transactions, checkpoint, exit), then kill."""
+        if proc is not None:
+            stop_process(proc, timeout, sig=signal.SIGINT, whole_group=False)
+
+    def _stopped(self) -> None:
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
 
     def _initdb(self, user: str | None) -> None:
         # initdb into a side folder and rename it into place at the end, so an initdb that is
@@ -408,47 +373,6 @@ class EmbeddedPostgres:
                     "stop it first"
                 )
             time.sleep(0.1)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Fast shutdown (SIGINT: roll back open transactions, checkpoint, exit), then kill."""
-        proc, self._proc = self._proc, None
-        try:
-            if proc is not None:
-                stop_process(proc, timeout, sig=signal.SIGINT, whole_group=False)
-        finally:
-            if self._socket_dir is not None:
-                shutil.rmtree(self._socket_dir, ignore_errors=True)
-                self._socket_dir = None
-
-    def restart(self, timeout: float = 60.0) -> None:
-        """Stop and start again on the same port with the same data."""
-        self.stop()
-        self.start(timeout)
-
-    def kill(self) -> None:
-        """SIGKILL the postmaster, as a crash would; :meth:`start` recovers afterwards."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.kill()
-            proc.wait()
-            # The backends notice their postmaster is gone and quit on their own; wait for
-            # them so the next start does not find the shared memory still attached.
-            stop_process(proc, timeout=0)
-        if self._socket_dir is not None:
-            shutil.rmtree(self._socket_dir, ignore_errors=True)
-            self._socket_dir = None
-
-    def __enter__(self) -> EmbeddedPostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- queries -----------------------------------------------------------------------
 

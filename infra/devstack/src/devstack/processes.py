@@ -34,6 +34,7 @@ from typing import IO
 
 __all__ = [
     "ProcessExitedError",
+    "cpu_seconds_by_root",
     "describe_exit",
     "free_port",
     "group_listens_on",
@@ -280,6 +281,38 @@ def descendants(root: int) -> set[int]:
         frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
         found |= frontier
     return {pid for pid in found if pid_is_alive(pid)}
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds_by_root(roots: Mapping[str, int | None]) -> dict[str, float]:
+    """CPU seconds (user and system) used so far by each named process and everything below
+    it, from one reading of /proc.
+
+    Each live process counts its own time plus that of the children it reaped, so a
+    PostgreSQL backend that exited since is still counted (in the postmaster's share)."""
+    table = _stat_fields()
+    children: dict[int, list[int]] = {}
+    for pid, fields in table.items():
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(pid)
+
+    def own(pid: int) -> float:
+        # utime, stime, cutime, cstime: fields 14-17 of proc(5), counted from 1.
+        fields = table[pid]
+        return sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICKS
+
+    result: dict[str, float] = {}
+    for name, root in roots.items():
+        total = 0.0
+        todo = [root] if root is not None and root in table else []
+        while todo:
+            pid = todo.pop()
+            total += own(pid)
+            todo.extend(children.get(pid, []))
+        result[name] = total
+    return result
 
 
 def _live_members(pgid: int) -> list[int]:

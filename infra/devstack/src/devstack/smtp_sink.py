@@ -19,6 +19,7 @@ import email.policy
 import itertools
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -26,12 +27,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from devstack.processes import free_port
+from devstack.processes import group_listens_on, spawn
+from devstack.server import HOST, EmbeddedServer
 
 __all__ = ["SmtpSink", "main", "parse_mail", "read_maildir"]
 
@@ -106,27 +108,50 @@ class _MaildirHandler:
         return "250 Message accepted for delivery"
 
 
-class SmtpSink:
-    """An SMTP server in a background thread that writes each mail to ``maildir``."""
+class SmtpSink(EmbeddedServer):
+    """An SMTP server that writes each mail to ``maildir``: in a thread of this process, or
+    with ``process=True`` as a child process of its own (``python -m devstack.smtp_sink``,
+    whose CPU time can then be told apart from ours). Either way :meth:`messages` and
+    :meth:`wait_for` read the maildir, which also works on a sink another process runs."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, *, maildir: Path) -> None:
-        self.host = host
-        self.port = port if port is not None else free_port(host)
+    label = "the SMTP sink"
+
+    def __init__(
+        self,
+        host: str = HOST,
+        port: int | None = None,
+        *,
+        maildir: Path,
+        process: bool = False,
+        log_path: Path | None = None,
+    ) -> None:
+        super().__init__(port, host=host, log_path=log_path)
         self.maildir = Path(maildir)
+        self.process = process
         self._handler = _MaildirHandler(self.maildir)
         self._controller: Controller | None = None
 
     @property
     def received(self) -> list[EmailMessage]:
-        """What this instance received since it was created (or last cleared)."""
+        """What this instance received in its own thread since it was created (or cleared)."""
         with self._handler._lock:
             raw = list(self._handler.received)
         return [parse_mail(data) for data in raw]
 
-    def start(self) -> None:
-        if self._controller is not None:
-            return
+    @property
+    def running(self) -> bool:
+        return self._controller is not None or super().running
+
+    def _launch(self) -> subprocess.Popen[bytes] | None:
         self.maildir.mkdir(parents=True, exist_ok=True)
+        if self.process:
+            return spawn(
+                [
+                    *(sys.executable, "-m", "devstack.smtp_sink", "--host", self.host),
+                    *("--port", str(self.port), "--maildir", str(self.maildir)),
+                ],
+                log_path=self.log_path or self.maildir.parent / "smtp-sink.log",
+            )
         controller = Controller(
             self._handler,
             hostname=self.host,
@@ -138,13 +163,20 @@ class SmtpSink:
             enable_SMTPUTF8=True,
             ready_timeout=10.0,
         )
-        controller.start()
+        controller.start()  # returns once it accepts connections
         self._controller = controller
+        return None
 
-    def stop(self) -> None:
+    def _probe(self) -> str | None:
+        if self._proc is None or group_listens_on(self._proc.pid, self.port):
+            return None
+        return "not listening yet"
+
+    def _halt(self, proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
+        super()._halt(proc, timeout)
 
     def messages(self) -> list[EmailMessage]:
         """All mail in the maildir (from any process), oldest first."""
@@ -208,18 +240,6 @@ class SmtpSink:
                 path.unlink(missing_ok=True)
         with self._handler._lock:
             self._handler.received.clear()
-
-    def __enter__(self) -> SmtpSink:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,7 +5,7 @@ industries; with thousands of mentors that is most of the cost of an online matc
 mentors rarely change between two matches. The directory keeps the encoded pool and everyone's
 free slots, and for each match reads only what changed since its last read: the mentors table
 keeps a change feed (every row stamped with the transaction that last changed it, erasures
-recorded; migration 0005), so a match costs one indexed read of the few rows that changed, not
+recorded; migration 0007), so a match costs one indexed read of the few rows that changed, not
 a read of the whole table. A changed profile re-encodes only that mentor (`MentorPool.changed`);
 a slot taken or given back changes one number.
 

@@ -1,16 +1,18 @@
 """The matcher's tables: its copy of profiles, matches and the capacity they hold, shortlist
-exposure and rounds. Every SQL statement of the service is here."""
+exposure and rounds, learning plans, and the outcomes of finished mentorships. Every SQL
+statement of the service is here."""
 
 # ruff: noqa: S608 -- queries are assembled only from the column lists and the lifecycle's
 # status names below (constants); every value travels as a bind parameter.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import numpy as np
 from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
@@ -26,6 +28,7 @@ from .match import (
 )
 from .matcher.pool import Mentee, Mentor, free_slots, skill_vector, utc_offset_hours
 from .matcher.scoring import IntArray
+from .outcome import MatchOutcome
 
 
 def _quoted(values: Iterable[str]) -> str:
@@ -58,6 +61,15 @@ class MentorLoad:
             np.array([self.capacity]), np.array([self.load]), np.array([self.accepting_mentees])
         )
         return int(free[0])
+
+
+@dataclass(frozen=True)
+class IssuedPlan:
+    """The latest learning plan mailed to a mentee."""
+
+    version: int
+    resources_version: int
+    issued_at: datetime
 
 
 @dataclass(frozen=True)
@@ -183,6 +195,7 @@ class MatchingRepository:
         await self._conn.execute(
             "DELETE FROM shortlist_exposure WHERE $1 IN (mentee_id, mentor_id)", profile_id
         )
+        await self._conn.execute("DELETE FROM learning_plans WHERE mentee_id = $1", profile_id)
         match_ids = await self._conn.fetch(
             "UPDATE matches SET decline_reason = NULL WHERE $1 IN (mentee_id, mentor_id) "
             "RETURNING id",
@@ -295,6 +308,15 @@ class MatchingRepository:
             list(languages) if languages is not None else None,
         )
         return _mentors(rows)
+
+    async def mentors_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Mentor]:
+        """These mentors (those that still exist), whatever their slots."""
+        if not ids:
+            return {}
+        rows = await self._conn.fetch(
+            f"SELECT {_MENTOR_COLUMNS} FROM mentors m WHERE id = ANY($1)", list(ids)
+        )
+        return {mentor.id: mentor for mentor in _mentors(rows)}
 
     async def mentor_changes(self, since: int, also: Sequence[uuid.UUID] = ()) -> MentorChanges:
         """The mentor rows changed or erased by transactions from `since` on (a horizon this
@@ -573,6 +595,72 @@ class MatchingRepository:
         )
         return RoundRecord(**dict(row)) if row is not None else None
 
+    # --- learning plans -------------------------------------------------------------------
+
+    async def record_learning_plan(
+        self, mentee_id: uuid.UUID, digest: str, resources_version: int
+    ) -> int | None:
+        """Record a new version of the mentee's plan and return its number, unless the latest
+        version has this digest already (None: nothing new to mail). Callers hold the mentee's
+        row lock; the primary key stops a second writer that does not."""
+        version: int | None = await self._conn.fetchval(
+            """
+            WITH latest AS (
+                SELECT version, digest FROM learning_plans WHERE mentee_id = $1
+                ORDER BY version DESC LIMIT 1
+            )
+            INSERT INTO learning_plans (mentee_id, version, digest, resources_version)
+            SELECT $1, coalesce((SELECT version FROM latest), 0) + 1, $2, $3
+            WHERE NOT EXISTS (SELECT 1 FROM latest WHERE digest = $2)
+            RETURNING version
+            """,
+            mentee_id,
+            digest,
+            resources_version,
+        )
+        return version
+
+    async def latest_learning_plan(self, mentee_id: uuid.UUID) -> IssuedPlan | None:
+        row = await self._conn.fetchrow(
+            """
+            SELECT version, resources_version, issued_at FROM learning_plans
+            WHERE mentee_id = $1 ORDER BY version DESC LIMIT 1
+            """,
+            mentee_id,
+        )
+        return IssuedPlan(**dict(row)) if row is not None else None
+
+    # --- outcomes ---------------------------------------------------------------------------
+
+    async def add_outcome(self, outcome: MatchOutcome) -> bool:
+        """Keep a finished mentorship's outcome; False if its match has one already."""
+        return bool(
+            await self._conn.fetchval(
+                f"""
+                INSERT INTO match_outcomes ({_OUTCOME_COLUMNS}) VALUES ({_OUTCOME_VALUES})
+                ON CONFLICT (match_id) DO NOTHING
+                RETURNING true
+                """,
+                *(getattr(outcome, name) for name in _OUTCOME_FIELDS),
+            )
+        )
+
+    async def outcomes(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[MatchOutcome]:
+        """Finished mentorships' outcomes that ended in [since, until), oldest first."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_OUTCOME_COLUMNS} FROM match_outcomes
+            WHERE ($1::timestamptz IS NULL OR ended_at >= $1)
+              AND ($2::timestamptz IS NULL OR ended_at < $2)
+            ORDER BY ended_at, match_id
+            """,
+            since,
+            until,
+        )
+        return [MatchOutcome(**dict(row)) for row in rows]
+
     # --- metrics --------------------------------------------------------------------------
 
     async def count_matches_by_status(self) -> dict[MatchStatus, int]:
@@ -580,6 +668,139 @@ class MatchingRepository:
             "SELECT status, count(*) AS matches FROM matches GROUP BY status"
         )
         return {MatchStatus(row["status"]): int(row["matches"]) for row in rows}
+
+    # --- operator statistics: read only, for GET /v1/operator/stats ----------------------------
+
+    @contextlib.asynccontextmanager
+    async def operator_snapshot(self) -> AsyncIterator[datetime]:
+        """A read-only transaction at one moment (repeatable read), so the statistics read
+        inside agree with each other; yields the database's now(). Open it outside any other
+        transaction (`uow.reading()`)."""
+        async with self._conn.transaction(isolation="repeatable_read", readonly=True):
+            now: datetime = await self._conn.fetchval("SELECT now()")
+            yield now
+
+    async def count_mentees(self) -> int:
+        count: int = await self._conn.fetchval("SELECT count(*) FROM mentees")
+        return count
+
+    async def waiting_mentees(self) -> list[tuple[uuid.UUID, datetime]]:
+        """(mentee, waiting since) of every mentee without a proposed or accepted match:
+        since registration, or since their last match ended if that is later."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT m.id, greatest(m.registered_at, max(x.ended_at)) AS since
+            FROM mentees m LEFT JOIN matches x ON x.mentee_id = m.id
+            WHERE NOT EXISTS (SELECT 1 FROM matches o
+                              WHERE o.mentee_id = m.id AND o.status IN ({_OPEN}))
+            GROUP BY m.id, m.registered_at
+            """
+        )
+        return [(row["id"], row["since"]) for row in rows]
+
+    async def mentor_groups(self) -> list[tuple[int, int, bool, int]]:
+        """(capacity asked for, load, accepting, how many mentors) of every combination."""
+        rows = await self._conn.fetch(
+            """
+            SELECT requested_capacity AS capacity, load, accepting_mentees, count(*) AS mentors
+            FROM mentors GROUP BY 1, 2, 3
+            """
+        )
+        return [
+            (row["capacity"], row["load"], row["accepting_mentees"], row["mentors"]) for row in rows
+        ]
+
+    async def match_outcomes(self) -> dict[str, int]:
+        """Decided matches by outcome (accepted, declined, lapsed, withdrawn), all time."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_OUTCOME_SQL} AS outcome, count(*) AS n FROM matches
+            WHERE accepted_at IS NOT NULL OR status IN ('declined', 'expired')
+            GROUP BY 1
+            """
+        )
+        return {row["outcome"]: row["n"] for row in rows}
+
+    async def first_proposal_at(self) -> datetime | None:
+        first: datetime | None = await self._conn.fetchval("SELECT min(proposed_at) FROM matches")
+        return first
+
+    async def proposals_per_bucket(
+        self, unit: Literal["hour", "day"], since: datetime
+    ) -> dict[datetime, int]:
+        """Proposals made per hour or day (UTC) from `since`, keyed by the bucket's start."""
+        rows = await self._conn.fetch(
+            """
+            SELECT date_trunc($1, proposed_at AT TIME ZONE 'UTC') AS bucket, count(*) AS n
+            FROM matches WHERE proposed_at >= $2 GROUP BY 1
+            """,
+            unit,
+            since,
+        )
+        return {_utc(row["bucket"]): row["n"] for row in rows}
+
+    async def decisions_per_bucket(
+        self, unit: Literal["hour", "day"], since: datetime
+    ) -> dict[tuple[datetime, str], int]:
+        """Decisions taken per hour or day (UTC) from `since`, by (bucket start, outcome)."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT date_trunc($1, coalesce(accepted_at, ended_at) AT TIME ZONE 'UTC') AS bucket,
+                   {_OUTCOME_SQL} AS outcome, count(*) AS n
+            FROM matches WHERE coalesce(accepted_at, ended_at) >= $2
+              AND (accepted_at IS NOT NULL OR status IN ('declined', 'expired'))
+            GROUP BY 1, 2
+            """,
+            unit,
+            since,
+        )
+        return {(_utc(row["bucket"]), row["outcome"]): row["n"] for row in rows}
+
+    async def skill_demand(self) -> list[tuple[str, bool, int, int]]:
+        """(skill, waiting, gap points, mentees with a gap) summed over mentees, apart for
+        those waiting (no proposed or accepted match) and the others."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT s->>'skill' AS skill,
+                   NOT EXISTS (SELECT 1 FROM matches o
+                               WHERE o.mentee_id = m.id AND o.status IN ({_OPEN})) AS waiting,
+                   sum(greatest(0, (s->>'target')::int - (s->>'current')::int)) AS gap,
+                   count(*) FILTER (WHERE (s->>'target')::int > (s->>'current')::int) AS mentees
+            FROM mentees m CROSS JOIN LATERAL jsonb_array_elements(m.skills) s
+            GROUP BY 1, 2
+            """
+        )
+        return [(row["skill"], row["waiting"], row["gap"], row["mentees"]) for row in rows]
+
+    async def skill_supply(self, strong_level: int) -> list[tuple[str, int, int]]:
+        """(skill, mentors at or above `strong_level` in it, their free slots if accepting)."""
+        rows = await self._conn.fetch(
+            """
+            SELECT s->>'skill' AS skill, count(*) AS mentors,
+                   coalesce(sum(greatest(0, m.requested_capacity - m.load))
+                            FILTER (WHERE m.accepting_mentees), 0) AS free_slots
+            FROM mentors m CROSS JOIN LATERAL jsonb_array_elements(m.skills) s
+            WHERE (s->>'level')::int >= $1
+            GROUP BY 1
+            """,
+            strong_level,
+        )
+        return [(row["skill"], row["mentors"], row["free_slots"]) for row in rows]
+
+
+# accepted: both sides said yes (whatever happened afterwards); lapsed: unanswered in time;
+# withdrawn: ended by something other than the two people's answer.
+_OUTCOME_SQL = """
+    CASE WHEN accepted_at IS NOT NULL THEN 'accepted'
+         WHEN status = 'declined' THEN 'declined'
+         WHEN end_reason = 'timeout' THEN 'lapsed'
+         ELSE 'withdrawn' END
+"""
+
+
+def _utc(value: datetime) -> datetime:
+    """A bucket from `date_trunc(..., ts AT TIME ZONE 'UTC')` (naive, in UTC) made aware."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 _MENTEE_COLUMNS = (
@@ -594,6 +815,11 @@ _MATCH_COLUMNS = """
     expires_at, mentee_accepted_at, mentor_accepted_at, accepted_at, ended_at, end_reason,
     declined_by, decline_reason
 """
+
+
+_OUTCOME_FIELDS = tuple(MatchOutcome.model_fields)
+_OUTCOME_COLUMNS = ", ".join(_OUTCOME_FIELDS)
+_OUTCOME_VALUES = ", ".join(f"${i}" for i in range(1, len(_OUTCOME_FIELDS) + 1))
 
 
 def _levels(skills: list[dict[str, Any]], key: str) -> dict[str, int]:

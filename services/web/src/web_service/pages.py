@@ -32,6 +32,7 @@ STATUS_WORDS = {
     "accepted": "Accepted by both",
     "declined": "Declined",
     "expired": "Expired",
+    "concluded": "Mentorship ended",
 }
 
 _REGISTRATION = {

@@ -413,7 +413,8 @@ def assign_greedy(graph: CandidateGraph, capacity: IntArray) -> Assignment:
 class RoundCandidates:
     """The candidate graph of a round, with what bounds every pair left out of it: no allowed
     pair outside the graph scores above its mentee's `row_bound` or above its mentor's
-    `column_bound` (0 where a list holds every pair that scores)."""
+    `column_bound` (0 where a list holds every pair that scores). A mentee without an edge
+    is one no mentor with a free slot suits at all."""
 
     graph: CandidateGraph
     row_bound: FloatArray
@@ -448,9 +449,19 @@ def round_candidates(
         if per_mentee > 0:
             found = best_per_row(values, everyone, per_mentee)
             row_bound[start : start + len(batch)] = np.where(found.complete, 0.0, found.last_value)
-            parts.append(
-                scorer.teaching(mentee_block, found.rows, found.columns, found.values, start)
-            )
+            edges = scorer.teaching(mentee_block, found.rows, found.columns, found.values, start)
+            parts.append(edges)
+            # A mentee whose best were all mentors who teach nothing of the gap searches on,
+            # so that a mentee without an edge is one no mentor suits at all.
+            searching = np.setdiff1d(np.flatnonzero(~found.complete), edges[0] - start)
+            after = (found.last_value[searching], found.last_column[searching])
+            while searching.size:
+                more = best_per_row(values, searching, per_mentee, after)
+                edges = scorer.teaching(mentee_block, more.rows, more.columns, more.values, start)
+                parts.append(edges)
+                again = np.isin(searching, edges[0] - start, invert=True) & ~more.complete
+                after = (more.last_value[again], more.last_column[again])
+                searching = searching[again]
         else:
             row_bound[start : start + len(batch)] = np.maximum(values.max(axis=1, initial=0.0), 0)
         column.add(values, start)

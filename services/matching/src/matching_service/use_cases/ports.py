@@ -14,8 +14,9 @@ from mentorship_shared.plumbing.outbox import EventSink
 
 from ..directory import MentorSource
 from ..match import Match, MatchStatus
-from ..matcher.pool import Mentee, MentorPool
-from ..repository import MentorLoad, RoundRecord
+from ..matcher.pool import Mentee, Mentor, MentorPool
+from ..outcome import MatchOutcome
+from ..repository import IssuedPlan, MentorLoad, RoundRecord
 
 __all__ = ["EventSink", "MatchingStore", "MentorPools"]
 
@@ -52,6 +53,8 @@ class MatchingStore(MentorSource, Protocol):
 
     async def mentor_languages(self, mentor_id: uuid.UUID) -> list[str] | None: ...
 
+    async def mentors_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Mentor]: ...
+
     # --- matches and slots ---
     async def open_match(self, mentee_id: uuid.UUID) -> Match | None: ...
 
@@ -83,6 +86,15 @@ class MatchingStore(MentorSource, Protocol):
     ) -> None: ...
 
     async def add_round(self, report: RoundRecord) -> None: ...
+
+    # --- learning plans and outcomes ---
+    async def record_learning_plan(
+        self, mentee_id: uuid.UUID, digest: str, resources_version: int
+    ) -> int | None: ...
+
+    async def latest_learning_plan(self, mentee_id: uuid.UUID) -> IssuedPlan | None: ...
+
+    async def add_outcome(self, outcome: MatchOutcome) -> bool: ...
 
 
 class MentorPools(Protocol):

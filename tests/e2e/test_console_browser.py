@@ -1,10 +1,10 @@
-"""The operator dashboard in a real browser, against the stack `make dev` runs.
+"""The operator console in a real browser, against the stack `make dev` runs.
 
 `devstack up` runs as a subprocess in its own process group, on free ports and its own data
 folder; `devstack seed` registers the demo population through the public API; then Debian's
-Chromium (headless, driven by Playwright, no browser download) opens the matching service's
-/dashboard, is given the operator key and must show the seeded numbers in SVG plots without a
-console error. The whole process group is stopped afterwards, whatever happened.
+Chromium (headless, driven by Playwright, no browser download) opens the operator console,
+is given the operator key and must show the seeded numbers in SVG plots without a console
+error. The whole process group is stopped afterwards, whatever happened.
 """
 
 from __future__ import annotations
@@ -50,11 +50,11 @@ def seed(stack: DevStack) -> None:
     assert f"registered {MENTORS} mentors and {MENTEES} mentees" in result.stdout, result.stdout
 
 
-def dashboard_numbers(stack: DevStack) -> dict[str, Any]:
-    """GET /v1/dashboard once the matcher has read every seeded profile."""
+def console_numbers(stack: DevStack) -> dict[str, Any]:
+    """The console's GET /v1/console once the matcher has read every seeded profile."""
     deadline = time.monotonic() + 30
     while True:
-        status, body = get(f"{stack.urls['matching']}/v1/dashboard", OPERATOR_KEY)
+        status, body = get(f"{stack.urls['console']}/v1/console", OPERATOR_KEY)
         assert status == 200, (status, body[:500])
         data: dict[str, Any] = json.loads(body)
         if data["mentors"]["registered"] == MENTORS and data["mentees"]["registered"] == MENTEES:
@@ -73,12 +73,12 @@ def watch_for_errors(page: Page, errors: list[str]) -> None:
     page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
 
 
-def test_the_dashboard_shows_the_seeded_stack_in_a_real_browser(
+def test_the_console_shows_the_seeded_stack_in_a_real_browser(
     chromium: Path, dev_stack: DevStack
 ) -> None:
     seed(dev_stack)
-    data = dashboard_numbers(dev_stack)
-    page_url = f"{dev_stack.urls['matching']}/dashboard"
+    data = console_numbers(dev_stack)
+    page_url = f"{dev_stack.urls['console']}/"
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)

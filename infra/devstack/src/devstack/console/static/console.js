@@ -1,4 +1,4 @@
-// The operator dashboard: asks for the operator key, polls GET /v1/dashboard and draws every
+// The operator console: asks for the operator key, polls GET /v1/console and draws every
 // panel as inline SVG. No libraries; text goes in through textContent only, never as HTML.
 "use strict";
 
@@ -452,12 +452,12 @@
     }
     let response;
     try {
-      response = await fetch("/v1/dashboard", {
+      response = await fetch("/v1/console", {
         headers: { Authorization: `Bearer ${key}`, Accept: "application/json" },
         cache: "no-store",
       });
     } catch (error) {
-      setStatus(`The matching service does not answer (${error.message}); retrying.`, true);
+      setStatus(`The console does not answer (${error.message}); retrying.`, true);
       timer = setTimeout(refresh, REFRESH_MS);
       return;
     }
@@ -473,7 +473,13 @@
       return;
     }
     if (!response.ok) {
-      setStatus(`The dashboard could not be read (HTTP ${response.status}); retrying.`, true);
+      let detail = "";
+      try {
+        detail = (await response.json()).message || "";
+      } catch (error) {
+        detail = "";
+      }
+      setStatus(`The numbers could not be read (HTTP ${response.status}). ${detail} Retrying.`, true);
       timer = setTimeout(refresh, REFRESH_MS);
       return;
     }

@@ -1,9 +1,12 @@
-"""GET /v1/dashboard on a real matching database: the operator key is required, and every number
-matches the rows put into the database. The profile service's /metrics is a stand-in server;
-the notification service's does not answer, which the dashboard reports instead of failing."""
+"""The operator console over a real matching service and database: the matcher's
+GET /v1/operator/stats needs the operator key and every number matches the rows put into the
+database; the console passes the page's key on, adds what the services' /metrics say and
+serves its page. The profile service's /metrics is a stand-in server; the notification
+service's does not answer, which the console reports instead of failing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -14,12 +17,15 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from devstack.console.app import ConsoleSettings
+from devstack.console.app import create_app as create_console
 from devstack.processes import free_port
 from devstack.testing import KafkaHandle
+from fastapi import FastAPI
 from matching_service.app import create_app
 from matching_service.config import MatchingSettings
 
-from tests.support.services import FAST_KAFKA, OPERATOR_KEY, serve_in_process
+from tests.support.services import FAST_KAFKA, OPERATOR_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -56,20 +62,70 @@ def profile_metrics() -> Iterator[str]:
 
 
 @pytest.fixture
-async def matcher(
-    matching_db: str, kafka: KafkaHandle, namespace: str, profile_metrics: str
-) -> AsyncIterator[httpx.AsyncClient]:
+async def matching_app(
+    matching_db: str, kafka: KafkaHandle, namespace: str
+) -> AsyncIterator[FastAPI]:
+    """The matching service in-process, started (pool, migrations, consumers)."""
     settings = MatchingSettings(
         database_url=matching_db,
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         kafka_topic_namespace=namespace,
         operator_api_key=OPERATOR_KEY,
-        dashboard_profile_url=profile_metrics,
-        dashboard_notification_url=f"http://127.0.0.1:{free_port()}",  # nobody listens
-        dashboard_peer_timeout_seconds=1.0,
         **FAST_KAFKA,
     )
-    async with serve_in_process(create_app(settings)) as client:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def matcher(matching_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=matching_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://matching") as client:
+        yield client
+
+
+class _Routes(httpx.AsyncBaseTransport):
+    """Requests to ``http://matching.test`` go to the matcher in this process, the rest out."""
+
+    def __init__(self, matching_app: FastAPI) -> None:
+        self._matching = httpx.ASGITransport(app=matching_app)
+        self._network = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == "matching.test":
+            return await self._matching.handle_async_request(request)
+        return await self._network.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._network.aclose()
+
+
+@contextlib.asynccontextmanager
+async def console_client(
+    settings: ConsoleSettings, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_console(settings, transport=transport)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://console"
+        ) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def console(matching_app: FastAPI, profile_metrics: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The console, reading the in-process matcher, the stand-in profile metrics and a
+    notification service that does not answer."""
+    settings = ConsoleSettings(
+        profile_url=profile_metrics,
+        matching_url="http://matching.test",
+        notification_url=f"http://127.0.0.1:{free_port()}",  # nobody listens
+        console_peer_timeout_seconds=1.0,
+    )
+    async with console_client(settings, _Routes(matching_app)) as client:
         yield client
 
 
@@ -149,33 +205,72 @@ async def insert_population(url: str) -> dict[str, uuid.UUID]:
     return who
 
 
-async def test_the_dashboard_needs_the_operator_key(matcher: httpx.AsyncClient) -> None:
-    anonymous = await matcher.get("/v1/dashboard")
+async def test_the_stats_need_the_operator_key(matcher: httpx.AsyncClient) -> None:
+    anonymous = await matcher.get("/v1/operator/stats")
     assert anonymous.status_code == 401
     stranger = await matcher.get(
-        "/v1/dashboard", headers={"Authorization": "Bearer not-the-operator-key"}
+        "/v1/operator/stats", headers={"Authorization": "Bearer not-the-operator-key"}
+    )
+    assert stranger.status_code == 403
+    assert stranger.json()["error"] == "forbidden"
+    paths = (await matcher.get("/openapi.json")).json()["paths"]
+    assert "/v1/operator/stats" in paths
+    # The matcher serves no page and reads no other service any more: the console does.
+    assert "/v1/dashboard" not in paths
+    assert (await matcher.get("/dashboard")).status_code == 404
+
+
+async def test_the_console_needs_the_operator_key_and_serves_its_page(
+    console: httpx.AsyncClient,
+) -> None:
+    anonymous = await console.get("/v1/console")
+    assert anonymous.status_code == 401
+    stranger = await console.get(
+        "/v1/console", headers={"Authorization": "Bearer not-the-operator-key"}
     )
     assert stranger.status_code == 403
     assert stranger.json()["error"] == "forbidden"
     # The page itself holds no data and needs no key; it asks for the key.
-    page = await matcher.get("/dashboard")
+    page = await console.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in page.headers["content-security-policy"]
-    for asset, kind in (("dashboard.js", "text/javascript"), ("dashboard.css", "text/css")):
-        answer = await matcher.get(f"/dashboard/{asset}")
+    for asset, kind in (("console.js", "text/javascript"), ("console.css", "text/css")):
+        answer = await console.get(f"/{asset}")
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith(kind)
-    assert "/dashboard" not in (await matcher.get("/openapi.json")).json()["paths"]
+    assert "/" not in (await console.get("/openapi.json")).json()["paths"]
 
 
-async def test_the_dashboard_counts_what_the_database_holds(
-    matcher: httpx.AsyncClient, matching_db: str
+async def test_without_the_matcher_the_console_says_so(profile_metrics: str) -> None:
+    settings = ConsoleSettings(
+        profile_url=profile_metrics,
+        matching_url=f"http://127.0.0.1:{free_port()}",  # nobody listens
+        console_peer_timeout_seconds=1.0,
+    )
+    async with console_client(settings) as console:
+        answer = await console.get(
+            "/v1/console", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
+        )
+        assert answer.status_code == 503
+        assert answer.json()["error"] == "matching_unavailable"
+        assert "does not answer" in answer.json()["message"]
+
+
+async def test_the_console_counts_what_the_database_holds(
+    console: httpx.AsyncClient, matcher: httpx.AsyncClient, matching_db: str
 ) -> None:
     who = await insert_population(matching_db)
-    answer = await matcher.get("/v1/dashboard", headers={"Authorization": f"Bearer {OPERATOR_KEY}"})
+    stats = await matcher.get(
+        "/v1/operator/stats", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
+    )
+    assert stats.status_code == 200, stats.text
+    answer = await console.get("/v1/console", headers={"Authorization": f"Bearer {OPERATOR_KEY}"})
     assert answer.status_code == 200, answer.text
     data = answer.json()
+    # The matcher's panels, as its own route gives them (read a moment later).
+    for panel in ("mentors", "skills"):
+        assert data[panel] == stats.json()[panel], panel
 
     mentees = data["mentees"]
     assert (mentees["registered"], mentees["with_open_match"], mentees["waiting"]) == (4, 2, 2)
