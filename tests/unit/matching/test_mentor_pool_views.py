@@ -145,3 +145,31 @@ def test_a_changed_pool_ranks_as_a_pool_built_afresh(seed: int) -> None:
             mentee, fresh.available(free, ["en"])
         )
     assert [m.id for m in pool.mentors] == [m.id for m in mentors]  # the old pool unchanged
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_a_pool_with_profiles_changed_in_place_ranks_as_a_pool_built_afresh(seed: int) -> None:
+    mentors, mentees = population(seed)
+    pool = MentorPool(mentors)
+    pool.free_slots[:3] = 0  # slots taken since the mentors were read
+    # New skills, another of the pool's languages and offsets, a different industry set.
+    changed = [
+        dataclasses.replace(
+            mentors[i],
+            strengths=mentors[(i + 9) % len(mentors)].strengths,
+            languages=mentors[(i + 1) % len(mentors)].languages,
+            utc_offset_hours=mentors[(i + 2) % len(mentors)].utc_offset_hours,
+            was_engineer=not mentors[i].was_engineer,
+            free_slots=2,
+        )
+        for i in (0, 4, 17)
+    ]
+    after = pool.changed(changed, [])
+    expected = [dataclasses.replace(m, free_slots=0) if i < 3 else m for i, m in enumerate(mentors)]
+    for mentor in changed:
+        expected[pool.position[mentor.id]] = mentor
+    fresh = MentorPool(expected)
+    assert after.free_slots.tolist() == fresh.free_slots.tolist()
+    for mentee in mentees:
+        assert ranking(mentee, after) == ranking(mentee, fresh)
+    assert pool.mentors[0] is mentors[0]  # the old pool unchanged

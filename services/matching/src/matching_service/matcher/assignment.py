@@ -637,9 +637,9 @@ class RoundSolution:
 
 
 #: Pairs that would raise the total, added to the graph per mentee and check.
-_GAINS_PER_MENTEE = 20
+_GAINS_PER_MENTEE = 30
 #: How far below 0 a reduced score still joins the graph (prices move between solves).
-_NEAR_MISS = 2.0**-3
+_NEAR_MISS = 2.0**-2
 #: A price no score reaches (a power of two, so reduced scores stay exact).
 _NO_GAIN = 2.0
 

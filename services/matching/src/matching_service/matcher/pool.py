@@ -158,7 +158,6 @@ class MentorPool:
         self._language_sets = _Vocabulary(list(language_sets))
         self.features = self._features()
         self._feature_index = _columns_set(self.features)
-        self._teaching_levels = self.one_hot.astype(np.float32)
 
     def _features(self) -> FloatArray:
         n = len(self.mentors)
@@ -179,6 +178,11 @@ class MentorPool:
         views may be in use). Only the changed mentors are encoded; the rest are copied
         array rows. A language, industry or UTC offset new to the pool is a new feature
         column, and then the pool is built afresh."""
+        in_place = not any(i in self.position for i in removed) and all(
+            mentor.id in self.position for mentor in upserts
+        )
+        if in_place and self._knows_every_class_of(upserts):
+            return self._replaced(upserts)
         replaced = {mentor.id for mentor in upserts}
         gone = [self.position[i] for i in {*removed, *replaced} if i in self.position]
         keep = np.ones(len(self), dtype=np.bool_)
@@ -209,7 +213,7 @@ class MentorPool:
         pool.position = {mentor_id: i for i, mentor_id in enumerate(pool.ids)}
         for name in ("levels", "one_hot", "offsets", "was_engineer", "free_slots"):
             setattr(pool, name, merge(getattr(self, name), getattr(fresh, name)))
-        pool._teaching_levels = merge(self._teaching_levels, fresh._teaching_levels)
+        pool.__dict__.pop("_teaching_levels", None)
         pool.zone_of = merge(self.zone_of, np.searchsorted(self._zones, fresh.offsets))
         language_sets = self._language_sets.rows_of([m.languages for m in added])
         pool.language_set_of = merge(self.language_set_of, language_sets)
@@ -220,10 +224,60 @@ class MentorPool:
             merge(self._industries.matrix, self._industries.encode([m.industries for m in added]))
         )
         pool.features = merge(self.features, pool._features_of(fresh, language_sets))
-        pool._feature_index = _columns_set(pool.features)
+        pool._feature_index = _merged_index(
+            self._feature_index[kept],
+            _columns_set(pool._features_of(fresh, language_sets)),
+            at,
+            pool.features.shape[1],
+        )
         pool.market = np.ones(len(pool.ids), dtype=np.bool_)
         pool.rarity = rarity(pool.levels, self.config.strong_level)
         return pool
+
+    def _replaced(self, mentors: Sequence[Mentor]) -> MentorPool:
+        """`changed` when every mentor is already in the pool, under the same classes: the
+        same columns, only their rows new (copied arrays: this pool is left as it was)."""
+        columns = np.array([self.position[mentor.id] for mentor in mentors], dtype=np.intp)
+        fresh = MentorPool(mentors, self.config)
+        language_sets = self._language_sets.rows_of([m.languages for m in mentors])
+        pool = copy.copy(self)
+        pool.__dict__.pop("_teaching_levels", None)
+        pool.mentors = list(self.mentors)
+        for column, mentor in zip(columns.tolist(), mentors, strict=True):
+            pool.mentors[column] = mentor
+        features = self._features_of(fresh, language_sets)
+        rows: dict[str, npt.NDArray[Any]] = {
+            "levels": fresh.levels,
+            "one_hot": fresh.one_hot,
+            "offsets": fresh.offsets,
+            "was_engineer": fresh.was_engineer,
+            "free_slots": fresh.free_slots,
+            "zone_of": np.searchsorted(self._zones, fresh.offsets),
+            "language_set_of": language_sets,
+            "features": features,
+        }
+        for name, new_rows in rows.items():
+            array = getattr(self, name).copy()
+            array[columns] = new_rows
+            setattr(pool, name, array)
+        index = _columns_set(features)
+        width = max(index.shape[1], self._feature_index.shape[1])
+        pool._feature_index = _widened(self._feature_index, width, features.shape[1])
+        pool._feature_index[columns] = _widened(index, width, features.shape[1])
+        for name in ("_languages", "_industries"):
+            vocabulary = getattr(self, name)
+            matrix = vocabulary.matrix.copy()
+            matrix[columns] = vocabulary.encode(
+                [m.languages if name == "_languages" else m.industries for m in mentors]
+            )
+            setattr(pool, name, vocabulary.with_rows(matrix))
+        pool.rarity = rarity(pool.levels, self.config.strong_level)
+        return pool
+
+    @cached_property
+    def _teaching_levels(self) -> npt.NDArray[np.float32]:
+        """The one-hot levels in float32, for `teaching_table` products (blocks only)."""
+        return self.one_hot.astype(np.float32)
 
     def _knows_every_class_of(self, mentors: Sequence[Mentor]) -> bool:
         offsets = np.array([m.utc_offset_hours for m in mentors], dtype=np.float64)
@@ -438,6 +492,22 @@ class MentorPool:
                     rows.append(row)
                     columns.append(column)
         return np.array(rows, dtype=np.intp), np.array(columns, dtype=np.intp)
+
+
+def _widened(index: IntArray, width: int, pad: int) -> IntArray:
+    """A column index padded (with `pad`, the column a gather reads 0 from) to `width`."""
+    widened = np.full((index.shape[0], width), pad, dtype=np.intp)
+    widened[:, : index.shape[1]] = index
+    return widened
+
+
+def _merged_index(kept: IntArray, added: IntArray, at: IntArray, pad: int) -> IntArray:
+    """Column indexes of kept rows with the added rows inserted before positions `at`."""
+    width = max(kept.shape[1], added.shape[1])
+    merged: IntArray = np.insert(
+        _widened(kept, width, pad), at, _widened(added, width, pad), axis=0
+    )
+    return merged
 
 
 def _columns_set(features: FloatArray) -> IntArray:
