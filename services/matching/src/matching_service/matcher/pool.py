@@ -214,6 +214,7 @@ class MentorPool:
         for name in ("levels", "one_hot", "offsets", "was_engineer", "free_slots"):
             setattr(pool, name, merge(getattr(self, name), getattr(fresh, name)))
         pool.__dict__.pop("_teaching_levels", None)
+        pool.__dict__.pop("_strong", None)
         pool.zone_of = merge(self.zone_of, np.searchsorted(self._zones, fresh.offsets))
         language_sets = self._language_sets.rows_of([m.languages for m in added])
         pool.language_set_of = merge(self.language_set_of, language_sets)
@@ -242,6 +243,7 @@ class MentorPool:
         language_sets = self._language_sets.rows_of([m.languages for m in mentors])
         pool = copy.copy(self)
         pool.__dict__.pop("_teaching_levels", None)
+        pool.__dict__.pop("_strong", None)
         pool.mentors = list(self.mentors)
         for column, mentor in zip(columns.tolist(), mentors, strict=True):
             pool.mentors[column] = mentor
@@ -343,8 +345,20 @@ class MentorPool:
         view = copy.copy(self)
         view.free_slots = free_slots
         view.market = market
-        view.rarity = rarity(self.levels[market], self.config.strong_level)
+        # Strong mentors per skill in the market as an integer product (no BLAS threads, and
+        # the same numbers as `rarity` over the market's rows).
+        in_market = int(np.count_nonzero(market))
+        if in_market:
+            strong = market.astype(np.int32) @ self._strong
+            view.rarity = 1.0 - strong / in_market
+        else:
+            view.rarity = np.ones(N_SKILLS)
         return view
+
+    @cached_property
+    def _strong(self) -> npt.NDArray[np.int32]:
+        """(mentors, skills) 1 where the mentor is strong in the skill."""
+        return (self.levels >= self.config.strong_level).astype(np.int32)
 
     def speaks(self, languages: Collection[str]) -> BoolArray:
         """Per mentor: shares one of `languages` (decided once per set of languages)."""
