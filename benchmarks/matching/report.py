@@ -570,9 +570,9 @@ def reading(sizes: Sizes, figures: dict[str, Any]) -> str:
         "mentor's exposure is used up, since nobody after can be shown anyone"
         + (
             f"; with no binding limit the kernel takes "
-            f"{_ratio(a['unbound_seconds'], a['unbound_anchor_seconds'])} its anchor, the "
-            "fused product (one, where the four components once took four) plus finding each "
-            "row's best."
+            f"{_ratio(a['unbound_seconds'], a['unbound_anchor_seconds'])} its anchor: one "
+            "fused product per block (every component and soft factor together) plus finding "
+            "each row's best."
             if a.get("unbound_mentees")
             else "."
         )
