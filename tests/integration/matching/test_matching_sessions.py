@@ -4,7 +4,6 @@ side of a match, like the owner token; it opens nothing of anyone else's."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any

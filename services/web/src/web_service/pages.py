@@ -143,7 +143,7 @@ async def _pages(request: Request) -> Pages:
 PagesDep = Annotated[Pages, Depends(_pages)]
 
 
-def _refusal_fields(refused: ApiRefused) -> list[tuple[str, str]]:
+def refusal_fields(refused: ApiRefused) -> list[tuple[str, str]]:
     return refused.fields or ([("", refused.message)] if refused.message else [])
 
 
@@ -201,7 +201,7 @@ async def _register(pages: Pages, kind: Kind) -> Response:
     try:
         registered = await apis.register(kind, request.body, client_address=pages.client_address())
     except ApiRefused as refused:
-        errors = field_errors(_refusal_fields(refused), request, kind)
+        errors = field_errors(refusal_fields(refused), request)
         general = refused.message if refused.status == 429 else None
         return _registration_page(
             pages,
@@ -326,7 +326,7 @@ async def sign_out(pages: PagesDep) -> Response:
 # --- a signed-in person's pages ------------------------------------------------------------
 
 
-async def _skill_names(pages: Pages) -> dict[str, str]:
+async def skill_names_of(pages: Pages) -> dict[str, str]:
     return {skill.id: skill.name for skill in await pages.web.apis.skills()}
 
 
@@ -365,7 +365,7 @@ async def _matches_page(
         page="matches",
         matches=found,
         waiting_for_matcher=waiting,
-        skill_names=await _skill_names(pages),
+        skill_names=await skill_names_of(pages),
         status_words=STATUS_WORDS,
         notice=notice,
         error_message=error_message,
@@ -420,7 +420,7 @@ async def _suggestions_page(
         page="suggestions",
         suggestions=found,
         waiting_for_matcher=waiting,
-        skill_names=await _skill_names(pages),
+        skill_names=await skill_names_of(pages),
         error_message=error_message,
     )
 
@@ -495,7 +495,7 @@ async def change_profile(pages: PagesDep) -> Response:
             current,
             skills,
             values=form,
-            errors=field_errors(_refusal_fields(refused), request, session.claims.kind),
+            errors=field_errors(refusal_fields(refused), request),
             status=refused.status,
         )
     return pages.redirect("/profile?notice=saved")
