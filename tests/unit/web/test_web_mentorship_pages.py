@@ -248,6 +248,8 @@ async def test_a_proposed_goal_sends_its_rows_and_the_api_s_messages_land_beside
     page = refused.text
     assert re.search(r'id="title-error">.*at least 3 characters', page)
     assert re.search(r'id="milestone-2-due-error">.*valid date', page)
+    # The summary at the top says which field each message is about, and links to it.
+    assert '<a href="#milestone-2-due">Step 2, done by: Input should be a valid date</a>' in page
     assert re.search(r'<input id="milestone-2-due"[^>]*aria-invalid="true"', page)
     assert 'value="Ask sales"' in page  # what was typed stays
     assert '<option value="pricing_monetisation" selected>' in page
@@ -288,6 +290,7 @@ async def test_a_survey_answer_goes_as_numbers_and_consent_and_a_missing_score_i
     )
     assert refused.status_code == 422
     assert re.search(r'id="nps-error">.*Field required', refused.text)
+    assert '<a href="#nps">How likely you are to recommend: Field required</a>' in refused.text
     assert 'id="csat-4" name="csat" value="4" checked' in refused.text
     del fake.refusals[("POST", f"/v1/mentorships/{MENTORSHIP}/feedback")]
     answered = await client.post(
