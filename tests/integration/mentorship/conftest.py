@@ -192,5 +192,12 @@ async def mentorship_events(
     return envelopes(records)
 
 
+async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """The JSON body of an answer that must have `status`."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def of_type(envelopes: list[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:
     return [e for e in envelopes if e["event_type"] == event_type]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 import httpx
@@ -17,17 +16,11 @@ from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_
 
 from tests.support.sessions import signed_in
 
-from .conftest import MovableClock, accepted_pair, started_mentorship
+from .conftest import MovableClock, accepted_pair, ok, started_mentorship
 
 pytestmark = pytest.mark.integration
 
 PRICING = "pricing_monetisation"
-
-
-async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_a_session_acts_for_its_own_side_of_its_own_mentorship_only(

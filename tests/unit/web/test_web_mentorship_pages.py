@@ -235,7 +235,7 @@ async def test_a_proposed_goal_sends_its_rows_and_the_api_s_messages_land_beside
         },
     )
     refused = await client.post(
-        f"{PAGE}/goals",
+        f"{PAGE}/goals/new",
         data={
             "csrf_token": csrf_token(form_page),
             "skill": "pricing_monetisation",
@@ -308,8 +308,10 @@ async def test_a_survey_answer_goes_as_numbers_and_consent_and_a_missing_score_i
             "share_comment": False,
         },
     ]
-    unknown = await client.get(f"{PAGE}/surveys/halfway")
-    assert unknown.status_code == 404
+    for wrong in (f"{PAGE}/surveys/halfway", "/mentorships/not-an-id"):
+        unknown = await client.get(wrong)
+        assert unknown.status_code == 404
+        assert "Page not found" in unknown.text  # a page, not the framework's JSON
 
 
 async def test_levels_check_ins_cadence_and_the_ending_send_what_the_forms_hold(
@@ -335,7 +337,7 @@ async def test_levels_check_ins_cadence_and_the_ending_send_what_the_forms_hold(
             },
         ),
         (
-            f"{PAGE}/check-ins",
+            f"{PAGE}/check-ins/new",
             {"discussed": "Roadmap", "next_step": "Rank features"},
             "notice=check-in",
             {"discussed": "Roadmap", "next_step": "Rank features"},
@@ -396,12 +398,12 @@ async def test_posts_without_a_valid_token_reach_no_api_and_strangers_go_to_sign
     client, fake, _ = as_mentee
     await client.get(PAGE)  # the csrf cookie
     for path in (
-        f"{PAGE}/goals",
+        f"{PAGE}/goals/new",
         f"{PAGE}/goals/{GOAL}/agree",
         f"{PAGE}/goals/{GOAL}/achieve",
         f"{PAGE}/goals/{GOAL}/remove",
         f"{PAGE}/goals/{GOAL}/milestones/{MILESTONE}",
-        f"{PAGE}/check-ins",
+        f"{PAGE}/check-ins/new",
         f"{PAGE}/cadence",
         f"{PAGE}/surveys/first_check_in",
         f"{PAGE}/levels",

@@ -9,7 +9,8 @@ API decides what the person sees and may do; what it refuses comes back onto the
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -95,32 +96,6 @@ async def _render_mentorship(
         notice=notice,
         error_message=error_message,
         errors=dict(errors or {}),
-    )
-
-
-async def _render_form(
-    pages: Pages,
-    template: str,
-    view: Mapping[str, Any],
-    *,
-    title: str,
-    values: FormData | None = None,
-    errors: Mapping[str, str] | None = None,
-    status: int = 200,
-    **context: Any,
-) -> HTMLResponse:
-    return pages.render(
-        template,
-        status=status,
-        title=title,
-        page="mentorships",
-        m=view,
-        side=view["your_side"],
-        other=_other_side(view["your_side"]),
-        skill_names=await skill_names_of(pages),
-        values=values or {},
-        errors=dict(errors or {}),
-        **context,
     )
 
 
@@ -254,181 +229,143 @@ async def propose_completion(pages: PagesDep, mentorship_id: uuid.UUID) -> Respo
 # --- the forms on pages of their own --------------------------------------------------------
 
 
-async def _submit_form(
-    pages: Pages,
-    mentorship_id: uuid.UUID,
-    method: str,
-    action: str,
-    request: ApiRequest,
-    notice: str,
-    form: FormData,
-    template: str,
-    title: str,
-    **context: Any,
-) -> Response:
-    """A form page's post: back to the mentorship with a notice, or the form again with the
-    values typed and the API's messages beside their fields."""
-    answer = await _send(pages, mentorship_id, method, action, request)
-    if isinstance(answer, ApiRefused):
-        view = await _view(pages, mentorship_id)
-        return await _render_form(
-            pages,
-            template,
-            view,
-            title=title,
-            values=form,
-            errors=field_errors(refusal_fields(answer), request),
-            status=answer.status,
-            **context,
-        )
-    return _back_to(pages, mentorship_id, notice)
-
-
-_GOAL_TITLE = "Propose a goal"
-
-
-async def goal_form(pages: PagesDep, mentorship_id: uuid.UUID) -> Response:
-    view = await _view(pages, mentorship_id)
-    return await _render_form(
-        pages, "goal_form.html", view, title=_GOAL_TITLE, milestone_rows=MILESTONE_ROWS
-    )
-
-
-async def propose_goal(pages: PagesDep, mentorship_id: uuid.UUID) -> Response:
-    form = await pages.form()
-    return await _submit_form(
-        pages,
-        mentorship_id,
-        "POST",
-        "goals",
-        goal_body(form),
-        "goal-proposed",
-        form,
-        "goal_form.html",
-        _GOAL_TITLE,
-        milestone_rows=MILESTONE_ROWS,
-    )
-
-
-_CHECK_IN_TITLE = "Log a check-in"
-
-
-async def check_in_form(pages: PagesDep, mentorship_id: uuid.UUID) -> Response:
-    view = await _view(pages, mentorship_id)
-    return await _render_form(pages, "check_in_form.html", view, title=_CHECK_IN_TITLE)
-
-
-async def log_check_in(pages: PagesDep, mentorship_id: uuid.UUID) -> Response:
-    form = await pages.form()
-    return await _submit_form(
-        pages,
-        mentorship_id,
-        "POST",
-        "check-ins",
-        check_in_body(form),
-        "check-in",
-        form,
-        "check_in_form.html",
-        _CHECK_IN_TITLE,
-    )
-
-
-def _round_title(round_: str) -> str:
-    title = ROUND_TITLES.get(round_)
-    if title is None:
-        raise MentorshipNotFound
-    return title
-
-
-async def survey_form(pages: PagesDep, mentorship_id: uuid.UUID, round_name: str) -> Response:
-    title = _round_title(round_name)
-    view = await _view(pages, mentorship_id)
-    return await _render_form(pages, "survey_form.html", view, title=title, round=round_name)
-
-
-async def answer_survey(pages: PagesDep, mentorship_id: uuid.UUID, round_name: str) -> Response:
-    title = _round_title(round_name)
-    form = await pages.form()
-    return await _submit_form(
-        pages,
-        mentorship_id,
-        "POST",
-        "feedback",
-        survey_body(form, round_name),
-        "survey",
-        form,
-        "survey_form.html",
-        title,
-        round=round_name,
-    )
-
-
-_LEVELS_TITLE = "Re-assess your levels"
-
-
 def _levels_of(view: Mapping[str, Any]) -> FormData:
-    """The form's values: each gap skill at the level last assessed."""
+    """The re-assessment's values at first: each gap skill at the level last assessed."""
     return {
         level_control(entry["skill"]): [str(entry["current"])]
         for entry in view["progress"]["skills"]
     }
 
 
-async def levels_form(pages: PagesDep, mentorship_id: uuid.UUID) -> Response:
-    view = await _view(pages, mentorship_id)
-    return await _render_form(
-        pages, "levels_form.html", view, title=_LEVELS_TITLE, values=_levels_of(view)
+@dataclass(frozen=True)
+class FormPage:
+    """A form on a page of its own, at `/mentorships/{id}/<path>`: shown by GET, sent by POST
+    as one call to the mentorship API (`api_method` on `/v1/mentorships/{id}/<api_action>`),
+    then back to the mentorship with `notice`, or the form again with the API's messages."""
+
+    path: str
+    template: str
+    title: str
+    api_method: str
+    api_action: str
+    body: Callable[[FormData], ApiRequest]
+    notice: str
+    #: The form's values before anything was typed (none: empty).
+    initial: Callable[[Mapping[str, Any]], FormData] | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    def action(self, mentorship_id: uuid.UUID | str) -> str:
+        return f"/mentorships/{mentorship_id}/{self.path}"
+
+    async def render(
+        self,
+        pages: Pages,
+        view: Mapping[str, Any],
+        *,
+        values: FormData | None = None,
+        errors: Mapping[str, str] | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        if values is None and self.initial is not None:
+            values = self.initial(view)
+        return pages.render(
+            self.template,
+            status=status,
+            title=self.title,
+            page="mentorships",
+            m=view,
+            side=view["your_side"],
+            other=_other_side(view["your_side"]),
+            skill_names=await skill_names_of(pages),
+            action=self.action(view["id"]),
+            values=values or {},
+            errors=dict(errors or {}),
+            **self.context,
+        )
+
+    async def show(self, pages: PagesDep, mentorship_id: uuid.UUID) -> Response:
+        return await self.render(pages, await _view(pages, mentorship_id))
+
+    async def submit(self, pages: PagesDep, mentorship_id: uuid.UUID) -> Response:
+        form = await pages.form()
+        request = self.body(form)
+        answer = await _send(pages, mentorship_id, self.api_method, self.api_action, request)
+        if isinstance(answer, ApiRefused):
+            return await self.render(
+                pages,
+                await _view(pages, mentorship_id),
+                values=form,
+                errors=field_errors(refusal_fields(answer), request),
+                status=answer.status,
+            )
+        return _back_to(pages, mentorship_id, self.notice)
+
+
+def _survey(round_: str, title: str) -> FormPage:
+    return FormPage(
+        path=f"surveys/{round_}",
+        template="survey_form.html",
+        title=title,
+        api_method="POST",
+        api_action="feedback",
+        body=lambda form: survey_body(form, round_),
+        notice="survey",
+        context={"round": round_},
     )
 
 
-async def reassess(pages: PagesDep, mentorship_id: uuid.UUID) -> Response:
-    form = await pages.form()
-    return await _submit_form(
-        pages,
-        mentorship_id,
-        "POST",
-        "assessments",
-        levels_body(form),
-        "levels",
-        form,
-        "levels_form.html",
-        _LEVELS_TITLE,
-    )
-
-
-_ENDING_TITLE = "End the mentorship early"
-
-
-async def ending_form(pages: PagesDep, mentorship_id: uuid.UUID) -> Response:
-    view = await _view(pages, mentorship_id)
-    return await _render_form(pages, "ending_form.html", view, title=_ENDING_TITLE)
-
-
-async def end_early(pages: PagesDep, mentorship_id: uuid.UUID) -> Response:
-    form = await pages.form()
-    return await _submit_form(
-        pages,
-        mentorship_id,
-        "POST",
-        "ending",
-        ending_body(form),
-        "ended",
-        form,
-        "ending_form.html",
-        _ENDING_TITLE,
-    )
+FORM_PAGES = (
+    FormPage(
+        path="goals/new",
+        template="goal_form.html",
+        title="Propose a goal",
+        api_method="POST",
+        api_action="goals",
+        body=goal_body,
+        notice="goal-proposed",
+        context={"milestone_rows": MILESTONE_ROWS},
+    ),
+    FormPage(
+        path="check-ins/new",
+        template="check_in_form.html",
+        title="Log a check-in",
+        api_method="POST",
+        api_action="check-ins",
+        body=check_in_body,
+        notice="check-in",
+    ),
+    *(_survey(round_, title) for round_, title in ROUND_TITLES.items()),
+    FormPage(
+        path="levels",
+        template="levels_form.html",
+        title="Re-assess your levels",
+        api_method="POST",
+        api_action="assessments",
+        body=levels_body,
+        notice="levels",
+        initial=_levels_of,
+    ),
+    FormPage(
+        path="ending",
+        template="ending_form.html",
+        title="End the mentorship early",
+        api_method="POST",
+        api_action="ending",
+        body=ending_body,
+        notice="ended",
+    ),
+)
 
 
 # --- errors --------------------------------------------------------------------------------
 
 
 async def _on_not_found(request: Request, _: Exception) -> Response:
-    return Pages(request).render(
-        "problem.html",
-        status=404,
-        title="No such mentorship",
-        message="You have no mentorship at this address. Your mentorships are listed on "
+    return Pages(request).problem(
+        "No such mentorship",
+        "You have no mentorship at this address. Your mentorships are listed on "
         "your mentorships page.",
+        status=404,
         next_href="/mentorships",
         next_label="My mentorships",
     )
@@ -442,22 +379,15 @@ def install(app: FastAPI) -> None:
         ("GET", "/mentorships", mentorships),
         ("GET", base, mentorship),
         ("POST", base + "/cadence", change_cadence),
-        ("GET", base + "/check-ins/new", check_in_form),
-        ("POST", base + "/check-ins", log_check_in),
-        ("GET", base + "/goals/new", goal_form),
-        ("POST", base + "/goals", propose_goal),
         ("POST", goal + "/agree", agree_goal),
         ("POST", goal + "/achieve", achieve_goal),
         ("POST", goal + "/remove", remove_goal),
         ("POST", goal + "/milestones/{milestone_id}", mark_milestone),
-        ("GET", base + "/surveys/{round_name}", survey_form),
-        ("POST", base + "/surveys/{round_name}", answer_survey),
-        ("GET", base + "/levels", levels_form),
-        ("POST", base + "/levels", reassess),
         ("POST", base + "/completion", propose_completion),
-        ("GET", base + "/ending", ending_form),
-        ("POST", base + "/ending", end_early),
     ]
+    for form_page in FORM_PAGES:
+        routes.append(("GET", f"{base}/{form_page.path}", form_page.show))
+        routes.append(("POST", f"{base}/{form_page.path}", form_page.submit))
     for method, path, endpoint in routes:
         app.add_api_route(path, endpoint, methods=[method], response_class=HTMLResponse)
     app.add_exception_handler(MentorshipNotFound, _on_not_found)

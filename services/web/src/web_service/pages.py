@@ -13,8 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from mentorship_shared.plumbing.limits import client_address
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import csrf
 from .clients import ApiRefused, ApiUnavailable
@@ -87,6 +90,25 @@ class Pages:
         response.headers["Cache-Control"] = "no-store"
         self.finish(response)
         return response
+
+    def problem(
+        self,
+        title: str,
+        message: str,
+        *,
+        status: int = 200,
+        next_href: str = "/",
+        next_label: str = "Home",
+    ) -> HTMLResponse:
+        """A page that says one thing and where to go next."""
+        return self.render(
+            "problem.html",
+            status=status,
+            title=title,
+            message=message,
+            next_href=next_href,
+            next_label=next_label,
+        )
 
     def redirect(self, to: str) -> RedirectResponse:
         response = RedirectResponse(to, status_code=303)
@@ -397,11 +419,10 @@ async def _suggestions_page(
 ) -> HTMLResponse:
     session = pages.signed_in()
     if not session.is_mentee:
-        return pages.render(
-            "problem.html",
+        return pages.problem(
+            "Suggestions are for engineers",
+            "Mentors are proposed to engineers; your proposals are on your matches page.",
             status=404,
-            title="Suggestions are for engineers",
-            message="Mentors are proposed to engineers; your proposals are on your matches page.",
             next_href="/matches",
             next_label="My matches",
         )
@@ -527,12 +548,9 @@ async def delete_profile(pages: PagesDep) -> HTMLResponse:
     await pages.form()
     session = pages.signed_in()
     await pages.web.apis.delete_profile(session.credential, session.claims.profile_id)
-    response = pages.render(
-        "problem.html",
-        title="Your profile is deleted",
-        message="Your profile and your data are erased. Thank you for taking part.",
-        next_href="/",
-        next_label="Home",
+    response = pages.problem(
+        "Your profile is deleted",
+        "Your profile and your data are erased. Thank you for taking part.",
     )
     pages.end_session(response)
     return response
@@ -542,16 +560,11 @@ async def delete_profile(pages: PagesDep) -> HTMLResponse:
 
 
 async def _on_form_refused(request: Request, _: Exception) -> Response:
-    return Pages(request).render(
-        "problem.html",
+    return Pages(request).problem(
+        "This form has expired",
+        "The form could not be accepted: it was shown too long ago, or sent from another "
+        "site. Go back, reload the page and send it again.",
         status=403,
-        title="This form has expired",
-        message=(
-            "The form could not be accepted: it was shown too long ago, or sent from another "
-            "site. Go back, reload the page and send it again."
-        ),
-        next_href="/",
-        next_label="Home",
     )
 
 
@@ -568,24 +581,31 @@ async def _on_refused(request: Request, exc: Exception) -> Response:
     if exc.status in (401, 404) and pages.session is not None:
         # The credential no longer opens the profile (deleted, say): sign in again.
         return await _on_sign_in_needed(request, exc)
-    return pages.render(
-        "problem.html",
+    return pages.problem(
+        "That did not work",
+        exc.message,
         status=exc.status,
-        title="That did not work",
-        message=exc.message,
-        next_href="/",
-        next_label="Home",
+    )
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    """An address no page has (or a malformed id in it): a page, not the framework's JSON."""
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 404
+    if status not in (404, 422):
+        assert isinstance(exc, StarletteHTTPException)
+        return await http_exception_handler(request, exc)
+    return Pages(request).problem(
+        "Page not found",
+        "There is no page at this address. It may have been mistyped.",
+        status=404,
     )
 
 
 async def _on_unavailable(request: Request, _: Exception) -> Response:
-    return Pages(request).render(
-        "problem.html",
+    return Pages(request).problem(
+        "Please try again in a moment",
+        "A service behind these pages does not answer right now. Nothing was changed.",
         status=503,
-        title="Please try again in a moment",
-        message="A service behind these pages does not answer right now. Nothing was changed.",
-        next_href="/",
-        next_label="Home",
     )
 
 
@@ -620,3 +640,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SignInNeeded, _on_sign_in_needed)
     app.add_exception_handler(ApiRefused, _on_refused)
     app.add_exception_handler(ApiUnavailable, _on_unavailable)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_http_error)
