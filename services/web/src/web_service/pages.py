@@ -35,6 +35,7 @@ STATUS_WORDS = {
     "accepted": "Accepted by both",
     "declined": "Declined",
     "expired": "Expired",
+    "concluded": "Mentorship ended",
 }
 
 _REGISTRATION = {
