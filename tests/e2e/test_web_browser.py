@@ -3,7 +3,8 @@
 `devstack up` runs on free ports (the web front end among its services); Debian's Chromium,
 headless and driven by Playwright, is a mentor and then an engineer registering through the
 forms, signing in again with the link the SMTP sink caught, seeing their match with its
-explanation and accepting it; both then see the acceptance. Then the mentorship runs in the
+explanation, where to start on the gap the mentor does not cover (and the engineer's learning
+plan), and accepting it; both then see the acceptance. Then the mentorship runs in the
 pages: the engineer proposes a goal, the mentor agrees to it and logs a check-in, both answer
 the first survey, the engineer re-assesses their levels. Bad input shows each field's message
 and stores nothing (the mentorship API, asked with the operator key, holds only what the
@@ -263,7 +264,10 @@ def run_the_story(browser: Browser, stack: DevStack, axe: Path) -> None:
     explanation = match.locator(".explanation").inner_text()
     assert "pricing" in explanation.lower(), explanation
     assert "Pricing and monetisation" in match.locator(".skill-lists").inner_text()
-    assert match.locator(".resources").is_visible()
+    # Where to start on the gap the mentor does not cover, from the learning-resource catalogue.
+    resources = match.locator(".resources").inner_text()
+    assert "Stakeholder communication" in resources, resources
+    assert match.locator(".resources .resource-list li").count() >= 1
     engineer.check("matches")
     engineer.page.set_viewport_size({"width": 320, "height": 800})
     width = engineer.page.evaluate("document.documentElement.scrollWidth")
@@ -276,6 +280,10 @@ def run_the_story(browser: Browser, stack: DevStack, axe: Path) -> None:
 
     engineer.open("/suggestions")
     engineer.check("suggestions")
+    engineer.open("/plan")
+    engineer.check("plan")
+    assert "Your mentor is strong here" in engineer.page.inner_text("#main")
+    assert engineer.page.locator(".resource-list li").count() >= 1
     engineer.open("/profile")
     engineer.check("profile")
 

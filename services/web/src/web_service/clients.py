@@ -218,6 +218,14 @@ class ServiceApis:
         suggestions: list[Any] = result["suggestions"]
         return suggestions
 
+    async def plan(self, credential: str, mentee_id: uuid.UUID) -> dict[str, Any]:
+        """The mentee's learning plan: every gap, whether their mentor covers it, and
+        resources for the others."""
+        result: dict[str, Any] = await self._call(
+            self._matching, "GET", f"/v1/mentees/{mentee_id}/plan", headers=_bearer(credential)
+        )
+        return result
+
     async def ask_mentor(
         self, credential: str, mentee_id: uuid.UUID, mentor_id: uuid.UUID
     ) -> dict[str, Any]:

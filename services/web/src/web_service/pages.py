@@ -38,6 +38,9 @@ STATUS_WORDS = {
     "concluded": "Mentorship ended",
 }
 
+#: How the pages name the kinds of learning resources.
+RESOURCE_KIND_WORDS = {"practice": "At work", "course": "Course", "book": "Book"}
+
 _REGISTRATION = {
     "mentee": ("/register/engineer", "Register as an engineer", "register-mentee"),
     "mentor": ("/register/mentor", "Register as a mentor", "register-mentor"),
@@ -371,16 +374,18 @@ async def _matches_page(
     pages: Pages, *, notice: str | None = None, error_message: str | None = None, status: int = 200
 ) -> HTMLResponse:
     session = pages.signed_in()
+    apis = pages.web.apis
     waiting = False
     found: list[Any] = []
     try:
-        found = await pages.web.apis.matches(
+        found = await apis.matches(
             session.credential, session.claims.kind, session.claims.profile_id
         )
     except ApiRefused as refused:
         if refused.status != 404:
             raise
         waiting = True  # registered a moment ago: the matcher has not read the profile yet
+    plan = await _plan(pages, session) if found and session.is_mentee else None
     return pages.render(
         "matches.html",
         status=status,
@@ -390,9 +395,33 @@ async def _matches_page(
         waiting_for_matcher=waiting,
         skill_names=await skill_names_of(pages),
         status_words=STATUS_WORDS,
+        resource_kinds=RESOURCE_KIND_WORDS,
+        learning_gaps=_learning_gaps_by_match(plan),
         notice=notice,
         error_message=error_message,
     )
+
+
+async def _plan(pages: Pages, session: Session) -> dict[str, Any] | None:
+    """The mentee's learning plan; None while the matcher has not read the profile."""
+    try:
+        return await pages.web.apis.plan(session.credential, session.claims.profile_id)
+    except ApiRefused as refused:
+        if refused.status != 404:
+            raise
+        return None
+
+
+def _learning_gaps_by_match(plan: Mapping[str, Any] | None) -> dict[str, list[Any]]:
+    """The plan's gaps that its match's mentor does not cover, with their resources, by the
+    id of that match (the plan speaks of the mentee's open match only)."""
+    if plan is None or plan.get("match_id") is None:
+        return {}
+    return {
+        plan["match_id"]: [
+            gap for gap in plan["gaps"] if not gap["covered_by_mentor"] and gap["resources"]
+        ]
+    }
 
 
 async def _answer(pages: Pages, match_id: uuid.UUID, *, accept: bool) -> Response:
@@ -449,6 +478,27 @@ async def _suggestions_page(
 
 async def suggestions(pages: PagesDep) -> HTMLResponse:
     return await _suggestions_page(pages)
+
+
+async def learning_plan(pages: PagesDep) -> HTMLResponse:
+    session = pages.signed_in()
+    if not session.is_mentee:
+        return pages.problem(
+            "Learning plans are for engineers",
+            "An engineer's plan lists their gaps, the ones their mentor covers and what to "
+            "read or practise for the others.",
+            status=404,
+            next_href="/matches",
+            next_label="My matches",
+        )
+    return pages.render(
+        "plan.html",
+        title="My learning plan",
+        page="plan",
+        plan=await _plan(pages, session),
+        skill_names=await skill_names_of(pages),
+        resource_kinds=RESOURCE_KIND_WORDS,
+    )
 
 
 async def ask_mentor(pages: PagesDep) -> Response:
@@ -627,6 +677,7 @@ def install(app: FastAPI) -> None:
         ("POST", "/matches/{match_id}/accept", accept_match),
         ("POST", "/matches/{match_id}/decline", decline_match),
         ("GET", "/suggestions", suggestions),
+        ("GET", "/plan", learning_plan),
         ("POST", "/suggestions/ask", ask_mentor),
         ("GET", "/profile", profile),
         ("POST", "/profile", change_profile),
