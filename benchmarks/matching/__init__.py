@@ -10,8 +10,8 @@ anchor measured in the same process: the bare numpy matrix product of the shape 
 works on (mentors one-hot by level, 84 columns, times a lookup table), so a reader can tell how
 far the matcher is from the arithmetic it cannot avoid, on any machine.
 
-The service code is only called, never changed or re-implemented: `domain.shortlists`,
-`domain.rank_mentors`, `domain.proposal_for`, `use_cases.candidate_graph`,
+The service code is only called, never changed or re-implemented: `ranking.shortlists`,
+`ranking.rank_mentors`, `ranking.proposals_for`, `assignment.candidate_graph`,
 `assignment.assign_optimal` and `assignment.assign_greedy`.
 
 One module a section of the report: `population` draws the people, `shortlists` measures (a),

@@ -16,7 +16,7 @@ import numpy as np
 from matching_service.matcher.pool import MentorPool
 
 from benchmarks.machine import describe, load_average
-from benchmarks.matching.cohort import bench_cohort
+from benchmarks.matching.cohort import bench_cohort, bench_whole_population
 from benchmarks.matching.exactness import bench_exactness
 from benchmarks.matching.online import bench_online
 from benchmarks.matching.population import (
@@ -53,10 +53,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "mentors": "(a, b) mentors in the pool",
         "shortlist": "(a, b) mentors per shortlist",
         "exposure_per_slot": "(a) shortlists a mentor may appear on per free slot",
+        "unbound_mentees": "(a) mentees shortlisted again with no binding exposure limit",
         "online": "(b) new mentees matched one at a time",
         "cohort_mentees": "(c) mentees in the cohort round",
         "cohort_mentors": "(c) mentors in the cohort round",
-        "round_candidates": "(c) candidate mentors kept per mentee",
+        "round_candidates": "(c, d) first candidate mentors per mentee",
+        "whole_round": "(d) run a round of every mentee and mentor of (a) (0: skip)",
+        "sample_mentees": "(d) mentees of the sub-cohort checked against the exact optimum",
+        "sample_mentors": "(d) mentors of that sub-cohort",
         "small_cohorts": "(c) small cohorts compared with the exact optimum",
         "small_mentees": "(c) mentees per small cohort",
         "small_mentors": "(c) mentors per small cohort",
@@ -114,6 +118,7 @@ def run(sizes: Sizes) -> tuple[dict[str, Any], dict[str, Any]]:
     note("(c) cohort round")
     cohort_figures = bench_cohort(sizes, rng[4])
     exactness = bench_exactness(sizes, rng[5])
+    whole = bench_whole_population(sizes) if sizes.whole_round else None
     figures = {
         "machine": describe(numeric=True),
         "sizes": dataclasses.asdict(sizes),
@@ -122,6 +127,7 @@ def run(sizes: Sizes) -> tuple[dict[str, Any], dict[str, Any]]:
         "online": online_figures,
         "cohort": cohort_figures,
         "exactness": exactness,
+        "whole_round": whole,
         "total_seconds": time.perf_counter() - started,
         "load_at_start": load_at_start,
     }

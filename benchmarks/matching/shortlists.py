@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from matching_service.matcher.pool import Mentee, Mentor, MentorPool
-from matching_service.matcher.ranking import proposal_for, shortlists
+from matching_service.matcher.ranking import proposals_for, shortlists
 from matching_service.matcher.scoring import N_LEVELS, N_SKILLS
 
 from benchmarks.matching.population import IntArray
@@ -65,28 +65,35 @@ def bench_shortlists(
             anchor_seconds += time.perf_counter() - began
             bar.advance(block_table.shape[1])
 
-    # Explanations for every shown pair, as the round does it: score the block again for the
-    # breakdown, then proposal_for (covered gaps and the sentence) per pair.
-    rescore_seconds = 0.0
-    proposal_seconds = 0.0
+    # Explanations for every shown pair: each pair's components and sentence, computed for
+    # the shown pairs only (`proposals_for`), a block of mentees at a time.
     explained = 0
     with_list = np.flatnonzero(shown[:, 0] >= 0)
+    began = time.perf_counter()
     with progress("(a) explanations", int(with_list.size)) as bar:
         for start in range(0, with_list.size, sizes.block):
-            rows = with_list[start : start + sizes.block]
-            batch = [mentees[row] for row in rows]
-            began = time.perf_counter()
-            scores = pool.score(batch)
-            rescore_seconds += time.perf_counter() - began
-            began = time.perf_counter()
-            for i, row in enumerate(rows):
-                for column in shown[row]:
-                    if column < 0:
-                        break
-                    proposal_for(batch[i], pool, scores, i, int(column))
-                    explained += 1
-            proposal_seconds += time.perf_counter() - began
-            bar.advance(rows.size)
+            explained += _explain(mentees, pool, shown, with_list[start : start + sizes.block])
+            bar.advance(min(sizes.block, with_list.size - start))
+    explain_seconds = time.perf_counter() - began
+
+    # The kernel without a binding exposure limit (every mentor may be shown as often as
+    # needed): every mentee gets a full list, so no block is cut short by used-up exposure.
+    unbound = mentees[: min(len(mentees), sizes.unbound_mentees)]
+    began = time.perf_counter()
+    with progress("(a) shortlists, exposure not binding", len(unbound)) as bar:
+        for start in range(0, len(unbound), chunk):
+            batch = unbound[start : start + chunk]
+            shortlists(batch, pool, k, exposure_per_slot=10**9, block=sizes.block)
+            bar.advance(len(batch))
+    unbound_seconds = time.perf_counter() - began
+    unbound_anchor = 0.0
+    for start in range(0, len(unbound), sizes.block):
+        block_table = (
+            table if start + sizes.block <= len(unbound) else table[:, : len(unbound) - start]
+        )
+        began = time.perf_counter()
+        _ = one_hot @ block_table
+        unbound_anchor += time.perf_counter() - began
 
     lengths = (shown >= 0).sum(axis=1)
     limit = pool.free_slots * sizes.exposure_per_slot
@@ -137,8 +144,10 @@ def bench_shortlists(
         "pool_seconds": pool_seconds,
         "shortlist_seconds": shortlist_seconds,
         "anchor_seconds": anchor_seconds,
-        "rescore_seconds": rescore_seconds,
-        "proposal_seconds": proposal_seconds,
+        "explain_seconds": explain_seconds,
+        "unbound_mentees": len(unbound),
+        "unbound_seconds": unbound_seconds,
+        "unbound_anchor_seconds": unbound_anchor,
         "pairs_shown": int(lengths.sum()),
         "pairs_explained": explained,
         "mentees_full_list": int((lengths == k).sum()),
@@ -152,7 +161,6 @@ def bench_shortlists(
         "empty_sample": int(sample.size),
         "empty_sample_could_be_shown": could,
         "empty_sample_nobody_eligible": nobody,
-        "depth": min(len(pool), 4 * k),
         "profile_mentees": min(len(mentees), profiled),
         "late_profile_first": last_start,
         "late_profile_mentees": min(len(mentees) - last_start, profiled),
@@ -163,14 +171,17 @@ def bench_shortlists(
     return figures, pool
 
 
+def _explain(mentees: Sequence[Mentee], pool: MentorPool, shown: IntArray, rows: IntArray) -> int:
+    """The proposals (components and sentence) of every pair shown to these mentees."""
+    lists = shown[rows]
+    picked_row, place = np.nonzero(lists >= 0)
+    batch = [mentees[row] for row in rows]
+    proposals_for(batch, pool, picked_row, lists[picked_row, place])
+    return int(picked_row.size)
+
+
 def _explain_some(
     mentees: Sequence[Mentee], pool: MentorPool, shown: IntArray, rows: IntArray, sizes: Sizes
 ) -> None:
-    """proposal_for on the shown pairs of the first mentees with a list (about 2,000 pairs)."""
-    rows = rows[: 2_000 // sizes.shortlist]
-    batch = [mentees[row] for row in rows]
-    scores = pool.score(batch)
-    for i, row in enumerate(rows):
-        for column in shown[row]:
-            if column >= 0:
-                proposal_for(batch[i], pool, scores, i, int(column))
+    """The explanations of the shown pairs of the first mentees with a list (about 2,000)."""
+    _explain(mentees, pool, shown, rows[: 2_000 // sizes.shortlist])

@@ -27,9 +27,8 @@ from matching_service.matcher.scoring import IntArray
 from matching_service.outcome import MatchOutcome
 from matching_service.repository import (
     IssuedPlan,
+    MentorChanges,
     MentorLoad,
-    MentorTable,
-    MentorTableState,
     RoundRecord,
 )
 from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
@@ -57,6 +56,8 @@ class FakeMatchingStore:
     #: Per mentee, every plan version issued: (digest, catalogue version).
     plans: dict[uuid.UUID, list[tuple[str, int]]] = field(default_factory=dict)
     outcomes: dict[uuid.UUID, MatchOutcome] = field(default_factory=dict)
+    _horizon: int = 0
+    _feed: uuid.UUID = field(default_factory=uuid.uuid4)
 
     # --- profiles ---------------------------------------------------------------------------
 
@@ -248,26 +249,31 @@ class FakeMatchingStore:
 
     # --- the mentor directory's reads -------------------------------------------------------
 
-    async def mentor_table_state(self) -> MentorTableState:
-        table = await self.mentor_table()
-        return MentorTableState(fingerprint=table.fingerprint, free_slots=table.free_slots)
-
-    async def mentor_table(self) -> MentorTable:
-        ids = sorted(self.mentors)
-        versions = [self.mentors[i].profile.version for i in ids]
-        return MentorTable(
-            ids=ids,
-            versions=versions,
-            free_slots=self._free_slots(ids),
-            fingerprint=(len(ids), sum(versions), sum(i.int % (1 << 61) for i in ids)),
-        )
-
     async def mentors_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Mentor]:
         known = [i for i in ids if i in self.mentors]
         return {
             i: _mentor(self.mentors[i].profile, int(free))
             for i, free in zip(known, self._free_slots(known), strict=True)
         }
+
+    async def mentor_changes(self, since: int, also: Sequence[uuid.UUID] = ()) -> MentorChanges:
+        """Every mentor and every erasure, whatever `since`: more than what changed, which a
+        reader must accept (it only re-reads rows it has)."""
+        self._horizon += 1
+        ids = sorted(self.mentors)
+        mentors = [
+            _mentor(self.mentors[i].profile, int(free))
+            for i, free in zip(ids, self._free_slots(ids), strict=True)
+        ]
+        return MentorChanges(
+            feed=self._feed,
+            horizon=self._horizon,
+            mentors=mentors,
+            versions=[self.mentors[i].profile.version for i in ids],
+            changed_in=[self._horizon - 1] * len(ids),
+            erased=sorted(self.erased),
+            erased_in=[self._horizon - 1] * len(self.erased),
+        )
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -50,8 +50,9 @@ pytestmark = pytest.mark.integration
 T = TypeVar("T")
 E = TypeVar("E", bound=EventPayload)
 
-# With a mentor directory, as the service runs (its content fingerprint keeps one directory
-# right across the tests' databases; test_mentor_directory.py compares it with fresh pools).
+# With a mentor directory, as the service runs (its change feed names its database, so one
+# directory stays right across the tests' databases; test_mentor_directory.py compares it with
+# fresh pools).
 DIRECTORY = MentorDirectory(default_config())
 POLICY = MatchPolicy(proposal_ttl=timedelta(days=7), waiting_mentees_per_event=100)
 COHORT = dataclasses.replace(POLICY, mode="cohort")

@@ -140,3 +140,88 @@ async def test_an_empty_table_and_a_full_market_give_no_proposal(pool: asyncpg.P
         full = await directory.available(repo, sorted(person.languages))
         assert len(full) == 1
         assert rank_mentors(person, full) == []
+
+
+async def test_a_refresh_reads_only_the_rows_that_changed(pool: asyncpg.Pool) -> None:
+    rng = random.Random(11)
+    directory = MentorDirectory(default_config())
+    mentors = [random_mentor(rng) for _ in range(60)]
+    async with pool.acquire() as conn:
+        await store(conn, *mentors)
+        repo = MatchingRepository(conn)
+        await directory.refresh(repo)
+        assert directory.rows_read == 60
+
+        await directory.refresh(repo)  # nothing changed
+        assert directory.rows_read == 60
+        assert await repo.reserve_slot(mentors[5].profile_id)
+        await repo.release_slot(mentors[6].profile_id)  # no slot held: changes no row
+        await directory.refresh(repo)
+        assert directory.rows_read == 61
+        assert directory.reconciliations == 1
+
+
+async def test_a_change_seen_by_its_own_transaction_is_forgotten_when_it_rolls_back(
+    pool: asyncpg.Pool,
+) -> None:
+    rng = random.Random(12)
+    directory = MentorDirectory(default_config())
+    mentors = [random_mentor(rng) for _ in range(20)]
+    mentee_profiles = [random_mentee(rng) for _ in range(6)]
+    async with pool.acquire() as conn:
+        await store(conn, *mentors, *mentee_profiles)
+        repo = MatchingRepository(conn)
+        mentees = [m for m in [await repo.get_mentee(p.profile_id) for p in mentee_profiles] if m]
+        await directory.refresh(repo)
+        transaction = conn.transaction()
+        await transaction.start()
+        await repo.reserve_slot(mentors[0].profile_id)
+        await store(
+            conn,
+            random_mentor(rng),
+            random_mentor(rng, profile_id=mentors[1].profile_id, version=2),
+        )
+        await repo.erase(mentors[2].profile_id)
+        await directory.refresh(repo)  # sees its own changes, not yet committed
+        assert directory.rebuilds == 2
+        await transaction.rollback()
+
+        cached, fresh = await rankings(conn, mentees, directory)
+        assert any(cached)
+        assert cached == fresh
+
+
+async def test_two_matchers_each_see_what_the_other_committed(pool: asyncpg.Pool) -> None:
+    rng = random.Random(13)
+    first, second = MentorDirectory(default_config()), MentorDirectory(default_config())
+    mentors = [random_mentor(rng, capacity=1) for _ in range(15)]
+    mentee_profiles = [random_mentee(rng) for _ in range(6)]
+    async with pool.acquire() as one, pool.acquire() as other:
+        await store(one, *mentors, *mentee_profiles)
+        repo_one, repo_other = MatchingRepository(one), MatchingRepository(other)
+        mentees = [
+            m for m in [await repo_one.get_mentee(p.profile_id) for p in mentee_profiles] if m
+        ]
+        await first.refresh(repo_one)
+        await second.refresh(repo_other)
+        async with other.transaction():
+            for profile in mentors[:7]:
+                assert await repo_other.reserve_slot(profile.profile_id)
+            await store(other, random_mentor(rng))
+        for directory in (first, second):
+            cached, fresh = await rankings(one, mentees, directory)
+            assert any(cached)
+            assert cached == fresh
+
+
+async def test_a_full_read_every_so_often_bounds_any_difference(pool: asyncpg.Pool) -> None:
+    rng = random.Random(14)
+    directory = MentorDirectory(default_config(), reconcile_every=0.0)
+    async with pool.acquire() as conn:
+        await store(conn, *(random_mentor(rng) for _ in range(10)))
+        repo = MatchingRepository(conn)
+        for _ in range(3):
+            await directory.refresh(repo)
+        assert directory.reconciliations == 3
+        assert directory.rows_read == 30
+        assert directory.rebuilds == 1  # the profiles did not change: the pool is kept

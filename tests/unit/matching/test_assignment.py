@@ -1,8 +1,11 @@
-"""Cohort assignment: crafted cases, then properties checked against a brute-force optimum."""
+"""Cohort assignment: crafted cases, then properties checked against a brute-force optimum;
+the minimum-cost flow against scipy's exact dense assignment, its dual prices, and a whole
+round proven optimal over every allowed pair."""
 
 from __future__ import annotations
 
 import math
+import uuid
 
 import matching_service.matcher.assignment as assignment_module
 import numpy as np
@@ -13,9 +16,15 @@ from hypothesis.extra.numpy import arrays
 from matching_service.matcher.assignment import (
     Assignment,
     CandidateGraph,
+    assign_dense,
     assign_greedy,
     assign_optimal,
+    dual_prices,
+    optimal_round,
 )
+from matching_service.matcher.pool import MentorPool
+
+from tests.unit.matching.test_matching_kernel import random_population
 
 
 def graph_of(n_mentees: int, n_mentors: int, edges: dict[tuple[int, int], float]) -> CandidateGraph:
@@ -34,10 +43,8 @@ def caps(*values: int) -> np.ndarray:
 
 
 def both_optimal(graph: CandidateGraph, capacity: np.ndarray) -> tuple[Assignment, Assignment]:
-    return (
-        assign_optimal(graph, capacity),
-        assign_optimal(graph, capacity, dense_slot_limit=0),
-    )
+    """The flow the service solves rounds with, and scipy's exact dense reference."""
+    return assign_dense(graph, capacity), assign_optimal(graph, capacity)
 
 
 # --- crafted cases ---------------------------------------------------------------------------
@@ -102,10 +109,8 @@ def test_greedy_breaks_score_ties_by_lower_mentor_index() -> None:
 
 def test_method_names_the_solver_used() -> None:
     graph = graph_of(2, 1, {(0, 0): 0.5, (1, 0): 0.6})
-    assert assign_optimal(graph, caps(1)).method == "dense"
-    assert assign_optimal(graph, caps(1), dense_slot_limit=2).method == "dense"
-    assert assign_optimal(graph, caps(1), dense_slot_limit=1).method == "sparse"
-    assert assign_optimal(graph, caps(1), dense_slot_limit=0).method == "sparse"
+    assert assign_optimal(graph, caps(1)).method == "flow"
+    assert assign_dense(graph, caps(1)).method == "dense"
     assert assign_greedy(graph, caps(1)).method == "greedy"
 
 
@@ -120,15 +125,15 @@ def test_empty_graphs_match_nobody(n_mentees: int, n_mentors: int) -> None:
         assert result.mentor_load(n_mentors).tolist() == [0] * n_mentors
 
 
-def test_dense_and_sparse_agree_on_a_medium_cohort() -> None:
+def test_flow_and_dense_agree_on_a_medium_cohort() -> None:
     rng = np.random.default_rng(7)
     scores = rng.uniform(0.01, 1.0, (80, 25))
     graph = CandidateGraph.top_k(scores, rng.random((80, 25)) < 0.6, k=6)
     capacity = rng.integers(0, 4, 25).astype(np.intp)
-    dense, sparse = both_optimal(graph, capacity)
-    assert (dense.method, sparse.method) == ("dense", "sparse")
-    assert dense.total_score == pytest.approx(sparse.total_score, abs=1e-9)
-    assert dense.total_score >= assign_greedy(graph, capacity).total_score
+    dense, flow = both_optimal(graph, capacity)
+    assert (dense.method, flow.method) == ("dense", "flow")
+    assert flow.total_score == pytest.approx(dense.total_score, abs=1e-9)
+    assert flow.total_score >= assign_greedy(graph, capacity).total_score
 
 
 def test_graph_keeps_its_edges_sorted_and_read_only() -> None:
@@ -288,14 +293,14 @@ def test_every_solver_respects_edges_and_capacity(
 
 @settings(max_examples=200, deadline=None)
 @given(instance=instances())
-def test_dense_and_sparse_reach_the_brute_force_optimum(
+def test_flow_and_dense_reach_the_brute_force_optimum(
     instance: tuple[CandidateGraph, np.ndarray],
 ) -> None:
     graph, capacity = instance
-    dense, sparse = both_optimal(graph, capacity)
+    dense, flow = both_optimal(graph, capacity)
     optimum = brute_force_optimum(graph, capacity)
     assert dense.total_score == pytest.approx(optimum, abs=1e-9)
-    assert sparse.total_score == pytest.approx(optimum, abs=1e-9)
+    assert flow.total_score == pytest.approx(optimum, abs=1e-9)
     assert dense.total_score >= assign_greedy(graph, capacity).total_score - 1e-9
 
 
@@ -322,9 +327,9 @@ def test_same_graph_in_any_edge_order_gives_the_same_assignment(
         graph.mentor[shuffle],
         graph.score[shuffle],
     )
-    for limit in (2_000_000, 0):
-        first = assign_optimal(graph, capacity, dense_slot_limit=limit)
-        again = assign_optimal(shuffled, capacity, dense_slot_limit=limit)
+    for solve in (assign_optimal, assign_dense):
+        first = solve(graph, capacity)
+        again = solve(shuffled, capacity)
         assert again.mentor_of.tolist() == first.mentor_of.tolist()
         assert again.total_score == first.total_score
 
@@ -348,3 +353,65 @@ def test_top_k_keeps_exactly_the_k_best_allowed_edges(
         usable = [j for j in range(scores.shape[1]) if allowed[i, j] and scores[i, j] > 0]
         expected = sorted(sorted(usable, key=lambda j: (-scores[i, j], j))[:k])
         assert graph.mentor[graph.mentee == i].tolist() == expected
+
+
+# --- dual prices and a round proven optimal ----------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(instance=instances())
+def test_dual_prices_certify_the_flow_optimum(instance: tuple[CandidateGraph, np.ndarray]) -> None:
+    graph, capacity = instance
+    flow = assign_optimal(graph, capacity)
+    prices = dual_prices(graph, capacity, flow)
+    unit = 2.0**40
+    costs = np.rint(graph.score * unit).astype(np.int64)
+    # Feasible on every edge, tight on every match, and the dual total is the primal total.
+    assert np.all(costs <= prices.surplus[graph.mentee] + prices.price[graph.mentor])
+    matched = flow.mentor_of[graph.mentee] == graph.mentor
+    tight = prices.surplus[graph.mentee] + prices.price[graph.mentor]
+    assert np.all(costs[matched] == tight[matched])
+    assert np.all(prices.surplus >= 0)
+    assert np.all(prices.price >= 0)
+    assert prices.bound(capacity) == costs[matched].sum()
+
+
+def test_dual_prices_refuse_an_assignment_that_is_not_optimal() -> None:
+    graph = graph_of(2, 1, {(0, 0): 0.2, (1, 0): 0.9})
+    worse = Assignment(np.array([0, -1]), 0.2, 1, "by hand")
+    with pytest.raises(ValueError, match="not optimal"):
+        dual_prices(graph, caps(1), worse)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_round_is_proven_to_reach_scipys_exact_optimum(seed: int) -> None:
+    mentees, mentors = random_population(seed, 70, 25)
+    pool = MentorPool(mentors)
+    excluded: list[set[uuid.UUID]] = [set() for _ in mentees]
+    # Small candidate lists, so the proof has to add pairs the first graph left out.
+    solution = optimal_round(mentees, pool, excluded, per_mentee=2, per_mentor=1, block=16)
+
+    scores, allowed = pool.evaluate(mentees)
+    exact = assign_dense(CandidateGraph.from_dense(scores.total, allowed), pool.free_slots)
+    assert solution.proven
+    assert solution.assignment.total_score == pytest.approx(exact.total_score, rel=1e-12)
+    assert solution.bound == pytest.approx(exact.total_score, rel=1e-12)
+    assert_feasible(solution.graph, pool.free_slots, solution.assignment)
+    assert np.all(
+        allowed[
+            np.flatnonzero(solution.assignment.mentor_of >= 0),
+            solution.assignment.mentor_of[solution.assignment.mentor_of >= 0],
+        ]
+    )
+
+
+def test_a_round_stopped_early_reports_a_bound_above_the_optimum() -> None:
+    mentees, mentors = random_population(11, 120, 30)
+    pool = MentorPool(mentors)
+    excluded: list[set[uuid.UUID]] = [set() for _ in mentees]
+    solution = optimal_round(mentees, pool, excluded, 1, 0, block=32, max_solves=1)
+    scores, allowed = pool.evaluate(mentees)
+    exact = assign_dense(CandidateGraph.from_dense(scores.total, allowed), pool.free_slots)
+    assert solution.solves == 1
+    assert solution.assignment.total_score <= exact.total_score + 1e-9
+    assert solution.bound >= exact.total_score - 1e-9

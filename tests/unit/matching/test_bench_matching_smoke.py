@@ -16,6 +16,7 @@ def test_quick_benchmark_writes_a_sane_report(tmp_path: Path) -> None:
     tiny = ["--mentees", "600", "--mentors", "120", "--online", "10"]
     tiny += ["--cohort-mentees", "300", "--cohort-mentors", "60"]
     tiny += ["--small-cohorts", "2", "--check-mentees", "100", "--check-mentors", "20"]
+    tiny += ["--sample-mentees", "60", "--sample-mentors", "15"]
     argv = ["--quick", *tiny, "--output", str(report_path), "--json", str(figures_path)]
 
     assert main(argv) == 0
@@ -35,8 +36,12 @@ def test_quick_benchmark_writes_a_sane_report(tmp_path: Path) -> None:
     assert sum(shortlisted[name] for name in lists) == 600
 
     online = figures["online"]
-    assert online["prebuilt"]["samples"] == online["with_pool"]["samples"] == 10
-    assert 0 < online["prebuilt"]["p50_ms"] <= online["prebuilt"]["p99_ms"]
+    assert online["match"]["samples"] + online["match_one_thread"]["samples"] == 10
+    assert online["use_case"]["samples"] == 10
+    assert 0 < online["match"]["p50_ms"] <= online["match"]["p99_ms"]
+    assert online["proposed"] == 10
+    # After the first full read, each refresh reads the few rows that changed, not the table.
+    assert online["rows_read_per_refresh"] < 5
 
     cohort = figures["cohort"]
     optimal, greedy = cohort["optimal"], cohort["greedy"]
@@ -51,3 +56,12 @@ def test_quick_benchmark_writes_a_sane_report(tmp_path: Path) -> None:
         assert 0 < ratios["min"] <= ratios["mean"] <= 1 + 1e-9
     check = exactness["check"]
     assert check["top_k"][str(check["k"])]["total_score"] <= check["exact"]["total_score"] + 1e-9
+    # The round is proven optimal, so it reaches scipy's exact optimum.
+    assert check["round_proven"]
+    assert abs(check["round"]["total_score"] - check["exact"]["total_score"]) <= 1e-9
+    assert cohort["proven"]
+
+    whole = figures["whole_round"]
+    assert whole["mentees"] == 600
+    assert whole["peak_mib"] >= whole["population_mib"] > 0
+    assert whole["sample"]["round_total"] <= whole["sample"]["exact_total"] + 1e-9

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import numpy as np
 from matching_service.matcher.assignment import assign_optimal, candidate_graph
-from matching_service.matcher.pool import Mentee, Mentor, MentorPool, skill_vector
+from matching_service.matcher.pool import Mentee, MenteeBlock, Mentor, MentorPool, skill_vector
 
 PRICING = "pricing_monetisation"
 
@@ -73,3 +74,39 @@ def test_edges_are_allowed_pairs_once_each_with_the_pool_score() -> None:
             if column in np.argsort(-np.where(allowed[row], scores.total[row], -1))[:2]
         }
         assert len(set(mine.tolist()) - chosen_by_mentee) <= 4
+
+
+def test_a_mentee_has_an_edge_exactly_when_some_mentor_with_a_slot_suits_them() -> None:
+    # Mentors who teach nothing of the gap but share everything else score high on the soft
+    # factors, above the one mentor who teaches a little: the search goes on past them.
+    someone = Mentee(
+        id=uuid.uuid4(),
+        languages=frozenset({"en"}),
+        current=skill_vector({PRICING: 0}),
+        target=skill_vector({PRICING: 5}),
+        industries=frozenset({"saas"}),
+    )
+    nobody_suits = a_mentee(("fr",))
+    idle = [
+        Mentor(
+            id=uuid.uuid4(),
+            languages=frozenset({"en"}),
+            strengths=skill_vector({PRICING: 0}),
+            was_engineer=True,
+            industries=frozenset({"saas"}),
+        )
+        for _ in range(70)
+    ]
+    teacher = dataclasses.replace(a_mentor(1, 1), utc_offset_hours=12.0)
+    pool = MentorPool([*idle, teacher])
+    mentees = [someone, nobody_suits]
+    values = pool.score(mentees).total
+    assert np.all(
+        pool.ranking_values(MenteeBlock(mentees[:1], pool.config))[0, :-1] > values[0, -1]
+    )
+    graph = candidate_graph(mentees, pool, [set(), set()], per_mentee=3, per_mentor=0)
+    assert graph.mentor[graph.mentee == 0].tolist() == [len(idle)]
+    assert not np.any(graph.mentee == 1)
+    scores, allowed = pool.evaluate(mentees)
+    assert np.any(allowed[0] & (scores.total[0] > 0))
+    assert not np.any(allowed[1] & (scores.total[1] > 0))

@@ -112,3 +112,64 @@ def test_free_slots_are_none_while_paused_and_never_below_zero() -> None:
     )
 
     assert free.tolist() == [2, 0, 0, 0]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_a_changed_pool_ranks_as_a_pool_built_afresh(seed: int) -> None:
+    mentors, mentees = population(seed)
+    rng = random.Random(seed)
+    pool = MentorPool(mentors)
+    # Slots taken since the mentors were read: the pool's free slots, not the Mentor's.
+    pool.free_slots[:5] = 0
+    mentors = [dataclasses.replace(m, free_slots=0) if i < 5 else m for i, m in enumerate(mentors)]
+    others, _ = population(seed + 100)
+    added = others[:4]
+    replaced = [
+        dataclasses.replace(other, id=mentors[i].id)
+        for i, other in ((3, others[5]), (7, others[6]))
+    ]
+    removed = [mentors[1].id, mentors[20].id]
+    if rng.random() < 0.5:  # a language no mentor spoke: the pool is built afresh
+        added.append(dataclasses.replace(others[8], languages=frozenset({"xx"})))
+    changed = pool.changed([*added, *replaced], removed)
+
+    expected_mentors = {m.id: m for m in mentors if m.id not in removed}
+    expected_mentors.update({m.id: m for m in [*added, *replaced]})
+    fresh = MentorPool(sorted(expected_mentors.values(), key=lambda m: m.id))
+    assert changed.ids == fresh.ids
+    assert changed.free_slots.tolist() == fresh.free_slots.tolist()
+    for mentee in mentees:
+        assert ranking(mentee, changed) == ranking(mentee, fresh)
+        free = np.array([1] * len(fresh), dtype=np.intp)
+        assert ranking(mentee, changed.available(free, ["en"])) == ranking(
+            mentee, fresh.available(free, ["en"])
+        )
+    assert [m.id for m in pool.mentors] == [m.id for m in mentors]  # the old pool unchanged
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_a_pool_with_profiles_changed_in_place_ranks_as_a_pool_built_afresh(seed: int) -> None:
+    mentors, mentees = population(seed)
+    pool = MentorPool(mentors)
+    pool.free_slots[:3] = 0  # slots taken since the mentors were read
+    # New skills, another of the pool's languages and offsets, a different industry set.
+    changed = [
+        dataclasses.replace(
+            mentors[i],
+            strengths=mentors[(i + 9) % len(mentors)].strengths,
+            languages=mentors[(i + 1) % len(mentors)].languages,
+            utc_offset_hours=mentors[(i + 2) % len(mentors)].utc_offset_hours,
+            was_engineer=not mentors[i].was_engineer,
+            free_slots=2,
+        )
+        for i in (0, 4, 17)
+    ]
+    after = pool.changed(changed, [])
+    expected = [dataclasses.replace(m, free_slots=0) if i < 3 else m for i, m in enumerate(mentors)]
+    for mentor in changed:
+        expected[pool.position[mentor.id]] = mentor
+    fresh = MentorPool(expected)
+    assert after.free_slots.tolist() == fresh.free_slots.tolist()
+    for mentee in mentees:
+        assert ranking(mentee, after) == ranking(mentee, fresh)
+    assert pool.mentors[0] is mentors[0]  # the old pool unchanged

@@ -9,11 +9,10 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from mentorship_shared.contracts.events import MatchOrigin, MatchParty
-from mentorship_shared.plumbing.auth import bearer_token, is_operator, is_owner
+from mentorship_shared.plumbing.auth import caller_of
 from mentorship_shared.plumbing.deps import OperatorDep, ServiceDeps
 from mentorship_shared.plumbing.http import ApiError, ErrorBody
 from mentorship_shared.plumbing.outbox import EventSink
-from mentorship_shared.plumbing.sessions import is_session_credential, session_owner
 from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -181,7 +180,9 @@ class RoundView(BaseModel):
     id: uuid.UUID = Field(description="Round id.")
     started_at: datetime = Field(description="When the round started.")
     finished_at: datetime | None = Field(description="When it finished.")
-    method: str = Field(description="Solver used: 'dense' or 'sparse' (optimal assignment).")
+    method: str = Field(
+        description="Solver used for the optimal assignment: 'flow' (minimum-cost flow)."
+    )
     mentees_waiting: int = Field(description="Mentees without an open match at the start.")
     mentors_with_slots: int = Field(description="Mentors accepting mentees with a free slot.")
     proposed: int = Field(description="Proposals the round made.")
@@ -224,16 +225,14 @@ async def _authorize(
 ) -> None:
     """The profile owner's token, a session credential signed for the profile, or the
     operator key; anyone else gets a 404."""
-    token = bearer_token(request)
-    if is_operator(token, settings.operator_api_key):
+    who = caller_of(request, settings.session_public_key)
+    if who.is_operator(settings.operator_api_key):
         return
-    if is_session_credential(token):
-        owner = session_owner(token, settings.session_public_key)
-    else:
+    credential = None
+    if not who.has_session:
         async with uow.reading() as repo:
             credential = await repo.credential(profile_id)
-        owner = profile_id if is_owner(token, credential) else None
-    if owner != profile_id:
+    if not who.acts_for(profile_id, credential):
         raise ApiError(
             404,
             "not_found",
@@ -260,24 +259,20 @@ async def _match_party(
     match_id: uuid.UUID, settings: SettingsDep, uow: UowDep, request: Request
 ) -> MatchParty | None:
     """Which side of the match the caller is (None for the operator); 404 for anyone else."""
-    token = bearer_token(request)
-    if is_operator(token, settings.operator_api_key):
+    who = caller_of(request, settings.session_public_key)
+    if who.is_operator(settings.operator_api_key):
         return None
-    signed_in_as = (
-        session_owner(token, settings.session_public_key) if is_session_credential(token) else None
-    )
     async with uow.reading() as repo:
         match = await repo.get_match(match_id)
         if match is not None:
-            if signed_in_as is not None:
-                if signed_in_as == match.mentee_id:
-                    return "mentee"
-                if signed_in_as == match.mentor_id:
-                    return "mentor"
-            elif is_owner(token, await repo.credential(match.mentee_id)):
-                return "mentee"
-            elif is_owner(token, await repo.credential(match.mentor_id)):
-                return "mentor"
+            sides: tuple[tuple[MatchParty, uuid.UUID], ...] = (
+                ("mentee", match.mentee_id),
+                ("mentor", match.mentor_id),
+            )
+            for side, profile_id in sides:
+                credential = None if who.has_session else await repo.credential(profile_id)
+                if who.acts_for(profile_id, credential):
+                    return side
     raise ApiError(404, "match_not_found", "No match with this id, or it is not yours.")
 
 

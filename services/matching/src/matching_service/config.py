@@ -59,9 +59,12 @@ class MatchingSettings(ServiceSettings, SessionKeySettings):
         default=24.0, gt=0, description="How long a shortlist appearance counts."
     )
     round_candidates_per_mentee: int = Field(
-        default=25,
+        default=60,
         ge=1,
-        description="Best mentors per mentee a cohort round considers (the sparse graph).",
+        description=(
+            "Best mentors per mentee in a cohort round's first candidate graph; the round then "
+            "adds every pair that would raise the total, so this sets its speed, not its result."
+        ),
     )
     scoring_weights_file: Path | None = Field(
         default=None,

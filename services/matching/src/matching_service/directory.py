@@ -2,11 +2,19 @@
 
 Building a `MentorPool` means reading every mentor row and encoding skills, languages and
 industries; with thousands of mentors that is most of the cost of an online match, and the
-mentors rarely change between two matches. The directory keeps the encoded pool and, for each
-match, reads only a fingerprint of the mentors table plus everyone's free slots (one row of
-arrays). A changed fingerprint (a mentor added, erased or at a new profile version) rebuilds the
-pool, loading in full only the mentors that changed. Free slots always come from the database
-in the caller's transaction, and `reserve_slot` still re-checks them under the mentor's row lock.
+mentors rarely change between two matches. The directory keeps the encoded pool and everyone's
+free slots, and for each match reads only what changed since its last read: the mentors table
+keeps a change feed (every row stamped with the transaction that last changed it, erasures
+recorded; migration 0007), so a match costs one indexed read of the few rows that changed, not
+a read of the whole table. A changed profile re-encodes only that mentor (`MentorPool.changed`);
+a slot taken or given back changes one number.
+
+Free slots still come from the database in the caller's transaction, and `reserve_slot` still
+re-checks them under the mentor's row lock: the cache can only make a proposal try a mentor
+whose last slot was just taken (the reservation says no and the next is tried), never
+over-book one. A change made by the reading transaction itself, which may yet roll back, is
+read again until it is seen committed. And every `reconcile_every` seconds the directory reads
+every mentor afresh, which bounds how long any difference could last.
 
 One directory per matcher process, created at start-up and shared by its consumers, API and
 workers (one event loop). It reads through the repository it is handed, never on its own.
@@ -14,33 +22,42 @@ workers (one event loop). It reads through the repository it is handed, never on
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
+import numpy as np
+
 from .matcher.pool import Mentor, MentorPool
-from .matcher.scoring import IntArray, ScoringConfig
-from .repository import Fingerprint, MentorTable, MentorTableState
+from .matcher.scoring import ScoringConfig
+from .repository import MentorChanges
+
+#: Seconds between two full reads of the mentors table.
+RECONCILE_EVERY = 300.0
 
 
 class MentorSource(Protocol):
-    """The reads the directory needs (`MatchingRepository` has them)."""
+    """The read the directory needs (`MatchingRepository` has it)."""
 
-    async def mentor_table_state(self) -> MentorTableState: ...
-
-    async def mentor_table(self) -> MentorTable: ...
-
-    async def mentors_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Mentor]: ...
+    async def mentor_changes(self, since: int, also: Sequence[uuid.UUID] = ()) -> MentorChanges: ...
 
 
 class MentorDirectory:
-    def __init__(self, config: ScoringConfig) -> None:
+    def __init__(self, config: ScoringConfig, reconcile_every: float = RECONCILE_EVERY) -> None:
         self._config = config
-        self._fingerprint: Fingerprint = (0, 0, 0)
-        self._versions: dict[uuid.UUID, int] = {}
-        self._mentors: dict[uuid.UUID, Mentor] = {}
+        self._reconcile_every = reconcile_every
         self._pool = MentorPool([], config)
-        self.rebuilds = 0
+        self._versions: dict[uuid.UUID, int] = {}
+        self._horizon: int | None = None
+        self._feed: uuid.UUID | None = None
+        self._reconciled_at = 0.0
+        #: Mentors read in a state not yet known to be committed: read again next time.
+        self._unsettled: set[uuid.UUID] = set()
+        self.rebuilds = 0  # times the encoded pool changed (profiles, not slots)
+        self.reconciliations = 0  # full reads of the mentors table
+        self.rows_read = 0  # mentor rows read, over every refresh
+        self.refreshes = 0
 
     async def available(
         self,
@@ -52,31 +69,75 @@ class MentorDirectory:
         mentors (sharing one of `languages`, if given, plus `include` whatever their slots):
         exactly as a pool built from `MatchingRepository.available_mentors(languages)` (plus
         those in `include`) would score."""
-        state = await source.mentor_table_state()
-        if state.fingerprint == self._fingerprint:
-            free = state.free_slots
-        else:
-            free = await self._refresh(source)
-        return self._pool.available(free, languages, include)
+        await self.refresh(source)
+        # A copy: the use case counts the slots it takes on its own view.
+        return self._pool.available(self._pool.free_slots.copy(), languages, include)
 
-    async def _refresh(self, source: MentorSource) -> IntArray:
-        """Rebuild the pool from one consistent read; only new or changed mentors are loaded in
-        full. Returns the free slots of that read, in the new pool's column order."""
-        table = await source.mentor_table()
-        stale = [
+    async def refresh(self, source: MentorSource) -> None:
+        """Catch up with the mentors table: the changes since the last read, or everything
+        when the last full read is `reconcile_every` seconds old."""
+        now = time.monotonic()
+        if self._horizon is None or now - self._reconciled_at >= self._reconcile_every:
+            changes = await source.mentor_changes(0)
+            self._reconcile(changes)
+            self._reconciled_at = now
+        else:
+            changes = await source.mentor_changes(self._horizon, sorted(self._unsettled))
+            if changes.feed != self._feed:  # another database: its horizon means nothing here
+                changes = await source.mentor_changes(0)
+                self._reconcile(changes)
+                self._reconciled_at = now
+            else:
+                self._apply(changes, self._unsettled)
+        self.rows_read += len(changes.mentors)
+        self.refreshes += 1
+        self._horizon = changes.horizon
+        self._feed = changes.feed
+        # A row stamped at or above the horizon may be this reader's own uncommitted change.
+        self._unsettled = {
+            mentor.id
+            for mentor, stamp in zip(changes.mentors, changes.changed_in, strict=True)
+            if stamp >= changes.horizon
+        } | {
             mentor_id
-            for mentor_id, version in zip(table.ids, table.versions, strict=True)
-            if self._versions.get(mentor_id) != version
+            for mentor_id, stamp in zip(changes.erased, changes.erased_in, strict=True)
+            if stamp >= changes.horizon
+        }
+
+    def _reconcile(self, changes: MentorChanges) -> None:
+        """Every mentor afresh: the pool rebuilt only if some profile differs."""
+        versions = dict(zip((m.id for m in changes.mentors), changes.versions, strict=True))
+        if versions != self._versions:
+            mentors = sorted(changes.mentors, key=lambda mentor: mentor.id)
+            self._pool = MentorPool(mentors, self._config)
+            self._versions = versions
+            self.rebuilds += 1
+        else:
+            self._set_free_slots(changes.mentors)
+        self.reconciliations += 1
+
+    def _apply(self, changes: MentorChanges, unsettled: Collection[uuid.UUID]) -> None:
+        present = {mentor.id for mentor in changes.mentors}
+        # An unsettled mentor read again and not found was added by a transaction that then
+        # rolled back (or erased since): gone either way.
+        vanished = {*changes.erased, *(set(unsettled) - present)}
+        erased = [i for i in vanished if i in self._versions and i not in present]
+        changed = [
+            mentor
+            for mentor, version in zip(changes.mentors, changes.versions, strict=True)
+            if self._versions.get(mentor.id) != version
         ]
-        fresh = await source.mentors_by_id(stale)
-        if len(fresh) < len(stale):
-            # Erased between the two statements: read again rather than build a pool whose
-            # columns differ from the free slots just read.
-            return await self._refresh(source)
-        mentors = [fresh.get(mentor_id) or self._mentors[mentor_id] for mentor_id in table.ids]
-        self._pool = MentorPool(mentors, self._config)
-        self._mentors = {mentor.id: mentor for mentor in mentors}
-        self._versions = dict(zip(table.ids, table.versions, strict=True))
-        self._fingerprint = table.fingerprint
-        self.rebuilds += 1
-        return table.free_slots
+        if changed or erased:
+            self._pool = self._pool.changed(changed, erased)
+            for mentor_id in erased:
+                del self._versions[mentor_id]
+            self._versions.update(
+                zip((m.id for m in changes.mentors), changes.versions, strict=True)
+            )
+            self.rebuilds += 1
+        self._set_free_slots(changes.mentors)
+
+    def _set_free_slots(self, mentors: Sequence[Mentor]) -> None:
+        position = self._pool.position
+        columns = np.array([position[m.id] for m in mentors], dtype=np.intp)
+        self._pool.free_slots[columns] = [m.free_slots for m in mentors]

@@ -22,7 +22,7 @@ class MatchPolicy:
     rematch_margin: float = 0.05
     exposure_per_slot: int = 3
     exposure_window: timedelta = timedelta(days=1)
-    round_candidates_per_mentee: int = 25
+    round_candidates_per_mentee: int = 60
     config: ScoringConfig = field(default_factory=default_config)
 
     @property

@@ -87,29 +87,20 @@ class RoundRecord:
     mentor_load: dict[str, Any]
 
 
-#: (mentors, sum of profile versions, sum of id hashes): changes whenever a mentor is added or
-#: erased, or any profile version grows (versions only grow).
-Fingerprint = tuple[int, int, int]
-
-
 @dataclass(frozen=True, eq=False)
-class MentorTable:
-    """Every mentor in id order (the columns of the matcher's pool): ids with their profile
-    versions, and free slots; with a fingerprint of the whole table."""
+class MentorChanges:
+    """What changed in the mentors table since a horizon (`MatchingRepository.mentor_changes`),
+    read in one snapshot: the mentors whose rows changed (with their profile version, the
+    transaction that last changed them, and their free slots) and those erased; and the
+    horizon to read from next time, valid for this `feed` (this database) only."""
 
-    ids: list[uuid.UUID]
+    feed: uuid.UUID
+    horizon: int
+    mentors: list[Mentor]
     versions: list[int]
-    free_slots: IntArray
-    fingerprint: Fingerprint
-
-
-@dataclass(frozen=True, eq=False)
-class MentorTableState:
-    """The mentors table's fingerprint and every mentor's free slots in id order: what the
-    matcher reads for each match when its cached pool is still current."""
-
-    fingerprint: Fingerprint
-    free_slots: IntArray
+    changed_in: list[int]
+    erased: list[uuid.UUID]
+    erased_in: list[int]
 
 
 class MatchingRepository:
@@ -327,47 +318,43 @@ class MatchingRepository:
         )
         return {mentor.id: mentor for mentor in _mentors(rows)}
 
-    async def mentor_table_state(self) -> MentorTableState:
-        """One row of arrays: the mentors table's fingerprint and everyone's free slots."""
-        row = await self._conn.fetchrow(
-            """
-            SELECT count(*) AS mentors,
-                   coalesce(sum(version), 0) AS versions,
-                   coalesce(sum(hashtextextended(id::text, 0)), 0) AS ids,
-                   array_agg(capacity ORDER BY id) AS capacity,
-                   array_agg(load ORDER BY id) AS load,
-                   array_agg(accepting_mentees ORDER BY id) AS accepting
-            FROM mentors
-            """
-        )
-        assert row is not None  # an aggregate always returns its row
-        return MentorTableState(
-            fingerprint=(int(row["mentors"]), int(row["versions"]), int(row["ids"])),
-            free_slots=_free_slots(
-                row["capacity"] or [], row["load"] or [], row["accepting"] or []
-            ),
-        )
-
-    async def mentor_table(self) -> MentorTable:
-        """Every mentor's id, version and free slots, in id order, with the same fingerprint
-        `mentor_table_state` reads."""
+    async def mentor_changes(self, since: int, also: Sequence[uuid.UUID] = ()) -> MentorChanges:
+        """The mentor rows changed or erased by transactions from `since` on (a horizon this
+        method returned before; 0 for every mentor), plus the rows of `also` whatever their
+        stamp, in one statement, hence one snapshot. The horizon returned is that snapshot's
+        oldest running transaction: every change committed after this read is stamped at or
+        above it. Reads through the `changed_in` indexes, so its cost follows the changes,
+        not the size of the table."""
         rows = await self._conn.fetch(
-            """
-            SELECT id, version, hashtextextended(id::text, 0) AS id_hash,
-                   capacity, load, accepting_mentees
-            FROM mentors ORDER BY id
-            """
+            f"""
+            SELECT 'mentor' AS kind, m.version, m.changed_in::text::bigint AS stamp,
+                   {_MENTOR_COLUMNS}
+            FROM mentors m
+            WHERE m.changed_in >= $1::bigint::text::xid8 OR m.id = ANY($2::uuid[])
+            UNION ALL
+            SELECT 'erased', NULL, e.erased_in::text::bigint, e.mentor_id,
+                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+            FROM mentor_erasures e
+            WHERE e.erased_in >= $1::bigint::text::xid8
+            UNION ALL
+            SELECT 'horizon', NULL, pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+                   (SELECT feed_id FROM mentor_feed LIMIT 1),
+                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+            """,
+            since,
+            list(also),
         )
-        versions = [int(row["version"]) for row in rows]
-        return MentorTable(
-            ids=[row["id"] for row in rows],
-            versions=versions,
-            free_slots=_free_slots(
-                [row["capacity"] for row in rows],
-                [row["load"] for row in rows],
-                [row["accepting_mentees"] for row in rows],
-            ),
-            fingerprint=(len(rows), sum(versions), sum(int(row["id_hash"]) for row in rows)),
+        mentor_rows = [row for row in rows if row["kind"] == "mentor"]
+        erased = [row for row in rows if row["kind"] == "erased"]
+        horizon = next(row for row in rows if row["kind"] == "horizon")
+        return MentorChanges(
+            feed=horizon["id"],
+            horizon=int(horizon["stamp"]),
+            mentors=_mentors(mentor_rows),
+            versions=[int(row["version"]) for row in mentor_rows],
+            changed_in=[int(row["stamp"]) for row in mentor_rows],
+            erased=[row["id"] for row in erased],
+            erased_in=[int(row["stamp"]) for row in erased],
         )
 
     async def reserve_slot(self, mentor_id: uuid.UUID) -> bool:

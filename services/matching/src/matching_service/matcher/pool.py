@@ -4,17 +4,24 @@ in, results out."""
 
 from __future__ import annotations
 
+import bisect
 import copy
+import dataclasses
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import numpy.typing as npt
 
 from .scoring import (
+    COMPONENTS,
+    FORBIDDEN,
+    N_LEVELS,
     N_SKILLS,
     SKILL_INDEX,
     BoolArray,
@@ -24,14 +31,27 @@ from .scoring import (
     ScoringConfig,
     combine,
     default_config,
+    fused_skill_table,
     hours_apart,
     one_hot_levels,
+    quantize,
     rarity,
     skill_tables,
+    teaches,
+    teaching_table,
     timezone_overlap,
 )
 
-__all__ = ["SKILL_INDEX", "Mentee", "Mentor", "MentorPool", "free_slots", "skill_vector"]
+__all__ = [
+    "SKILL_INDEX",
+    "Mentee",
+    "MenteeBlock",
+    "Mentor",
+    "MentorPool",
+    "Scores",
+    "free_slots",
+    "skill_vector",
+]
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,11 @@ def _offset(timezone: str, hour: datetime) -> float:
 class MentorPool:
     """Mentors as arrays, built once and scored against any number of mentees.
 
+    Every mentor is one row of `features`: the one-hot skill levels, then one indicator column
+    per class a soft factor or hard constraint reads (was an engineer, each industry, each UTC
+    offset, each set of languages). A block of mentees becomes one table of the same columns
+    (`fused_tables`), and their scores against every mentor are one matrix product.
+
     `free_slots` is what the pool knew when it was read; the repository re-checks under the
     mentor's row lock before a slot is taken.
     """
@@ -124,9 +149,157 @@ class MentorPool:
         self.free_slots = np.array([m.free_slots for m in self.mentors], dtype=np.intp)
         #: The mentors `rarity` is measured on (all of them, unless a view says otherwise).
         self.market = np.ones(n, dtype=np.bool_)
+        self._zones, self.zone_of = np.unique(self.offsets, return_inverse=True)
+        language_sets: dict[frozenset[str], int] = {}
+        self.language_set_of = np.array(
+            [language_sets.setdefault(m.languages, len(language_sets)) for m in self.mentors],
+            dtype=np.intp,
+        )
+        self._language_sets = _Vocabulary(list(language_sets))
+        self.features = self._features()
+        self._feature_index = _columns_set(self.features)
+
+    def _features(self) -> FloatArray:
+        n = len(self.mentors)
+        industries = self._industries.matrix
+        zones = np.zeros((n, len(self._zones)))
+        zones[np.arange(n), self.zone_of] = 1.0
+        languages = np.zeros((n, len(self._language_sets.matrix)))
+        languages[np.arange(n), self.language_set_of] = 1.0
+        columns = [self.one_hot, self.was_engineer[:, None], industries, zones, languages]
+        return np.ascontiguousarray(np.hstack(columns))
 
     def __len__(self) -> int:
         return len(self.mentors)
+
+    def changed(self, upserts: Sequence[Mentor], removed: Collection[uuid.UUID]) -> MentorPool:
+        """This pool with `upserts` added (or replacing the mentor of the same id) and
+        `removed` left out, columns still in id order. A new pool: this one is unchanged (its
+        views may be in use). Only the changed mentors are encoded; the rest are copied
+        array rows. A language, industry or UTC offset new to the pool is a new feature
+        column, and then the pool is built afresh."""
+        in_place = not any(i in self.position for i in removed) and all(
+            mentor.id in self.position for mentor in upserts
+        )
+        if in_place and self._knows_every_class_of(upserts):
+            return self._replaced(upserts)
+        replaced = {mentor.id for mentor in upserts}
+        gone = [self.position[i] for i in {*removed, *replaced} if i in self.position]
+        keep = np.ones(len(self), dtype=np.bool_)
+        keep[gone] = False
+        kept = np.flatnonzero(keep)
+        added = sorted(upserts, key=lambda mentor: mentor.id)
+        kept_mentors = [self.mentors[i] for i in kept.tolist()]
+        if not self._knows_every_class_of(added):
+            merged = sorted([*kept_mentors, *added], key=lambda mentor: mentor.id)
+            rebuilt = MentorPool(merged, self.config)
+            # A kept mentor's free slots are this pool's, not those it was first read with.
+            columns = [rebuilt.position[mentor.id] for mentor in kept_mentors]
+            rebuilt.free_slots[columns] = self.free_slots[kept]
+            return rebuilt
+        kept_ids = [mentor.id for mentor in kept_mentors]
+        at = np.array([bisect.bisect_left(kept_ids, m.id) for m in added], dtype=np.intp)
+        fresh = MentorPool(added, self.config)
+        pool = copy.copy(self)
+
+        def merge(mine: npt.NDArray[Any], theirs: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            merged: npt.NDArray[Any] = np.insert(mine[kept], at, theirs, axis=0)
+            return merged
+
+        pool.mentors = kept_mentors
+        for i, mentor in zip((at + np.arange(at.size)).tolist(), added, strict=True):
+            pool.mentors.insert(i, mentor)
+        pool.ids = [mentor.id for mentor in pool.mentors]
+        pool.position = {mentor_id: i for i, mentor_id in enumerate(pool.ids)}
+        for name in ("levels", "one_hot", "offsets", "was_engineer", "free_slots"):
+            setattr(pool, name, merge(getattr(self, name), getattr(fresh, name)))
+        pool.__dict__.pop("_teaching_levels", None)
+        pool.__dict__.pop("_strong", None)
+        pool.zone_of = merge(self.zone_of, np.searchsorted(self._zones, fresh.offsets))
+        language_sets = self._language_sets.rows_of([m.languages for m in added])
+        pool.language_set_of = merge(self.language_set_of, language_sets)
+        pool._languages = self._languages.with_rows(
+            merge(self._languages.matrix, self._languages.encode([m.languages for m in added]))
+        )
+        pool._industries = self._industries.with_rows(
+            merge(self._industries.matrix, self._industries.encode([m.industries for m in added]))
+        )
+        pool.features = merge(self.features, pool._features_of(fresh, language_sets))
+        pool._feature_index = _merged_index(
+            self._feature_index[kept],
+            _columns_set(pool._features_of(fresh, language_sets)),
+            at,
+            pool.features.shape[1],
+        )
+        pool.market = np.ones(len(pool.ids), dtype=np.bool_)
+        pool.rarity = rarity(pool.levels, self.config.strong_level)
+        return pool
+
+    def _replaced(self, mentors: Sequence[Mentor]) -> MentorPool:
+        """`changed` when every mentor is already in the pool, under the same classes: the
+        same columns, only their rows new (copied arrays: this pool is left as it was)."""
+        columns = np.array([self.position[mentor.id] for mentor in mentors], dtype=np.intp)
+        fresh = MentorPool(mentors, self.config)
+        language_sets = self._language_sets.rows_of([m.languages for m in mentors])
+        pool = copy.copy(self)
+        pool.__dict__.pop("_teaching_levels", None)
+        pool.__dict__.pop("_strong", None)
+        pool.mentors = list(self.mentors)
+        for column, mentor in zip(columns.tolist(), mentors, strict=True):
+            pool.mentors[column] = mentor
+        features = self._features_of(fresh, language_sets)
+        rows: dict[str, npt.NDArray[Any]] = {
+            "levels": fresh.levels,
+            "one_hot": fresh.one_hot,
+            "offsets": fresh.offsets,
+            "was_engineer": fresh.was_engineer,
+            "free_slots": fresh.free_slots,
+            "zone_of": np.searchsorted(self._zones, fresh.offsets),
+            "language_set_of": language_sets,
+            "features": features,
+        }
+        for name, new_rows in rows.items():
+            array = getattr(self, name).copy()
+            array[columns] = new_rows
+            setattr(pool, name, array)
+        index = _columns_set(features)
+        width = max(index.shape[1], self._feature_index.shape[1])
+        pool._feature_index = _widened(self._feature_index, width, features.shape[1])
+        pool._feature_index[columns] = _widened(index, width, features.shape[1])
+        for name in ("_languages", "_industries"):
+            vocabulary = getattr(self, name)
+            matrix = vocabulary.matrix.copy()
+            matrix[columns] = vocabulary.encode(
+                [m.languages if name == "_languages" else m.industries for m in mentors]
+            )
+            setattr(pool, name, vocabulary.with_rows(matrix))
+        pool.rarity = rarity(pool.levels, self.config.strong_level)
+        return pool
+
+    @cached_property
+    def _teaching_levels(self) -> npt.NDArray[np.float32]:
+        """The one-hot levels in float32, for `teaching_table` products (blocks only)."""
+        return self.one_hot.astype(np.float32)
+
+    def _knows_every_class_of(self, mentors: Sequence[Mentor]) -> bool:
+        offsets = np.array([m.utc_offset_hours for m in mentors], dtype=np.float64)
+        return (
+            bool(np.isin(offsets, self._zones).all())
+            and self._language_sets.knows_sets([m.languages for m in mentors])
+            and self._languages.knows_codes([m.languages for m in mentors])
+            and self._industries.knows_codes([m.industries for m in mentors])
+        )
+
+    def _features_of(self, others: MentorPool, language_sets: IntArray) -> FloatArray:
+        """Feature rows of `others`' mentors in this pool's columns."""
+        n = len(others)
+        zones = np.zeros((n, len(self._zones)))
+        zones[np.arange(n), np.searchsorted(self._zones, others.offsets)] = 1.0
+        languages = np.zeros((n, len(self._language_sets.matrix)))
+        languages[np.arange(n), language_sets] = 1.0
+        industries = self._industries.encode([m.industries for m in others.mentors])
+        columns = [others.one_hot, others.was_engineer[:, None], industries, zones, languages]
+        return np.hstack(columns)
 
     def available(
         self,
@@ -172,39 +345,121 @@ class MentorPool:
         view = copy.copy(self)
         view.free_slots = free_slots
         view.market = market
-        view.rarity = rarity(self.levels[market], self.config.strong_level)
+        # Strong mentors per skill in the market as an integer product (no BLAS threads, and
+        # the same numbers as `rarity` over the market's rows).
+        in_market = int(np.count_nonzero(market))
+        if in_market:
+            strong = market.astype(np.int32) @ self._strong
+            view.rarity = 1.0 - strong / in_market
+        else:
+            view.rarity = np.ones(N_SKILLS)
         return view
 
+    @cached_property
+    def _strong(self) -> npt.NDArray[np.int32]:
+        """(mentors, skills) 1 where the mentor is strong in the skill."""
+        return (self.levels >= self.config.strong_level).astype(np.int32)
+
     def speaks(self, languages: Collection[str]) -> BoolArray:
-        """Per mentor: shares one of `languages`."""
-        speaks: BoolArray = self._languages.shared([languages])[0]
+        """Per mentor: shares one of `languages` (decided once per set of languages)."""
+        speaks: BoolArray = self._language_sets.shared([languages])[0][self.language_set_of]
         return speaks
 
     def evaluate(
         self,
         mentees: Sequence[Mentee],
         excluded: Sequence[Collection[uuid.UUID]] | None = None,
-    ) -> tuple[ComponentScores, BoolArray]:
-        """Scores and hard constraints together (they share the timezone distances)."""
-        apart = self._hours_apart(mentees)
-        return self.score(mentees, apart), self.eligible(mentees, excluded, apart)
+    ) -> tuple[Scores, BoolArray]:
+        """Scores and hard constraints together."""
+        return self.score(mentees), self.eligible(mentees, excluded)
 
-    def _hours_apart(self, mentees: Sequence[Mentee]) -> FloatArray:
-        return hours_apart(np.array([[m.utc_offset_hours] for m in mentees]), self.offsets)
+    def score(self, mentees: Sequence[Mentee]) -> Scores:
+        """The total of each mentee (rows) against every mentor (columns), 0 where the mentor
+        can teach nothing of the gap, with each pair's components on demand."""
+        block = MenteeBlock(mentees, self.config)
+        values = self.fused_tables(block, forbid=False) @ self.features.T
+        taught = (
+            teaching_table(block.current, block.target, block.roles) @ self._teaching_levels.T
+        ) > 0
+        total = np.where(taught, np.maximum(values, 0.0), 0.0)
+        return Scores(total=total, pool=self, block=block)
 
-    def score(self, mentees: Sequence[Mentee], apart: FloatArray | None = None) -> ComponentScores:
-        """Every component for each mentee (rows) against every mentor (columns)."""
-        current = np.vstack([m.current for m in mentees]) if mentees else np.zeros((0, N_SKILLS))
-        target = np.vstack([m.target for m in mentees]) if mentees else np.zeros((0, N_SKILLS))
-        roles = np.vstack([self.role_weights(m) for m in mentees]) if mentees else current
-        tables = skill_tables(current, target, roles, self.rarity, self.config.strong_level)
-        skill_parts = np.stack([self.one_hot @ table for table in tables]).transpose(0, 2, 1)
-        industry = self._industry_share(mentees)
-        if apart is None:
-            apart = self._hours_apart(mentees)
+    def ranking_values(self, block: MenteeBlock) -> FloatArray:
+        """(b, n) the fused product: each pair's total where no hard constraint of the mentee's
+        forbids the pair (shared language, timezone limit), far below 0 where one does. Free
+        slots, exclusions and the rule that a mentor who teaches nothing scores 0 are left to
+        the caller, who applies them to the few pairs that matter."""
+        table = self.fused_tables(block, forbid=True)
+        if len(block) == 1:
+            # One mentee: a gather of each mentor's few set columns, the same exact sums as
+            # the product, without waking BLAS threads for a product this small.
+            row = np.append(table[0], 0.0)
+            one: FloatArray = np.take(row, self._feature_index).sum(axis=1)[None, :]
+            return one
+        values: FloatArray = table @ self.features.T
+        return values
+
+    def fused_tables(self, block: MenteeBlock, *, forbid: bool) -> FloatArray:
+        """(b, features) the mentees' side of the product (`scoring.fused_skill_table` and the
+        soft factors by class); with `forbid`, FORBIDDEN where a hard constraint rules out the
+        class for the mentee."""
+        w = self.config.weights
+        n_industries = len(self._industries.codes)
+        n_zones = len(self._zones)
+        table = np.empty((len(block), self.features.shape[1]))
+        table[:, : N_SKILLS * N_LEVELS] = fused_skill_table(
+            block.current, block.target, block.roles, self.rarity, self.config
+        )
+        at = N_SKILLS * N_LEVELS
+        table[:, at] = w["was_engineer"]
+        wanted = self._industries.encode(block.industries)
+        table[:, at + 1 : at + 1 + n_industries] = w["industry"] * wanted / block.industry_counts
+        at += 1 + n_industries
+        apart = hours_apart(block.offsets[:, None], self._zones[None, :])
+        overlap = timezone_overlap(apart, self.config.working_hours)
+        table[:, at : at + n_zones] = w["timezone"] * overlap
+        table[:, at + n_zones :] = 0.0
+        table = quantize(table)
+        if forbid:
+            table[:, at : at + n_zones] += np.where(apart > block.limits[:, None], FORBIDDEN, 0.0)
+            shared = self._language_sets.shared(block.languages)
+            table[:, at + n_zones :] = np.where(shared, 0.0, FORBIDDEN)
+        return table
+
+    def pair_components(
+        self, mentees: Sequence[Mentee], rows: IntArray, columns: IntArray
+    ) -> ComponentScores:
+        """Every component of the pairs (mentees[rows[i]], column columns[i]), as 1-d arrays,
+        computed for those pairs only. `total` is the fused total, as in `score`."""
+        block = MenteeBlock(mentees, self.config)
+        components = self.components_of(block, self.component_tables(block), rows, columns)
+        # The same exact sum the product makes, so the same bits as `score` gives the pair.
+        fused = (self.fused_tables(block, forbid=False)[rows] * self.features[columns]).sum(axis=1)
+        taught = teaches(
+            block.current[rows], block.target[rows], block.roles[rows], self.levels[columns]
+        )
+        return dataclasses.replace(components, total=np.where(taught, np.maximum(fused, 0.0), 0.0))
+
+    def component_tables(self, block: MenteeBlock) -> FloatArray:
+        """(4, skill * level, b) the skill components' tables of a block of mentees."""
+        return skill_tables(
+            block.current, block.target, block.roles, self.rarity, self.config.strong_level
+        )
+
+    def components_of(
+        self, block: MenteeBlock, tables: FloatArray, rows: IntArray, columns: IntArray
+    ) -> ComponentScores:
+        """The components of pairs (block row, pool column) from the block's tables; `total`
+        is their weighted sum as `combine` makes it."""
+        skill_parts = np.einsum("pf,cfp->cp", self.one_hot[columns], tables[:, :, rows])
+        wanted = self._industries.encode([block.industries[row] for row in rows.tolist()])
+        shared = (wanted * self._industries.matrix[columns]).sum(axis=1)
+        counts = block.industry_counts[rows, 0]
+        industry = np.where(np.isfinite(counts), shared / counts, 0.0)
+        apart = hours_apart(block.offsets[rows], self.offsets[columns])
         return combine(
             skill_parts,
-            self.was_engineer[None, :],
+            self.was_engineer[columns],
             industry,
             timezone_overlap(apart, self.config.working_hours),
             self.config,
@@ -217,36 +472,156 @@ class MentorPool:
         self,
         mentees: Sequence[Mentee],
         excluded: Sequence[Collection[uuid.UUID]] | None = None,
-        apart: FloatArray | None = None,
     ) -> BoolArray:
         """Hard constraints, (mentees, mentors): a shared language, a free slot, within the
         mentee's timezone limit, not the mentee themself, not a pair excluded before."""
-        allowed = self._languages.shared(mentees_sets=[m.languages for m in mentees])
+        block = MenteeBlock(mentees, self.config)
+        allowed = self.allowed_by_class(block)
         allowed &= self.free_slots[None, :] > 0
-        limits = np.array(
-            [
-                np.inf
-                if m.max_timezone_difference_hours is None
-                else m.max_timezone_difference_hours
-                for m in mentees
-            ]
-        )
-        if apart is None:
-            apart = self._hours_apart(mentees)
-        allowed &= apart <= limits[:, None]
         for row, mentee in enumerate(mentees):
             blocked = [mentee.id, *(excluded[row] if excluded is not None else ())]
             columns = [self.position[i] for i in blocked if i in self.position]
             allowed[row, columns] = False
         return allowed
 
-    def _industry_share(self, mentees: Sequence[Mentee]) -> FloatArray:
-        wanted = self._industries.encode([m.industries for m in mentees])  # (b, vocab)
+    def allowed_by_class(self, block: MenteeBlock) -> BoolArray:
+        """(b, n) a shared language and within the mentee's timezone limit."""
+        shared = self._language_sets.shared(block.languages)  # (b, language sets)
+        apart = hours_apart(block.offsets[:, None], self._zones[None, :])
+        within = apart <= block.limits[:, None]  # (b, zones)
+        allowed: BoolArray = shared[:, self.language_set_of] & within[:, self.zone_of]
+        return allowed
+
+    def excluded_columns(
+        self, mentees: Sequence[Mentee], excluded: Sequence[Collection[uuid.UUID]] | None
+    ) -> tuple[IntArray, IntArray]:
+        """(rows, columns) of the pairs never to propose: each mentee with themself, and with
+        the mentors in `excluded`."""
+        rows: list[int] = []
+        columns: list[int] = []
+        for row, mentee in enumerate(mentees):
+            for mentor_id in (mentee.id, *(excluded[row] if excluded is not None else ())):
+                column = self.position.get(mentor_id)
+                if column is not None:
+                    rows.append(row)
+                    columns.append(column)
+        return np.array(rows, dtype=np.intp), np.array(columns, dtype=np.intp)
+
+
+def _widened(index: IntArray, width: int, pad: int) -> IntArray:
+    """A column index padded (with `pad`, the column a gather reads 0 from) to `width`."""
+    widened = np.full((index.shape[0], width), pad, dtype=np.intp)
+    widened[:, : index.shape[1]] = index
+    return widened
+
+
+def _merged_index(kept: IntArray, added: IntArray, at: IntArray, pad: int) -> IntArray:
+    """Column indexes of kept rows with the added rows inserted before positions `at`."""
+    width = max(kept.shape[1], added.shape[1])
+    merged: IntArray = np.insert(
+        _widened(kept, width, pad), at, _widened(added, width, pad), axis=0
+    )
+    return merged
+
+
+def _columns_set(features: FloatArray) -> IntArray:
+    """(mentors, most columns set in a row) the columns each feature row has set, padded with
+    the column after the last (where a gather finds 0)."""
+    rows, columns = np.nonzero(features)
+    per_row = np.bincount(rows, minlength=features.shape[0])
+    index = np.full((features.shape[0], int(per_row.max(initial=0))), features.shape[1])
+    index[rows, np.arange(rows.size) - np.searchsorted(rows, rows)] = columns
+    return index
+
+
+class MenteeBlock:
+    """A block of mentees as the arrays the scoring reads."""
+
+    def __init__(self, mentees: Sequence[Mentee], config: ScoringConfig) -> None:
+        self.mentees = mentees
+        b = len(mentees)
+        if b:
+            self.current = np.array([m.current for m in mentees], dtype=np.float64)
+            self.target = np.array([m.target for m in mentees], dtype=np.float64)
+            self.roles = np.array(
+                [config.role_for(m.target_role).weights for m in mentees], dtype=np.float64
+            )
+        else:
+            self.current = self.target = self.roles = np.zeros((0, N_SKILLS))
+        self.offsets = np.array([m.utc_offset_hours for m in mentees], dtype=np.float64)
+        self.limits = np.array(
+            [
+                np.inf
+                if m.max_timezone_difference_hours is None
+                else m.max_timezone_difference_hours
+                for m in mentees
+            ],
+            dtype=np.float64,
+        )
+        self.languages = [m.languages for m in mentees]
+        self.industries = [m.industries for m in mentees]
         # The share of all the mentee's industries, not only of those some mentor lists, so a
         # mentor's score does not depend on who else is in the pool.
-        counts = np.array([[float(len(m.industries))] for m in mentees]).reshape(-1, 1)
-        shared = wanted @ self._industries.matrix.T  # (b, n): industries in common
-        return np.where(counts > 0, shared / np.where(counts > 0, counts, 1.0), 0.0)
+        counts = np.array([float(len(m.industries)) for m in mentees]).reshape(-1, 1)
+        self.industry_counts = np.where(counts > 0, counts, np.inf)
+
+    def __len__(self) -> int:
+        return len(self.mentees)
+
+
+@dataclass(frozen=True, eq=False)
+class Scores:
+    """Totals of a block of mentees (rows) against every mentor (columns), and the components
+    of any pair, computed when asked for (a proposal's breakdown)."""
+
+    total: FloatArray
+    pool: MentorPool
+    block: MenteeBlock
+
+    def breakdown(self, row: int, column: int) -> dict[str, float]:
+        parts = self.pool.components_of(
+            self.block, self._tables, np.array([row]), np.array([column])
+        )
+        return parts.breakdown(0)
+
+    @cached_property
+    def _tables(self) -> FloatArray:
+        return self.pool.component_tables(self.block)
+
+    @cached_property
+    def components(self) -> ComponentScores:
+        """Every component of every pair (for a small block: it is b x n work per component)."""
+        b, n = self.total.shape
+        rows = np.repeat(np.arange(b), n)
+        columns = np.tile(np.arange(n), b)
+        parts = self.pool.pair_components(self.block.mentees, rows, columns)
+        return ComponentScores(
+            *(getattr(parts, name).reshape(b, n) for name in (*COMPONENTS, "total"))
+        )
+
+    @property
+    def similarity(self) -> FloatArray:
+        return self.components.similarity
+
+    @property
+    def coverage(self) -> FloatArray:
+        return self.components.coverage
+
+    @property
+    def scarcity(self) -> FloatArray:
+        return self.components.scarcity
+
+    @property
+    def was_engineer(self) -> FloatArray:
+        return self.components.was_engineer
+
+    @property
+    def industry(self) -> FloatArray:
+        return self.components.industry
+
+    @property
+    def timezone(self) -> FloatArray:
+        return self.components.timezone
 
 
 class _Vocabulary:
@@ -254,14 +629,51 @@ class _Vocabulary:
 
     def __init__(self, sets: Sequence[frozenset[str]]) -> None:
         self.codes = {code: i for i, code in enumerate(sorted(set().union(*sets)))}
+        # Rows of the sets seen so far, by set: people share a few sets, so encoding a block
+        # of mentees is dictionary look-ups rather than a loop over each person's codes.
+        self._rows: dict[frozenset[str], int] = {}
+        self._known = np.zeros((0, len(self.codes)))
         self.matrix = self.encode(sets)
 
     def encode(self, sets: Sequence[Collection[str]]) -> FloatArray:
-        matrix = np.zeros((len(sets), len(self.codes)))
-        for row, codes in enumerate(sets):
-            matrix[row, [self.codes[c] for c in codes if c in self.codes]] = 1.0
-        return matrix
+        rows = [self._row(frozenset(codes)) for codes in sets]
+        encoded: FloatArray = self._known[rows] if rows else np.zeros((0, len(self.codes)))
+        return encoded
+
+    def _row(self, codes: frozenset[str]) -> int:
+        row = self._rows.get(codes)
+        if row is None:
+            vector = np.zeros((1, len(self.codes)))
+            vector[0, [self.codes[c] for c in codes if c in self.codes]] = 1.0
+            self._known = np.vstack([self._known, vector])
+            row = self._rows[codes] = len(self._known) - 1
+        return row
 
     def shared(self, mentees_sets: Sequence[Collection[str]]) -> BoolArray:
         result: BoolArray = (self.encode(mentees_sets) @ self.matrix.T) > 0
         return result
+
+    def knows_codes(self, sets: Sequence[Collection[str]]) -> bool:
+        return all(code in self.codes for codes in sets for code in codes)
+
+    def knows_sets(self, sets: Sequence[frozenset[str]]) -> bool:
+        """Every set is one of the sets this vocabulary was built from (a row of `matrix`)."""
+        known = self._sets_as_rows()
+        return all(codes in known for codes in sets)
+
+    def rows_of(self, sets: Sequence[frozenset[str]]) -> IntArray:
+        """The row of `matrix` each set is (sets this vocabulary was built from)."""
+        known = self._sets_as_rows()
+        return np.array([known[codes] for codes in sets], dtype=np.intp)
+
+    def with_rows(self, matrix: FloatArray) -> _Vocabulary:
+        """The same codes, with another matrix of rows (another list of sets)."""
+        vocabulary = copy.copy(self)
+        vocabulary.matrix = matrix
+        return vocabulary
+
+    def _sets_as_rows(self) -> dict[frozenset[str], int]:
+        codes = list(self.codes)
+        return {
+            frozenset(codes[j] for j in np.flatnonzero(row)): i for i, row in enumerate(self.matrix)
+        }

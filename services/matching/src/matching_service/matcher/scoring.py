@@ -22,10 +22,16 @@ skill, and that half only reads skills outside the gaps, so raising a mentor's s
 gap skill never lowers the score (for a fixed market: rarity is measured on the pool).
 
 Speed: levels are integers 0-5, so every skill component is a lookup table per (mentee, skill,
-level). With mentors one-hot encoded by level, all components for a block of mentees against
-all mentors are one matrix product. Table entries are rounded to multiples of 2**-32: every
-partial sum is then exact in float64, so a BLAS product gives the same bits whatever its
-blocking, and identical mentors always get identical scores.
+level), and with mentors one-hot encoded by level a component is a matrix product. The total
+is linear in those tables and in the soft factors, so it is ONE product (`fused_table`): the
+weighted skill tables side by side with the soft factors, the soft factors and hard constraints
+encoded per class of mentor (was an engineer, each industry, each UTC offset, each set of
+languages). Only the rule "teaches nothing of the gap, scores 0" is not linear; it is checked
+on the pairs that matter (`teaches`). Table entries are multiples of a power of two (2**-32 for
+the component tables, 2**-40 for the fused one) and every partial sum is then exact in float64,
+so a BLAS product gives the same bits whatever its blocking, and identical mentors always get
+identical scores. The fused entries are rounded down, so a total never exceeds its exact value
+(at most 1) and lies within 1e-10 of it.
 """
 
 from __future__ import annotations
@@ -46,6 +52,11 @@ N_LEVELS = 6  # levels 0..5
 COMPONENTS = ("similarity", "coverage", "scarcity", "was_engineer", "industry", "timezone")
 SKILL_COMPONENTS = ("similarity", "coverage", "rare_reach", "rare_unused")
 _QUANTUM = 2.0**-32
+_FUSED_QUANTUM = 2.0**-40
+#: Added to a pair's fused table entry when a hard constraint forbids the pair (no shared
+#: language, beyond the mentee's timezone limit): far below any score, and a power of two so
+#: that sums stay exact.
+FORBIDDEN = -(2.0**10)
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -163,17 +174,14 @@ def gap_weights(current: FloatArray, target: FloatArray, role_weights: FloatArra
     return weights
 
 
-def skill_tables(
+def _component_tables(
     current: FloatArray,
     target: FloatArray,
     role_weights: FloatArray,
     market_rarity: FloatArray,
     strong_level: int,
 ) -> FloatArray:
-    """Lookup tables (component, skill * level, mentee) for a block of mentees (b, skills).
-
-    Multiplying a mentor's one-hot level row by a table column gives that component."""
-    b = current.shape[0]
+    """The four skill components as exact lookup tables (component, mentee, skill, level)."""
     levels = np.arange(N_LEVELS, dtype=np.float64)[None, None, :]  # (1, 1, 6)
     cur = current[:, :, None]
     tgt = target[:, :, None]
@@ -190,9 +198,83 @@ def skill_tables(
     strong = (levels >= strong_level) & ~on_gap
     rare_sum = max(float(market_rarity.sum()), 1e-12)
     rare_unused = np.broadcast_to(strong * rare / rare_sum, similarity.shape)
-    tables = np.stack([similarity, coverage, rare_reach, rare_unused])  # (4, b, skills, 6)
+    return np.stack([similarity, coverage, rare_reach, rare_unused])  # (4, b, skills, 6)
+
+
+def skill_tables(
+    current: FloatArray,
+    target: FloatArray,
+    role_weights: FloatArray,
+    market_rarity: FloatArray,
+    strong_level: int,
+) -> FloatArray:
+    """Lookup tables (component, skill * level, mentee) for a block of mentees (b, skills).
+
+    Multiplying a mentor's one-hot level row by a table column gives that component."""
+    b = current.shape[0]
+    tables = _component_tables(current, target, role_weights, market_rarity, strong_level)
     tables = np.round(tables.reshape(4, b, N_SKILLS * N_LEVELS) / _QUANTUM) * _QUANTUM
     return np.ascontiguousarray(tables.transpose(0, 2, 1))
+
+
+def fused_skill_table(
+    current: FloatArray,
+    target: FloatArray,
+    role_weights: FloatArray,
+    market_rarity: FloatArray,
+    config: ScoringConfig,
+) -> FloatArray:
+    """(b, skill * level): the weighted sum of the skill components, so that a mentor's one-hot
+    row times a table row is similarity, coverage and scarcity, each times its weight.
+
+    Not yet rounded (`quantize`); the constant half of scarcity sits on the first skill's six
+    entries, of which every mentor has exactly one."""
+    b = current.shape[0]
+    similarity, coverage, rare_reach, rare_unused = _component_tables(
+        current, target, role_weights, market_rarity, config.strong_level
+    )
+    w = config.weights
+    half_scarcity = 0.5 * w["scarcity"]
+    fused = (
+        w["similarity"] * similarity
+        + w["coverage"] * coverage
+        + half_scarcity * (rare_reach - rare_unused)
+    )
+    fused[:, 0, :] += half_scarcity
+    table: FloatArray = fused.reshape(b, N_SKILLS * N_LEVELS)
+    return table
+
+
+def quantize(table: FloatArray) -> FloatArray:
+    """Entries rounded down to multiples of 2**-40: sums of a few hundred of them (each below
+    2**11 in size) are exact in float64, whatever order a BLAS product adds them in."""
+    quantized: FloatArray = np.floor(table * (1.0 / _FUSED_QUANTUM)) * _FUSED_QUANTUM
+    return quantized
+
+
+def teaching_table(
+    current: FloatArray, target: FloatArray, role_weights: FloatArray
+) -> npt.NDArray[np.float32]:
+    """(b, skill * level) 1 where a mentor at that level is above the mentee's current level on
+    a gap skill that counts for the mentee's role: a mentor's one-hot row times it counts the
+    gaps the mentor can teach (exact in float32, and half the work of float64)."""
+    levels = np.arange(N_LEVELS, dtype=np.float64)[None, None, :]
+    on_gap = (target > current) & (role_weights > 0)
+    teaching = on_gap[:, :, None] & (levels > current[:, :, None])
+    return teaching.reshape(current.shape[0], N_SKILLS * N_LEVELS).astype(np.float32)
+
+
+def teaches(
+    current: FloatArray,
+    target: FloatArray,
+    role_weights: FloatArray,
+    mentor_levels: npt.NDArray[np.int8],
+) -> BoolArray:
+    """Per pair (rows of the arrays): the mentor is above the mentee's current level on at
+    least one gap skill that counts for the mentee's role, so the similarity is above 0."""
+    on_gap = (target > current) & (role_weights > 0)
+    result: BoolArray = np.any(on_gap & (mentor_levels > current), axis=-1)
+    return result
 
 
 @dataclass(frozen=True)
@@ -207,8 +289,10 @@ class ComponentScores:
     timezone: FloatArray
     total: FloatArray
 
-    def breakdown(self, row: int, column: int) -> dict[str, float]:
-        return {name: round(float(getattr(self, name)[row, column]), 4) for name in COMPONENTS}
+    def breakdown(self, *index: int) -> dict[str, float]:
+        """The components of one pair (a row and column, or a position in 1-d arrays),
+        rounded as a proposal shows them."""
+        return {name: round(float(getattr(self, name)[index]), 4) for name in COMPONENTS}
 
 
 def combine(

@@ -14,7 +14,7 @@ from mentorship_shared.plumbing.outbox import EventSink
 
 from ..directory import MentorSource
 from ..match import Match, MatchStatus
-from ..matcher.pool import Mentee, MentorPool
+from ..matcher.pool import Mentee, Mentor, MentorPool
 from ..outcome import MatchOutcome
 from ..repository import IssuedPlan, MentorLoad, RoundRecord
 
@@ -52,6 +52,8 @@ class MatchingStore(MentorSource, Protocol):
     async def lock_mentor(self, mentor_id: uuid.UUID) -> MentorLoad | None: ...
 
     async def mentor_languages(self, mentor_id: uuid.UUID) -> list[str] | None: ...
+
+    async def mentors_by_id(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Mentor]: ...
 
     # --- matches and slots ---
     async def open_match(self, mentee_id: uuid.UUID) -> Match | None: ...

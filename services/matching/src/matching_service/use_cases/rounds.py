@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ..matcher.assignment import assign_greedy, assign_optimal, candidate_graph
-from ..matcher.ranking import proposal_for
+from ..matcher.assignment import assign_greedy, optimal_round
+from ..matcher.ranking import proposals_for
 from ..matcher.scoring import IntArray
 from ..repository import RoundRecord
 from .common import Matchmaker, publish_proposal
@@ -19,7 +19,7 @@ from .ports import EventSink, MatchingStore
 
 log = logging.getLogger(__name__)
 
-_BLOCK = 256  # mentees scored together
+_BLOCK = 256  # proposals explained together
 
 
 @dataclass(frozen=True)
@@ -40,28 +40,31 @@ async def run_round(repo: MatchingStore, events: EventSink, matchmaker: Matchmak
     pool = await matchmaker.mentors.available(repo)
     excluded_by_mentee = await repo.closed_pairs([m.id for m in mentees])
     excluded = [excluded_by_mentee[m.id] for m in mentees]
-    graph = candidate_graph(mentees, pool, excluded, matchmaker.policy.round_candidates_per_mentee)
+    solution = optimal_round(mentees, pool, excluded, matchmaker.policy.round_candidates_per_mentee)
+    optimal = solution.assignment
     capacity = pool.free_slots.copy()
-    optimal = assign_optimal(graph, capacity)
-    greedy = assign_greedy(graph, capacity)
+    greedy = assign_greedy(solution.graph, capacity)
     match_ids = []
     assigned = np.flatnonzero(optimal.mentor_of >= 0)
     for start in range(0, len(assigned), _BLOCK):
         rows = assigned[start : start + _BLOCK]
-        batch = [mentees[row] for row in rows]
-        scores = pool.score(batch)  # again, for each pair's breakdown and explanation
-        for i, row in enumerate(rows):
-            column = int(optimal.mentor_of[row])
-            proposal = proposal_for(batch[i], pool, scores, i, column)
+        proposals = proposals_for(mentees, pool, rows, optimal.mentor_of[rows])
+        for row, proposal in zip(rows.tolist(), proposals, strict=True):
             if not await repo.reserve_slot(proposal.mentor_id):
                 # Taken by a concurrent proposal since the pool was read; the mentee stays
                 # waiting for the next round (or an online proposal).
                 continue
             match = await publish_proposal(
-                repo, events, matchmaker, batch[i].id, proposal, origin="round", round_id=round_id
+                repo,
+                events,
+                matchmaker,
+                mentees[row].id,
+                proposal,
+                origin="round",
+                round_id=round_id,
             )
             match_ids.append(match.id)
-    for row in np.setdiff1d(np.arange(len(mentees)), graph.mentee):
+    for row in np.setdiff1d(np.arange(len(mentees)), solution.graph.mentee):
         await issue_learning_plan(repo, events, matchmaker, mentees[int(row)])
     record = RoundRecord(
         id=round_id,
@@ -82,7 +85,13 @@ async def run_round(repo: MatchingStore, events: EventSink, matchmaker: Matchmak
     await repo.add_round(record)
     log.info(
         "cohort round finished",
-        extra={"round_id": str(round_id), "proposed": len(match_ids), "method": optimal.method},
+        extra={
+            "round_id": str(round_id),
+            "proposed": len(match_ids),
+            "method": optimal.method,
+            "proven_optimal": solution.proven,
+            "flows_solved": solution.solves,
+        },
     )
     return RoundOutcome(record=record, match_ids=match_ids)
 
