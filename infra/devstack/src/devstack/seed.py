@@ -325,10 +325,13 @@ async def _accept_proposals(
     known: set[str] = set()
 
     async def look_at(mentee: Person) -> None:
-        response = await seeder.http.get(
-            f"{matching_url}/v1/mentees/{mentee.id}/matches",
-            headers={"Authorization": f"Bearer {mentee.token}"},
-        )
+        try:
+            response = await seeder.http.get(
+                f"{matching_url}/v1/mentees/{mentee.id}/matches",
+                headers={"Authorization": f"Bearer {mentee.token}"},
+            )
+        except httpx.HTTPError:
+            return  # asked again on the next look
         if response.status_code != 200:
             return  # not read by the matcher yet
         known.add(mentee.id)
@@ -399,10 +402,13 @@ async def _run_mentorships(
     found: dict[str, dict[str, Any]] = {}
 
     async def look_for(pair: Pair) -> None:
-        response = await seeder.http.get(
-            f"{mentorship_url}/v1/people/{pair.mentee.id}/mentorships",
-            headers={"Authorization": f"Bearer {pair.mentee.token}"},
-        )
+        try:
+            response = await seeder.http.get(
+                f"{mentorship_url}/v1/people/{pair.mentee.id}/mentorships",
+                headers={"Authorization": f"Bearer {pair.mentee.token}"},
+            )
+        except httpx.HTTPError:
+            return  # asked again on the next look
         if response.status_code == 200:
             for mentorship in response.json()["mentorships"]:
                 if mentorship["match_id"] == pair.match_id:
