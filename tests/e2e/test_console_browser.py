@@ -63,23 +63,37 @@ def seed(stack: DevStack) -> dict[str, int]:
     return journeys
 
 
+def _counts(data: dict[str, Any]) -> tuple[Any, ...]:
+    """What the page's checks compare: the numbers that move while the system works."""
+    return (
+        data["mentors"]["registered"],
+        data["mentees"]["registered"],
+        data["proposals"]["by_status"],
+        (data["program"]["report"] or {}).get("total"),
+    )
+
+
 def console_numbers(stack: DevStack, mentorships: int) -> dict[str, Any]:
-    """The console's GET /v1/console once the matcher has read every seeded profile and the
-    program report counts every seeded mentorship."""
-    deadline = time.monotonic() + 30
+    """The console's GET /v1/console once the matcher has read every seeded profile, the
+    program report counts every seeded mentorship, and the numbers have stopped moving (a
+    mentorship that ended frees its mentor's slot, and the matcher proposes again)."""
+    deadline = time.monotonic() + 45
+    previous: tuple[Any, ...] | None = None
     while True:
         status, body = get(f"{stack.urls['console']}/v1/console", OPERATOR_KEY)
         assert status == 200, (status, body[:500])
         data: dict[str, Any] = json.loads(body)
         report = data["program"]["report"] or {"total": {"started": None}}
-        if (
+        seeded = (
             data["mentors"]["registered"] == MENTORS
             and data["mentees"]["registered"] == MENTEES
             and report["total"]["started"] == mentorships
-        ):
+        )
+        if seeded and _counts(data) == previous:
             return data
+        previous = _counts(data) if seeded else None
         assert time.monotonic() < deadline, json.dumps(data)[:2000]
-        time.sleep(0.5)
+        time.sleep(2.0)
 
 
 def watch_for_errors(page: Page, errors: list[str]) -> None:
