@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
@@ -28,6 +28,8 @@ from aiokafka.errors import KafkaError
 log = logging.getLogger(__name__)
 
 PartitionKey = tuple[str, int]
+#: What a consumer may do with the offsets of the batch in hand.
+Verdict = Literal["commit", "lost", "unknown"]
 #: How often, at most, a consumer asks the broker for its committed offsets before committing.
 _OFFSET_CHECK_SECONDS = 1.0
 
@@ -45,28 +47,33 @@ class CommittedOffsets:
         """The consumer committed `next_offset` on the partition."""
         self._committed[(topic, partition)] = next_offset
 
-    async def lost(self, kafka_consumer: Any, partitions: Iterable[PartitionKey]) -> bool:
+    async def check(self, kafka_consumer: Any, partitions: Iterable[PartitionKey]) -> Verdict:
         """Before committing, at most once every `check_every` seconds: does the broker still
-        hold the offsets we committed last on these partitions? If not, it lost its data, and
-        its new logs may have grown past our old positions: committing now would skip the
-        records numbered below them. Every assigned partition is then read again from the
-        start and True is returned (the caller does not commit)."""
+        hold the offsets we committed last, on these partitions and on every other assigned
+        one we committed on? If not, it lost its data, and its new logs may have grown past
+        our old positions: committing now would skip the records numbered below them. Every
+        assigned partition is then read again from the start and "lost" is returned: the
+        caller does not commit. "unknown" when the broker cannot answer: the caller does not
+        commit either, since a commit that waits for the next batch costs nothing (the inbox
+        makes a redelivery a no-op) and one made blind might be the one that hides a loss."""
         now = time.monotonic()
         if now - self._checked_at < self._check_every or not hasattr(kafka_consumer, "committed"):
-            return False
-        self._checked_at = now
+            return "commit"
+        assigned = {(tp.topic, tp.partition) for tp in kafka_consumer.assignment()}
         lost = []
-        for topic, partition in sorted(set(partitions) & set(self._committed)):
+        for topic, partition in sorted((set(partitions) | assigned) & set(self._committed)):
             topic_partition = TopicPartition(topic, partition)
             try:
                 async with asyncio.timeout(5.0):
                     held = await kafka_consumer.committed(topic_partition)
             except (KafkaError, TimeoutError):
-                return False  # the broker cannot say now; the commit will tell
+                return "unknown"
             if held is None or held < self._committed[(topic, partition)]:
                 lost.append((topic_partition, held))
+        # Only an answer counts as a check: a failed one leaves the next commit to ask again.
+        self._checked_at = now
         if not lost:
-            return False
+            return "commit"
         log.warning(
             "the broker no longer holds our committed offsets (%s): it lost its data; reading "
             "every assigned partition again from the start",
@@ -77,10 +84,10 @@ class CommittedOffsets:
             extra={"consumer": self._consumer},
         )
         self._committed.clear()
-        assigned = list(kafka_consumer.assignment())
-        if assigned:
-            await kafka_consumer.seek_to_beginning(*assigned)
-        return True
+        everything = list(kafka_consumer.assignment())
+        if everything:
+            await kafka_consumer.seek_to_beginning(*everything)
+        return "lost"
 
 
 async def restart_truncated_partition(

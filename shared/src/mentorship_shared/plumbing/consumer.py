@@ -184,8 +184,10 @@ class EventConsumer:
         await self.process_all(deliveries)
         try:
             partitions = {(d.topic, d.partition) for d in deliveries}
-            if await self._committed.lost(message.consumer, partitions):
+            verdict = await self._committed.check(message.consumer, partitions)
+            if verdict == "lost":
                 metrics.HANDLER_RETRIES.labels(self.name, "offsets_lost").inc()
+            if verdict != "commit":
                 return
             await message.ack()
             for delivery in deliveries:
