@@ -28,6 +28,8 @@ from devstack.services import ServiceSpec, named
 from devstack.smtp_sink import SmtpSink
 from devstack.stack import Stack
 
+from benchmarks.pipeline import profiling
+
 __all__ = ["HOST", "SERVICE_ENV", "BenchStack", "MailReader", "Step", "wall_offset"]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,8 +142,9 @@ class BenchStack:
     benchmark; :meth:`start_step` adds a step's services, :meth:`start_hello` the
     hello-world anchor's server and :meth:`start_sink` the SMTP anchor's sink."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, profile: bool = False) -> None:
         self.root = root
+        self.profile = profile
         self.log_dir = root / "logs"
         # Not under the output folder: as root the server runs as its own account and needs
         # every folder above its data to be traversable.
@@ -151,7 +154,10 @@ class BenchStack:
             root,
             services=(),
             postgres=EmbeddedPostgres(
-                self._pg_dir / "data", log_path=self.log_dir / "postgres.log"
+                self._pg_dir / "data",
+                log_path=self.log_dir / "postgres.log",
+                # Statement statistics only when profiling: they cost a little on every one.
+                settings=profiling.PRELOAD if profile else None,
             ),
         )
         self.step: Step | None = None
