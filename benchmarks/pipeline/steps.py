@@ -132,6 +132,10 @@ async def pipeline_step(
     )
     figures["passed"], figures["verdict"] = verdict(figures, figures["latency"]["p99_ms"])
     if sampling is not None:
+        calls: dict[str, float] = {}
+        for statement in statements:
+            calls[statement.database] = calls.get(statement.database, 0.0) + statement.calls / n
+        figures["statements_per_registration"] = calls
         page = step.root / "profile.md"
         page.write_text(
             profiling.summarise(
