@@ -93,18 +93,19 @@ class NotificationSettings(ServiceSettings):
         ge=1,
         le=32,
         description=(
-            "Mails sent at once, each over an SMTP connection of its own kept open between "
-            "mails (every lane also holds a database connection while it sends)."
+            "Most mails of a batch sent at once, each over an SMTP connection of its own kept "
+            "open between mails."
         ),
     )
     mail_batch_size: int = Field(
-        default=1,
+        default=4,
         ge=1,
         le=500,
         description=(
-            "Mails one lane sends in one database transaction. Larger batches take fewer "
-            "transactions, but a crash in the middle of one sends again every mail of it that "
-            "had gone out (same Message-ID); 1 repeats at most the mail in flight."
+            "Mails the dispatcher takes in one database transaction, sent up to "
+            "MAIL_SEND_CONCURRENCY at once. Larger batches take fewer transactions, but a "
+            "crash in the middle of one sends again every mail of it that had gone out (same "
+            "Message-ID)."
         ),
     )
     dispatcher_poll_interval_seconds: float = Field(
