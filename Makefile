@@ -76,12 +76,23 @@ tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock
 test-faults: install ## Fault-injection suite at full scale (kills, broker and PostgreSQL outages, poison, replays, four matchers)
 	FAULTS_SCALE=full $(PYTEST) tests/faults
 
-bench-matching: install ## Benchmark the matcher on a synthetic population (minutes); writes docs/benchmarks/matching.md
-	$(PY) -m benchmarks.matching --output docs/benchmarks/matching.md
+# QUICK=1 runs a benchmark as a seconds-long smoke run into var/bench/ (the reports in docs/ stay
+# as the last full run wrote them); BENCH_ARGS passes further options (see --help).
+bench-matching: install ## Benchmark the matcher on a synthetic population (minutes); writes docs/benchmarks/matching.md (QUICK=1: a smoke run into var/bench/)
+	$(PY) -m benchmarks.matching $(if $(QUICK),--quick --output var/bench/matching-quick.md,--output docs/benchmarks/matching.md) $(BENCH_ARGS)
+
+.PHONY: weights-fit weights-replay
+WEIGHTS_DIR ?= var/weights
+weights-fit: install ## Fit score weights from the matching database's outcomes into var/weights/ (WEIGHTS_DIR) as weights-vN.json; WEIGHTS_ARGS passes options (see --help)
+	$(PY) -m matching_service.weights fit --output-dir $(WEIGHTS_DIR) $(WEIGHTS_ARGS)
+
+weights-replay: install ## Replay past proposals with CANDIDATE=<weights file> against the current weights (WEIGHTS_ARGS passes options)
+	@if [ -z "$(CANDIDATE)" ]; then echo "make weights-replay: give the weights file to try, e.g. CANDIDATE=$(WEIGHTS_DIR)/weights-v2.json"; exit 2; fi
+	$(PY) -m matching_service.weights replay --candidate $(CANDIDATE) $(WEIGHTS_ARGS)
 
 .PHONY: bench
-bench: install ## Whole pipeline under rising open-loop load, against the machine's anchors (about 10 min); writes docs/benchmarks/pipeline.md
-	$(PY) -m benchmarks.pipeline --output docs/benchmarks/pipeline.md
+bench: install ## Whole pipeline under rising open-loop load, against the machine's anchors (about 10 min); writes docs/benchmarks/pipeline.md (QUICK=1: a smoke run into var/bench/)
+	$(PY) -m benchmarks.pipeline $(if $(QUICK),--quick --output var/bench/pipeline-quick.md,--output docs/benchmarks/pipeline.md) $(BENCH_ARGS)
 
 lint: install ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .

@@ -3,17 +3,23 @@
 `devstack up` runs on free ports (the web front end among its services); Debian's Chromium,
 headless and driven by Playwright, is a mentor and then an engineer registering through the
 forms, signing in again with the link the SMTP sink caught, seeing their match with its
-explanation and accepting it; both then see the acceptance. Bad input shows each field's
-message and stores nothing. axe-core (tests/e2e/node_modules, from `make browser-tools`) checks
+explanation, where to start on the gap the mentor does not cover (and the engineer's learning
+plan), and accepting it; both then see the acceptance. Then the mentorship runs in the
+pages: the engineer proposes a goal, the mentor agrees to it and logs a check-in, both answer
+the first survey, the engineer re-assesses their levels. Bad input shows each field's message
+and stores nothing (the mentorship API, asked with the operator key, holds only what the
+corrected forms sent). axe-core (tests/e2e/node_modules, from `make browser-tools`) checks
 every page: no serious or critical violation. Every page is screenshotted into
 TEST_ARTEFACTS_DIR (default var/test-artefacts/web) for review.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +27,7 @@ import pytest
 from devstack.smtp_sink import read_maildir
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.conftest import CHROMIUM_ARGS, DevStack
+from tests.e2e.conftest import CHROMIUM_ARGS, DEV_STACK_OPERATOR_KEY, DevStack, get
 
 pytestmark = pytest.mark.e2e
 
@@ -166,6 +172,29 @@ def wait_for_match(visit: Visit, stack: DevStack) -> None:
         visit.page.reload()
 
 
+def open_mentorship(visit: Visit, stack: DevStack) -> str:
+    """Open the person's one mentorship (the list page leads straight to it) once the
+    mentorship service has started it and knows the engineer's gaps; its id."""
+    deadline = time.monotonic() + 30
+    while True:
+        visit.open("/mentorships")
+        found = re.search(r"/mentorships/([0-9a-f-]{36})$", visit.page.url)
+        if found and visit.page.locator(".progress-list li").count() > 0:
+            return found.group(1)
+        assert time.monotonic() < deadline, f"{visit.page.content()[:3000]}\n{stack.output(80)}"
+        time.sleep(0.5)
+
+
+def stored_mentorship(stack: DevStack, mentorship_id: str) -> dict[str, Any]:
+    """The mentorship as the mentorship API holds it (asked with the operator key)."""
+    status, body = get(
+        f"{stack.urls['mentorship']}/v1/mentorships/{mentorship_id}", DEV_STACK_OPERATOR_KEY
+    )
+    assert status == 200, (status, body[:500])
+    stored: dict[str, Any] = json.loads(body)
+    return stored
+
+
 def sign_out(visit: Visit) -> None:
     visit.page.get_by_role("button", name="Sign out").click()
     visit.page.wait_for_selector("text=Register as an engineer")
@@ -235,7 +264,10 @@ def run_the_story(browser: Browser, stack: DevStack, axe: Path) -> None:
     explanation = match.locator(".explanation").inner_text()
     assert "pricing" in explanation.lower(), explanation
     assert "Pricing and monetisation" in match.locator(".skill-lists").inner_text()
-    assert match.locator(".resources").is_visible()
+    # Where to start on the gap the mentor does not cover, from the learning-resource catalogue.
+    resources = match.locator(".resources").inner_text()
+    assert "Stakeholder communication" in resources, resources
+    assert match.locator(".resources .resource-list li").count() >= 1
     engineer.check("matches")
     engineer.page.set_viewport_size({"width": 320, "height": 800})
     width = engineer.page.evaluate("document.documentElement.scrollWidth")
@@ -248,6 +280,10 @@ def run_the_story(browser: Browser, stack: DevStack, axe: Path) -> None:
 
     engineer.open("/suggestions")
     engineer.check("suggestions")
+    engineer.open("/plan")
+    engineer.check("plan")
+    assert "Your mentor is strong here" in engineer.page.inner_text("#main")
+    assert engineer.page.locator(".resource-list li").count() >= 1
     engineer.open("/profile")
     engineer.check("profile")
 
@@ -273,5 +309,143 @@ def run_the_story(browser: Browser, stack: DevStack, axe: Path) -> None:
     engineer.open("/matches")
     assert "Accepted by both" in engineer.page.locator("article.match").first.inner_text()
     engineer.check("matches-accepted")
+
+    run_the_mentorship(engineer, mentor, stack)
     mentor.close()
     engineer.close()
+
+
+def run_the_mentorship(engineer: Visit, mentor: Visit, stack: DevStack) -> None:
+    """After both accepted: a goal, its agreement, a check-in, the first survey on both sides
+    and a re-assessment, all through the pages."""
+    # --- the engineer proposes a goal; bad input first ---------------------------------------
+    mentorship_id = open_mentorship(engineer, stack)
+    engineer.check("mentorship")
+    page = engineer.page
+    page.get_by_role("link", name="Propose a goal").click()
+    page.wait_for_selector("h1:text('Propose a goal')")
+    engineer.check("goal-form")
+    page.get_by_label("The gap it works on").select_option("pricing_monetisation")
+    page.get_by_label("The goal").fill("x")
+    page.locator("#milestone-1-title").fill("Draft the pricing page")
+    page.get_by_role("button", name="Propose the goal").click()
+    page.wait_for_selector("#error-summary")
+    title_error = page.inner_text("#title-error")
+    assert "3 characters" in title_error, title_error
+    assert "date" in page.inner_text("#milestone-1-due-error").lower()
+    assert page.get_attribute("#title", "aria-invalid") == "true"
+    assert page.input_value("#milestone-1-title") == "Draft the pricing page"
+    engineer.check("goal-errors")
+    assert stored_mentorship(stack, mentorship_id)["goals"] == []
+
+    due = (date.today() + timedelta(days=21)).isoformat()
+    page.get_by_label("The goal").fill("Price the team plan for small businesses")
+    page.locator("#milestone-1-due").fill(due)
+    page.get_by_role("button", name="Propose the goal").click()
+    page.wait_for_selector("text=Your goal is proposed")
+    assert page.locator("article.goal").count() == 1
+    assert "waiting for your mentor to agree" in page.inner_text("article.goal")
+
+    # --- the mentor agrees, changes the cadence and logs a check-in (bad input first) ------
+    open_mentorship(mentor, stack)
+    mentor.check("mentorship")
+    mentor_page = mentor.page
+    mentor_page.get_by_role("button", name="Agree to this goal").click()
+    mentor_page.wait_for_selector("text=You agreed to the goal.")
+    assert "Agreed on" in mentor_page.inner_text("article.goal")
+    mentor_page.get_by_label("Meet every").select_option("1")
+    mentor_page.get_by_role("button", name="Change how often you meet").click()
+    mentor_page.wait_for_selector("text=The check-in schedule is changed")
+    assert "You meet every 1 week." in mentor_page.inner_text("#main")
+
+    mentor_page.get_by_role("link", name="Log a check-in").click()
+    mentor_page.wait_for_selector("h1:text('Log a check-in')")
+    mentor.check("check-in-form")
+    mentor_page.get_by_label("The next step").fill("Draft the pricing page")
+    mentor_page.get_by_role("button", name="Log the check-in").click()
+    mentor_page.wait_for_selector("#discussed-error")
+    assert mentor_page.get_attribute("#discussed", "aria-invalid") == "true"
+    mentor.check("check-in-errors")
+    assert stored_mentorship(stack, mentorship_id)["check_ins"] == 0
+    mentor_page.get_by_label("What you talked about").fill(
+        "How competitors price per seat; what small teams pay for today."
+    )
+    mentor_page.get_by_role("button", name="Log the check-in").click()
+    mentor_page.wait_for_selector("text=The check-in is logged")
+    assert "Check-in 1" in mentor_page.inner_text(".check-in-log")
+
+    # --- both answer the first survey: the mentor with the keyboard, missing a score first -
+    mentor_page.get_by_role("link", name="Answer the survey after the first check-in").click()
+    mentor_page.wait_for_selector("h1:text('Survey after the first check-in')")
+    mentor.check("survey-form")
+    mentor_page.locator("#csat-4").check()
+    mentor_page.get_by_role("button", name="Send my answer").click()
+    mentor_page.wait_for_selector("#nps-error")
+    assert "required" in mentor_page.inner_text("#nps-error").lower()
+    assert mentor_page.is_checked("#csat-4")  # kept for the next try
+    mentor.check("survey-errors")
+    assert stored_mentorship(stack, mentorship_id)["feedback"] == []
+    mentor_page.locator("#nps-0").focus()
+    for _ in range(9):
+        mentor_page.keyboard.press("ArrowRight")
+    assert mentor_page.is_checked("#nps-9")
+    mentor_page.get_by_label("Anything else? (optional)").fill("A thoughtful engineer.")
+    mentor_page.get_by_label("Show my comment to my mentee").check()
+    mentor_page.get_by_role("button", name="Send my answer").click()
+    mentor_page.wait_for_selector("text=Thank you: your answer is saved.")
+
+    open_mentorship(engineer, stack)
+    assert "Check-in 1" in page.inner_text(".check-in-log")
+    page.get_by_role("link", name="Answer the survey after the first check-in").click()
+    page.wait_for_selector("h1:text('Survey after the first check-in')")
+    page.locator("#csat-5").check()
+    page.locator("#nps-10").check()
+    page.get_by_label("Anything else? (optional)").fill("Just for the operators.")
+    page.get_by_role("button", name="Send my answer").click()
+    page.wait_for_selector("text=Thank you: your answer is saved.")
+    answers = page.inner_text(".answers-list")
+    assert "A thoughtful engineer." in answers  # the mentor shared it
+    assert "satisfaction 5 of 5" in answers  # the engineer's own scores
+    assert "satisfaction 4" not in answers  # never the mentor's
+
+    # --- the engineer re-assesses ------------------------------------------------------------
+    page.get_by_role("link", name="Re-assess your levels").click()
+    page.wait_for_selector("h1:text('Re-assess your levels')")
+    engineer.check("levels-form")
+    page.get_by_label("Pricing and monetisation").select_option("3")
+    page.get_by_role("button", name="Save my levels").click()
+    page.wait_for_selector("text=Your levels are saved.")
+    assert "now 3; 2 of 3 levels closed" in page.inner_text(".progress-list")
+    engineer.check("mentorship-progress")
+    page.set_viewport_size({"width": 320, "height": 800})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 320, f"the mentorship page is {width} px wide at 320 px"
+    engineer.check("mentorship-320px")
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.get_by_role("link", name="End the mentorship early").click()
+    engineer.check("ending-form")
+
+    mentor.open("/mentorships")
+    mentor_answers = mentor.page.inner_text(".answers-list")
+    assert "Your mentee answered the survey after the first check-in" in mentor_answers
+    assert "satisfaction 4 of 5" in mentor_answers  # the mentor's own
+    assert "satisfaction 5" not in mentor_answers  # never the engineer's scores
+    assert "Just for the operators." not in mentor_answers  # nor a comment kept from them
+    mentor.check("mentorship-surveys")
+
+    # Only what the corrected forms sent was stored.
+    stored = stored_mentorship(stack, mentorship_id)
+    assert [(g["title"], g["status"]) for g in stored["goals"]] == [
+        ("Price the team plan for small businesses", "agreed")
+    ]
+    assert [x["due_on"] for x in stored["goals"][0]["milestones"]] == [due]
+    assert stored["check_ins"] == 1
+    assert stored["cadence_weeks"] == 1
+    assert sorted((a["given_by"], a["csat"], a["nps"]) for a in stored["feedback"]) == [
+        ("mentee", 5, 10),
+        ("mentor", 4, 9),
+    ]
+    assert {s["skill"]: s["current"] for s in stored["progress"]["skills"]} == {
+        "pricing_monetisation": 3,
+        "stakeholder_communication": 2,
+    }

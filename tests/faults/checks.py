@@ -7,7 +7,8 @@ services' own databases and the SMTP sink's maildir after (and while) the system
   mentor's load equals its open matches and stays within its capacity; exactly one
   MatchProposed event in the outbox per match;
 * notification: every profile is a contact; exactly one mail (one distinct Message-ID) per
-  proposal and recipient, at the right address. A mail resent after a crash between the send
+  proposal and recipient, at the right address, and one learning-plan mail to each mentee left
+  without a proposal (and none to the others). A mail resent after a crash between the send
   and its record carries the same Message-ID: those raw copies are counted separately.
 """
 
@@ -138,6 +139,9 @@ async def _fetch(url: str, queries: dict[str, str]) -> dict[str, list[asyncpg.Re
         await conn.close()
 
 
+#: What a learning-plan mail is about in place of a match: the mentee it goes to.
+PLAN = "learning plan"
+
 _PROFILE = {
     "profiles": "SELECT id::text AS id, kind, lower(email) AS email FROM profiles",
     "outbox": "SELECT status, count(*) AS n FROM outbox GROUP BY status",
@@ -154,7 +158,7 @@ _MATCHING = {
 }
 _NOTIFICATION = {
     "contacts": "SELECT profile_id::text AS id FROM contacts",
-    "notifications": "SELECT message_id, context ->> 'match_id' AS match_id, "
+    "notifications": "SELECT message_id, context ->> 'match_id' AS match_id, template, "
     "recipient_id::text AS recipient, status FROM notifications",
     "outbox": "SELECT status, count(*) AS n FROM outbox GROUP BY status",
 }
@@ -258,7 +262,11 @@ class Inspector:
                 found.backlog["notification mails"] += 1
             elif row["status"] != "sent":
                 found.violations[f"notification {row['status']}"].append(row["message_id"])
-        match_of_message = {r["message_id"]: r["match_id"] for r in notification["notifications"]}
+        # A mail is about a match, or (a learning plan) about the mentee it goes to.
+        match_of_message = {
+            r["message_id"]: PLAN if r["template"] == "learning_plan" else r["match_id"]
+            for r in notification["notifications"]
+        }
         copies = Counter(message_id for message_id, _ in mails)
         found.raw_duplicate_mails = sum(n - 1 for n in copies.values())
         messages_to: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -269,6 +277,16 @@ class Inspector:
                 continue
             messages_to[(match_id, recipient)].add(message_id)
         expected: set[tuple[str, str]] = set()
+        for profile_id, kind in kind_of.items():
+            if kind == "mentee" and not matches_of.get(profile_id) and full:
+                key = (PLAN, email_of[profile_id])
+                expected.add(key)
+                got = messages_to.get(key, set())
+                if not got:
+                    found.missing["learning plan mail"].add(email_of[profile_id])
+                found.duplicated["learning plan mail (distinct Message-IDs)"] += max(
+                    0, len(got) - 1
+                )
         for match in matching["matches"]:
             for person in (match["mentee"], match["mentor"]):
                 key = (match["id"], email_of.get(person, f"unknown profile {person}"))

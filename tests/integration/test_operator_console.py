@@ -302,6 +302,7 @@ async def test_the_console_counts_what_the_database_holds(
         "accepted": 1,
         "declined": 1,
         "expired": 2,
+        "concluded": 0,  # no mentorship has ended yet
     }
     # accepted / (accepted + declined + lapsed): the withdrawn proposal does not count.
     assert proposals["acceptance_rate"] == pytest.approx(1 / 3, abs=1e-3)

@@ -24,7 +24,14 @@ from matching_service.matcher.pool import (
     utc_offset_hours,
 )
 from matching_service.matcher.scoring import IntArray
-from matching_service.repository import MentorLoad, MentorTable, MentorTableState, RoundRecord
+from matching_service.outcome import MatchOutcome
+from matching_service.repository import (
+    IssuedPlan,
+    MentorLoad,
+    MentorTable,
+    MentorTableState,
+    RoundRecord,
+)
 from mentorship_shared.contracts.events import MenteeProfile, MentorProfile
 
 
@@ -47,6 +54,9 @@ class FakeMatchingStore:
     shown: dict[tuple[uuid.UUID, uuid.UUID], datetime] = field(default_factory=dict)
     rounds: list[RoundRecord] = field(default_factory=list)
     credentials: dict[uuid.UUID, str | None] = field(default_factory=dict)
+    #: Per mentee, every plan version issued: (digest, catalogue version).
+    plans: dict[uuid.UUID, list[tuple[str, int]]] = field(default_factory=dict)
+    outcomes: dict[uuid.UUID, MatchOutcome] = field(default_factory=dict)
 
     # --- profiles ---------------------------------------------------------------------------
 
@@ -87,6 +97,7 @@ class FakeMatchingStore:
         for match in list(self.matches.values()):
             if profile_id in (match.mentee_id, match.mentor_id):
                 self.matches[match.id] = dataclasses.replace(match, decline_reason=None)
+        self.plans.pop(profile_id, None)
         self.erased.add(profile_id)
 
     async def lock_mentee(self, mentee_id: uuid.UUID) -> Mentee | None:
@@ -209,6 +220,31 @@ class FakeMatchingStore:
 
     async def add_round(self, report: RoundRecord) -> None:
         self.rounds.append(report)
+
+    # --- learning plans and outcomes -------------------------------------------------------
+
+    async def record_learning_plan(
+        self, mentee_id: uuid.UUID, digest: str, resources_version: int
+    ) -> int | None:
+        issued = self.plans.setdefault(mentee_id, [])
+        if issued and issued[-1][0] == digest:
+            return None
+        issued.append((digest, resources_version))
+        return len(issued)
+
+    async def latest_learning_plan(self, mentee_id: uuid.UUID) -> IssuedPlan | None:
+        issued = self.plans.get(mentee_id)
+        if not issued:
+            return None
+        return IssuedPlan(
+            version=len(issued), resources_version=issued[-1][1], issued_at=datetime.now(UTC)
+        )
+
+    async def add_outcome(self, outcome: MatchOutcome) -> bool:
+        if outcome.match_id in self.outcomes:
+            return False
+        self.outcomes[outcome.match_id] = outcome
+        return True
 
     # --- the mentor directory's reads -------------------------------------------------------
 

@@ -30,6 +30,8 @@ PROFILE_TYPES = {"MenteeRegistered", "MentorRegistered", "ProfileUpdated", "Prof
 #: On the profile topic too, for the notification service only (the matcher ignores it).
 SIGN_IN_TYPES = {"SignInLinkRequested"}
 MATCH_TYPES = {"MatchProposed", "MatchAccepted", "MatchDeclined", "MatchExpired"}
+#: The matcher's other events: a match concluded by its mentorship's end, a learning plan.
+MATCH_AFTER_TYPES = {"MatchConcluded", "LearningPlanIssued"}
 NOTIFICATION_TYPES = {"NotificationSent", "NotificationFailed"}
 MENTORSHIP_TYPES = {
     "MentorshipStarted",
@@ -52,10 +54,13 @@ MENTORSHIP_TYPES = {
 #: (None: the raw messages of a dead-letter topic).
 CONSUMES: dict[str, dict[str, set[str]]] = {
     "profile": {},
-    "matching": {PROFILE_EVENTS: PROFILE_TYPES},
+    "matching": {
+        PROFILE_EVENTS: PROFILE_TYPES,
+        MENTORSHIP_EVENTS: {"MentorshipEnded", "MentorshipOutcomeRecorded"},
+    },
     "notification": {
         PROFILE_EVENTS: PROFILE_TYPES | SIGN_IN_TYPES,
-        MATCH_EVENTS: MATCH_TYPES,
+        MATCH_EVENTS: MATCH_TYPES | {"LearningPlanIssued"},
         MENTORSHIP_EVENTS: {
             "MentorshipStarted",
             "CheckInReminderIssued",
@@ -68,7 +73,11 @@ CONSUMES: dict[str, dict[str, set[str]]] = {
 }
 PUBLISHES: dict[str, dict[str, set[str] | None]] = {
     "profile": {PROFILE_EVENTS: PROFILE_TYPES | SIGN_IN_TYPES},
-    "matching": {MATCH_EVENTS: MATCH_TYPES, f"{PROFILE_EVENTS}.dlq": None},
+    "matching": {
+        MATCH_EVENTS: MATCH_TYPES | MATCH_AFTER_TYPES,
+        f"{PROFILE_EVENTS}.dlq": None,
+        f"{MENTORSHIP_EVENTS}.dlq": None,
+    },
     "notification": {
         NOTIFICATION_EVENTS: NOTIFICATION_TYPES,
         f"{PROFILE_EVENTS}.dlq": None,

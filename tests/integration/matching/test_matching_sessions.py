@@ -4,9 +4,8 @@ side of a match, like the owner token; it opens nothing of anyone else's."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,19 +14,14 @@ from devstack.testing import KafkaHandle
 from matching_service.app import create_app
 from matching_service.config import MatchingSettings
 from mentorship_shared.contracts.topics import PROFILE_EVENTS
-from mentorship_shared.plumbing.sessions import (
-    ProfileKind,
-    SessionSigner,
-    generate_signing_key,
-)
+from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_key
 
 from tests.support.kafka import produce
 from tests.support.profiles import mentee, mentor, registered
 from tests.support.services import FAST_KAFKA, OPERATOR_KEY, eventually, serve_in_process
+from tests.support.sessions import SIGNER, signed_in
 
 pytestmark = pytest.mark.integration
-
-SIGNER = SessionSigner(generate_signing_key())
 
 
 @pytest.fixture
@@ -44,18 +38,6 @@ async def sessions_matcher(
     )
     async with serve_in_process(create_app(settings)) as client:
         yield client
-
-
-def signed_in(
-    profile_id: uuid.UUID,
-    kind: ProfileKind,
-    *,
-    signer: SessionSigner = SIGNER,
-    lifetime: timedelta = timedelta(hours=1),
-) -> dict[str, str]:
-    now = datetime.now(UTC)
-    credential, _ = signer.issue(profile_id, kind, now=now, lifetime=lifetime)
-    return {"Authorization": f"Bearer {credential}"}
 
 
 async def test_a_session_opens_its_own_matches_and_answers_its_own_side_only(

@@ -34,6 +34,7 @@ from tests.support.services import (
     mentorship_settings,
     serve_in_process,
 )
+from tests.support.sessions import SIGNER
 
 
 class MovableClock:
@@ -63,8 +64,13 @@ def clock() -> MovableClock:
 async def service(
     mentorship_db: str, kafka: KafkaHandle, namespace: str, clock: MovableClock
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The mentorship service; its client sends the operator key unless a request says else."""
-    app = create_app(mentorship_settings(mentorship_db, kafka, namespace), clock=clock)
+    """The mentorship service; its client sends the operator key unless a request says else.
+    It accepts the session credentials of tests.support.sessions.SIGNER, as a stack's service
+    accepts those of its profile service."""
+    settings = mentorship_settings(
+        mentorship_db, kafka, namespace, session_public_key=SIGNER.public_key_text
+    )
+    app = create_app(settings, clock=clock)
     async with serve_in_process(app, bearer=OPERATOR_KEY) as client:
         yield client
 
@@ -184,6 +190,13 @@ async def mentorship_events(
         timeout=timeout,
     )
     return envelopes(records)
+
+
+async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    """The JSON body of an answer that must have `status`."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def of_type(envelopes: list[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:

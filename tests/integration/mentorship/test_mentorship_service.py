@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 import httpx
@@ -23,6 +22,7 @@ from .conftest import (
     accepted_pair,
     mentorship_events,
     of_type,
+    ok,
     publish,
     started_mentorship,
     wire,
@@ -32,12 +32,6 @@ pytestmark = pytest.mark.integration
 
 PRICING = "pricing_monetisation"
 STRATEGY = "product_strategy"
-
-
-async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_a_mentorship_runs_from_the_accepted_match_to_its_outcome(

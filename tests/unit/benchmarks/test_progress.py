@@ -1,13 +1,15 @@
-"""The benchmarks' one progress bar and machine description."""
+"""The one progress bar of the command-line tools (the benchmarks' among them) and the
+benchmarks' machine description."""
 
 from __future__ import annotations
 
 import io
 
 import pytest
+from mentorship_shared.plumbing import progress
+from mentorship_shared.plumbing.progress import Progress
 
-from benchmarks import machine, progress
-from benchmarks.progress import Progress
+from benchmarks import machine
 
 
 class Terminal(io.StringIO):

@@ -11,6 +11,7 @@ from matching_service.match import OPEN_STATUSES, Match, MatchRefused, MatchStat
 from matching_service.matcher.ranking import Proposal
 from mentorship_shared.contracts.events import (
     MatchAccepted,
+    MatchConcluded,
     MatchDeclined,
     MatchExpired,
     MatchOrigin,
@@ -166,4 +167,65 @@ def test_the_open_statuses_are_those_holding_a_slot() -> None:
         "accepted",
         "declined",
         "expired",
+        "concluded",
     ]
+
+
+# --- after the match: the mentorship ends ------------------------------------------------------
+
+MENTORSHIP = uuid.uuid4()
+
+
+def accepted() -> Match:
+    match, _ = proposed(origin="request").accept("mentor", T0)
+    return match
+
+
+def test_an_accepted_match_concludes_when_its_mentorship_ends_and_its_slot_is_free() -> None:
+    ended_at = T0 + timedelta(days=90)
+
+    concluded, event = accepted().conclude(MENTORSHIP, "ended_early", ended_at)
+
+    assert concluded.status is MatchStatus.CONCLUDED
+    assert not concluded.is_open
+    assert (concluded.ended_at, concluded.end_reason) == (ended_at, "ended_early")
+    assert concluded.closes_pair  # the two had their mentorship: not proposed again
+    assert isinstance(event, MatchConcluded)
+    assert (event.match_id, event.mentorship_id, event.ending, event.concluded_at) == (
+        concluded.id,
+        MENTORSHIP,
+        "ended_early",
+        ended_at,
+    )
+    assert (event.mentee_id, event.mentor_id) == (concluded.mentee_id, concluded.mentor_id)
+
+
+def test_concluding_again_changes_nothing() -> None:
+    concluded, _ = accepted().conclude(MENTORSHIP, "completed", T0)
+
+    again, event = concluded.conclude(MENTORSHIP, "lapsed", T0 + TTL)
+
+    assert again is concluded
+    assert event is None
+
+
+@pytest.mark.parametrize("ended", ["proposal", "declined", "expired"])
+def test_only_an_accepted_match_has_a_mentorship_to_conclude(ended: str) -> None:
+    match = {
+        "proposal": proposed(),
+        "declined": proposed().decline("mentee", None, T0)[0],
+        "expired": accepted().expire("profile_deleted", T0)[0],
+    }[ended]
+
+    with pytest.raises(MatchRefused) as refused:
+        match.conclude(MENTORSHIP, "completed", T0)
+    assert refused.value.code == "match_not_accepted"
+
+
+def test_a_proposal_names_resources_for_each_gap_its_mentor_does_not_cover() -> None:
+    _, event = Match.propose(MENTEE, PROPOSAL, T0, TTL)
+
+    [gap] = event.learning_resources
+    assert gap.skill == "stakeholder_communication"
+    assert [r.kind for r in gap.resources] == ["practice", "course", "book"]
+    assert event.resources_version == 1

@@ -148,7 +148,8 @@ def test_biggest_gap_in_pricing_gets_the_pricing_mentor_first() -> None:
     assert best.explanation == (
         "Covers your gaps in pricing (you 1 -> 5, mentor 5) and "
         "stakeholder communication (you 2 -> 3, mentor 3). "
-        "Not covered: product metrics. " + SAME_HOURS
+        "Not covered: product metrics. "
+        "To start on it: 'Define the metrics of a feature you built'. " + SAME_HOURS
     )
     assert [p.score for p in proposals] == sorted((p.score for p in proposals), reverse=True)
 
@@ -338,7 +339,7 @@ def test_explanation_with_one_covered_gap_is_singular() -> None:
     proposals = ranked(someone, [mentor({PRICING: 4})])
     assert proposals[0].explanation == (
         "Covers your gap in pricing (you 1 -> 4, mentor 4). Not covered: product metrics. "
-        + SAME_HOURS
+        "To start on it: 'Define the metrics of a feature you built'. " + SAME_HOURS
     )
 
 
@@ -380,7 +381,9 @@ def test_explanation_names_three_uncovered_gaps_and_counts_the_rest() -> None:
     assert proposal.explanation == (
         "Covers your gap in pricing (you 0 -> 5, mentor 5). "
         "Not covered: stakeholder communication, product strategy, product metrics and 2 more. "
-        + SAME_HOURS
+        "To start on them: 'Send a weekly update to people outside engineering', "
+        "'Write a one-page product strategy', 'Define the metrics of a feature you built' "
+        "and 2 more. " + SAME_HOURS
     )
 
 
@@ -391,7 +394,7 @@ def test_explanation_without_covered_gap_names_the_skill_the_mentor_gets_furthes
     assert proposal.uncovered_skills == [PRICING, METRICS]
     assert proposal.explanation == (
         "Can take you part of the way in product metrics (you 1 -> 5, mentor 3). "
-        "Not covered: pricing. " + SAME_HOURS
+        "Not covered: pricing. To start on it: 'Price one feature'. " + SAME_HOURS
     )
 
 

@@ -323,6 +323,7 @@ async def test_a_request_is_refused_with_the_reason_and_changes_nothing(
     german = mentor({PRICING: 5}, languages=("de",))
     engineer = mentee({PRICING: (1, 4)})
     await record(store, sink, german, engineer)
+    sink.published.clear()  # the learning plan of a mentee nobody suits
 
     with pytest.raises(MatchRefused) as refused:
         await request_mentor(store, sink, matchmaker(), engineer.profile_id, german.profile_id)

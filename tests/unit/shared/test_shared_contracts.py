@@ -26,7 +26,10 @@ from mentorship_shared.contracts.events import (
     GoalAchieved,
     GoalAgreed,
     GoalProposed,
+    LearningGap,
+    LearningPlanIssued,
     MatchAccepted,
+    MatchConcluded,
     MatchDeclined,
     MatchExpired,
     MatchProposed,
@@ -47,6 +50,7 @@ from mentorship_shared.contracts.events import (
     SignInLinkRequested,
     SkillProgress,
     SkillsReassessed,
+    SuggestedResource,
 )
 from mentorship_shared.contracts.languages import ISO_639_1
 from mentorship_shared.contracts.skills import SKILL_IDS, TAXONOMY, load_taxonomy
@@ -126,6 +130,28 @@ def samples() -> dict[str, EventPayload]:
         MatchAccepted(**pair, accepted_at=NOW),
         MatchDeclined(**pair, declined_by="mentor", reason="Fully booked this quarter."),
         MatchExpired(**pair, reason="timeout"),
+        MatchConcluded(**pair, mentorship_id=uuid.uuid4(), ending="completed", concluded_at=NOW),
+        LearningPlanIssued(
+            mentee_id=uuid.uuid4(),
+            plan_version=2,
+            resources_version=1,
+            gaps=[
+                LearningGap(
+                    skill="pricing_monetisation",
+                    current=1,
+                    target=4,
+                    resources=[
+                        SuggestedResource(
+                            id="book-monetizing-innovation",
+                            kind="book",
+                            title="Monetizing Innovation",
+                            by="Madhavan Ramanujam and Georg Tacke",
+                            summary="Price before you build.",
+                        )
+                    ],
+                )
+            ],
+        ),
         NotificationSent(**outcome, message_id="<x@mentorship.test>", sent_at=NOW),
         NotificationFailed(**outcome, error="SMTPServerDisconnected()", attempts=5),
         MentorshipStarted(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from web_service.forms import (
     GENERAL,
-    ApiRequest,
     SkillInfo,
     field_errors,
     form_field,
@@ -56,7 +55,7 @@ def test_an_engineer_form_becomes_the_registration_body() -> None:
             {"skill": "product_strategy", "current": 2, "target": 2},
         ],
     }
-    assert request.skill_order == ("pricing_monetisation", "product_strategy")
+    assert request.controls["skills.1.target"] == "target-product_strategy"
 
 
 def test_text_where_a_number_belongs_goes_to_the_api_as_it_is() -> None:
@@ -99,21 +98,22 @@ def test_a_mentor_form_says_paused_as_not_accepting_mentees() -> None:
 
 
 def test_api_error_paths_land_on_the_controls_they_came_from() -> None:
-    request = ApiRequest({}, ("pricing_monetisation", "product_strategy"))
-    assert form_field("skills.1.target", request, "mentee") == "target-product_strategy"
-    assert form_field("skills.0.current", request, "mentee") == "current-pricing_monetisation"
-    assert form_field("skills.0", request, "mentee") == "skill-pricing_monetisation"
-    assert form_field("skills.0.level", request, "mentor") == "level-pricing_monetisation"
-    assert form_field("skills", request, "mentee") == "skills"
-    assert form_field("skills.7.target", request, "mentee") == "skills"
-    assert form_field("languages.2", request, "mentee") == "languages"
-    assert form_field("accepting_mentees", request, "mentor") == "paused"
-    assert form_field("capacity", request, "mentee") == GENERAL  # not on an engineer's form
-    assert form_field("body", request, "mentor") == GENERAL
+    engineer = profile_body(engineer_form(), "mentee", SKILLS)
+    pm = profile_body({}, "mentor", SKILLS)
+    assert form_field("skills.1.target", engineer) == "target-product_strategy"
+    assert form_field("skills.0.current", engineer) == "current-pricing_monetisation"
+    assert form_field("skills.0", engineer) == "skill-pricing_monetisation"
+    assert form_field("skills.0.level", pm) == "level-pricing_monetisation"
+    assert form_field("skills", engineer) == "skills"
+    assert form_field("skills.7.target", engineer) == "skills"
+    assert form_field("languages.2", engineer) == "languages"
+    assert form_field("accepting_mentees", pm) == "paused"
+    assert form_field("capacity", engineer) == GENERAL  # not on an engineer's form
+    assert form_field("body", pm) == GENERAL
 
 
 def test_several_messages_on_one_control_are_joined_once_each() -> None:
-    request = ApiRequest({}, ("pricing_monetisation",))
+    request = profile_body(engineer_form(), "mentee", SKILLS[:1])
     errors = field_errors(
         [
             ("email", "value is not a valid email address"),
@@ -122,7 +122,6 @@ def test_several_messages_on_one_control_are_joined_once_each() -> None:
             ("party", "unknown"),
         ],
         request,
-        "mentee",
     )
     assert errors == {
         "email": "value is not a valid email address",

@@ -14,12 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from mentorship_shared.plumbing.sessions import SessionSigner, generate_signing_key
-from web_service.app import create_app
-from web_service.clients import ServiceApis
-from web_service.config import WebSettings
 
-SIGNER = SessionSigner(generate_signing_key())
+from tests.support.sessions import SIGNER
+from tests.support.web_pages import csrf_token, web_pages
+
 SKILLS = [
     {"id": "pricing_monetisation", "name": "Pricing", "description": "Money.", "group": "build"},
     {"id": "product_strategy", "name": "Strategy", "description": "Direction.", "group": "build"},
@@ -59,26 +57,8 @@ class FakeApis:
 @pytest.fixture
 async def web() -> AsyncIterator[tuple[httpx.AsyncClient, FakeApis]]:
     fake = FakeApis()
-    settings = WebSettings(session_public_key=SIGNER.public_key_text, csrf_secret="s")
-    apis = ServiceApis(
-        profile_url="http://profile",
-        matching_url="http://matching",
-        timeout=5,
-        frontend_key="the-frontend-key",
-        transport=httpx.MockTransport(fake.handle),
-    )
-    app = create_app(settings, apis=apis)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web") as client,
-    ):
+    async with web_pages(fake.handle) as client:
         yield client, fake
-
-
-def csrf_token(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
-    assert found, page[:500]
-    return found.group(1)
 
 
 def engineer_form(token: str) -> dict[str, str]:

@@ -106,7 +106,10 @@ def _summary(
     lines = ["", "The mentorship stack is running:", ""]
     lines += [f"  {a:<{width}}  {b:<{url_width}}  {c}".rstrip() for a, b, c in rows]
     if "web" in stack.urls:
-        lines += ["", f"  In a browser: {stack.url('web')}/ (register, sign in, matches)"]
+        lines += [
+            "",
+            f"  In a browser: {stack.url('web')}/ (register, sign in, matches, mentorships)",
+        ]
     lines += ["", f"  {api_key_note}", f"  logs of the servers: {stack.log_dir}", ""]
     if not_ready:
         lines += [f"  not ready yet: {', '.join(not_ready)} (see their output above)", ""]

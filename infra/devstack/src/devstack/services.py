@@ -50,8 +50,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "web_service",
         8000,
         database=False,
-        peers=(("PROFILE_URL", "profile"), ("MATCHING_URL", "matching"), ("PUBLIC_URL", "web")),
-        links=(("/", "pages for people: register, sign in, matches"),),
+        peers=(
+            ("PROFILE_URL", "profile"),
+            ("MATCHING_URL", "matching"),
+            ("MENTORSHIP_URL", "mentorship"),
+            ("PUBLIC_URL", "web"),
+        ),
+        links=(("/", "pages for people: register, sign in, matches, mentorships"),),
         secrets=("SESSION_PUBLIC_KEY", "FRONTEND_KEY", "CSRF_SECRET"),
     ),
     ServiceSpec(

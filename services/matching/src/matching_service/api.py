@@ -9,11 +9,10 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from mentorship_shared.contracts.events import MatchOrigin, MatchParty
-from mentorship_shared.plumbing.auth import bearer_token, is_operator, is_owner
+from mentorship_shared.plumbing.auth import caller_of
 from mentorship_shared.plumbing.deps import OperatorDep, ServiceDeps
 from mentorship_shared.plumbing.http import ApiError, ErrorBody
 from mentorship_shared.plumbing.outbox import EventSink
-from mentorship_shared.plumbing.sessions import is_session_credential, session_owner
 from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +21,7 @@ from .match import Match, MatchRefused, MatchStatus
 from .matcher.ranking import Proposal
 from .matcher.scoring import ALGORITHM_VERSION
 from .repository import MatchingRepository, RoundRecord
-from .use_cases import answers, rounds, shortlists
+from .use_cases import answers, plans, rounds, shortlists
 from .use_cases.common import UNKNOWN_MENTEE, Matchmaker, MatchNotFound
 
 router = APIRouter(prefix="/v1")
@@ -56,7 +55,9 @@ class MatchView(BaseModel):
     mentee_id: uuid.UUID = Field(description="Profile id of the mentee.")
     mentor_id: uuid.UUID = Field(description="Profile id of the proposed mentor.")
     score: float = Field(ge=0, le=1, description="Match score, 0 to 1.")
-    status: MatchStatus = Field(description="proposed, accepted, declined or expired.")
+    status: MatchStatus = Field(
+        description="proposed, accepted, declined, expired, or concluded (its mentorship ended)."
+    )
     explanation: str = Field(description="Why this mentor, in plain words.")
     score_breakdown: dict[str, float] = Field(description="The parts of the score, 0 to 1 each.")
     covered_skills: list[str] = Field(description="Gap skills the mentor covers.")
@@ -73,7 +74,8 @@ class MatchView(BaseModel):
     ended_at: datetime | None = Field(description="When the match ended, if it has.")
     end_reason: str | None = Field(
         description="Why it ended: declined_by_mentee, declined_by_mentor, timeout, "
-        "profile_deleted, mentor_paused, capacity_lowered or profile_changed."
+        "profile_deleted, mentor_paused, capacity_lowered or profile_changed; a concluded "
+        "match: how its mentorship ended (completed, ended_early or lapsed)."
     )
 
 
@@ -130,6 +132,50 @@ class Decline(_Body):
     )
 
 
+class ResourceView(BaseModel):
+    id: str = Field(description="Resource id in the learning-resource catalogue.")
+    kind: str = Field(description="'practice', 'course' or 'book'.")
+    title: str = Field(description="Title of the work, or a short name of the practice.")
+    by: str | None = Field(description="Authors or provider; null for a practice.")
+    summary: str = Field(description="What it is and why it helps.")
+
+
+class PlannedGapView(BaseModel):
+    skill: str = Field(description="Skill id of the gap.")
+    current: int = Field(ge=0, le=5, description="The mentee's current level, 0 to 5.")
+    target: int = Field(ge=0, le=5, description="The level the mentee needs, 0 to 5.")
+    covered_by_mentor: bool = Field(
+        description="The mentor of the mentee's proposed or accepted match is at or above target."
+    )
+    resources: list[ResourceView] = Field(
+        description="For a gap the mentor does not cover: one to three resources, something to "
+        "do at work first, then a course and a book. Empty for a covered gap."
+    )
+
+
+class IssuedPlanView(BaseModel):
+    version: int = Field(description="Version of the plan last mailed to the mentee.")
+    resources_version: int = Field(description="Catalogue version of that plan.")
+    issued_at: datetime = Field(description="When it was issued.")
+
+
+class LearningPlanView(BaseModel):
+    mentee_id: uuid.UUID = Field(description="Profile id of the mentee.")
+    match_id: uuid.UUID | None = Field(
+        description="The mentee's proposed or accepted match, if any: its mentor's gaps count "
+        "as covered."
+    )
+    match_status: MatchStatus | None = Field(description="That match's status.")
+    mentor_id: uuid.UUID | None = Field(description="That match's mentor.")
+    resources_version: int = Field(description="Version of the learning-resource catalogue.")
+    gaps: list[PlannedGapView] = Field(
+        description="Every gap of the mentee, the one that matters most for their target first."
+    )
+    last_issued: IssuedPlanView | None = Field(
+        description="The plan last mailed because no mentor suited the mentee, if any."
+    )
+
+
 class RoundView(BaseModel):
     id: uuid.UUID = Field(description="Round id.")
     started_at: datetime = Field(description="When the round started.")
@@ -177,16 +223,14 @@ async def _authorize(
 ) -> None:
     """The profile owner's token, a session credential signed for the profile, or the
     operator key; anyone else gets a 404."""
-    token = bearer_token(request)
-    if is_operator(token, settings.operator_api_key):
+    who = caller_of(request, settings.session_public_key)
+    if who.is_operator(settings.operator_api_key):
         return
-    if is_session_credential(token):
-        owner = session_owner(token, settings.session_public_key)
-    else:
+    credential = None
+    if not who.has_session:
         async with uow.reading() as repo:
             credential = await repo.credential(profile_id)
-        owner = profile_id if is_owner(token, credential) else None
-    if owner != profile_id:
+    if not who.acts_for(profile_id, credential):
         raise ApiError(
             404,
             "not_found",
@@ -213,24 +257,20 @@ async def _match_party(
     match_id: uuid.UUID, settings: SettingsDep, uow: UowDep, request: Request
 ) -> MatchParty | None:
     """Which side of the match the caller is (None for the operator); 404 for anyone else."""
-    token = bearer_token(request)
-    if is_operator(token, settings.operator_api_key):
+    who = caller_of(request, settings.session_public_key)
+    if who.is_operator(settings.operator_api_key):
         return None
-    signed_in_as = (
-        session_owner(token, settings.session_public_key) if is_session_credential(token) else None
-    )
     async with uow.reading() as repo:
         match = await repo.get_match(match_id)
         if match is not None:
-            if signed_in_as is not None:
-                if signed_in_as == match.mentee_id:
-                    return "mentee"
-                if signed_in_as == match.mentor_id:
-                    return "mentor"
-            elif is_owner(token, await repo.credential(match.mentee_id)):
-                return "mentee"
-            elif is_owner(token, await repo.credential(match.mentor_id)):
-                return "mentor"
+            sides: tuple[tuple[MatchParty, uuid.UUID], ...] = (
+                ("mentee", match.mentee_id),
+                ("mentor", match.mentor_id),
+            )
+            for side, profile_id in sides:
+                credential = None if who.has_session else await repo.credential(profile_id)
+                if who.acts_for(profile_id, credential):
+                    return side
     raise ApiError(404, "match_not_found", "No match with this id, or it is not yours.")
 
 
@@ -382,6 +422,28 @@ async def suggest_mentors(
         weights_version=matchmaker.policy.config.version,
         suggestions=[_suggestion(p) for p in proposals],
     )
+
+
+@router.get(
+    "/mentees/{mentee_id}/plan",
+    tags=["matches"],
+    summary="The mentee's learning plan: the gaps, who covers them, and resources for the rest",
+    description=(
+        "Every gap of the mentee with the current and target level. Gaps the mentor of the "
+        "mentee's proposed or accepted match covers are marked so; every other gap comes with "
+        "a practice, a course and a book from the learning-resource catalogue."
+    ),
+    responses=_OWNER,
+)
+async def get_learning_plan(
+    mentee_id: MenteeId, uow: UowDep, matchmaker: MatchmakerDep
+) -> LearningPlanView:
+    try:
+        async with uow.reading() as repo:
+            plan = await plans.plan_of(repo, matchmaker, mentee_id)
+    except MatchNotFound as refusal:
+        raise ApiError(404, refusal.code, refusal.message) from refusal
+    return _plan_view(plan)
 
 
 @router.post(
@@ -536,6 +598,28 @@ def _suggestion(p: Proposal) -> Suggestion:
         explanation=p.explanation,
         covered_skills=p.covered_skills,
         uncovered_skills=p.uncovered_skills,
+    )
+
+
+def _plan_view(plan: plans.MenteePlan) -> LearningPlanView:
+    match = plan.match
+    return LearningPlanView(
+        mentee_id=plan.mentee_id,
+        match_id=match.id if match else None,
+        match_status=match.status if match else None,
+        mentor_id=match.mentor_id if match else None,
+        resources_version=plan.resources_version,
+        gaps=[
+            PlannedGapView(
+                skill=gap.skill,
+                current=gap.current,
+                target=gap.target,
+                covered_by_mentor=gap.covered_by_mentor,
+                resources=[ResourceView(**r.model_dump(exclude={"skills"})) for r in gap.resources],
+            )
+            for gap in plan.gaps
+        ],
+        last_issued=IssuedPlanView(**plan.last_issued.__dict__) if plan.last_issued else None,
     )
 
 

@@ -10,7 +10,7 @@ from mentorship_shared.plumbing.unit_of_work import UnitOfWork
 from . import api, metrics, operator_stats
 from .config import MIGRATIONS_DIR, MatchingSettings
 from .expiry import ProposalExpirer
-from .handlers import profile_events_consumer
+from .handlers import mentorship_events_consumer, profile_events_consumer
 from .match import MatchStatus
 from .repository import MatchingRepository
 from .use_cases.common import Matchmaker
@@ -26,7 +26,7 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         settings,
         uow=uow,
         migrations_dir=MIGRATIONS_DIR,
-        consumers=[profile_events_consumer(matchmaker)],
+        consumers=[profile_events_consumer(matchmaker), mentorship_events_consumer(matchmaker)],
         workers=[
             ProposalExpirer(uow, matchmaker, poll_interval=settings.expiry_poll_seconds),
         ],
@@ -38,8 +38,10 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
         title="Matching service",
         description=(
             "Pairs each engineer moving into product management with the mentor whose strengths "
-            "best cover the engineer's skill gaps. Consumes `profile.events`, publishes "
-            "`match.events` through a transactional outbox."
+            "best cover the engineer's skill gaps, with a learning plan for the gaps no mentor "
+            "covers. Consumes `profile.events` and `mentorship.events` (a mentorship's end "
+            "frees its mentor's slot; its outcome is kept for fitting the score's weights "
+            "offline), publishes `match.events` through a transactional outbox."
         ),
         routers=[api.router, operator_stats.router],
     )

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Literal
 
 from mentorship_shared.plumbing.settings import ServiceSettings, SessionKeySettings
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from .matcher.scoring import default_config
 from .policy import MatchPolicy
+from .weights.files import read_document, read_weights
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -61,6 +63,27 @@ class MatchingSettings(ServiceSettings, SessionKeySettings):
         ge=1,
         description="Best mentors per mentee a cohort round considers (the sparse graph).",
     )
+    scoring_weights_file: Path | None = Field(
+        default=None,
+        description=(
+            "A weights file to score with instead of the packaged weights-v1, such as a "
+            "weights-vN.json written by `python -m matching_service.weights fit`; read and "
+            "checked at start-up, so new weights apply only when an operator sets this and "
+            "restarts the matcher. Proposals record the version they were scored with."
+        ),
+    )
+
+    @field_validator("scoring_weights_file", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("scoring_weights_file")
+    @classmethod
+    def _readable_weights(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            read_document(value)  # a ValueError here names the file and what is wrong
+        return value
 
     def match_policy(self) -> MatchPolicy:
         return MatchPolicy(
@@ -71,4 +94,9 @@ class MatchingSettings(ServiceSettings, SessionKeySettings):
             exposure_per_slot=self.shortlist_exposure_per_slot,
             exposure_window=timedelta(hours=self.shortlist_exposure_hours),
             round_candidates_per_mentee=self.round_candidates_per_mentee,
+            config=(
+                read_weights(self.scoring_weights_file)
+                if self.scoring_weights_file is not None
+                else default_config()
+            ),
         )

@@ -1,5 +1,5 @@
 """A match and its lifecycle: proposed, then accepted once both sides said yes, or ended as
-declined or expired.
+declined or expired; an accepted match concludes when its mentorship ends.
 
 This is the one place the lifecycle's rules live. Each change is a method that takes the
 moment it happens and returns the changed match with the event to publish, or raises
@@ -20,13 +20,17 @@ from typing import Literal
 from mentorship_shared.contracts.events import (
     ExpiryReason,
     MatchAccepted,
+    MatchConcluded,
     MatchDeclined,
     MatchExpired,
     MatchOrigin,
     MatchParty,
     MatchProposed,
+    MentorshipEnding,
 )
+from mentorship_shared.contracts.learning_resources import CURRENT_CATALOGUE_VERSION
 
+from .matcher.learning import gap_resources
 from .matcher.ranking import Proposal
 
 
@@ -35,13 +39,15 @@ class MatchStatus(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
     EXPIRED = "expired"
+    CONCLUDED = "concluded"
 
 
 #: A match in these statuses is open: it holds one of its mentor's slots, and a mentee has at
 #: most one (a unique index says so).
 OPEN_STATUSES = (MatchStatus.PROPOSED, MatchStatus.ACCEPTED)
 
-#: Why a match ended: a decline names its side; an expiry its `ExpiryReason`.
+#: Why a match ended: a decline names its side; an expiry its `ExpiryReason`; a conclusion how
+#: its mentorship ended.
 EndReason = Literal[
     "declined_by_mentee",
     "declined_by_mentor",
@@ -50,14 +56,18 @@ EndReason = Literal[
     "mentor_paused",
     "capacity_lowered",
     "profile_changed",
+    "completed",
+    "ended_early",
+    "lapsed",
 ]
 _DECLINED_BY: dict[MatchParty, EndReason] = {
     "mentee": "declined_by_mentee",
     "mentor": "declined_by_mentor",
 }
 
-#: A pair that ended so is never proposed again: someone said no, or nobody answered.
-PAIR_CLOSING_STATUSES = (MatchStatus.DECLINED,)
+#: A pair that ended so is never proposed again: someone said no, nobody answered, or the two
+#: had their mentorship.
+PAIR_CLOSING_STATUSES = (MatchStatus.DECLINED, MatchStatus.CONCLUDED)
 PAIR_CLOSING_REASONS: tuple[EndReason, ...] = ("timeout",)
 
 
@@ -147,6 +157,8 @@ class Match:
             round_id=round_id,
             accepted_by=match.accepted_by(),
             expires_at=match.expires_at,
+            learning_resources=gap_resources(match.uncovered_skills),
+            resources_version=CURRENT_CATALOGUE_VERSION,
         )
         return match, event
 
@@ -250,4 +262,29 @@ class Match:
         )
         return expired, MatchExpired(
             match_id=self.id, mentee_id=self.mentee_id, mentor_id=self.mentor_id, reason=reason
+        )
+
+    def conclude(
+        self, mentorship_id: uuid.UUID, ending: MentorshipEnding, now: datetime
+    ) -> tuple[Match, MatchConcluded | None]:
+        """The mentorship of an accepted match ended (`ending` says how): the match is over and
+        its slot is free again. Concluding again changes nothing (no event); a match that was
+        never accepted, or ended before, has no mentorship to conclude."""
+        if self.status is MatchStatus.CONCLUDED:
+            return self, None
+        if self.status is not MatchStatus.ACCEPTED:
+            raise MatchRefused(
+                "match_not_accepted",
+                f"This match was {self.status}; only an accepted match has a mentorship to end.",
+            )
+        concluded = dataclasses.replace(
+            self, status=MatchStatus.CONCLUDED, ended_at=now, end_reason=ending
+        )
+        return concluded, MatchConcluded(
+            match_id=self.id,
+            mentee_id=self.mentee_id,
+            mentor_id=self.mentor_id,
+            mentorship_id=mentorship_id,
+            ending=ending,
+            concluded_at=now,
         )

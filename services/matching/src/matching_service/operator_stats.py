@@ -81,7 +81,9 @@ class MentorPanel(BaseModel):
 
 
 class StatusCount(BaseModel):
-    status: str = Field(description="proposed, accepted, declined or expired.")
+    status: str = Field(
+        description="proposed, accepted, declined, expired, or concluded (its mentorship ended)."
+    )
     count: int = Field(ge=0, description="Matches with this status now.")
 
 

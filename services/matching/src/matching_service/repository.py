@@ -1,5 +1,6 @@
 """The matcher's tables: its copy of profiles, matches and the capacity they hold, shortlist
-exposure and rounds. Every SQL statement of the service is here."""
+exposure and rounds, learning plans, and the outcomes of finished mentorships. Every SQL
+statement of the service is here."""
 
 # ruff: noqa: S608 -- queries are assembled only from the column lists and the lifecycle's
 # status names below (constants); every value travels as a bind parameter.
@@ -27,6 +28,7 @@ from .match import (
 )
 from .matcher.pool import Mentee, Mentor, free_slots, skill_vector, utc_offset_hours
 from .matcher.scoring import IntArray
+from .outcome import MatchOutcome
 
 
 def _quoted(values: Iterable[str]) -> str:
@@ -59,6 +61,15 @@ class MentorLoad:
             np.array([self.capacity]), np.array([self.load]), np.array([self.accepting_mentees])
         )
         return int(free[0])
+
+
+@dataclass(frozen=True)
+class IssuedPlan:
+    """The latest learning plan mailed to a mentee."""
+
+    version: int
+    resources_version: int
+    issued_at: datetime
 
 
 @dataclass(frozen=True)
@@ -193,6 +204,7 @@ class MatchingRepository:
         await self._conn.execute(
             "DELETE FROM shortlist_exposure WHERE $1 IN (mentee_id, mentor_id)", profile_id
         )
+        await self._conn.execute("DELETE FROM learning_plans WHERE mentee_id = $1", profile_id)
         match_ids = await self._conn.fetch(
             "UPDATE matches SET decline_reason = NULL WHERE $1 IN (mentee_id, mentor_id) "
             "RETURNING id",
@@ -596,6 +608,72 @@ class MatchingRepository:
         )
         return RoundRecord(**dict(row)) if row is not None else None
 
+    # --- learning plans -------------------------------------------------------------------
+
+    async def record_learning_plan(
+        self, mentee_id: uuid.UUID, digest: str, resources_version: int
+    ) -> int | None:
+        """Record a new version of the mentee's plan and return its number, unless the latest
+        version has this digest already (None: nothing new to mail). Callers hold the mentee's
+        row lock; the primary key stops a second writer that does not."""
+        version: int | None = await self._conn.fetchval(
+            """
+            WITH latest AS (
+                SELECT version, digest FROM learning_plans WHERE mentee_id = $1
+                ORDER BY version DESC LIMIT 1
+            )
+            INSERT INTO learning_plans (mentee_id, version, digest, resources_version)
+            SELECT $1, coalesce((SELECT version FROM latest), 0) + 1, $2, $3
+            WHERE NOT EXISTS (SELECT 1 FROM latest WHERE digest = $2)
+            RETURNING version
+            """,
+            mentee_id,
+            digest,
+            resources_version,
+        )
+        return version
+
+    async def latest_learning_plan(self, mentee_id: uuid.UUID) -> IssuedPlan | None:
+        row = await self._conn.fetchrow(
+            """
+            SELECT version, resources_version, issued_at FROM learning_plans
+            WHERE mentee_id = $1 ORDER BY version DESC LIMIT 1
+            """,
+            mentee_id,
+        )
+        return IssuedPlan(**dict(row)) if row is not None else None
+
+    # --- outcomes ---------------------------------------------------------------------------
+
+    async def add_outcome(self, outcome: MatchOutcome) -> bool:
+        """Keep a finished mentorship's outcome; False if its match has one already."""
+        return bool(
+            await self._conn.fetchval(
+                f"""
+                INSERT INTO match_outcomes ({_OUTCOME_COLUMNS}) VALUES ({_OUTCOME_VALUES})
+                ON CONFLICT (match_id) DO NOTHING
+                RETURNING true
+                """,
+                *(getattr(outcome, name) for name in _OUTCOME_FIELDS),
+            )
+        )
+
+    async def outcomes(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[MatchOutcome]:
+        """Finished mentorships' outcomes that ended in [since, until), oldest first."""
+        rows = await self._conn.fetch(
+            f"""
+            SELECT {_OUTCOME_COLUMNS} FROM match_outcomes
+            WHERE ($1::timestamptz IS NULL OR ended_at >= $1)
+              AND ($2::timestamptz IS NULL OR ended_at < $2)
+            ORDER BY ended_at, match_id
+            """,
+            since,
+            until,
+        )
+        return [MatchOutcome(**dict(row)) for row in rows]
+
     # --- metrics --------------------------------------------------------------------------
 
     async def count_matches_by_status(self) -> dict[MatchStatus, int]:
@@ -750,6 +828,11 @@ _MATCH_COLUMNS = """
     expires_at, mentee_accepted_at, mentor_accepted_at, accepted_at, ended_at, end_reason,
     declined_by, decline_reason
 """
+
+
+_OUTCOME_FIELDS = tuple(MatchOutcome.model_fields)
+_OUTCOME_COLUMNS = ", ".join(_OUTCOME_FIELDS)
+_OUTCOME_VALUES = ", ".join(f"${i}" for i in range(1, len(_OUTCOME_FIELDS) + 1))
 
 
 def _levels(skills: list[dict[str, Any]], key: str) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """HTTP routes of the mentorship service: each turns a request into one use-case call.
 
-Only the two people of a mentorship (their bearer tokens) and operators (the operator key) see
-it; anyone else gets a 404 and learns nothing. Operators read; changes are the two people's.
+Only the two people of a mentorship (their owner tokens, or the session credentials the profile
+service signs when they sign in through the web pages) and operators (the operator key) see it;
+anyone else gets a 404 and learns nothing. Operators read; changes are the two people's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from mentorship_shared.plumbing.auth import bearer_token, is_operator, is_owner
+from mentorship_shared.plumbing.auth import caller_of
 from mentorship_shared.plumbing.deps import OperatorDep, ServiceDeps
 from mentorship_shared.plumbing.http import ApiError, ErrorBody
 from mentorship_shared.plumbing.unit_of_work import Transaction, UnitOfWork
@@ -96,16 +97,17 @@ class Viewer:
 async def _viewer(
     mentorship_id: uuid.UUID, request: Request, uow: UowDep, settings: SettingsDep
 ) -> Viewer:
-    """One of the two people (by their token) or an operator; anyone else gets a 404."""
-    token = bearer_token(request)
+    """One of the two people (by their owner token or session credential) or an operator;
+    anyone else gets a 404."""
+    who = caller_of(request, settings.session_public_key)
     async with uow.reading() as repo:
         access = await repo.access(mentorship_id)
     if access is not None:
-        if is_operator(token, settings.operator_api_key):
+        if who.is_operator(settings.operator_api_key):
             return Viewer(mentorship_id, None)
-        if is_owner(token, access.mentee_credential):
+        if who.acts_for(access.mentee_id, access.mentee_credential):
             return Viewer(mentorship_id, "mentee")
-        if is_owner(token, access.mentor_credential):
+        if who.acts_for(access.mentor_id, access.mentor_credential):
             return Viewer(mentorship_id, "mentor")
     raise ApiError(
         404,
@@ -199,10 +201,11 @@ async def get_mentorship(viewer: ViewerDep, uow: UowDep) -> MentorshipView:
 async def list_mentorships(
     profile_id: uuid.UUID, request: Request, uow: UowDep, settings: SettingsDep
 ) -> MentorshipList:
-    token = bearer_token(request)
+    who = caller_of(request, settings.session_public_key)
     async with uow.reading() as repo:
-        if not is_operator(token, settings.operator_api_key) and not is_owner(
-            token, await repo.credential(profile_id)
+        credential = None if who.has_session else await repo.credential(profile_id)
+        if not who.is_operator(settings.operator_api_key) and not who.acts_for(
+            profile_id, credential
         ):
             raise ApiError(
                 404,

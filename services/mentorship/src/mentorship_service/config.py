@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from mentorship_shared.plumbing.settings import ServiceSettings
+from mentorship_shared.plumbing.settings import ServiceSettings, SessionKeySettings
 from pydantic import Field
 
 from .domain import MentorshipPolicy
@@ -13,7 +13,7 @@ from .domain import MentorshipPolicy
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
-class MentorshipSettings(ServiceSettings):
+class MentorshipSettings(ServiceSettings, SessionKeySettings):
     service_name: str = Field(default="mentorship", description="Service name.")
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:54329/mentorship",

@@ -7,6 +7,7 @@ from mentorship_shared.contracts.events import (
     CheckInMissed,
     CheckInReminderIssued,
     FeedbackRequested,
+    LearningPlanIssued,
     MatchAccepted,
     MatchDeclined,
     MatchExpired,
@@ -73,7 +74,7 @@ def match_events_consumer(settings: NotificationSettings) -> EventConsumer:
         MATCH_EVENTS,
         description=(
             "Queues a mail to both people of a match at every step: proposed, accepted, "
-            "declined or expired."
+            "declined or expired; and the learning plan to a mentee no mentor suits yet."
         ),
     )
 
@@ -92,6 +93,14 @@ def match_events_consumer(settings: NotificationSettings) -> EventConsumer:
     @consumer.on(MatchExpired)
     async def on_match_expired(tx: Tx, envelope: EventEnvelope, event: MatchExpired) -> None:
         await use_cases.queue_match_mails(tx.repo, envelope, event, settings.message_id_domain)
+
+    @consumer.on(LearningPlanIssued)
+    async def on_learning_plan_issued(
+        tx: Tx, envelope: EventEnvelope, event: LearningPlanIssued
+    ) -> None:
+        await use_cases.queue_learning_plan_mail(
+            tx.repo, envelope, event, settings.message_id_domain
+        )
 
     return consumer
 

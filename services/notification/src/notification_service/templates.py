@@ -5,6 +5,8 @@ One template per step of a match (proposed, accepted, declined, expired) and of 
 for the mentee and one for the mentor. Only the accepted mail is given the other person's
 address (and, for the mentee, the mentor's booking link): before both sides said yes, nobody
 learns how to reach the other.
+
+A mentee no mentor suits yet gets a learning plan instead: a mail to them alone, naming nobody.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ MATCH_PROPOSED = "match_proposed"
 MATCH_ACCEPTED = "match_accepted"
 MATCH_DECLINED = "match_declined"
 MATCH_EXPIRED = "match_expired"
+LEARNING_PLAN = "learning_plan"
 MENTORSHIP_STARTED = "mentorship_started"
 CHECK_IN_REMINDER = "check_in_reminder"
 CHECK_IN_MISSED = "check_in_missed"
@@ -83,9 +86,47 @@ def render(
 # --- pieces ----------------------------------------------------------------------------------
 
 
+def _skill_name(skill_id: str) -> str:
+    return TAXONOMY.by_id(skill_id).short_name if skill_id in TAXONOMY else skill_id
+
+
 def _skill_names(skill_ids: list[str]) -> str:
-    names = [TAXONOMY.by_id(s).short_name if s in TAXONOMY else s for s in skill_ids]
+    names = [_skill_name(s) for s in skill_ids]
     return ", ".join(names) if names else "none"
+
+
+_KIND_NAMES = {"practice": "Practice", "course": "Course", "book": "Book"}
+
+
+def _resource_lines(resources: list[dict[str, Any]]) -> list[str]:
+    """One line per resource: what it is, what it is called and by whom; a practice (ours, no
+    author) with what to do."""
+    lines = []
+    for resource in resources:
+        kind = _KIND_NAMES.get(str(resource["kind"]), str(resource["kind"]).capitalize())
+        by = f" ({resource['by']})" if resource.get("by") else ""
+        line = f"  - {kind}: {resource['title']}{by}"
+        if resource["kind"] == "practice":
+            line += f". {resource['summary']}"
+        lines.append(line)
+    return lines
+
+
+def _gap_resources(gaps: list[dict[str, Any]]) -> str:
+    """Each gap with its resources, as a block of lines."""
+    blocks = []
+    for gap in gaps:
+        name = _skill_name(gap["skill"])
+        levels = f" (you {gap['current']} -> {gap['target']})" if "current" in gap else ""
+        blocks.append(
+            "\n".join(
+                [
+                    f"{name[:1].upper()}{name[1:]}{levels}:",
+                    *_resource_lines(gap["resources"]),
+                ]
+            )
+        )
+    return "\n\n".join(blocks)
 
 
 def _deadline(context: dict[str, Any], key: str = "expires_at") -> str | None:
@@ -100,17 +141,26 @@ def _deadline(context: dict[str, Any], key: str = "expires_at") -> str | None:
 
 
 def _mail(
-    subject: str, people: _People, paragraphs: list[str], context: dict[str, Any]
+    subject: str,
+    people: _People,
+    paragraphs: list[str],
+    context: dict[str, Any],
+    *,
+    with_reference: bool = True,
 ) -> RenderedMail:
+    """The mail around its paragraphs; the reference a reply quotes, unless there is nothing
+    to answer."""
     lines = [f"Hello {people.recipient},"]
     for paragraph in paragraphs:
         lines += ["", paragraph]
-    reference = (
-        f"Mentorship reference: {context['mentorship_id']}"
-        if "mentorship_id" in context
-        else f"Match reference: {context['match_id']}"
-    )
-    lines += ["", reference, "", _SIGNATURE]
+    if with_reference:
+        reference = (
+            f"Mentorship reference: {context['mentorship_id']}"
+            if "mentorship_id" in context
+            else f"Match reference: {context['match_id']}"
+        )
+        lines += ["", reference]
+    lines += ["", _SIGNATURE]
     return RenderedMail(subject=subject, body="\n".join(lines) + "\n")
 
 
@@ -144,6 +194,11 @@ def _match_proposed(people: _People, context: dict[str, Any]) -> RenderedMail:
                 f"Gaps to work on elsewhere: {_skill_names(context['uncovered_skills'])}.",
             ]
         )
+        learning = [gap for gap in context.get("learning_resources", []) if gap["resources"]]
+        if learning:
+            details += "\n\nWhere to start on the gaps to work on elsewhere:\n\n" + _gap_resources(
+                learning
+            )
     else:
         if requested:
             subject = f"{other} has asked you to be their mentor"
@@ -316,6 +371,33 @@ def _match_expired(people: _People, context: dict[str, Any]) -> RenderedMail:
     return _mail(subject, people, paragraphs, context)
 
 
+# --- learning plan ---------------------------------------------------------------------------
+
+
+def _learning_plan(people: _People, context: dict[str, Any]) -> RenderedMail:
+    if people.role != "mentee":
+        raise ValueError("a learning plan goes to the mentee only")
+    gaps = context["gaps"]
+    if not gaps:
+        raise ValueError("a learning plan needs at least one gap")
+    version = int(context["plan_version"])
+    subject = (
+        "Your learning plan for the move into product management"
+        if version == 1
+        else "Your updated learning plan for the move into product management"
+    )
+    paragraphs = [
+        "We have no mentor yet whose strengths, languages and free time fit your gaps. While we "
+        "keep looking, here is a plan to start on them on your own: for each gap, something to "
+        "do in your current role or a side project, a course and a book.",
+        _gap_resources(gaps),
+        "We will write as soon as a mentor fits. If your gaps change, update your profile and "
+        "you will get a plan that fits them.",
+        f"Plan version {version}.",
+    ]
+    return _mail(subject, people, paragraphs, context, with_reference=False)
+
+
 # --- sign-in link ---------------------------------------------------------------------------
 
 
@@ -482,6 +564,7 @@ _WRITERS: dict[str, Callable[[_People, dict[str, Any]], RenderedMail]] = {
     MATCH_PROPOSED: _match_proposed,
     MATCH_DECLINED: _match_declined,
     MATCH_EXPIRED: _match_expired,
+    LEARNING_PLAN: _learning_plan,
     MENTORSHIP_STARTED: _mentorship_started,
     CHECK_IN_REMINDER: _check_in_reminder,
     CHECK_IN_MISSED: _check_in_missed,

@@ -20,6 +20,7 @@ from mentorship_shared.contracts.events import (
     CheckInMissed,
     CheckInReminderIssued,
     FeedbackRequested,
+    LearningPlanIssued,
     MatchAccepted,
     MatchDeclined,
     MatchExpired,
@@ -52,6 +53,7 @@ from .repository import DueNotification, NotificationIntent, NotificationReposit
 from .templates import (
     CHECK_IN_MISSED,
     CHECK_IN_REMINDER,
+    LEARNING_PLAN,
     MATCH_ACCEPTED,
     MATCH_DECLINED,
     MATCH_EXPIRED,
@@ -207,6 +209,24 @@ async def queue_mentorship_mails(
     )
 
 
+async def queue_learning_plan_mail(
+    repo: NotificationRepository,
+    envelope: EventEnvelope,
+    event: LearningPlanIssued,
+    message_id_domain: str,
+) -> int:
+    """One mail intent for the mentee the plan is for (it names nobody else); returns 1 if it
+    was new."""
+    context = {
+        "mentee_id": str(event.mentee_id),
+        "plan_version": event.plan_version,
+        "resources_version": event.resources_version,
+        "gaps": [gap.model_dump(mode="json") for gap in event.gaps],
+    }
+    mail = _Mail(role="mentee", recipient=event.mentee_id, counterpart=None, context=context)
+    return await _queue(repo, envelope, LEARNING_PLAN, message_id_domain, [mail])
+
+
 @dataclass(frozen=True)
 class _Mail:
     """One mail an event asks for: to whom, naming whom, saying what."""
@@ -305,6 +325,9 @@ def _mail_contexts(event: MatchEvent) -> tuple[str, dict[str, dict[str, Any]]]:
                 "covered_skills": event.covered_skills,
                 "uncovered_skills": event.uncovered_skills,
                 "expires_at": event.expires_at.isoformat() if event.expires_at else None,
+                "learning_resources": [
+                    gap.model_dump(mode="json") for gap in event.learning_resources
+                ],
             }
             return MATCH_PROPOSED, {"mentee": proposed, "mentor": proposed}
         case MatchAccepted():

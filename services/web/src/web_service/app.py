@@ -6,6 +6,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from zoneinfo import available_timezones
@@ -19,7 +20,7 @@ from mentorship_shared.plumbing.sessions import public_key_from_text
 from mentorship_shared.plumbing.tracing import configure_tracing, http_telemetry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import pages
+from . import mentorship_pages, pages
 from .clients import ServiceApis
 from .config import WebSettings
 from .context import WebContext
@@ -62,14 +63,26 @@ class _SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+def day(moment: str | None) -> str:
+    """An API's date or timestamp (ISO 8601) as people write a day: 14 January 2027 (UTC)."""
+    if not moment:
+        return ""
+    parsed = datetime.fromisoformat(moment)
+    if isinstance(parsed, datetime) and parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC)
+    return f"{parsed.day} {parsed:%B %Y}"
+
+
 def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(PACKAGE_DIR / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["day"] = day
+    return environment
 
 
 def _timezones() -> list[str]:
@@ -94,6 +107,7 @@ def create_app(settings: WebSettings | None = None, *, apis: ServiceApis | None 
         or ServiceApis(
             profile_url=settings.profile_url,
             matching_url=settings.matching_url,
+            mentorship_url=settings.mentorship_url,
             timeout=settings.api_timeout_seconds,
             frontend_key=(
                 settings.frontend_key.get_secret_value() if settings.frontend_key else None
@@ -138,5 +152,6 @@ def create_app(settings: WebSettings | None = None, *, apis: ServiceApis | None 
     app.add_middleware(_SecurityHeaders)
     install_operational_routes(app, context.apis.readiness)
     pages.install(app)
+    mentorship_pages.install(app)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     return app

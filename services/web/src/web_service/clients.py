@@ -1,4 +1,5 @@
-"""The profile and matching services' public HTTP APIs, as this front end uses them.
+"""The profile, matching and mentorship services' public HTTP APIs, as this front end uses
+them.
 
 Every call for a person carries their session credential as the bearer token: the services
 decide what it may see, exactly as for a script with an owner token. Refusals come back as
@@ -61,13 +62,14 @@ def _bearer(credential: str) -> dict[str, str]:
 
 
 class ServiceApis:
-    """Calls to the profile and matching APIs over one pooled HTTP client each."""
+    """Calls to the profile, matching and mentorship APIs over one pooled HTTP client each."""
 
     def __init__(
         self,
         *,
         profile_url: str,
         matching_url: str,
+        mentorship_url: str,
         timeout: float,
         frontend_key: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -78,12 +80,22 @@ class ServiceApis:
         self._matching = httpx.AsyncClient(
             base_url=matching_url, timeout=timeout, transport=transport
         )
+        self._mentorship = httpx.AsyncClient(
+            base_url=mentorship_url, timeout=timeout, transport=transport
+        )
         self._frontend_key = frontend_key
         self._skills: list[SkillInfo] | None = None
 
     async def aclose(self) -> None:
-        await self._profile.aclose()
-        await self._matching.aclose()
+        for client in self._clients().values():
+            await client.aclose()
+
+    def _clients(self) -> dict[str, httpx.AsyncClient]:
+        return {
+            "profile": self._profile,
+            "matching": self._matching,
+            "mentorship": self._mentorship,
+        }
 
     async def _call(
         self,
@@ -206,6 +218,14 @@ class ServiceApis:
         suggestions: list[Any] = result["suggestions"]
         return suggestions
 
+    async def plan(self, credential: str, mentee_id: uuid.UUID) -> dict[str, Any]:
+        """The mentee's learning plan: every gap, whether their mentor covers it, and
+        resources for the others."""
+        result: dict[str, Any] = await self._call(
+            self._matching, "GET", f"/v1/mentees/{mentee_id}/plan", headers=_bearer(credential)
+        )
+        return result
+
     async def ask_mentor(
         self, credential: str, mentee_id: uuid.UUID, mentor_id: uuid.UUID
     ) -> dict[str, Any]:
@@ -232,11 +252,52 @@ class ServiceApis:
         )
         return result
 
+    # --- mentorship service ----------------------------------------------------------------
+
+    async def mentorships(self, credential: str, profile_id: uuid.UUID) -> list[Any]:
+        """The person's mentorships, newest first (summaries)."""
+        result = await self._call(
+            self._mentorship,
+            "GET",
+            f"/v1/people/{profile_id}/mentorships",
+            headers=_bearer(credential),
+        )
+        found: list[Any] = result["mentorships"]
+        return found
+
+    async def mentorship(self, credential: str, mentorship_id: uuid.UUID) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            self._mentorship,
+            "GET",
+            f"/v1/mentorships/{mentorship_id}",
+            headers=_bearer(credential),
+        )
+        return result
+
+    async def act_on_mentorship(
+        self,
+        credential: str,
+        mentorship_id: uuid.UUID,
+        method: str,
+        action: str,
+        body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One change to a mentorship: `action` is the path below the mentorship, such as
+        `goals` or `goals/{id}/agreement`; the answer is the mentorship afterwards."""
+        result: dict[str, Any] = await self._call(
+            self._mentorship,
+            method,
+            f"/v1/mentorships/{mentorship_id}/{action}",
+            json=body,
+            headers=_bearer(credential),
+        )
+        return result
+
     # --- operations ------------------------------------------------------------------------
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
-        for name, client in (("profile", self._profile), ("matching", self._matching)):
+        for name, client in self._clients().items():
             try:
                 response = await client.get("/healthz", timeout=2.0)
                 checks[name] = "ok" if response.status_code == 200 else f"{response.status_code}"

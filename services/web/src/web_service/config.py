@@ -15,6 +15,9 @@ class WebSettings(HttpSettings, SessionKeySettings):
     matching_url: str = Field(
         default="http://127.0.0.1:8002", description="Base URL of the matching service's API."
     )
+    mentorship_url: str = Field(
+        default="http://127.0.0.1:8004", description="Base URL of the mentorship service's API."
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description=(
@@ -51,7 +54,7 @@ class WebSettings(HttpSettings, SessionKeySettings):
         default=10.0, gt=0, description="How long a call to a service's API may take."
     )
 
-    @field_validator("profile_url", "matching_url", "public_url")
+    @field_validator("profile_url", "matching_url", "mentorship_url", "public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")

@@ -1,17 +1,19 @@
-"""Between the pages' forms and the profile API: form fields to request bodies, and the API's
-field errors back onto the form fields they concern.
+"""Between the pages' forms and the services' APIs: form fields to request bodies, and the
+API's field errors back onto the form fields they concern.
 
-The rules themselves live in the profile API only. This module turns what a browser sends
-into the API's shapes without judging it (a number that is not one is passed on as text, so
-the API names the field), and maps each `fields[].field` of a 422 answer, such as
-`skills.3.target`, to the form control it came from, such as `target-pricing_monetisation`.
+The rules themselves live in the APIs only. A form is turned into the API's shape without
+judging it (a number that is not one is passed on as text, so the API names the field), and
+each request remembers which form control each of its fields came from, so that every
+`fields[].field` of a 422 answer, such as `skills.3.target`, is shown beside its control,
+such as `target-pricing_monetisation`. This module holds that mapping and the profile forms;
+mentorship_forms.py the mentorship's.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
@@ -36,10 +38,11 @@ class SkillInfo:
 
 @dataclass(frozen=True)
 class ApiRequest:
-    """A request body built from a form, and which skill each entry of its `skills` is."""
+    """A request body built from a form, and the form control each of its fields came from:
+    API field paths (`email`, `skills.3`, `skills.3.target`) to control names."""
 
     body: dict[str, Any]
-    skill_order: tuple[str, ...] = ()
+    controls: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_form(body: bytes) -> FormData:
@@ -52,7 +55,7 @@ def text(form: Mapping[str, Sequence[str]], name: str) -> str:
     return values[0].strip() if values else ""
 
 
-def _number(raw: str) -> int | str | None:
+def number_or_text(raw: str) -> int | str | None:
     """An integer when the text is one; the text itself otherwise, for the API to refuse."""
     if not raw:
         return None
@@ -101,22 +104,27 @@ FIELDS: dict[Kind, frozenset[str]] = {
 
 def _skills(
     form: Mapping[str, Sequence[str]], kind: Kind, skills: Sequence[SkillInfo]
-) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     entries: list[dict[str, Any]] = []
-    for skill in skills:
+    controls: dict[str, str] = {"skills": "skills"}
+    for index, skill in enumerate(skills):
+        controls[f"skills.{index}"] = f"skill-{skill.id}"
         if kind == "mentee":
             entries.append(
                 {
                     "skill": skill.id,
-                    "current": _number(text(form, f"current-{skill.id}")) or 0,
-                    "target": _number(text(form, f"target-{skill.id}")) or 0,
+                    "current": number_or_text(text(form, f"current-{skill.id}")) or 0,
+                    "target": number_or_text(text(form, f"target-{skill.id}")) or 0,
                 }
             )
+            controls[f"skills.{index}.current"] = f"current-{skill.id}"
+            controls[f"skills.{index}.target"] = f"target-{skill.id}"
         else:
             entries.append(
-                {"skill": skill.id, "level": _number(text(form, f"level-{skill.id}")) or 0}
+                {"skill": skill.id, "level": number_or_text(text(form, f"level-{skill.id}")) or 0}
             )
-    return entries, tuple(skill.id for skill in skills)
+            controls[f"skills.{index}.level"] = f"level-{skill.id}"
+    return entries, controls
 
 
 def profile_body(
@@ -139,46 +147,40 @@ def profile_body(
         if value or for_change:
             body[name] = value or None
     for name in _OPTIONAL_NUMBERS[kind]:
-        number = _number(text(form, name))
+        number = number_or_text(text(form, name))
         if number is not None or for_change:
             body[name] = number
     if kind == "mentor":
-        body["capacity"] = _number(text(form, "capacity"))
+        body["capacity"] = number_or_text(text(form, "capacity"))
         if body["capacity"] is None:
             del body["capacity"]  # the API says it is required
         body["was_engineer"] = _checked(form, "was_engineer")
         body["accepting_mentees"] = not _checked(form, "paused")
-    body["skills"], order = _skills(form, kind, skills)
-    return ApiRequest(body, order)
+    body["skills"], skill_controls = _skills(form, kind, skills)
+    controls = {name: name for name in FIELDS[kind]}
+    if kind == "mentor":
+        controls["accepting_mentees"] = "paused"
+    return ApiRequest(body, {**controls, **skill_controls})
 
 
-_SKILL_PATH = re.compile(r"^skills\.(\d+)(?:\.(\w+))?")
-_SKILL_PARTS = {"current": "current", "target": "target", "level": "level"}
-_RENAMED = {"accepting_mentees": "paused"}
+def form_field(api_field: str, request: ApiRequest) -> str:
+    """The form control an API error path concerns: the control of the path itself or of the
+    nearest field above it (`languages.2` is the languages field), or GENERAL."""
+    parts = api_field.split(".")
+    while parts:
+        control = request.controls.get(".".join(parts))
+        if control is not None:
+            return control
+        parts.pop()
+    return GENERAL
 
 
-def form_field(api_field: str, request: ApiRequest, kind: Kind) -> str:
-    """The form control an API error path concerns, or GENERAL."""
-    match = _SKILL_PATH.match(api_field)
-    if match:
-        index, part = int(match.group(1)), match.group(2)
-        if index >= len(request.skill_order):
-            return "skills"
-        skill_id = request.skill_order[index]
-        prefix = _SKILL_PARTS.get(part or "", "skill")
-        return f"{prefix}-{skill_id}"
-    top = _RENAMED.get(api_field.split(".")[0], api_field.split(".")[0])
-    return top if top in FIELDS[kind] else GENERAL
-
-
-def field_errors(
-    api_fields: Iterable[tuple[str, str]], request: ApiRequest, kind: Kind
-) -> dict[str, str]:
+def field_errors(api_fields: Iterable[tuple[str, str]], request: ApiRequest) -> dict[str, str]:
     """The API's `(field, message)` pairs by form control; several on one control are joined,
     and GENERAL collects those of fields the form does not show."""
     errors: dict[str, list[str]] = {}
     for api_field, message in api_fields:
-        name = form_field(api_field, request, kind)
+        name = form_field(api_field, request)
         if message not in errors.setdefault(name, []):
             errors[name].append(message)
     return {name: "; ".join(messages) for name, messages in errors.items()}

@@ -13,8 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from mentorship_shared.plumbing.limits import client_address
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import csrf
 from .clients import ApiRefused, ApiUnavailable
@@ -32,7 +35,11 @@ STATUS_WORDS = {
     "accepted": "Accepted by both",
     "declined": "Declined",
     "expired": "Expired",
+    "concluded": "Mentorship ended",
 }
+
+#: How the pages name the kinds of learning resources.
+RESOURCE_KIND_WORDS = {"practice": "At work", "course": "Course", "book": "Book"}
 
 _REGISTRATION = {
     "mentee": ("/register/engineer", "Register as an engineer", "register-mentee"),
@@ -87,6 +94,25 @@ class Pages:
         response.headers["Cache-Control"] = "no-store"
         self.finish(response)
         return response
+
+    def problem(
+        self,
+        title: str,
+        message: str,
+        *,
+        status: int = 200,
+        next_href: str = "/",
+        next_label: str = "Home",
+    ) -> HTMLResponse:
+        """A page that says one thing and where to go next."""
+        return self.render(
+            "problem.html",
+            status=status,
+            title=title,
+            message=message,
+            next_href=next_href,
+            next_label=next_label,
+        )
 
     def redirect(self, to: str) -> RedirectResponse:
         response = RedirectResponse(to, status_code=303)
@@ -143,7 +169,7 @@ async def _pages(request: Request) -> Pages:
 PagesDep = Annotated[Pages, Depends(_pages)]
 
 
-def _refusal_fields(refused: ApiRefused) -> list[tuple[str, str]]:
+def refusal_fields(refused: ApiRefused) -> list[tuple[str, str]]:
     return refused.fields or ([("", refused.message)] if refused.message else [])
 
 
@@ -201,7 +227,7 @@ async def _register(pages: Pages, kind: Kind) -> Response:
     try:
         registered = await apis.register(kind, request.body, client_address=pages.client_address())
     except ApiRefused as refused:
-        errors = field_errors(_refusal_fields(refused), request, kind)
+        errors = field_errors(refusal_fields(refused), request)
         general = refused.message if refused.status == 429 else None
         return _registration_page(
             pages,
@@ -326,7 +352,7 @@ async def sign_out(pages: PagesDep) -> Response:
 # --- a signed-in person's pages ------------------------------------------------------------
 
 
-async def _skill_names(pages: Pages) -> dict[str, str]:
+async def skill_names_of(pages: Pages) -> dict[str, str]:
     return {skill.id: skill.name for skill in await pages.web.apis.skills()}
 
 
@@ -348,16 +374,18 @@ async def _matches_page(
     pages: Pages, *, notice: str | None = None, error_message: str | None = None, status: int = 200
 ) -> HTMLResponse:
     session = pages.signed_in()
+    apis = pages.web.apis
     waiting = False
     found: list[Any] = []
     try:
-        found = await pages.web.apis.matches(
+        found = await apis.matches(
             session.credential, session.claims.kind, session.claims.profile_id
         )
     except ApiRefused as refused:
         if refused.status != 404:
             raise
         waiting = True  # registered a moment ago: the matcher has not read the profile yet
+    plan = await _plan(pages, session) if found and session.is_mentee else None
     return pages.render(
         "matches.html",
         status=status,
@@ -365,11 +393,35 @@ async def _matches_page(
         page="matches",
         matches=found,
         waiting_for_matcher=waiting,
-        skill_names=await _skill_names(pages),
+        skill_names=await skill_names_of(pages),
         status_words=STATUS_WORDS,
+        resource_kinds=RESOURCE_KIND_WORDS,
+        learning_gaps=_learning_gaps_by_match(plan),
         notice=notice,
         error_message=error_message,
     )
+
+
+async def _plan(pages: Pages, session: Session) -> dict[str, Any] | None:
+    """The mentee's learning plan; None while the matcher has not read the profile."""
+    try:
+        return await pages.web.apis.plan(session.credential, session.claims.profile_id)
+    except ApiRefused as refused:
+        if refused.status != 404:
+            raise
+        return None
+
+
+def _learning_gaps_by_match(plan: Mapping[str, Any] | None) -> dict[str, list[Any]]:
+    """The plan's gaps that its match's mentor does not cover, with their resources, by the
+    id of that match (the plan speaks of the mentee's open match only)."""
+    if plan is None or plan.get("match_id") is None:
+        return {}
+    return {
+        plan["match_id"]: [
+            gap for gap in plan["gaps"] if not gap["covered_by_mentor"] and gap["resources"]
+        ]
+    }
 
 
 async def _answer(pages: Pages, match_id: uuid.UUID, *, accept: bool) -> Response:
@@ -397,11 +449,10 @@ async def _suggestions_page(
 ) -> HTMLResponse:
     session = pages.signed_in()
     if not session.is_mentee:
-        return pages.render(
-            "problem.html",
+        return pages.problem(
+            "Suggestions are for engineers",
+            "Mentors are proposed to engineers; your proposals are on your matches page.",
             status=404,
-            title="Suggestions are for engineers",
-            message="Mentors are proposed to engineers; your proposals are on your matches page.",
             next_href="/matches",
             next_label="My matches",
         )
@@ -420,13 +471,34 @@ async def _suggestions_page(
         page="suggestions",
         suggestions=found,
         waiting_for_matcher=waiting,
-        skill_names=await _skill_names(pages),
+        skill_names=await skill_names_of(pages),
         error_message=error_message,
     )
 
 
 async def suggestions(pages: PagesDep) -> HTMLResponse:
     return await _suggestions_page(pages)
+
+
+async def learning_plan(pages: PagesDep) -> HTMLResponse:
+    session = pages.signed_in()
+    if not session.is_mentee:
+        return pages.problem(
+            "Learning plans are for engineers",
+            "An engineer's plan lists their gaps, the ones their mentor covers and what to "
+            "read or practise for the others.",
+            status=404,
+            next_href="/matches",
+            next_label="My matches",
+        )
+    return pages.render(
+        "plan.html",
+        title="My learning plan",
+        page="plan",
+        plan=await _plan(pages, session),
+        skill_names=await skill_names_of(pages),
+        resource_kinds=RESOURCE_KIND_WORDS,
+    )
 
 
 async def ask_mentor(pages: PagesDep) -> Response:
@@ -495,7 +567,7 @@ async def change_profile(pages: PagesDep) -> Response:
             current,
             skills,
             values=form,
-            errors=field_errors(_refusal_fields(refused), request, session.claims.kind),
+            errors=field_errors(refusal_fields(refused), request),
             status=refused.status,
         )
     return pages.redirect("/profile?notice=saved")
@@ -527,12 +599,9 @@ async def delete_profile(pages: PagesDep) -> HTMLResponse:
     await pages.form()
     session = pages.signed_in()
     await pages.web.apis.delete_profile(session.credential, session.claims.profile_id)
-    response = pages.render(
-        "problem.html",
-        title="Your profile is deleted",
-        message="Your profile and your data are erased. Thank you for taking part.",
-        next_href="/",
-        next_label="Home",
+    response = pages.problem(
+        "Your profile is deleted",
+        "Your profile and your data are erased. Thank you for taking part.",
     )
     pages.end_session(response)
     return response
@@ -542,16 +611,11 @@ async def delete_profile(pages: PagesDep) -> HTMLResponse:
 
 
 async def _on_form_refused(request: Request, _: Exception) -> Response:
-    return Pages(request).render(
-        "problem.html",
+    return Pages(request).problem(
+        "This form has expired",
+        "The form could not be accepted: it was shown too long ago, or sent from another "
+        "site. Go back, reload the page and send it again.",
         status=403,
-        title="This form has expired",
-        message=(
-            "The form could not be accepted: it was shown too long ago, or sent from another "
-            "site. Go back, reload the page and send it again."
-        ),
-        next_href="/",
-        next_label="Home",
     )
 
 
@@ -568,24 +632,31 @@ async def _on_refused(request: Request, exc: Exception) -> Response:
     if exc.status in (401, 404) and pages.session is not None:
         # The credential no longer opens the profile (deleted, say): sign in again.
         return await _on_sign_in_needed(request, exc)
-    return pages.render(
-        "problem.html",
+    return pages.problem(
+        "That did not work",
+        exc.message,
         status=exc.status,
-        title="That did not work",
-        message=exc.message,
-        next_href="/",
-        next_label="Home",
+    )
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    """An address no page has (or a malformed id in it): a page, not the framework's JSON."""
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 404
+    if status not in (404, 422):
+        assert isinstance(exc, StarletteHTTPException)
+        return await http_exception_handler(request, exc)
+    return Pages(request).problem(
+        "Page not found",
+        "There is no page at this address. It may have been mistyped.",
+        status=404,
     )
 
 
 async def _on_unavailable(request: Request, _: Exception) -> Response:
-    return Pages(request).render(
-        "problem.html",
+    return Pages(request).problem(
+        "Please try again in a moment",
+        "A service behind these pages does not answer right now. Nothing was changed.",
         status=503,
-        title="Please try again in a moment",
-        message="A service behind these pages does not answer right now. Nothing was changed.",
-        next_href="/",
-        next_label="Home",
     )
 
 
@@ -606,6 +677,7 @@ def install(app: FastAPI) -> None:
         ("POST", "/matches/{match_id}/accept", accept_match),
         ("POST", "/matches/{match_id}/decline", decline_match),
         ("GET", "/suggestions", suggestions),
+        ("GET", "/plan", learning_plan),
         ("POST", "/suggestions/ask", ask_mentor),
         ("GET", "/profile", profile),
         ("POST", "/profile", change_profile),
@@ -620,3 +692,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SignInNeeded, _on_sign_in_needed)
     app.add_exception_handler(ApiRefused, _on_refused)
     app.add_exception_handler(ApiUnavailable, _on_unavailable)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_http_error)

@@ -13,6 +13,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from .envelope import EventPayload
+from .learning_resources import ResourceKind
 from .topics import MATCH_EVENTS, MENTORSHIP_EVENTS, NOTIFICATION_EVENTS, PROFILE_EVENTS
 
 Level = Annotated[int, Field(ge=0, le=5)]
@@ -198,6 +199,32 @@ ExpiryReason = Literal[
 ]
 
 
+class SuggestedResource(_Model):
+    """A practice, course or book from the learning-resource catalogue, as a mail shows it."""
+
+    id: str = Field(description="Resource id in the catalogue version the event names.")
+    kind: ResourceKind = Field(description="'practice', 'course' or 'book'.")
+    title: str = Field(description="Title of the work, or a short name of the practice.")
+    by: str | None = Field(default=None, description="Authors or provider; null for a practice.")
+    summary: str = Field(description="What it is and why it helps, in a sentence or two.")
+
+
+class GapResources(_Model):
+    """What to work on one gap with, when no mentor covers it."""
+
+    skill: str = Field(description="Skill id of the gap.")
+    resources: list[SuggestedResource] = Field(
+        description="One to three resources, something to do at work first, then to study."
+    )
+
+
+class LearningGap(GapResources):
+    """One gap of a learning plan: where the mentee is, where they need to be, what helps."""
+
+    current: Level = Field(description="The mentee's current level, 0 to 5.")
+    target: Level = Field(description="The level the mentee needs, 0 to 5.")
+
+
 class _MatchEvent(EventPayload):
     topic: ClassVar[str] = MATCH_EVENTS
 
@@ -242,6 +269,17 @@ class MatchProposed(_MatchEvent):
     expires_at: AwareDatetime | None = Field(
         default=None, description="When the proposal lapses if nobody answers."
     )
+    learning_resources: list[GapResources] = Field(
+        default_factory=list,
+        description=(
+            "For each gap this mentor does not cover (as in uncovered_skills, in that order), "
+            "resources from the learning-resource catalogue to work on it with."
+        ),
+    )
+    resources_version: int | None = Field(
+        default=None,
+        description="Version of the learning-resource catalogue learning_resources come from.",
+    )
 
 
 class MatchAccepted(_MatchEvent):
@@ -274,6 +312,46 @@ class MatchExpired(_MatchEvent):
             "'profile_changed': the mentee's needs changed and a better mentor exists."
         )
     )
+
+
+class MatchConcluded(_MatchEvent):
+    """The mentorship of an accepted match ended: the match is over and its mentor's slot is
+    free again. The pair is not proposed again."""
+
+    event_type: ClassVar[str] = "MatchConcluded"
+
+    mentorship_id: uuid.UUID = Field(description="The mentorship that ended.")
+    ending: MentorshipEnding = Field(
+        description=(
+            "How the mentorship ended: 'completed', 'ended_early' (a side ended it or left) or "
+            "'lapsed' (no check-in for too long)."
+        )
+    )
+    concluded_at: AwareDatetime = Field(description="When the mentorship ended.")
+
+
+class LearningPlanIssued(EventPayload):
+    """No mentor with a free slot meets the mentee's needs: the matcher gives them a learning
+    plan for their gaps instead, once per plan version, while they keep waiting for a mentor."""
+
+    event_type: ClassVar[str] = "LearningPlanIssued"
+    topic: ClassVar[str] = MATCH_EVENTS
+
+    mentee_id: uuid.UUID = Field(description="Profile id of the mentee.")
+    plan_version: int = Field(
+        ge=1,
+        description="1 for the mentee's first plan; grows when their gaps or the catalogue change.",
+    )
+    resources_version: int = Field(
+        ge=1, description="Version of the learning-resource catalogue the resources come from."
+    )
+    gaps: list[LearningGap] = Field(
+        min_length=1,
+        description="Every gap of the mentee, the one that matters most for their target first.",
+    )
+
+    def aggregate_id(self) -> str:
+        return str(self.mentee_id)
 
 
 # --- mentorships ---------------------------------------------------------------------------
@@ -577,6 +655,8 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
         MatchAccepted,
         MatchDeclined,
         MatchExpired,
+        MatchConcluded,
+        LearningPlanIssued,
         NotificationSent,
         NotificationFailed,
         MentorshipStarted,

@@ -94,6 +94,7 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # The libraries below log every message or connection at INFO; keep them for debugging.
-    for noisy in ("aiokafka", "faststream", "uvicorn.access"):
+    # The libraries below log every message, connection or request at INFO; keep them for
+    # debugging.
+    for noisy in ("aiokafka", "faststream", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

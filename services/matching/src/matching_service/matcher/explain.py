@@ -1,11 +1,12 @@
 """The explanation a person reads with every proposal: which of the mentee's gaps the mentor
-covers, which not, and the soft reasons that helped. Pure."""
+covers, which not and where to start on those, and the soft reasons that helped. Pure."""
 
 from __future__ import annotations
 
 import numpy as np
 from mentorship_shared.contracts.skills import TAXONOMY
 
+from .learning import resources_for
 from .pool import Mentee, Mentor
 from .scoring import N_SKILLS, SKILL_IDS, SKILL_INDEX, FloatArray, hours_apart
 
@@ -32,8 +33,9 @@ def explain(
     uncovered: list[str],
     working_hours: float = 9.0,
 ) -> str:
-    """A short explanation a person reads: the gaps the mentor covers best, those left, and
-    the soft reasons that helped."""
+    """A short explanation a person reads: the gaps the mentor covers best, those left with
+    something to start on each (from the learning-resource catalogue), and the soft reasons
+    that helped."""
 
     def describe(skill_id: str) -> str:
         i = SKILL_INDEX[skill_id]
@@ -58,6 +60,10 @@ def explain(
     if uncovered:
         names = [TAXONOMY.by_id(s).short_name for s in uncovered]
         parts.append(f"Not covered: {_join_some(names)}.")
+        starts = [f"'{resources_for(s)[0].title}'" for s in uncovered if resources_for(s)]
+        if starts:
+            pronoun = "it" if len(uncovered) == 1 else "them"
+            parts.append(f"To start on {pronoun}: {_join_some(starts)}.")
     if mentor.was_engineer:
         parts.append("Made the move from engineering to product too.")
     shared = sorted(mentee.industries & mentor.industries)

@@ -15,7 +15,8 @@ from mentorship_shared.plumbing.outbox import EventSink
 from ..directory import MentorSource
 from ..match import Match, MatchStatus
 from ..matcher.pool import Mentee, MentorPool
-from ..repository import MentorLoad, RoundRecord
+from ..outcome import MatchOutcome
+from ..repository import IssuedPlan, MentorLoad, RoundRecord
 
 __all__ = ["EventSink", "MatchingStore", "MentorPools"]
 
@@ -83,6 +84,15 @@ class MatchingStore(MentorSource, Protocol):
     ) -> None: ...
 
     async def add_round(self, report: RoundRecord) -> None: ...
+
+    # --- learning plans and outcomes ---
+    async def record_learning_plan(
+        self, mentee_id: uuid.UUID, digest: str, resources_version: int
+    ) -> int | None: ...
+
+    async def latest_learning_plan(self, mentee_id: uuid.UUID) -> IssuedPlan | None: ...
+
+    async def add_outcome(self, outcome: MatchOutcome) -> bool: ...
 
 
 class MentorPools(Protocol):

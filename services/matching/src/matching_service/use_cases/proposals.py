@@ -1,5 +1,5 @@
-"""The matcher proposes: the best available mentor to a waiting mentee, and freed or new slots
-to the mentees waiting for one."""
+"""The matcher proposes: the best available mentor to a waiting mentee (or, with nobody
+suitable, a learning plan), and freed or new slots to the mentees waiting for one."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from ..matcher.pool import Mentee, MentorPool
 from ..matcher.ranking import Proposal, iter_proposals, proposal_for
 from ..matcher.scoring import rank
 from .common import Matchmaker, excluded_for, publish_proposal
+from .plans import issue_learning_plan
 from .ports import EventSink, MatchingStore
 
 _BLOCK = 256  # mentees scored together
@@ -33,7 +34,8 @@ async def propose(
     pool: MentorPool | None = None,
 ) -> Proposal | None:
     """Reserve the best mentor who still has a slot (in `pool`, else among every available
-    mentor sharing a language) and publish the proposal."""
+    mentor sharing a language) and publish the proposal. With nobody to propose, the mentee
+    keeps waiting and is given a learning plan for their gaps (once per plan version)."""
     if pool is None:
         pool = await matchmaker.mentors.available(repo, sorted(mentee.languages))
     excluded = await excluded_for(repo, mentee.id)
@@ -45,6 +47,7 @@ async def propose(
             await publish_proposal(repo, events, matchmaker, mentee.id, proposal)
             return proposal
         pool.free_slots[pool.position[proposal.mentor_id]] = 0
+    await issue_learning_plan(repo, events, matchmaker, mentee)
     return None
 
 

@@ -14,6 +14,7 @@ from ..matcher.ranking import proposal_for
 from ..matcher.scoring import IntArray
 from ..repository import RoundRecord
 from .common import Matchmaker, publish_proposal
+from .plans import issue_learning_plan
 from .ports import EventSink, MatchingStore
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ class RoundOutcome:
 async def run_round(repo: MatchingStore, events: EventSink, matchmaker: Matchmaker) -> RoundOutcome:
     """Assign every waiting mentee at once, maximising the total score within every mentor's
     free slots, and publish the proposals. The first-come greedy assignment of the same
-    cohort is computed alongside, for the report."""
+    cohort is computed alongside, for the report. A mentee no mentor with a free slot suits
+    at all is given a learning plan (once per plan version)."""
     started_at = datetime.now(UTC)
     round_id = uuid.uuid4()
     waiting_ids = await repo.lock_waiting_mentees(None, limit=1_000_000)
@@ -59,6 +61,8 @@ async def run_round(repo: MatchingStore, events: EventSink, matchmaker: Matchmak
                 repo, events, matchmaker, batch[i].id, proposal, origin="round", round_id=round_id
             )
             match_ids.append(match.id)
+    for row in np.setdiff1d(np.arange(len(mentees)), graph.mentee):
+        await issue_learning_plan(repo, events, matchmaker, mentees[int(row)])
     record = RoundRecord(
         id=round_id,
         started_at=started_at,

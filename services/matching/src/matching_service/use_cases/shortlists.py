@@ -85,7 +85,10 @@ def _why_unavailable(
     mentee: Mentee, mentor: Mentor, free_slots: int, excluded: Collection[uuid.UUID]
 ) -> str:
     if mentor.id in excluded:
-        return "This pairing was declined or left unanswered before; pick another mentor."
+        return (
+            "This pairing was declined, left unanswered or had its mentorship before; pick "
+            "another mentor."
+        )
     if free_slots <= 0:
         return "This mentor has no free slot or has paused; pick another mentor."
     if not mentee.languages & mentor.languages:
