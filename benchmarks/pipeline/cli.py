@@ -111,7 +111,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks.pipeline",
         description=(
             "Drive registrations through the whole stack (embedded PostgreSQL, Tansu, SMTP sink, "
-            "the three services) open loop at rising rates; measure accepted rate, latency to "
+            "the four services) open loop at rising rates; measure accepted rate, latency to "
             "both proposal mails, lost registrations and CPU per registration; find the highest "
             "rate sustained with p99 under 1 s; measure Kafka, PostgreSQL and hello-world "
             "anchors; write a Markdown report and a latency plot."
@@ -157,7 +157,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a setting for the three services (repeatable), to measure what one change buys, "
+        help="a setting for the four services (repeatable), to measure what one change buys, "
         "e.g. CONSUMER_BATCH_SIZE=1; the report lists it with the others",
     )
     parser.add_argument(
