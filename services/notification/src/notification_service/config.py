@@ -93,19 +93,19 @@ class NotificationSettings(ServiceSettings):
         ge=1,
         le=32,
         description=(
-            "Most mails of a batch sent at once, each over an SMTP connection of its own kept "
-            "open between mails."
+            "Most mails sent at once, each over an SMTP connection of its own kept open between "
+            "mails: batches of MAIL_BATCH_SIZE side by side. A crash sends again at most this "
+            "many mails (same Message-ID)."
         ),
     )
     mail_batch_size: int = Field(
         default=4,
         ge=1,
-        le=500,
+        le=32,
         description=(
-            "Mails the dispatcher takes in one database transaction, sent up to "
-            "MAIL_SEND_CONCURRENCY at once. Larger batches take fewer transactions, but a "
-            "crash in the middle of one sends again every mail of it that had gone out (same "
-            "Message-ID)."
+            "Mails one database transaction takes and sends at once (at most "
+            "MAIL_SEND_CONCURRENCY). Larger batches take fewer transactions and lock queries, "
+            "smaller ones run more batches side by side."
         ),
     )
     dispatcher_poll_interval_seconds: float = Field(
