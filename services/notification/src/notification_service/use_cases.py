@@ -253,10 +253,10 @@ async def _queue(
     mails: list[_Mail],
 ) -> int:
     """One intent per mail, keyed by (event, recipient, channel); returns how many were new."""
-    queued = 0
+    intents = []
     for mail in mails:
         notification_id = uuid.uuid4()
-        queued += await repo.add_intent(
+        intents.append(
             NotificationIntent(
                 id=notification_id,
                 source_event_id=envelope.event_id,
@@ -272,7 +272,7 @@ async def _queue(
                 awaits_erasure_of=mail.awaits_erasure_of,
             )
         )
-    return queued
+    return await repo.add_intents(intents)
 
 
 async def queue_sign_in_mail(
@@ -285,19 +285,18 @@ async def queue_sign_in_mail(
     """One mail with the sign-in link to the profile's own address; False if queued before."""
     notification_id = uuid.uuid4()
     link = f"{web_base_url.rstrip('/')}/sign-in/link?token={event.link_token}"
-    return await repo.add_intent(
-        NotificationIntent(
-            id=notification_id,
-            source_event_id=envelope.event_id,
-            source_event_type=envelope.event_type,
-            recipient_id=event.profile_id,
-            recipient_role=event.kind,
-            counterpart_id=None,
-            template=SIGN_IN_LINK,
-            context={SIGN_IN_LINK_KEY: link, "expires_at": event.expires_at.isoformat()},
-            message_id=f"<{notification_id}@{message_id_domain}>",
-        )
+    intent = NotificationIntent(
+        id=notification_id,
+        source_event_id=envelope.event_id,
+        source_event_type=envelope.event_type,
+        recipient_id=event.profile_id,
+        recipient_role=event.kind,
+        counterpart_id=None,
+        template=SIGN_IN_LINK,
+        context={SIGN_IN_LINK_KEY: link, "expires_at": event.expires_at.isoformat()},
+        message_id=f"<{notification_id}@{message_id_domain}>",
     )
+    return await repo.add_intents([intent]) == 1
 
 
 def _link_expired(intent: NotificationIntent, now: datetime) -> bool:
@@ -433,13 +432,22 @@ async def _deliver_together(
                 group.create_task(send(span, mail)) if mail is not None else None
                 for span, mail in zip(spans, ready, strict=True)
             ]
-        sent = 0
+        went: list[tuple[DueNotification, Span, _Ready]] = []
         for due, span, mail, task in zip(batch, spans, ready, sending, strict=True):
             if mail is None or task is None:
                 continue
+            error = task.result()
+            if error is None:
+                went.append((due, span, mail))
+                continue
             with use_span(span):
-                sent += await _record(repo, events, due, mail, task.result(), policy)
-        return sent
+                await _record_failure(repo, events, due, error, policy)
+        if went:
+            sent_at = await repo.mark_sent({due.intent.id: mail.subject for due, _, mail in went})
+            for due, span, _ in went:
+                with use_span(span):
+                    await _record_sent(events, due, sent_at[due.intent.id])
+        return len(went)
     finally:
         for span in spans:
             span.end()
@@ -499,43 +507,44 @@ async def _prepare(
     return _Ready(message, mail.subject)
 
 
-async def _record(
+async def _record_failure(
     repo: NotificationRepository,
     events: EventSink,
     due: DueNotification,
-    mail: _Ready,
-    error: BaseException | None,
+    error: BaseException,
     policy: DeliveryPolicy,
-) -> bool:
-    """Mark the mail sent (with NotificationSent), or count the failed attempt: retried later,
-    or given up (with NotificationFailed). True if it went out."""
+) -> None:
+    """Count the failed attempt: retried later, or given up (with NotificationFailed)."""
     intent = due.intent
-    if error is not None:
-        attempts = due.attempts + 1
-        if attempts >= policy.max_attempts or is_permanent(error):
-            await _give_up(repo, events, due, repr(error))
-        else:
-            # Doubling per attempt, jittered like every retry of the system: mails that failed
-            # together (a mail server outage) do not all come back in the same second.
-            delay = backoff_delay(
-                attempts,
-                base=policy.retry_base_seconds,
-                cap=policy.retry_cap_seconds,
-                rand=policy.jitter,
-            )
-            await repo.mark_attempt_failed(intent.id, repr(error), retry_in_seconds=delay)
-            metrics.EMAILS_FAILED.labels(intent.template, "retrying").inc()
-            log.warning(
-                "mail to %s failed (attempt %d of %d), retrying in %.0f s: %r",
-                mask_email(due.recipient_email),
-                attempts,
-                policy.max_attempts,
-                delay,
-                error,
-            )
-        return False
+    attempts = due.attempts + 1
+    if attempts >= policy.max_attempts or is_permanent(error):
+        await _give_up(repo, events, due, repr(error))
+        return
+    # Doubling per attempt, jittered like every retry of the system: mails that failed together
+    # (a mail server outage) do not all come back in the same second.
+    delay = backoff_delay(
+        attempts,
+        base=policy.retry_base_seconds,
+        cap=policy.retry_cap_seconds,
+        rand=policy.jitter,
+    )
+    await repo.mark_attempt_failed(intent.id, repr(error), retry_in_seconds=delay)
+    metrics.EMAILS_FAILED.labels(intent.template, "retrying").inc()
+    log.warning(
+        "mail to %s failed (attempt %d of %d), retrying in %.0f s: %r",
+        mask_email(due.recipient_email),
+        attempts,
+        policy.max_attempts,
+        delay,
+        error,
+    )
+
+
+async def _record_sent(events: EventSink, due: DueNotification, sent_at: datetime) -> None:
+    """What a mail that went out (and was marked sent) leaves: NotificationSent, a count and a
+    log line."""
+    intent = due.intent
     metrics.EMAILS_SENT.labels(intent.template).inc()
-    sent_at = await repo.mark_sent(intent.id, mail.subject)
     await events.publish(
         NotificationSent(
             **_about(intent),
@@ -548,7 +557,6 @@ async def _record(
         mask_email(due.recipient_email),
         extra={"notification_id": str(intent.id)},
     )
-    return True
 
 
 async def _booking_link(due: DueNotification, policy: DeliveryPolicy) -> str | None:
