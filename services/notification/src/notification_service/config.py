@@ -89,7 +89,7 @@ class NotificationSettings(ServiceSettings):
         ),
     )
     mail_send_concurrency: int = Field(
-        default=4,
+        default=8,
         ge=1,
         le=32,
         description=(
@@ -99,7 +99,7 @@ class NotificationSettings(ServiceSettings):
         ),
     )
     mail_batch_size: int = Field(
-        default=4,
+        default=8,
         ge=1,
         le=32,
         description=(
