@@ -4,10 +4,10 @@ both proposal mails reach the SMTP sink; set against the machine's own anchors.
     make bench                                            # default rates, 60 s each
     .venv/bin/python -m benchmarks.pipeline --quick --output /tmp/pipeline.md
 
-For each rate it starts the three services (with an SMTP sink, databases and topics of their
-own) on one embedded PostgreSQL and one Tansu broker, registers enough mentors for every
-mentee of the step, then sends mentee registrations at the rate for the step's duration and
-waits for the mail. It measures registrations accepted a second, the latency from the moment
+For each rate it starts the four services that consume a registration (with an SMTP sink,
+databases and topics of their own) on one embedded PostgreSQL and one Tansu broker, registers
+enough mentors for every mentee of the step, then sends mentee registrations at the rate for
+the step's duration and waits for the mail. It measures registrations accepted a second, the latency from the moment
 a registration was due to leave to the later of its two mails (the mentee's and the mentor's),
 registrations accepted whose mail never came, and the CPU time of every process of the stack
 per registration. It stops after the first rate that fails (p99 at or above 1 s, a lost or

@@ -86,7 +86,7 @@ async def run_async(stack: BenchStack, plan: Plan) -> dict[str, Any]:
 def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
     load_before = os.getloadavg()
     started = time.monotonic()
-    stack = BenchStack(work_dir)
+    stack = BenchStack(work_dir, profile=plan.profile)
     # Ctrl-C or a SIGTERM unwinds through the finally, which stops every process (even when
     # started in the background, where a shell leaves SIGINT ignored).
     with interrupt_on_signals() as stopping:
@@ -111,7 +111,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks.pipeline",
         description=(
             "Drive registrations through the whole stack (embedded PostgreSQL, Tansu, SMTP sink, "
-            "the three services) open loop at rising rates; measure accepted rate, latency to "
+            "the four services) open loop at rising rates; measure accepted rate, latency to "
             "both proposal mails, lost registrations and CPU per registration; find the highest "
             "rate sustained with p99 under 1 s; measure Kafka, PostgreSQL and hello-world "
             "anchors; write a Markdown report and a latency plot."
@@ -157,8 +157,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a setting for the three services (repeatable), to measure what one change buys, "
+        help="a setting for the four services (repeatable), to measure what one change buys, "
         "e.g. CONSUMER_BATCH_SIZE=1; the report lists it with the others",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample every service with py-spy through the middle of each step's load and count "
+        "PostgreSQL's statements; writes profile.md beside each step's logs",
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown report")
     parser.add_argument(
@@ -193,6 +199,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
     ):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
+    changes["profile"] = args.profile
     plan = Plan(**{**asdict(base), **changes})
     if any(rate <= 0 for rate in plan.pipeline_rates()) or (plan.factor <= 1 and not plan.rates):
         raise SystemExit("rates must be positive and --factor above 1")

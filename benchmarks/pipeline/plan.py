@@ -26,6 +26,7 @@ class Plan:
     smtp_sequential: int = 300
     smtp_concurrent: int = 3000
     smtp_connections: int = 4  # the notification service's MAIL_SEND_CONCURRENCY
+    profile: bool = False  # py-spy and statement statistics during each pipeline step
 
     def pipeline_rates(self) -> list[float]:
         if self.rates:

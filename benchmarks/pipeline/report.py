@@ -20,7 +20,14 @@ ACCEPTED_SHARE = 0.95
 #: A registration leaving this much after its due time counts as late (the generator lagged).
 LATE_AFTER = 0.1
 
-STACK_PARTS = ("profile", "matching", "notification", "postgres", "broker")
+STACK_PARTS = ("profile", "matching", "notification", "mentorship", "postgres", "broker")
+
+#: What the pipeline is asked for, as ratios to the anchors' floor measured in the same run (so
+#: that a faster or slower machine does not move the goal): the highest rate sustained is at
+#: least this share of the rate the floor allows...
+TARGET_RATE_SHARE = 0.30
+#: ...and a registration costs at most this multiple of the floor's CPU.
+TARGET_CPU_MULTIPLE = 3.0
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -149,6 +156,62 @@ def ratios(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
+@dataclass(frozen=True)
+class Target:
+    """One target of the pipeline against the anchors' floor, and whether this run met it."""
+
+    what: str
+    measured: str
+    target: str
+    holds: bool | None  # None: this run could not measure it
+    how: str
+
+
+def targets(figures: dict[str, Any]) -> list[Target]:
+    """The two targets: the highest sustained rate as a share of the rate the anchors' floor
+    allows, and CPU a registration as a multiple of the floor's (at the highest sustained
+    rate, or the first step's when none was sustained)."""
+    floor = cpu_floor(figures)
+    steps = figures["steps"]
+    top = best(steps)
+    busy = top if top is not None else (steps[0] if steps else None)
+    cores = figures["machine"]["cores"] or 1
+    rate_target = f"at least {TARGET_RATE_SHARE:.2f}"
+    cpu_target = f"at most {TARGET_CPU_MULTIPLE:g}x"
+    rate_what = "highest sustained rate / the rate the anchors' floor allows"
+    cpu_what = "CPU a registration / the anchors' floor"
+    if floor is None or busy is None:
+        why = "no sustained hello-world step, so no floor" if floor is None else "no step"
+        return [
+            Target(rate_what, "-", rate_target, None, why),
+            Target(cpu_what, "-", cpu_target, None, why),
+        ]
+    allowed = cores * 1000 / floor.machine_ms
+    sustained = top["rate"] if top is not None else 0.0
+    share = sustained / allowed
+    multiple = busy["cpu_ms_per_registration"] / floor.stack_ms
+    return [
+        Target(
+            rate_what,
+            f"{share:.2f}",
+            rate_target,
+            share >= TARGET_RATE_SHARE,
+            f"{fmt_rate(sustained)}/s sustained (p99 under {P99_LIMIT:g} s, nothing lost) "
+            f"against {allowed:,.0f}/s ({cores} cores / {floor.machine_ms:.2f} ms); the target "
+            f"asks for {TARGET_RATE_SHARE * allowed:,.0f}/s",
+        ),
+        Target(
+            cpu_what,
+            f"{multiple:.1f}x",
+            cpu_target,
+            multiple <= TARGET_CPU_MULTIPLE,
+            f"{busy['cpu_ms_per_registration']:.1f} ms at {fmt_rate(busy['rate'])}/s against "
+            f"{floor.stack_ms:.2f} ms; the target asks for "
+            f"{TARGET_CPU_MULTIPLE * floor.stack_ms:.1f} ms",
+        ),
+    ]
+
+
 def busy_machine_ms(step: dict[str, Any]) -> float:
     """CPU a registration in every process on the machine, the sink and load generator included."""
     seconds: float = sum(step["cpu_seconds"].values())
@@ -195,6 +258,7 @@ def cpu_floor(figures: dict[str, Any]) -> CpuFloor | None:
 def render(figures: dict[str, Any], command: str, plot: Path | None) -> str:
     sections = (
         title_section(figures, command),
+        targets_section(figures),
         machine_section(figures),
         settings_section(figures),
         pipeline_section(figures, plot),
@@ -234,6 +298,21 @@ def title_section(figures: dict[str, Any], command: str) -> list[str]:
     return lines
 
 
+def targets_section(figures: dict[str, Any]) -> list[str]:
+    """The targets beside what this run measured."""
+    lines = [
+        "## Targets",
+        "",
+        "| ratio | measured | target | | how |",
+        "|---|---:|---|---|---|",
+    ]
+    for t in targets(figures):
+        verdict = {True: "holds", False: "does not hold", None: "not measured"}[t.holds]
+        lines.append(f"| {t.what} | {t.measured} | {t.target} | {verdict} | {t.how} |")
+    lines.append("")
+    return lines
+
+
 def machine_section(figures: dict[str, Any]) -> list[str]:
     """The machine, how busy it was before and after, and how long the run took."""
     m = figures["machine"]
@@ -262,8 +341,11 @@ def settings_section(figures: dict[str, Any]) -> list[str]:
     add("")
     add(
         "Embedded PostgreSQL (durable, as `make dev` runs it), the Tansu broker, an SMTP sink "
-        "(`devstack.smtp_sink`, a process of its own writing each mail to a file) and the three "
-        "services as separate processes, one of each. Every step gets fresh databases, topics "
+        "(`devstack.smtp_sink`, a process of its own writing each mail to a file) and the four "
+        "services that consume a registration (profile, matching, notification and mentorship: the "
+        "mentorship service keeps its own copy of every profile and reads every match event, so "
+        "its work is part of what a registration costs, though no mail waits for it) as separate "
+        "processes, one of each. Every step gets fresh databases, topics "
         "and sink, and the services are started again. The services run with their defaults "
         "except:"
     )
@@ -286,7 +368,7 @@ def settings_section(figures: dict[str, Any]) -> list[str]:
         "process of the stack and everything it forked (PostgreSQL's backends included), from the start of "
         "the load until the last mail, per accepted registration; the sink and the load "
         "generator are listed apart. Transactions a registration are the commits PostgreSQL "
-        "counted in the step's three databases over the same time, the services' idle "
+        "counted in the step's four databases over the same time, the services' idle "
         "polling included, and so is the session reset asyncpg runs each time a connection "
         "goes back to its pool (a statement of its own, so PostgreSQL counts it as a "
         "transaction: about half of the count, and the cheapest half)."

@@ -1,6 +1,6 @@
 """The stack the pipeline benchmark drives, and what it costs in CPU.
 
-PostgreSQL and the broker run for the whole benchmark; each load step gets the three services,
+PostgreSQL and the broker run for the whole benchmark; each load step gets the four services,
 an SMTP sink and databases and topics of its own (a fresh state: no mentors or backlog left
 over from the step before). All of them are :class:`devstack.stack.Stack` instances, which
 start every process as a child that cannot outlive us; :meth:`BenchStack.stop` stops them.
@@ -28,11 +28,14 @@ from devstack.services import ServiceSpec, named
 from devstack.smtp_sink import SmtpSink
 from devstack.stack import Stack
 
+from benchmarks.pipeline import profiling
+
 __all__ = ["HOST", "SERVICE_ENV", "BenchStack", "MailReader", "Step", "wall_offset"]
 
 REPO = Path(__file__).resolve().parents[2]
-#: The services a step runs: those a registration goes through to its mails.
-SERVICES = ("profile", "matching", "notification")
+#: The services a step runs: those a registration goes through to its mails, and the mentorship
+#: service, which consumes every registration and match event too.
+SERVICES = ("profile", "matching", "notification", "mentorship")
 
 #: What the benchmark changes from the services' defaults, and why (the report lists it).
 SERVICE_ENV = {
@@ -116,7 +119,7 @@ HELLO = ServiceSpec(
 
 @dataclass
 class Step:
-    """The per-step part: the three services and an SMTP sink on databases and topics of
+    """The per-step part: the four services and an SMTP sink on databases and topics of
     their own, as a :class:`Stack` on the run's PostgreSQL and broker."""
 
     tag: str
@@ -140,8 +143,9 @@ class BenchStack:
     benchmark; :meth:`start_step` adds a step's services, :meth:`start_hello` the
     hello-world anchor's server and :meth:`start_sink` the SMTP anchor's sink."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, profile: bool = False) -> None:
         self.root = root
+        self.profile = profile
         self.log_dir = root / "logs"
         # Not under the output folder: as root the server runs as its own account and needs
         # every folder above its data to be traversable.
@@ -151,7 +155,10 @@ class BenchStack:
             root,
             services=(),
             postgres=EmbeddedPostgres(
-                self._pg_dir / "data", log_path=self.log_dir / "postgres.log"
+                self._pg_dir / "data",
+                log_path=self.log_dir / "postgres.log",
+                # Statement statistics only when profiling: they cost a little on every one.
+                settings=profiling.PRELOAD if profile else None,
             ),
         )
         self.step: Step | None = None

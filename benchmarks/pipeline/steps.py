@@ -10,17 +10,19 @@ import math
 import os
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from devstack.http_client import KeepAliveClient
 from devstack.load import LoadDriver
 
+from benchmarks.pipeline import profiling
 from benchmarks.pipeline.anchors import summary_ms
 from benchmarks.pipeline.open_loop import LOAD_CONNECTIONS, drive, verdict
 from benchmarks.pipeline.plan import Plan
 from benchmarks.pipeline.report import CAPACITY, STACK_PARTS, fmt_ms, fmt_rate
-from benchmarks.pipeline.stack import BenchStack, Step, wall_offset
+from benchmarks.pipeline.stack import SERVICES, BenchStack, Step, wall_offset
 from benchmarks.progress import Progress, note
 
 MENTOR_MAIL = re.compile(r"^A new mentee for you: Engineer (\S+)$")
@@ -61,8 +63,15 @@ async def pipeline_step(
                 raise RuntimeError(f"{label}: the mentors' events were not consumed in 180 s")
             await asyncio.sleep(0.5)
         offset = wall_offset()
+        if plan.profile:
+            await profiling.reset_statements(stack.servers.admin_url)
         tx_before = await stack.transactions(step.databases)
         cpu_before = stack.cpu()
+        sampling = (
+            asyncio.create_task(_sample(stack, step, plan, lambda: driver.mentees))
+            if plan.profile
+            else None
+        )
         outcome = await drive(driver, rate, plan.duration, f"{label} load", step.mail)
         load_end = time.monotonic()
         figures = outcome.figures()
@@ -94,6 +103,9 @@ async def pipeline_step(
         await asyncio.sleep(1.0)
         tx_after = await stack.transactions(step.databases)
         await load_http.aclose()
+        if sampling is not None:
+            sampled = await sampling
+            statements = await profiling.read_statements(stack.servers.admin_url, step.databases)
     finally:
         await stack.stop_step()
 
@@ -119,6 +131,24 @@ async def pipeline_step(
         wall_seconds=plan.duration + drained,
     )
     figures["passed"], figures["verdict"] = verdict(figures, figures["latency"]["p99_ms"])
+    if sampling is not None:
+        calls: dict[str, float] = {}
+        for statement in statements:
+            calls[statement.database] = calls.get(statement.database, 0.0) + statement.calls / n
+        figures["statements_per_registration"] = calls
+        page = step.root / "profile.md"
+        page.write_text(
+            profiling.summarise(
+                sampled.stacks,
+                statements,
+                registrations=len(accepted),
+                cpu_seconds={part: seconds / n * 1000 for part, seconds in cpu.items()},
+                postgres=sampled.postgres,
+                sampled_registrations=sampled.registrations,
+            ),
+            encoding="utf-8",
+        )
+        note(f"{label}: profile in {page}")
     note(
         f"{label}: accepted {figures['accepted_per_second']:.1f}/s, latency p50 "
         f"{fmt_ms(figures['latency']['p50_ms'])}, p99 {fmt_ms(figures['latency']['p99_ms'])}, lost "
@@ -126,6 +156,33 @@ async def pipeline_step(
         f"{figures['verdict']}"
     )
     return figures
+
+
+@dataclass
+class _Sampled:
+    stacks: dict[str, profiling.StackProfile]
+    postgres: dict[str, float]
+    registrations: int
+
+
+async def _sample(stack: BenchStack, step: Step, plan: Plan, mentees: Any) -> _Sampled:
+    """py-spy on every service of the step through the middle of the load: after a fifth of
+    it (the consumers' first fetches and the pools' first connections are past) for half of
+    it; and the CPU of each PostgreSQL process meanwhile."""
+    await asyncio.sleep(plan.duration * 0.2)
+    pids = {
+        name: pid for name, pid in step.stack.pids().items() if pid is not None and name in SERVICES
+    }
+    postmaster = stack.postgres.pid
+    assert postmaster is not None
+    pg_before, sent_before = profiling.postgres_cpu(postmaster), len(mentees())
+    files = await profiling.record(pids, plan.duration * 0.5, step.root / "profile")
+    pg_after, sent_after = profiling.postgres_cpu(postmaster), len(mentees())
+    return _Sampled(
+        {name: profiling.parse_collapsed(path.read_text()) for name, path in files.items()},
+        profiling.postgres_cpu_by_label(pg_before, pg_after),
+        sent_after - sent_before,
+    )
 
 
 async def hello_step(

@@ -714,26 +714,29 @@ async def test_when_the_broker_loses_its_logs_the_relay_publishes_the_retained_e
     broker = _LosingBroker()
     relay._producer = broker  # type: ignore[assignment]
     relay._pool = pool
-    async with pool.acquire() as conn:
-        for _ in range(3):
+    try:
+        async with pool.acquire() as conn:
+            for _ in range(3):
+                await Outbox(conn, producer="test").publish(deletion())
+        assert await relay.publish_batch() == 3
+
+        broker.next_offset = 0  # the broker restarted empty
+        async with pool.acquire() as conn:
             await Outbox(conn, producer="test").publish(deletion())
-    assert await relay.publish_batch() == 3
+        assert await relay.publish_batch() == 1
 
-    broker.next_offset = 0  # the broker restarted empty
-    async with pool.acquire() as conn:
-        await Outbox(conn, producer="test").publish(deletion())
-    assert await relay.publish_batch() == 1
-
-    # The three events the broker lost are pending again; the one it has is not.
-    statuses = await pool.fetch("SELECT status FROM outbox ORDER BY id")
-    assert [row["status"] for row in statuses] == ["pending", "pending", "pending", "published"]
-    assert await relay.publish_batch() == 3
-    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
-    # Offsets that only grow never trigger it.
-    async with pool.acquire() as conn:
-        await Outbox(conn, producer="test").publish(deletion())
-    assert await relay.publish_batch() == 1
-    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+        # The three events the broker lost are pending again; the one it has is not.
+        statuses = await pool.fetch("SELECT status FROM outbox ORDER BY id")
+        assert [row["status"] for row in statuses] == ["pending", "pending", "pending", "published"]
+        assert await relay.publish_batch() == 3
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+        # Offsets that only grow never trigger it.
+        async with pool.acquire() as conn:
+            await Outbox(conn, producer="test").publish(deletion())
+        assert await relay.publish_batch() == 1
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+    finally:
+        await relay.stop()
 
 
 async def test_once_the_broker_has_settled_after_a_loss_the_relay_publishes_everything_again(
@@ -745,24 +748,59 @@ async def test_once_the_broker_has_settled_after_a_loss_the_relay_publishes_ever
     broker = _LosingBroker()
     relay._producer = broker  # type: ignore[assignment]
     relay._pool = pool
-    async with pool.acquire() as conn:
-        for _ in range(3):
+    try:
+        async with pool.acquire() as conn:
+            for _ in range(3):
+                await Outbox(conn, producer="test").publish(deletion())
+        assert await relay.run_once() is False
+        broker.next_offset = 0  # the broker restarted empty
+        async with pool.acquire() as conn:
             await Outbox(conn, producer="test").publish(deletion())
-    assert await relay.run_once() is False
-    broker.next_offset = 0  # the broker restarted empty
-    async with pool.acquire() as conn:
-        await Outbox(conn, producer="test").publish(deletion())
-    await relay.run_once()  # the loss is seen: the three lost events are pending again
-    await relay.run_once()  # ... and published
-    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
-    sent_before = broker.sent
+        await relay.run_once()  # the loss is seen: the three lost events are pending again
+        await relay.run_once()  # ... and published
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+        sent_before = broker.sent
 
-    await relay.run_once()  # not settled yet: nothing more
-    assert broker.sent == sent_before
-    await asyncio.sleep(0.3)
-    await relay.run_once()  # settled: all four go out once more, and only once
-    assert broker.sent == sent_before + 4
-    await asyncio.sleep(0.3)
-    await relay.run_once()
-    assert broker.sent == sent_before + 4
-    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+        await relay.run_once()  # not settled yet: nothing more
+        assert broker.sent == sent_before
+        await asyncio.sleep(0.3)
+        await relay.run_once()  # settled: all four go out once more, and only once
+        assert broker.sent == sent_before + 4
+        await asyncio.sleep(0.3)
+        await relay.run_once()
+        assert broker.sent == sent_before + 4
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+    finally:
+        await relay.stop()
+
+
+async def test_one_relay_of_a_service_publishes_at_a_time_and_another_takes_over_when_it_stops(
+    pool: asyncpg.Pool,
+) -> None:
+    first = OutboxRelay(bootstrap_servers="unused:9092", service="test", poll_interval=0.1)
+    second = OutboxRelay(bootstrap_servers="unused:9092", service="test", poll_interval=0.1)
+    brokers = _LosingBroker(), _LosingBroker()
+    for relay_, broker in zip((first, second), brokers, strict=True):
+        relay_._producer = broker  # type: ignore[assignment]
+        relay_._pool = pool
+    try:
+        async with pool.acquire() as conn:
+            await Outbox(conn, producer="test").publish(deletion())
+        assert await first.publish_batch() == 1  # first come, first leader
+
+        async with pool.acquire() as conn:
+            await Outbox(conn, producer="test").publish(deletion())
+        assert await second.publish_batch() == 0  # the first holds the relay lock
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 1
+        assert await first.publish_batch() == 1
+
+        await first.stop()  # its connection goes back to the pool, and the lock with it
+        async with pool.acquire() as conn:
+            await Outbox(conn, producer="test").publish(deletion())
+        await asyncio.sleep(0.15)  # a relay without the lock asks again every poll interval
+        assert await second.publish_batch() == 1
+        assert [broker.sent for broker in brokers] == [2, 1]
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+    finally:
+        await first.stop()
+        await second.stop()

@@ -119,3 +119,49 @@ async def test_run_runs_the_work_again_after_a_deadlock(uow: UnitOfWork[Notes]) 
     async with uow.reading() as notes:
         assert await notes.all() == ["a", "ab", "b", "ba"]
     assert sorted(attempts.values()) == [1, 2]  # exactly one of them ran twice
+
+
+async def _application_name(conn: Connection) -> str:
+    name: str = await conn.fetchval("SELECT current_setting('application_name')")
+    return name
+
+
+async def test_a_unit_of_work_that_ended_normally_goes_back_without_the_session_reset(
+    new_database: Callable[[str], Awaitable[str]],
+) -> None:
+    # One connection, so every checkout gets the same session. A session-level SET stands in
+    # for the session state the services' units of work never leave (a unit test holds them
+    # to it): it shows which checkouts skip the reset and which do not.
+    pool = await connect_pool(await new_database("reset"), min_size=1, max_size=1)
+    unit = UnitOfWork(Notes, producer="notes")
+    unit.bind(pool)
+    try:
+        async with unit() as tx:
+            await tx.conn.execute("SET application_name = 'left by a unit of work'")
+        async with pool.acquire() as conn:
+            assert await _application_name(conn) == "left by a unit of work"  # not reset
+
+        # Any other checkout is reset when it goes back, as asyncpg does by default.
+        async with pool.acquire() as conn:
+            await conn.execute("SET application_name = 'left by a plain checkout'")
+        async with pool.acquire() as conn:
+            assert await _application_name(conn) == ""
+
+        # So is a unit of work that failed (its transaction rolled back).
+        async def fails_holding_a_session_lock() -> None:
+            async with unit() as tx:
+                await tx.conn.execute("SELECT pg_advisory_lock(42)")
+                raise RuntimeError("the use case failed")
+
+        with pytest.raises(RuntimeError):
+            await fails_holding_a_session_lock()
+        async with pool.acquire() as conn:
+            assert (
+                await conn.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1",
+                    conn.get_server_pid(),
+                )
+                == 0
+            )
+    finally:
+        await pool.close()

@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from benchmarks.pipeline.report import CpuFloor, busy_machine_ms, cpu_floor, ratios
+from benchmarks.pipeline.report import (
+    CpuFloor,
+    busy_machine_ms,
+    cpu_floor,
+    ratios,
+    targets,
+    targets_section,
+)
 
 
 def hello_step(
@@ -85,3 +92,30 @@ def test_the_ratios_state_the_rate_the_floor_allows_and_the_pipeline_against_it(
     value, how = rows["registrations a second the anchors' floor allows"]
     assert value == f"{2000 / 6.55:,.0f}"
     assert "this pipeline spends 24.0 ms, which allows 83" in how
+
+
+def test_the_targets_compare_the_sustained_rate_and_the_cpu_with_the_floor() -> None:
+    data = figures(hello=[hello_step(1600, 0.3, 0.35, passed=True)])
+    rate, cpu = targets(data)
+
+    # The floor allows 2000 / 6.55 = 305/s; 40/s is 0.13 of it. 20 ms is 4.5 times 4.4 ms.
+    assert (rate.measured, rate.holds) == ("0.13", False)
+    assert "the target asks for 92/s" in rate.how
+    assert (cpu.measured, cpu.holds) == ("4.5x", False)
+    assert "the target asks for 13.2 ms" in cpu.how
+
+
+def test_targets_hold_when_the_pipeline_is_close_enough_to_the_floor() -> None:
+    data = figures(hello=[hello_step(1600, 0.3, 0.35, passed=True)])
+    step = data["steps"][0]
+    step.update(rate=100.0, cpu_ms_per_registration=13.0)
+
+    assert [t.holds for t in targets(data)] == [True, True]
+    page = "\n".join(targets_section(data))
+    assert "| CPU a registration / the anchors' floor | 3.0x | at most 3x | holds |" in page
+
+
+def test_without_a_floor_the_targets_are_not_measured() -> None:
+    data = figures(hello=[hello_step(50, 0.8, 0.8, passed=False)])
+
+    assert [t.holds for t in targets(data)] == [None, None]

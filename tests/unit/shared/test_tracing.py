@@ -23,7 +23,8 @@ from mentorship_shared.plumbing.logs import JsonFormatter, TextFormatter, TraceC
 from mentorship_shared.plumbing.outbox import Outbox
 from mentorship_shared.plumbing.settings import ServiceSettings
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import ValidationError
@@ -279,3 +280,46 @@ def test_with_an_endpoint_spans_are_posted_to_its_traces_path_until_shutdown(
     with tracing.tracer().start_as_current_span("after-shutdown"):
         pass
     assert len(received) == 1
+
+
+def test_without_anything_taking_spans_they_carry_ids_but_are_not_recorded() -> None:
+    provider = tracing._Provider()
+    spans = provider.get_tracer("test")
+    parent = tracing.extract({tracing.TRACEPARENT: TRACEPARENT})
+
+    with spans.start_as_current_span("consume", context=parent) as child:
+        assert not child.is_recording()
+        assert ids(child)[0] == TRACE_ID  # the trace goes on
+        assert ids(child)[1] != PARENT_ID
+        assert child.get_span_context().trace_flags.sampled
+        # What the outbox stores and the next service continues: this span as the parent.
+        assert tracing.inject({})[tracing.TRACEPARENT] == f"00-{TRACE_ID}-{ids(child)[1]}-01"
+        with spans.start_as_current_span("nested") as nested:
+            assert ids(nested)[0] == TRACE_ID
+    unsampled = tracing.extract({tracing.TRACEPARENT: f"00-{TRACE_ID}-{PARENT_ID}-00"})
+    assert not spans.start_span("x", context=unsampled).get_span_context().trace_flags.sampled
+    root = spans.start_span("root", context=tracing.extract({}))
+    assert root.get_span_context().is_valid
+    assert ids(root)[0] != TRACE_ID
+
+
+def test_spans_are_recorded_once_an_exporter_or_a_processor_takes_them() -> None:
+    provider = tracing._Provider()
+    spans = provider.get_tracer("test")
+    exporter = _Listener()
+    tracing._EXPORTERS.join(exporter)
+    try:
+        assert spans.start_span("exported").is_recording()
+    finally:
+        tracing._EXPORTERS.leave(exporter)
+    assert not spans.start_span("dropped").is_recording()
+
+    recorder = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(recorder))
+    with spans.start_as_current_span("recorded"):
+        pass
+    assert [span.name for span in recorder.get_finished_spans()] == ["recorded"]
+
+
+class _Listener(SpanProcessor):
+    """A span processor that takes spans and does nothing with them."""

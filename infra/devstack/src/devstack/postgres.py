@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -222,6 +223,7 @@ class EmbeddedPostgres(EmbeddedServer):
         durable: bool = True,
         log_path: Path | None = None,
         max_connections: int = 300,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         super().__init__(
@@ -232,6 +234,8 @@ class EmbeddedPostgres(EmbeddedServer):
         )
         self.durable = durable
         self.max_connections = max_connections
+        #: Further server settings (`-c name=value`), such as a preloaded library.
+        self.settings = dict(settings or {})
         self._socket_dir: Path | None = None
 
     # -- addresses ---------------------------------------------------------------------
@@ -274,6 +278,8 @@ class EmbeddedPostgres(EmbeddedServer):
         if not self.durable:
             for setting in ("fsync=off", "synchronous_commit=off", "full_page_writes=off"):
                 argv += ["-c", setting]
+        for name, value in self.settings.items():
+            argv += ["-c", f"{name}={value}"]
         return spawn(
             argv,
             env=_clean_env(),

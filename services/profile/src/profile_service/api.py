@@ -126,27 +126,37 @@ async def _register(
     body: MenteeRegistration | MentorRegistration,
     response: Response,
 ) -> RegistrationView:
-    # A valid request is counted before it is tried, in its own transaction: a refused one
-    # stores and publishes nothing, and an attempt on a taken address (409) counts as well,
-    # so the limits also slow down probing which addresses are registered.
+    # A valid request is counted before it is tried: a refused one stores and publishes
+    # nothing, and an attempt on a taken address (409) counts as well, so the limits also slow
+    # down probing which addresses are registered. The count and the registration share one
+    # transaction; only a booking link, whose host is looked up outside any transaction, is
+    # counted in one of its own first, so that the limits hold back the lookups too.
     limits = [
         RateLimit("address", _client(request, settings), settings.registration_rate_per_address),
         RateLimit("email", body.email.strip().lower(), settings.registration_rate_per_email),
     ]
+    window = settings.registration_rate_window_seconds
     try:
+        counted = False
+        if isinstance(body, MentorRegistration) and body.booking_url is not None:
+            async with uow() as tx:
+                await tx.repo.count_attempt(limits, window_seconds=window)
+            counted = True
+            await _check_link(body.booking_url)
         async with uow() as tx:
-            await tx.repo.count_attempt(
-                limits, window_seconds=settings.registration_rate_window_seconds
-            )
+            if not counted:
+                await tx.repo.count_attempt(limits, window_seconds=window)
+            try:
+                stored, token = await use_cases.register(tx.repo, tx.outbox, body)
+            except EmailTaken:
+                # Nothing was written but the count, which commits.
+                taken = True
+            else:
+                taken = False
     except RateLimited as refused:
-        raise _rate_limited(refused, settings.registration_rate_window_seconds) from refused
-    if isinstance(body, MentorRegistration):
-        await _check_link(body.booking_url)
-    try:
-        async with uow() as tx:
-            stored, token = await use_cases.register(tx.repo, tx.outbox, body)
-    except EmailTaken as error:
-        raise _email_taken() from error
+        raise _rate_limited(refused, window) from refused
+    if taken:
+        raise _email_taken()
     response.headers["Location"] = f"/v1/profiles/{stored.profile.profile_id}"
     return RegistrationView(**_view_fields(stored), token=token)
 

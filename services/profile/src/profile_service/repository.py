@@ -38,20 +38,21 @@ class PostgresProfileStore:
         self._conn = conn
 
     async def add(self, profile: Profile, token_hash: bytes) -> StoredProfile:
-        try:
-            row = await self._conn.fetchrow(
-                "INSERT INTO profiles (id, kind, email, version, data, token_hash) "
-                "VALUES ($1, $2, $3, $4, $5, $6) RETURNING data, created_at, updated_at",
-                profile.profile_id,
-                profile.kind,
-                profile.email,
-                profile.version,
-                profile.model_dump(mode="json"),
-                token_hash,
-            )
-        except asyncpg.UniqueViolationError as error:
-            raise EmailTaken(profile.email) from error
-        assert row is not None
+        """Store a new profile, or raise EmailTaken. A taken address is no error for
+        PostgreSQL (nothing is inserted), so the caller's transaction can still commit."""
+        row = await self._conn.fetchrow(
+            "INSERT INTO profiles (id, kind, email, version, data, token_hash) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING "
+            "RETURNING data, created_at, updated_at",
+            profile.profile_id,
+            profile.kind,
+            profile.email,
+            profile.version,
+            profile.model_dump(mode="json"),
+            token_hash,
+        )
+        if row is None:
+            raise EmailTaken(profile.email)
         return _stored(row)
 
     async def get(self, profile_id: uuid.UUID, *, for_update: bool = False) -> StoredProfile | None:

@@ -1,10 +1,17 @@
 """The outbox relay: publishes pending outbox rows to Kafka and marks them published.
 
-Pending rows are selected by status with `FOR UPDATE SKIP LOCKED`, never by `id > last seen`:
-ids are taken before commit, so rows can commit out of id order and an id cursor would skip
-them. If the process dies between the publish and the mark, the row is published again:
-delivery is at least once, and consumers deduplicate by event id. Published rows are history:
-the relay deletes them once they are older than the retention.
+One relay of a service publishes at a time: the one holding the service's relay lock, a
+session-level advisory lock on the relay's own connection (held until that connection closes:
+the process stops or dies, or the connection fails). The others try for it every poll interval.
+So batches of several instances never interleave, events of one key leave in commit order, and
+a batch costs the leader two statements on a connection it keeps (read the pending rows, mark
+the published ones), not a transaction on a pooled connection.
+
+Pending rows are selected by status, never by `id > last seen`: ids are taken before commit, so
+rows can commit out of id order and an id cursor would skip them. If the process dies between
+the publish and the mark, the row is published again: delivery is at least once, and consumers
+deduplicate by event id. Published rows are history: the relay deletes them once they are
+older than the retention.
 """
 
 from __future__ import annotations
@@ -28,8 +35,8 @@ from .worker import PollingWorker
 
 log = logging.getLogger(__name__)
 
-# Relays of one service take this transaction-level lock per batch: batches from several
-# instances then never interleave, so the events of one key leave in commit order.
+# The relay of a service that holds this session-level lock is the one that publishes: batches
+# from several instances then never interleave, so the events of one key leave in commit order.
 _RELAY_LOCK = 0x6F7574626F78  # "outbox"
 _WAKE_CHANNEL = "outbox_pending"
 #: Most rows one purge statement deletes, so a long backlog goes in short transactions.
@@ -41,8 +48,9 @@ _NOT_SENT = RuntimeError("the batch was interrupted before the broker answered")
 class OutboxRelay(PollingWorker):
     """Publishes pending outbox rows in batches; woken by NOTIFY, polling as a fallback.
 
-    Every `purge_interval` seconds it also deletes the rows published more than
-    `retention_hours` ago."""
+    Only while it holds the service's relay lock (see the module); a relay without it asks for
+    it again every `poll_interval`. Every `purge_interval` seconds the leader also deletes the
+    rows published more than `retention_hours` ago."""
 
     def __init__(
         self,
@@ -80,87 +88,109 @@ class OutboxRelay(PollingWorker):
         # After the broker lost a topic's logs, how long it must stay quiet (no new loss
         # seen) before every retained event of that topic is published once more.
         self._settle_seconds = settle_seconds
+        # The connection on which this relay holds the relay lock (None: it does not).
+        self._leading_on: Connection | None = None
+        self._next_lock_attempt = 0.0
 
     async def run_once(self) -> bool:
+        conn = await self._leader_connection()
+        if conn is None:
+            return False
         if self._sweep_again and time.monotonic() >= self._sweep_again_at:
             topics, self._sweep_again = set(self._sweep_again), set()
-            async with self.pool.acquire() as conn, conn.transaction():
-                await self._publish_again(
-                    conn, topics, [], why="the broker has settled after losing {topics}"
-                )
+            await self._publish_again(
+                conn, topics, [], why="the broker has settled after losing {topics}"
+            )
         if self._linger and not self._backlog:
             # Woken by a commit: let the commits right behind it join the batch.
             await asyncio.sleep(self._linger)
         more = await self.publish_batch() >= self._batch_size
         self._backlog = more
         if time.monotonic() >= self._next_purge:
-            async with self.pool.acquire() as conn:
-                purged = await purge_published(conn, older_than=self._retention)
+            purged = await purge_published(conn, older_than=self._retention)
             self._next_purge = time.monotonic() + self._purge_interval
             if purged:
                 log.info("deleted %d published outbox rows past the retention", purged)
         return more
 
+    async def _leader_connection(self) -> Connection | None:
+        """The relay's own connection if it holds the relay lock there, taking the lock when it
+        is free; None while another relay of the service holds it. A relay without the lock asks
+        again at most every `poll_interval` (the commits' notifications wake every relay)."""
+        conn = await self.held_connection()
+        if self._leading_on is conn:
+            return conn
+        if time.monotonic() < self._next_lock_attempt:
+            return None
+        if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+            # A new leader: rows left pending by the last one are read like any others.
+            self._leading_on = conn
+            return conn
+        self._leading_on = None
+        self._next_lock_attempt = time.monotonic() + self._poll_interval
+        return None
+
     async def publish_batch(self) -> int:
-        """Publish up to one batch of pending rows; return how many were published."""
+        """Publish up to one batch of pending rows; return how many were published (0 also
+        when another relay of the service holds the relay lock)."""
+        conn = await self._leader_connection()
+        if conn is None:
+            return 0
         producer = await self._ensure_producer()
-        async with self.pool.acquire() as conn, conn.transaction():
-            # The relay lock and the rows in one statement: without the lock, no rows.
-            rows = await conn.fetch(
-                "SELECT id, topic, message_key, event_type, payload, headers FROM outbox "
-                "WHERE status = 'pending' AND (SELECT pg_try_advisory_xact_lock($2)) "
-                "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self._batch_size,
-                _RELAY_LOCK,
-            )
-            if not rows:
-                metrics.OUTBOX_PENDING.labels(self._service).set(0)
-                return 0
-            # send() only appends to the producer's buffer, in call order; awaiting the
-            # returned futures afterwards lets the whole batch go out in few requests.
-            spans = [_publish_span(row, self._namespace) for row in rows]
-            results: list[Any] = [_NOT_SENT] * len(rows)
-            try:
-                deliveries = [
-                    await producer.send(**_record(row, self._namespace, span.headers))
-                    for row, span in zip(rows, spans, strict=True)
-                ]
-                results = await asyncio.gather(*deliveries, return_exceptions=True)
-            finally:
-                for span, result in zip(spans, results, strict=True):
-                    span.end(result)
-            outcomes = list(zip(rows, results, strict=True))
-            published = [
-                row["id"] for row, result in outcomes if not isinstance(result, BaseException)
+        # Autocommit statements: the lock, not a transaction, keeps other relays away, and
+        # a row is marked only after the broker acknowledged it.
+        rows = await conn.fetch(
+            "SELECT id, topic, message_key, event_type, payload, headers FROM outbox "
+            "WHERE status = 'pending' ORDER BY id LIMIT $1",
+            self._batch_size,
+        )
+        if not rows:
+            metrics.OUTBOX_PENDING.labels(self._service).set(0)
+            return 0
+        # send() only appends to the producer's buffer, in call order; awaiting the
+        # returned futures afterwards lets the whole batch go out in few requests.
+        spans = [_publish_span(row, self._namespace) for row in rows]
+        results: list[Any] = [_NOT_SENT] * len(rows)
+        try:
+            deliveries = [
+                await producer.send(**_record(row, self._namespace, span.headers))
+                for row, span in zip(rows, spans, strict=True)
             ]
-            failed = [
-                (row["id"], repr(result))
+            results = await asyncio.gather(*deliveries, return_exceptions=True)
+        finally:
+            for span, result in zip(spans, results, strict=True):
+                span.end(result)
+        outcomes = list(zip(rows, results, strict=True))
+        published = [row["id"] for row, result in outcomes if not isinstance(result, BaseException)]
+        failed = [
+            (row["id"], repr(result))
+            for row, result in outcomes
+            if isinstance(result, BaseException)
+        ]
+        if published:
+            lost = self._offsets.lost_topics(
+                (row["topic"], result.partition, result.offset)
                 for row, result in outcomes
-                if isinstance(result, BaseException)
-            ]
-            if published:
-                await conn.execute(
-                    "UPDATE outbox SET status = 'published', published_at = now(), "
-                    "attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
-                    published,
-                )
-                lost = self._offsets.lost_topics(
-                    (row["topic"], result.partition, result.offset)
-                    for row, result in outcomes
-                    if not isinstance(result, BaseException)
-                )
-                if lost:
+                if not isinstance(result, BaseException)
+            )
+            if not lost:
+                await _mark_published(conn, published)
+            else:
+                # Marked and set back to pending together: a crash in between must not leave
+                # the lost events marked as published.
+                async with conn.transaction():
+                    await _mark_published(conn, published)
                     await self._publish_again(conn, lost, published)
-                    # The broker may still be settling: while it creates the lost topics again
-                    # it can take records and lose them. Once it has been quiet for a while,
-                    # everything goes out once more.
-                    self._sweep_again.update(lost)
-                    self._sweep_again_at = time.monotonic() + self._settle_seconds
-            if failed:
-                await conn.executemany(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-                    failed,
-                )
+                # The broker may still be settling: while it creates the lost topics again
+                # it can take records and lose them. Once it has been quiet for a while,
+                # everything goes out once more.
+                self._sweep_again.update(lost)
+                self._sweep_again_at = time.monotonic() + self._settle_seconds
+        if failed:
+            await conn.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+                failed,
+            )
         for row, result in outcomes:
             if not isinstance(result, BaseException):
                 metrics.EVENTS_PUBLISHED.labels(row["topic"], row["event_type"]).inc()
@@ -235,6 +265,14 @@ def _record(row: asyncpg.Record, namespace: str, headers: Mapping[str, str]) -> 
         "key": row["message_key"].encode() if row["message_key"] is not None else None,
         "headers": [(name, value.encode()) for name, value in headers.items()],
     }
+
+
+async def _mark_published(conn: Connection, ids: list[int]) -> None:
+    await conn.execute(
+        "UPDATE outbox SET status = 'published', published_at = now(), "
+        "attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
+        ids,
+    )
 
 
 async def pending_count(conn: Connection) -> int:

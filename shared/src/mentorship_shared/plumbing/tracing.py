@@ -4,9 +4,11 @@ FastAPI makes the server span of each request (see `http_telemetry`), continuing
 W3C `traceparent`. The trace context travels on in the headers of every event: `Outbox.publish`
 stores the current context with the row, the relay publishes each row under a producer span
 that is a child of the stored context (it runs long after the request), and `EventConsumer`
-opens its consumer span as a child of the record's headers. Spans are always created, so trace ids reach
-the logs and the next service; they leave the process only when OTEL_EXPORTER_OTLP_ENDPOINT is
-set (OTLP over HTTP, in batches).
+opens its consumer span as a child of the record's headers. Spans always get their ids, so trace ids
+reach the logs and the next service; they are recorded, and leave the process, only when
+OTEL_EXPORTER_OTLP_ENDPOINT is set (OTLP over HTTP, in batches): recording a span (its
+attributes, events, timings) costs some 50 microseconds, a dozen times a registration, for
+nothing when no collector takes it.
 
 One tracer provider per process (OpenTelemetry allows only one): the first service started in
 a process creates it, and an SDK provider already in place (a test's) is used as it is.
@@ -18,16 +20,20 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.util._decorator import _agnosticcontextmanager
+from opentelemetry.util.types import Attributes
 
 from .settings import HttpSettings
 
@@ -39,7 +45,16 @@ _UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def tracer() -> trace.Tracer:
-    return trace.get_tracer(_TRACER_NAME)
+    """The plumbing's tracer from the process's provider. Kept while the provider stays: the
+    SDK makes a new tracer on every request for one, at the cost of a span or two."""
+    global _tracer
+    provider = trace.get_tracer_provider()
+    if _tracer is None or _tracer[0] is not provider:
+        _tracer = (provider, provider.get_tracer(_TRACER_NAME))
+    return _tracer[1]
+
+
+_tracer: tuple[trace.TracerProvider, trace.Tracer] | None = None
 
 
 class _Exporters(SpanProcessor):
@@ -71,8 +86,120 @@ class _Exporters(SpanProcessor):
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return all(member.force_flush(timeout_millis) for member in self._members)
 
+    @property
+    def exporting(self) -> bool:
+        return bool(self._members)
+
 
 _EXPORTERS = _Exporters()
+
+
+class _TracerRecordingWhenExported(trace.Tracer):
+    """The SDK's tracer while something takes the spans; otherwise spans that are not recorded
+    but carry the ids and the sampling decision the SDK would have given them, so trace
+    context still reaches the logs, the outbox headers and the next service."""
+
+    def __init__(self, sdk: sdk_trace.Tracer, provider: _Provider) -> None:
+        self._sdk = sdk
+        self._provider = provider
+
+    def start_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = (),
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        if self._provider.recording:
+            return self._sdk.start_span(
+                name,
+                context,
+                kind,
+                attributes,
+                links,
+                start_time,
+                record_exception,
+                set_status_on_exception,
+            )
+        parent = trace.get_current_span(context).get_span_context()
+        ids = self._sdk.id_generator
+        trace_id = parent.trace_id if parent.is_valid else ids.generate_trace_id()
+        sampled = self._sdk.sampler.should_sample(context, trace_id, name, kind, attributes, links)
+        flags = TraceFlags(
+            TraceFlags.SAMPLED
+            if sampled.decision == Decision.RECORD_AND_SAMPLE
+            else TraceFlags.DEFAULT
+        )
+        return trace.NonRecordingSpan(
+            trace.SpanContext(
+                trace_id,
+                ids.generate_span_id(),
+                is_remote=False,
+                trace_flags=flags,
+                trace_state=sampled.trace_state,
+            )
+        )
+
+    @_agnosticcontextmanager  # as the API's own, so it serves async code too
+    def start_as_current_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = (),
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[trace.Span]:
+        span = self.start_span(
+            name,
+            context,
+            kind,
+            attributes,
+            links,
+            start_time,
+            record_exception,
+            set_status_on_exception,
+        )
+        with trace.use_span(
+            span,
+            end_on_exit=end_on_exit,
+            record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
+        ) as current:
+            yield current
+
+
+class _Provider(TracerProvider):
+    """The SDK's provider, whose tracers record spans only while something takes them: an
+    exporter of a running service, or a span processor added to the provider directly (a
+    test's recorder)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._own_processors = 0
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        if span_processor is not _EXPORTERS:
+            self._own_processors += 1
+
+    @property
+    def recording(self) -> bool:
+        return self._own_processors > 0 or _EXPORTERS.exporting
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        sdk = super().get_tracer(*args, **kwargs)
+        assert isinstance(sdk, sdk_trace.Tracer)
+        return _TracerRecordingWhenExported(sdk, self)
+
+
 _provider_lock = threading.Lock()
 _providers_with_exporters: list[TracerProvider] = []
 
@@ -106,7 +233,7 @@ def configure_tracing(service_name: str, settings: HttpSettings) -> Tracing:
         provider = trace.get_tracer_provider()
         if not isinstance(provider, TracerProvider):
             name = os.environ.get("OTEL_SERVICE_NAME") or service_name
-            provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
+            provider = _Provider(resource=Resource.create({SERVICE_NAME: name}))
             trace.set_tracer_provider(provider)
         if provider not in _providers_with_exporters:
             provider.add_span_processor(_EXPORTERS)
@@ -156,11 +283,22 @@ def span_continuing(
     attributes: Mapping[str, Any] | None = None,
 ) -> Iterator[trace.Span]:
     """A current span that is a child of a stored `traceparent` (a new trace without one)."""
-    parent = extract({TRACEPARENT: traceparent}) if traceparent else Context()
-    with tracer().start_as_current_span(
-        name, context=parent, kind=kind, attributes=dict(attributes or {})
-    ) as span:
+    span = start_span_continuing(name, traceparent, kind=kind, attributes=attributes)
+    with trace.use_span(span, end_on_exit=True):
         yield span
+
+
+def start_span_continuing(
+    name: str,
+    traceparent: str | None,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, Any] | None = None,
+) -> trace.Span:
+    """The span of `span_continuing` for work done in several steps: the caller makes it
+    current for each step (`trace.use_span`) and ends it."""
+    parent = extract({TRACEPARENT: traceparent}) if traceparent else Context()
+    return tracer().start_span(name, context=parent, kind=kind, attributes=dict(attributes or {}))
 
 
 # --- Kafka ----------------------------------------------------------------------------------
@@ -257,5 +395,6 @@ __all__ = (
     "http_telemetry",
     "inject",
     "span_continuing",
+    "start_span_continuing",
     "tracer",
 )

@@ -126,6 +126,13 @@ class PollingWorker:
                 self._wake.clear()
 
     async def _ensure_listening(self) -> None:
+        await self.held_connection()
+
+    async def held_connection(self) -> asyncpg.pool.PoolConnectionProxy:
+        """The worker's own connection, taken from the pool once and kept: it LISTENs there,
+        and work that runs one statement or transaction at a time can run there too, without
+        a pool checkout and its session reset each time. A failure drops it (`_run`); the next
+        call takes another."""
         if self._listener is None or self._listener.is_closed():
             listener = await self.pool.acquire()
             try:
@@ -134,6 +141,7 @@ class PollingWorker:
                 await self.pool.release(listener)
                 raise
             self._listener = listener
+        return self._listener
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
