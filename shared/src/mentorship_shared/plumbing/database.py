@@ -57,13 +57,7 @@ async def connect_pool(
 
     async def attempt() -> asyncpg.Pool:
         pool: asyncpg.Pool = await asyncpg.create_pool(
-            url,
-            min_size=min_size,
-            max_size=max_size,
-            command_timeout=30,
-            init=_init_connection,
-            setup=_checked_out,
-            reset=_reset_unless_clean,
+            url, min_size=min_size, max_size=max_size, command_timeout=30, init=_init_connection
         )
         return pool
 
@@ -74,35 +68,6 @@ async def connect_pool(
         timeout=timeout,
         hint="is it running and is DATABASE_URL right?",
     )
-
-
-# Backend process ids of pooled connections whose current checkout ran nothing but one
-# transaction of a unit of work, which ended normally (`mark_clean`). The services' SQL in a
-# unit of work takes transaction-level locks only and sets nothing for the session (a unit test
-# holds them to it), so such a connection goes back to the pool without asyncpg's reset query
-# (unlock all advisory locks, close cursors, unlisten, reset every setting): one round trip,
-# four statements, fewer a transaction. Every other checkout (migrations with their session
-# lock, listeners, plain reads, a transaction that failed) is reset as before.
-_CLEAN: set[int] = set()
-
-
-def mark_clean(conn: Connection) -> None:
-    """The connection's checkout left no session state: its release may skip the reset."""
-    _CLEAN.add(conn.get_server_pid())
-
-
-async def _checked_out(conn: asyncpg.pool.PoolConnectionProxy) -> None:
-    # A mark is good for one checkout only (a backend's process id can come back later).
-    _CLEAN.discard(conn.get_server_pid())
-
-
-async def _reset_unless_clean(conn: asyncpg.Connection) -> None:
-    # asyncpg has already rolled back an open transaction and dropped the listeners.
-    pid = conn.get_server_pid()
-    if pid in _CLEAN:
-        _CLEAN.discard(pid)
-        return
-    await conn.execute(conn.get_reset_query())
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 
 import asyncpg
 
-from .database import RETRYABLE_CONFLICTS, Connection, mark_clean
+from .database import RETRYABLE_CONFLICTS, Connection
 from .outbox import BufferedOutbox
 from .retry import backoff_delay
 from .settings import ServiceSettings
@@ -72,11 +72,8 @@ class UnitOfWork(Generic[R]):
     async def __call__(self) -> AsyncIterator[Transaction[R]]:
         """`async with uow() as tx:` one transaction on a pooled connection, committed on a
         normal exit (with the outbox rows written just before), rolled back on an exception."""
-        async with self.pool.acquire() as conn:
-            async with self.on_connection(conn) as tx:
-                yield tx
-            # Reached only when the transaction ended normally: nothing of the session changed.
-            mark_clean(conn)
+        async with self.pool.acquire() as conn, self.on_connection(conn) as tx:
+            yield tx
 
     @contextlib.asynccontextmanager
     async def on_connection(self, conn: Connection) -> AsyncIterator[Transaction[R]]:
