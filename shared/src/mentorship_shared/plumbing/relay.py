@@ -3,9 +3,9 @@
 One relay of a service publishes at a time: the one holding the service's relay lock, a
 session-level advisory lock on the relay's own connection (held until that connection closes:
 the process stops or dies, or the connection fails). The others try for it every poll interval.
-So batches of several instances never interleave, events of one key leave in commit order, and
-a batch costs the leader two statements on a connection it keeps (read the pending rows, mark
-the published ones), not a transaction on a pooled connection.
+So batches of several instances never interleave and events of one key leave in commit order.
+A batch is one transaction on that kept connection: read the pending rows with `FOR UPDATE SKIP
+LOCKED`, publish, mark the acknowledged ones.
 
 Pending rows are selected by status, never by `id > last seen`: ids are taken before commit, so
 rows can commit out of id order and an id cursor would skip them. If the process dies between
@@ -137,16 +137,28 @@ class OutboxRelay(PollingWorker):
         if conn is None:
             return 0
         producer = await self._ensure_producer()
-        # Autocommit statements: the lock, not a transaction, keeps other relays away, and
-        # a row is marked only after the broker acknowledged it.
+        # One transaction on the kept connection: the rows are read with FOR UPDATE SKIP
+        # LOCKED, so anything else touching them (a purge, an operator's replay) waits or passes
+        # them by, and a row is marked only after the broker acknowledged it.
+        async with conn.transaction():
+            published, error = await self._publish_rows(conn, producer)
+        if error is not None:
+            raise error
+        return published
+
+    async def _publish_rows(
+        self, conn: Connection, producer: AIOKafkaProducer
+    ) -> tuple[int, BaseException | None]:
+        """Publish one batch inside the caller's transaction; return how many went out and the
+        first failure, raised by the caller once the marks of the others have committed."""
         rows = await conn.fetch(
             "SELECT id, topic, message_key, event_type, payload, headers FROM outbox "
-            "WHERE status = 'pending' ORDER BY id LIMIT $1",
+            "WHERE status = 'pending' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             self._batch_size,
         )
         if not rows:
             metrics.OUTBOX_PENDING.labels(self._service).set(0)
-            return 0
+            return 0, None
         # send() only appends to the producer's buffer, in call order; awaiting the
         # returned futures afterwards lets the whole batch go out in few requests.
         spans = [_publish_span(row, self._namespace) for row in rows]
@@ -173,14 +185,11 @@ class OutboxRelay(PollingWorker):
                 for row, result in outcomes
                 if not isinstance(result, BaseException)
             )
-            if not lost:
-                await _mark_published(conn, published)
-            else:
-                # Marked and set back to pending together: a crash in between must not leave
-                # the lost events marked as published.
-                async with conn.transaction():
-                    await _mark_published(conn, published)
-                    await self._publish_again(conn, lost, published)
+            # Marked and, after a loss, set back to pending in the one transaction: a crash in
+            # between must not leave the lost events marked as published.
+            await _mark_published(conn, published)
+            if lost:
+                await self._publish_again(conn, lost, published)
                 # The broker may still be settling: while it creates the lost topics again
                 # it can take records and lose them. Once it has been quiet for a while,
                 # everything goes out once more.
@@ -194,10 +203,8 @@ class OutboxRelay(PollingWorker):
         for row, result in outcomes:
             if not isinstance(result, BaseException):
                 metrics.EVENTS_PUBLISHED.labels(row["topic"], row["event_type"]).inc()
-        for _, result in outcomes:
-            if isinstance(result, BaseException):
-                raise result
-        return len(published)
+        error = next((r for _, r in outcomes if isinstance(r, BaseException)), None)
+        return len(published), error
 
     async def _publish_again(
         self,
