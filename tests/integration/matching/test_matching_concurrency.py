@@ -116,7 +116,21 @@ async def test_four_matchers_at_once_never_overbook_a_mentor_or_double_match_a_m
                     await call("POST", "/v1/rounds")
                 await asyncio.sleep(local.random() * 0.05)
 
-        await asyncio.gather(registrations(), *(chaos(worker) for worker in range(4)))
+        async def chaos_once_consuming() -> None:
+            # Four instances joining the group can take longer than the whole chaos, which
+            # would then only ever meet unknown mentees: start once the first mentees are in.
+            watcher = await asyncpg.connect(database)
+            try:
+                await eventually(
+                    lambda: watcher.fetchval("SELECT count(*) FROM processed_events"),
+                    lambda n: n >= len(mentors) + 4,
+                    timeout=60,
+                )
+            finally:
+                await watcher.close()
+            await asyncio.gather(*(chaos(worker) for worker in range(4)))
+
+        await asyncio.gather(registrations(), chaos_once_consuming())
 
         conn = await asyncpg.connect(database)
         try:
