@@ -12,6 +12,7 @@ afterwards, whatever happened.
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -178,7 +179,9 @@ def test_the_console_shows_the_seeded_stack_in_a_real_browser(
                 page.inner_text("#stat-program-csat .value")
                 == f"{total['feedback']['csat_median']:.1f}"
             )
-            nps = round(total["feedback"]["nps"])
+            # Rounded as the page's Math.round does (halves up), not as round() does (halves
+            # to even): an NPS of 22.5 shows as +23.
+            nps = math.floor(total["feedback"]["nps"] + 0.5)
             assert page.inner_text("#stat-program-nps .value") == (
                 f"+{nps}" if nps > 0 else str(nps)
             )
