@@ -147,16 +147,15 @@ async def _register(
             if not counted:
                 await tx.repo.count_attempt(limits, window_seconds=window)
             try:
-                stored, token = await use_cases.register(tx.repo, tx.outbox, body)
+                registered = await use_cases.register(tx.repo, tx.outbox, body)
             except EmailTaken:
                 # Nothing was written but the count, which commits.
-                taken = True
-            else:
-                taken = False
+                registered = None
     except RateLimited as refused:
         raise _rate_limited(refused, window) from refused
-    if taken:
+    if registered is None:
         raise _email_taken()
+    stored, token = registered
     response.headers["Location"] = f"/v1/profiles/{stored.profile.profile_id}"
     return RegistrationView(**_view_fields(stored), token=token)
 
