@@ -6,8 +6,8 @@ records, and a position or committed offset from before the loss would skip them
 Three places notice it, each from what it sees; the answer is always to read or publish again,
 which the inbox and idempotent handlers make harmless:
 
-- a consumer, before committing: the broker no longer holds the offsets it committed last
-  (`CommittedOffsets`); it reads every assigned partition again from the start;
+- a consumer, before committing: a record it read is no longer at the offset it read it from
+  (`ReadRecords`); it reads every assigned partition again from the start;
 - the lag monitor: a partition's log ends before the consumer's position
   (`restart_truncated_partition`); that partition is read again from the start;
 - the outbox relay: the broker gave an offset below one it gave before on the same partition
@@ -19,75 +19,164 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+import zlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal
 
-from aiokafka import TopicPartition
+from aiokafka import TopicPartition, errors
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.fetch import FetchRequest
+from aiokafka.record.memory_records import MemoryRecords
 
 log = logging.getLogger(__name__)
 
 PartitionKey = tuple[str, int]
 #: What a consumer may do with the offsets of the batch in hand.
 Verdict = Literal["commit", "lost", "unknown"]
-#: How often, at most, a consumer asks the broker for its committed offsets before committing.
-_OFFSET_CHECK_SECONDS = 1.0
+#: How often, at most, a consumer checks the records it read before committing.
+_CHECK_SECONDS = 1.0
 
 
-class CommittedOffsets:
-    """What one consumer committed last per partition, checked against the broker."""
+class ReadRecords:
+    """Records one consumer read, checked against the broker's log before it commits.
 
-    def __init__(self, consumer: str, check_every: float = _OFFSET_CHECK_SECONDS) -> None:
+    After a loss the broker numbers new records from 0 again, so a position taken from the old
+    log points into a different log; committed offsets cannot tell, since a commit that was
+    waiting out the outage lands on the new broker with the old positions. The records can: a
+    record read at offset n is still at offset n unless the log was lost. So every check fetches
+    the records the previous check saw as the last ones read ("anchors") and compares them;
+    then the last ones read since become the anchors of the next check. A loss between two
+    checks therefore always meets an anchor read before it."""
+
+    def __init__(
+        self,
+        consumer: str,
+        check_every: float = _CHECK_SECONDS,
+        read_at: RecordReader | None = None,
+    ) -> None:
         self._consumer = consumer
-        self._committed: dict[PartitionKey, int] = {}
-        self._checked_at = 0.0
         self._check_every = check_every
+        self._read_at = read_at or records_at
+        self._latest: dict[TopicPartition, tuple[int, int]] = {}
+        self._anchors: dict[TopicPartition, tuple[int, int]] = {}
+        self._checked_at = 0.0
 
-    def record(self, topic: str, partition: int, next_offset: int) -> None:
-        """The consumer committed `next_offset` on the partition."""
-        self._committed[(topic, partition)] = next_offset
+    def read(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes
+    ) -> None:
+        """The consumer finished the record at `offset` of the partition."""
+        self._latest[TopicPartition(topic, partition)] = (offset, fingerprint(key, value))
 
-    async def check(self, kafka_consumer: Any, partitions: Iterable[PartitionKey]) -> Verdict:
-        """Before committing, at most once every `check_every` seconds: does the broker still
-        hold the offsets we committed last, on these partitions and on every other assigned
-        one we committed on? If not, it lost its data, and its new logs may have grown past
-        our old positions: committing now would skip the records numbered below them. Every
-        assigned partition is then read again from the start and "lost" is returned: the
-        caller does not commit. "unknown" when the broker cannot answer: the caller does not
-        commit either, since a commit that waits for the next batch costs nothing (the inbox
-        makes a redelivery a no-op) and one made blind might be the one that hides a loss."""
+    async def check(self, kafka_consumer: Any) -> Verdict:
+        """Before committing, at most once every `check_every` seconds: are the anchors still
+        where they were read, on every partition still assigned? If one is not, the broker lost
+        its data: every assigned partition is read again from the start and "lost" is returned,
+        so the caller does not commit. "unknown" when the broker cannot answer: the caller does
+        not commit either; a commit that waits for the next batch costs nothing (the inbox makes
+        a redelivery a no-op), one made blind might be the one that hides a loss."""
         now = time.monotonic()
-        if now - self._checked_at < self._check_every or not hasattr(kafka_consumer, "committed"):
+        if now - self._checked_at < self._check_every:
             return "commit"
-        assigned = {(tp.topic, tp.partition) for tp in kafka_consumer.assignment()}
-        lost = []
-        for topic, partition in sorted((set(partitions) | assigned) & set(self._committed)):
-            topic_partition = TopicPartition(topic, partition)
+        assigned = set(kafka_consumer.assignment())
+        anchors = {tp: seen for tp, seen in self._anchors.items() if tp in assigned}
+        if anchors:
             try:
                 async with asyncio.timeout(5.0):
-                    held = await kafka_consumer.committed(topic_partition)
-            except (KafkaError, TimeoutError):
+                    found = await self._read_at(
+                        kafka_consumer, {tp: offset for tp, (offset, _) in anchors.items()}
+                    )
+            except (KafkaError, TimeoutError) as error:
+                log.debug("read records not checked: %r", error, extra={"consumer": self._consumer})
                 return "unknown"
-            if held is None or held < self._committed[(topic, partition)]:
-                lost.append((topic_partition, held))
+            lost = [
+                (tp, offset, found.get(tp, GONE))
+                for tp, (offset, print_) in sorted(anchors.items())
+                if found.get(tp, GONE) not in (print_, EXPIRED)
+            ]
+        else:
+            lost = []
         # Only an answer counts as a check: a failed one leaves the next commit to ask again.
         self._checked_at = now
         if not lost:
+            self._anchors = {tp: seen for tp, seen in self._latest.items() if tp in assigned}
             return "commit"
         log.warning(
-            "the broker no longer holds our committed offsets (%s): it lost its data; reading "
-            "every assigned partition again from the start",
+            "records we read are no longer where we read them (%s): the broker lost its data; "
+            "reading every assigned partition again from the start",
             ", ".join(
-                f"{tp.topic}[{tp.partition}] {held} < {self._committed[(tp.topic, tp.partition)]}"
-                for tp, held in lost
+                f"{tp.topic}[{tp.partition}]@{offset} "
+                + ("gone" if now_there == GONE else "replaced")
+                for tp, offset, now_there in lost
             ),
             extra={"consumer": self._consumer},
         )
-        self._committed.clear()
-        everything = list(kafka_consumer.assignment())
-        if everything:
-            await kafka_consumer.seek_to_beginning(*everything)
+        self._anchors.clear()
+        self._latest.clear()
+        if assigned:
+            await kafka_consumer.seek_to_beginning(*assigned)
         return "lost"
+
+
+def fingerprint(key: bytes | None, value: bytes) -> int:
+    """What identifies a record at its offset (a lost log may hold another one there)."""
+    return zlib.crc32(value, zlib.crc32(key or b"\x00"))
+
+
+#: What `records_at` finds where a record was: its fingerprint, or one of these.
+GONE = -1  # the log ends before the offset: the broker lost it
+EXPIRED = -2  # the log starts after the offset: retention removed it, nothing was lost
+RecordReader = Callable[[Any, Mapping[TopicPartition, int]], Awaitable[dict[TopicPartition, int]]]
+#: Bytes fetched per partition: the record asked for is the first of its batch or near it.
+_FETCH_BYTES = 64 * 1024
+
+
+async def records_at(
+    kafka_consumer: Any, wanted: Mapping[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """The fingerprint of the record at each offset in `wanted` (or GONE, or EXPIRED), read
+    with one fetch request per leader through the consumer's own client. The consumer's
+    position and buffered records are left alone."""
+    client = kafka_consumer._client
+    by_leader: dict[int, dict[str, list[tuple[int, int, int]]]] = {}
+    for tp, offset in wanted.items():
+        leader = client.cluster.leader_for_partition(tp)
+        if leader is None or leader < 0:
+            raise KafkaError(f"no leader known for {tp.topic}[{tp.partition}]")
+        by_leader.setdefault(leader, {}).setdefault(tp.topic, []).append(
+            (tp.partition, offset, _FETCH_BYTES)
+        )
+    found: dict[TopicPartition, int] = {}
+    for leader, topics in by_leader.items():
+        # A short wait, not none: the embedded broker answers a fetch that may not wait with
+        # no partitions at all.
+        request = FetchRequest(10, 0, _FETCH_BYTES * len(wanted), 0, list(topics.items()))
+        response = await client.send(leader, request)
+        for topic, partitions in response.topics:
+            for partition, error_code, highwater, *data in partitions:
+                tp = TopicPartition(topic, partition)
+                if tp in wanted:
+                    found[tp] = _record_in(wanted[tp], errors.for_code(error_code), highwater, data)
+    if missing := set(wanted) - set(found):
+        raise KafkaError(f"the broker did not answer for {sorted(missing)}")
+    return found
+
+
+def _record_in(offset: int, error: type[Exception], highwater: int, data: list[Any]) -> int:
+    if error is errors.OffsetOutOfRangeError:
+        return EXPIRED if offset < highwater else GONE
+    if error is not errors.NoError:
+        raise error(f"fetching the record at offset {offset}")
+    records = MemoryRecords(data[-1])
+    while records.has_next():
+        batch = records.next_batch()
+        if batch is None:
+            break
+        for record in batch:
+            if record.offset == offset:
+                return fingerprint(record.key, record.value or b"")
+            if record.offset > offset:
+                return EXPIRED  # removed by compaction or retention, not lost
+    return GONE if highwater <= offset else EXPIRED
 
 
 async def restart_truncated_partition(

@@ -40,7 +40,7 @@ from pydantic import ValidationError
 
 from ..contracts.envelope import EventEnvelope, EventPayload
 from . import metrics, tracing
-from .broker_loss import CommittedOffsets
+from .broker_loss import ReadRecords
 from .database import TRANSIENT_DB_ERRORS
 from .dead_letters import PoisonMessage, content_id, is_replay, park
 from .inbox import Delivery, record_handled, record_processed
@@ -82,8 +82,8 @@ class EventConsumer:
         # Per partition of the batch in hand: the offset of its first record not finished yet.
         # The aiokafka position is already past the whole batch; lag counts from here instead.
         self._unfinished: dict[tuple[str, int], int] = {}
-        # What this consumer committed last, checked against the broker before each commit.
-        self._committed = CommittedOffsets(name)
+        # The records this consumer read, checked against the broker's log before it commits.
+        self._read = ReadRecords(name)
 
     def on(self, model: type[P]) -> Callable[[Handler[P]], Handler[P]]:
         """Register the handler of one event type (decorator)."""
@@ -183,15 +183,12 @@ class EventConsumer:
     async def _process_and_commit(self, message: KafkaMessage, deliveries: list[Delivery]) -> None:
         await self.process_all(deliveries)
         try:
-            partitions = {(d.topic, d.partition) for d in deliveries}
-            verdict = await self._committed.check(message.consumer, partitions)
+            verdict = await self._read.check(message.consumer)
             if verdict == "lost":
                 metrics.HANDLER_RETRIES.labels(self.name, "offsets_lost").inc()
             if verdict != "commit":
                 return
             await message.ack()
-            for delivery in deliveries:
-                self._committed.record(delivery.topic, delivery.partition, delivery.offset + 1)
         except KafkaError as error:
             # A rebalance took the partition away: its new owner gets the records again, and
             # the inbox makes that redelivery a no-op.
@@ -362,6 +359,9 @@ class EventConsumer:
         key = (delivery.topic, delivery.partition)
         if key in self._unfinished:
             self._unfinished[key] = delivery.offset + 1
+        self._read.read(
+            delivery.topic, delivery.partition, delivery.offset, delivery.key, delivery.value
+        )
         metrics.EVENTS_CONSUMED.labels(self.name, self.topic, event_type, outcome).inc()
         self._on_progress()
         return outcome
