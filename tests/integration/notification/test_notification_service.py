@@ -690,16 +690,16 @@ async def test_batches_of_mails_to_the_same_people_go_out_once_each_under_the_da
     smtp_sink: SmtpSink,
     unique: str,
 ) -> None:
-    # Four lanes each send batches of three; every batch holds mails to people other batches
-    # also mail, in its own order. With the daily limit on, each send locks its recipient until
-    # the batch commits: taken in batch order, two lanes would wait for each other, PostgreSQL
+    # Four batches of three side by side; every batch holds mails to people other batches also
+    # mail, in its own order. With the daily limit on, each send locks its recipient until the
+    # batch commits: taken in batch order, two batches would wait for each other, PostgreSQL
     # would abort one, and the mails that batch had sent would go out a second time.
     settings = notifier_settings(
         notification_db,
         kafka,
         namespace,
         smtp_port=smtp_sink.port,
-        mail_send_concurrency=4,
+        mail_send_concurrency=12,
         mail_batch_size=3,
         mail_daily_limit_per_recipient=1000,
     )

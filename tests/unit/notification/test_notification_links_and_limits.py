@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -53,8 +53,8 @@ class FakeRepository(NotificationRepository):
     def record_send(self, recipient_id: uuid.UUID, notification_id: uuid.UUID) -> None:
         self.sent.setdefault(recipient_id, []).append((notification_id, self.clock.now))
 
-    async def mark_sent(self, notification_id: uuid.UUID, subject: str) -> datetime:
-        return self.clock.now
+    async def mark_sent(self, subjects: Mapping[uuid.UUID, str]) -> dict[uuid.UUID, datetime]:
+        return dict.fromkeys(subjects, self.clock.now)
 
     async def mark_attempt_failed(
         self, notification_id: uuid.UUID, error: str, *, retry_in_seconds: float | None

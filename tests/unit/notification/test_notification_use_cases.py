@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -75,16 +76,18 @@ class FakeNotificationRepository(NotificationRepository):
         self.sent: list[tuple[uuid.UUID, str]] = []
         self.failed: list[tuple[uuid.UUID, str, float | None]] = []
 
-    async def add_intent(self, intent: NotificationIntent) -> bool:
-        key = (intent.source_event_id, intent.recipient_id)  # one per event, recipient, channel
-        if key in self.intents:
-            return False
-        self.intents[key] = intent
-        return True
+    async def add_intents(self, intents: Sequence[NotificationIntent]) -> int:
+        new = 0
+        for intent in intents:
+            key = (intent.source_event_id, intent.recipient_id)  # one per event, recipient
+            if key not in self.intents:
+                self.intents[key] = intent
+                new += 1
+        return new
 
-    async def mark_sent(self, notification_id: uuid.UUID, subject: str) -> datetime:
-        self.sent.append((notification_id, subject))
-        return SENT_AT
+    async def mark_sent(self, subjects: Mapping[uuid.UUID, str]) -> dict[uuid.UUID, datetime]:
+        self.sent.extend(subjects.items())
+        return dict.fromkeys(subjects, SENT_AT)
 
     async def mark_attempt_failed(
         self, notification_id: uuid.UUID, error: str, *, retry_in_seconds: float | None

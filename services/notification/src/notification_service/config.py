@@ -89,22 +89,23 @@ class NotificationSettings(ServiceSettings):
         ),
     )
     mail_send_concurrency: int = Field(
-        default=4,
+        default=8,
         ge=1,
         le=32,
         description=(
-            "Mails sent at once, each over an SMTP connection of its own kept open between "
-            "mails (every lane also holds a database connection while it sends)."
+            "Most mails sent at once, each over an SMTP connection of its own kept open between "
+            "mails: batches of MAIL_BATCH_SIZE side by side. A crash sends again at most this "
+            "many mails (same Message-ID)."
         ),
     )
     mail_batch_size: int = Field(
-        default=1,
+        default=8,
         ge=1,
-        le=500,
+        le=32,
         description=(
-            "Mails one lane sends in one database transaction. Larger batches take fewer "
-            "transactions, but a crash in the middle of one sends again every mail of it that "
-            "had gone out (same Message-ID); 1 repeats at most the mail in flight."
+            "Mails one database transaction takes and sends at once (at most "
+            "MAIL_SEND_CONCURRENCY). Larger batches take fewer transactions and lock queries, "
+            "smaller ones run more batches side by side."
         ),
     )
     dispatcher_poll_interval_seconds: float = Field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -138,45 +139,55 @@ class NotificationRepository:
         ]
         await forget_published(self._conn, [str(profile_id), *map(str, mail_to_them)])
 
-    async def add_intent(self, intent: NotificationIntent) -> bool:
-        """Queue a notification; False if this (event, recipient, channel) is queued already.
+    async def add_intents(self, intents: Sequence[NotificationIntent]) -> int:
+        """Queue notifications; returns how many were new (one whose (event, recipient,
+        channel) is queued already is left out).
 
         A notification to or about someone who was erased is recorded cancelled at once and
         without context, as `erase_contact` leaves the ones queued before the erasure."""
-        context = dict(intent.context)
-        if intent.awaits_erasure_of is not None:
-            context[_AWAITS_ERASURE_KEY] = str(intent.awaits_erasure_of)
+        contexts = []
+        for intent in intents:
+            context = dict(intent.context)
+            if intent.awaits_erasure_of is not None:
+                context[_AWAITS_ERASURE_KEY] = str(intent.awaits_erasure_of)
+            contexts.append(context)
         # One statement: whether either person was erased is decided inside the insert.
         # An erased one's notification is never sent, and its context may hold their free text.
-        return bool(
-            await self._conn.fetchval(
-                """
-                INSERT INTO notifications (id, source_event_id, source_event_type, recipient_id,
-                                           recipient_role, counterpart_id, template, context,
-                                           message_id, status, last_error, traceparent)
-                SELECT $1::uuid, $2::uuid, $3::text, $4::uuid, $5::text, $6::uuid, $7::text,
-                       CASE WHEN erased THEN '{}'::jsonb ELSE $8::jsonb END,
-                       $9::text,
-                       CASE WHEN erased THEN 'cancelled' ELSE 'pending' END,
-                       CASE WHEN erased THEN 'profile deleted' END,
-                       $10::text
-                FROM (SELECT EXISTS (SELECT 1 FROM erased_profiles
-                                     WHERE id = $4::uuid OR id = $6::uuid) AS erased) AS person
-                ON CONFLICT (source_event_id, recipient_id, channel) DO NOTHING
-                RETURNING true
-                """,
-                intent.id,
-                intent.source_event_id,
-                intent.source_event_type,
-                intent.recipient_id,
-                intent.recipient_role,
-                intent.counterpart_id,
-                intent.template,
-                context,
-                intent.message_id,
-                current_traceparent(),
-            )
+        rows = await self._conn.fetch(
+            """
+            INSERT INTO notifications (id, source_event_id, source_event_type, recipient_id,
+                                       recipient_role, counterpart_id, template, context,
+                                       message_id, status, last_error, traceparent)
+            SELECT i.id, i.source_event_id, i.source_event_type, i.recipient_id,
+                   i.recipient_role, i.counterpart_id, i.template,
+                   CASE WHEN erased THEN '{}'::jsonb ELSE i.context END,
+                   i.message_id,
+                   CASE WHEN erased THEN 'cancelled' ELSE 'pending' END,
+                   CASE WHEN erased THEN 'profile deleted' END,
+                   $10::text
+            FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::uuid[],
+                        $7::text[], $8::jsonb[], $9::text[])
+                 AS i(id, source_event_id, source_event_type, recipient_id, recipient_role,
+                      counterpart_id, template, context, message_id)
+            CROSS JOIN LATERAL (
+                SELECT EXISTS (SELECT 1 FROM erased_profiles
+                               WHERE id = i.recipient_id OR id = i.counterpart_id) AS erased
+            ) AS person
+            ON CONFLICT (source_event_id, recipient_id, channel) DO NOTHING
+            RETURNING 1
+            """,
+            [intent.id for intent in intents],
+            [intent.source_event_id for intent in intents],
+            [intent.source_event_type for intent in intents],
+            [intent.recipient_id for intent in intents],
+            [intent.recipient_role for intent in intents],
+            [intent.counterpart_id for intent in intents],
+            [intent.template for intent in intents],
+            contexts,
+            [intent.message_id for intent in intents],
+            current_traceparent(),
         )
+        return len(rows)
 
     async def lock_due(self, limit: int) -> list[DueNotification]:
         """Up to `limit` of the oldest due notifications whose people are known, locked;
@@ -220,16 +231,19 @@ class NotificationRepository:
             [(_RECIPIENT_LOCK_CLASS, row["key"]) for row in keys],
         )
 
-    async def mark_sent(self, notification_id: uuid.UUID, subject: str) -> datetime:
-        sent_at: datetime = await self._conn.fetchval(
-            "UPDATE notifications SET status = 'sent', sent_at = now(), subject = $2, "
-            "attempts = attempts + 1, last_error = NULL, context = context - $3::text "
-            "WHERE id = $1 RETURNING sent_at",
-            notification_id,
-            subject,
+    async def mark_sent(self, subjects: Mapping[uuid.UUID, str]) -> dict[uuid.UUID, datetime]:
+        """Mark these notifications sent, each with the subject it went out with; when each
+        was marked, by id."""
+        rows = await self._conn.fetch(
+            "UPDATE notifications AS n SET status = 'sent', sent_at = now(), subject = s.subject, "
+            "attempts = n.attempts + 1, last_error = NULL, context = n.context - $3::text "
+            "FROM unnest($1::uuid[], $2::text[]) AS s(id, subject) WHERE n.id = s.id "
+            "RETURNING n.id, n.sent_at",
+            list(subjects),
+            list(subjects.values()),
             SIGN_IN_LINK_KEY,
         )
-        return sent_at
+        return {row["id"]: row["sent_at"] for row in rows}
 
     async def daily_limit_frees_at(self, recipient_id: uuid.UUID, limit: int) -> datetime | None:
         """None if fewer than `limit` mails went to the recipient in the last 24 hours, else

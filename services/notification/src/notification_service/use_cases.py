@@ -6,6 +6,7 @@ the mail is sent, and the intent is marked sent together with the NotificationSe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import uuid
@@ -36,17 +37,18 @@ from mentorship_shared.contracts.events import (
 from mentorship_shared.plumbing.logs import mask_email
 from mentorship_shared.plumbing.outbox import EventSink
 from mentorship_shared.plumbing.retry import backoff_delay
-from mentorship_shared.plumbing.tracing import span_continuing
+from mentorship_shared.plumbing.tracing import start_span_continuing
 from mentorship_shared.plumbing.urls import (
     AsyncResolver,
     UrlRefused,
     check_public_url_async,
     url_host,
 )
+from opentelemetry.trace import Span, use_span
 
 from . import metrics
 from .mailer import SEND_ERRORS, Mailer, is_permanent
-from .message import MailComposer
+from .message import MailComposer, OutgoingMail
 from .repository import DueNotification, NotificationIntent, NotificationRepository
 from .templates import (
     CHECK_IN_MISSED,
@@ -251,10 +253,10 @@ async def _queue(
     mails: list[_Mail],
 ) -> int:
     """One intent per mail, keyed by (event, recipient, channel); returns how many were new."""
-    queued = 0
+    intents = []
     for mail in mails:
         notification_id = uuid.uuid4()
-        queued += await repo.add_intent(
+        intents.append(
             NotificationIntent(
                 id=notification_id,
                 source_event_id=envelope.event_id,
@@ -270,7 +272,7 @@ async def _queue(
                 awaits_erasure_of=mail.awaits_erasure_of,
             )
         )
-    return queued
+    return await repo.add_intents(intents)
 
 
 async def queue_sign_in_mail(
@@ -283,19 +285,18 @@ async def queue_sign_in_mail(
     """One mail with the sign-in link to the profile's own address; False if queued before."""
     notification_id = uuid.uuid4()
     link = f"{web_base_url.rstrip('/')}/sign-in/link?token={event.link_token}"
-    return await repo.add_intent(
-        NotificationIntent(
-            id=notification_id,
-            source_event_id=envelope.event_id,
-            source_event_type=envelope.event_type,
-            recipient_id=event.profile_id,
-            recipient_role=event.kind,
-            counterpart_id=None,
-            template=SIGN_IN_LINK,
-            context={SIGN_IN_LINK_KEY: link, "expires_at": event.expires_at.isoformat()},
-            message_id=f"<{notification_id}@{message_id_domain}>",
-        )
+    intent = NotificationIntent(
+        id=notification_id,
+        source_event_id=envelope.event_id,
+        source_event_type=envelope.event_type,
+        recipient_id=event.profile_id,
+        recipient_role=event.kind,
+        counterpart_id=None,
+        template=SIGN_IN_LINK,
+        context={SIGN_IN_LINK_KEY: link, "expires_at": event.expires_at.isoformat()},
+        message_id=f"<{notification_id}@{message_id_domain}>",
     )
+    return await repo.add_intents([intent]) == 1
 
 
 def _link_expired(intent: NotificationIntent, now: datetime) -> bool:
@@ -349,19 +350,21 @@ async def deliver_batch(
     mailer: Mailer,
     batch: list[DueNotification],
     policy: DeliveryPolicy,
+    *,
+    concurrency: int = 1,
 ) -> int:
-    """Send a batch of locked notifications one after the other, in one transaction; returns
-    how many went out. Each send continues the trace its mail was queued in."""
-    if policy.daily_limit_per_recipient > 0:
-        await repo.lock_recipients([due.intent.recipient_id for due in batch])
+    """Send a batch of locked notifications, up to `concurrency` at once, and record every
+    outcome in the caller's transaction; returns how many went out. Each mail continues the
+    trace it was queued in.
+
+    With the daily limit on, the mails go one after the other: each one's check counts the
+    mails sent before it, those of the same batch included."""
+    if policy.daily_limit_per_recipient <= 0:
+        return await _deliver_together(repo, events, mailer, batch, policy, concurrency)
+    await repo.lock_recipients([due.intent.recipient_id for due in batch])
     sent = 0
     for due in batch:
-        with span_continuing(
-            "deliver notification",
-            due.traceparent,
-            attributes={"notification.id": str(due.intent.id)},
-        ):
-            sent += await deliver(repo, events, mailer, due, policy)
+        sent += await _deliver_together(repo, events, mailer, [due], policy, 1)
     return sent
 
 
@@ -378,6 +381,83 @@ async def deliver(
     gets nothing now: the notification stays pending and is tried again when the oldest of
     those mails is a day old. Nothing is lost, no attempt is counted, nothing is published.
     """
+    return await _deliver_together(repo, events, mailer, [due], policy, 1) == 1
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A mail written and ready to go, with the subject its record keeps."""
+
+    message: OutgoingMail
+    subject: str
+
+
+async def _deliver_together(
+    repo: NotificationRepository,
+    events: EventSink,
+    mailer: Mailer,
+    batch: list[DueNotification],
+    policy: DeliveryPolicy,
+    concurrency: int,
+) -> int:
+    """Write every mail of the batch (the database checks one after the other), send them
+    `concurrency` at a time, then record each outcome: the connection serves one statement at
+    a time, the SMTP connections one mail each."""
+    spans = [
+        start_span_continuing(
+            "deliver notification",
+            due.traceparent,
+            attributes={"notification.id": str(due.intent.id)},
+        )
+        for due in batch
+    ]
+    try:
+        ready: list[_Ready | None] = []
+        for due, span in zip(batch, spans, strict=True):
+            with use_span(span):
+                ready.append(await _prepare(repo, events, due, policy))
+        lanes = asyncio.Semaphore(concurrency)
+
+        async def send(span: Span, mail: _Ready) -> BaseException | None:
+            async with lanes:
+                with use_span(span):
+                    try:
+                        await mailer.send(mail.message)
+                    except SEND_ERRORS as error:
+                        return error
+                    return None
+
+        async with asyncio.TaskGroup() as group:
+            sending = [
+                group.create_task(send(span, mail)) if mail is not None else None
+                for span, mail in zip(spans, ready, strict=True)
+            ]
+        went: list[tuple[DueNotification, Span, _Ready]] = []
+        for due, span, mail, task in zip(batch, spans, ready, sending, strict=True):
+            if mail is None or task is None:
+                continue
+            error = task.result()
+            if error is None:
+                went.append((due, span, mail))
+                continue
+            with use_span(span):
+                await _record_failure(repo, events, due, error, policy)
+        if went:
+            sent_at = await repo.mark_sent({due.intent.id: mail.subject for due, _, mail in went})
+            for due, span, _ in went:
+                with use_span(span):
+                    await _record_sent(events, due, sent_at[due.intent.id])
+        return len(went)
+    finally:
+        for span in spans:
+            span.end()
+
+
+async def _prepare(
+    repo: NotificationRepository, events: EventSink, due: DueNotification, policy: DeliveryPolicy
+) -> _Ready | None:
+    """The mail to send, or None when it does not go now: held by the daily limit (deferred),
+    or reported failed because it can never be built or its sign-in link expired."""
     intent = due.intent
     if policy.daily_limit_per_recipient > 0:
         frees_at = await repo.daily_limit_frees_at(
@@ -397,10 +477,10 @@ async def deliver(
                 policy.daily_limit_per_recipient,
                 extra={"notification_id": str(intent.id)},
             )
-            return False
+            return None
     if _link_expired(intent, datetime.now(UTC)):
         await _give_up(repo, events, due, "the sign-in link expired before the mail could go out")
-        return False
+        return None
     booking_url = await _booking_link(due, policy)
     try:
         mail = render(
@@ -423,35 +503,48 @@ async def deliver(
     except (KeyError, TypeError, ValueError) as error:
         # This mail can never be built: retrying cannot help, so it is reported failed now.
         await _give_up(repo, events, due, f"cannot build the mail: {error!r}")
-        return False
-    try:
-        await mailer.send(message)
-    except SEND_ERRORS as error:
-        attempts = due.attempts + 1
-        if attempts >= policy.max_attempts or is_permanent(error):
-            await _give_up(repo, events, due, repr(error))
-        else:
-            # Doubling per attempt, jittered like every retry of the system: mails that failed
-            # together (a mail server outage) do not all come back in the same second.
-            delay = backoff_delay(
-                attempts,
-                base=policy.retry_base_seconds,
-                cap=policy.retry_cap_seconds,
-                rand=policy.jitter,
-            )
-            await repo.mark_attempt_failed(intent.id, repr(error), retry_in_seconds=delay)
-            metrics.EMAILS_FAILED.labels(intent.template, "retrying").inc()
-            log.warning(
-                "mail to %s failed (attempt %d of %d), retrying in %.0f s: %r",
-                mask_email(due.recipient_email),
-                attempts,
-                policy.max_attempts,
-                delay,
-                error,
-            )
-        return False
+        return None
+    return _Ready(message, mail.subject)
+
+
+async def _record_failure(
+    repo: NotificationRepository,
+    events: EventSink,
+    due: DueNotification,
+    error: BaseException,
+    policy: DeliveryPolicy,
+) -> None:
+    """Count the failed attempt: retried later, or given up (with NotificationFailed)."""
+    intent = due.intent
+    attempts = due.attempts + 1
+    if attempts >= policy.max_attempts or is_permanent(error):
+        await _give_up(repo, events, due, repr(error))
+        return
+    # Doubling per attempt, jittered like every retry of the system: mails that failed together
+    # (a mail server outage) do not all come back in the same second.
+    delay = backoff_delay(
+        attempts,
+        base=policy.retry_base_seconds,
+        cap=policy.retry_cap_seconds,
+        rand=policy.jitter,
+    )
+    await repo.mark_attempt_failed(intent.id, repr(error), retry_in_seconds=delay)
+    metrics.EMAILS_FAILED.labels(intent.template, "retrying").inc()
+    log.warning(
+        "mail to %s failed (attempt %d of %d), retrying in %.0f s: %r",
+        mask_email(due.recipient_email),
+        attempts,
+        policy.max_attempts,
+        delay,
+        error,
+    )
+
+
+async def _record_sent(events: EventSink, due: DueNotification, sent_at: datetime) -> None:
+    """What a mail that went out (and was marked sent) leaves: NotificationSent, a count and a
+    log line."""
+    intent = due.intent
     metrics.EMAILS_SENT.labels(intent.template).inc()
-    sent_at = await repo.mark_sent(intent.id, mail.subject)
     await events.publish(
         NotificationSent(
             **_about(intent),
@@ -464,7 +557,6 @@ async def deliver(
         mask_email(due.recipient_email),
         extra={"notification_id": str(intent.id)},
     )
-    return True
 
 
 async def _booking_link(due: DueNotification, policy: DeliveryPolicy) -> str | None:

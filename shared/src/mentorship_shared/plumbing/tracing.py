@@ -283,11 +283,22 @@ def span_continuing(
     attributes: Mapping[str, Any] | None = None,
 ) -> Iterator[trace.Span]:
     """A current span that is a child of a stored `traceparent` (a new trace without one)."""
-    parent = extract({TRACEPARENT: traceparent}) if traceparent else Context()
-    with tracer().start_as_current_span(
-        name, context=parent, kind=kind, attributes=dict(attributes or {})
-    ) as span:
+    span = start_span_continuing(name, traceparent, kind=kind, attributes=attributes)
+    with trace.use_span(span, end_on_exit=True):
         yield span
+
+
+def start_span_continuing(
+    name: str,
+    traceparent: str | None,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, Any] | None = None,
+) -> trace.Span:
+    """The span of `span_continuing` for work done in several steps: the caller makes it
+    current for each step (`trace.use_span`) and ends it."""
+    parent = extract({TRACEPARENT: traceparent}) if traceparent else Context()
+    return tracer().start_span(name, context=parent, kind=kind, attributes=dict(attributes or {}))
 
 
 # --- Kafka ----------------------------------------------------------------------------------
@@ -384,5 +395,6 @@ __all__ = (
     "http_telemetry",
     "inject",
     "span_continuing",
+    "start_span_continuing",
     "tracer",
 )

@@ -70,13 +70,18 @@ class UnitOfWork(Generic[R]):
 
     @contextlib.asynccontextmanager
     async def __call__(self) -> AsyncIterator[Transaction[R]]:
-        """`async with uow() as tx:` one transaction, committed on a normal exit (with the
-        outbox rows written just before), rolled back on an exception."""
-        async with self.pool.acquire() as conn:
-            tx = self.on(conn)
-            async with conn.transaction():
-                yield tx
-                await tx.outbox.flush()
+        """`async with uow() as tx:` one transaction on a pooled connection, committed on a
+        normal exit (with the outbox rows written just before), rolled back on an exception."""
+        async with self.pool.acquire() as conn, self.on_connection(conn) as tx:
+            yield tx
+
+    @contextlib.asynccontextmanager
+    async def on_connection(self, conn: Connection) -> AsyncIterator[Transaction[R]]:
+        """The same, on a connection the caller holds (a background worker's own)."""
+        tx = self.on(conn)
+        async with conn.transaction():
+            yield tx
+            await tx.outbox.flush()
         for action in tx._after_commit:
             action()
 
