@@ -164,9 +164,7 @@ async def _matches(
                 async with conn.transaction():
                     with threadpool_limits(limits=threads, user_api="blas"):
                         began = time.perf_counter()
-                        pool = await matchmaker.mentors.available(repo, sorted(mentee.languages))
-                        excluded = await excluded_for(repo, mentee.id)
-                        rank_mentors(mentee, pool, excluded, limit=1)
+                        await _match(matchmaker, repo, mentee)
                         elapsed = time.perf_counter() - began
                     (match_one_thread if threads else match_seconds).append(elapsed)
                 bar.advance()
@@ -189,6 +187,14 @@ async def _matches(
         "profile_changes": len(newcomers) // PROFILE_CHANGE_EVERY,
         "rows_read_per_refresh": (directory.rows_read - rows_at_start) / refreshes,
     }
+
+
+async def _match(matchmaker: Matchmaker, repo: MatchingRepository, mentee: Mentee) -> None:
+    """One match, its view of the pool gone when it returns, as in a handler of the service
+    (a view kept alive would make the directory copy its arrays on the next profile change)."""
+    pool = await matchmaker.mentors.available(repo, sorted(mentee.languages))
+    excluded = await excluded_for(repo, mentee.id)
+    rank_mentors(mentee, pool, excluded, limit=1)
 
 
 async def _change_a_profile(conn: Any, profiles: list[MentorProfile], i: int) -> None:

@@ -173,3 +173,51 @@ def test_a_pool_with_profiles_changed_in_place_ranks_as_a_pool_built_afresh(seed
     for mentee in mentees:
         assert ranking(mentee, after) == ranking(mentee, fresh)
     assert pool.mentors[0] is mentors[0]  # the old pool unchanged
+
+
+def _profiles_changed(mentors: list[Mentor]) -> list[Mentor]:
+    return [
+        dataclasses.replace(
+            mentors[i],
+            strengths=mentors[(i + 9) % len(mentors)].strengths,
+            languages=mentors[(i + 1) % len(mentors)].languages,
+            was_engineer=not mentors[i].was_engineer,
+        )
+        for i in (2, 11)
+    ]
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_the_sole_owner_of_a_pool_without_views_gets_it_changed_in_place(seed: int) -> None:
+    mentors, mentees = population(seed)
+    pool = MentorPool(mentors)
+    changed = _profiles_changed(mentors)
+
+    after = pool.changed(changed, [], sole_owner=True)
+
+    assert after is pool  # no copy of every array
+    expected = list(mentors)
+    for mentor in changed:
+        expected[pool.position[mentor.id]] = mentor
+    fresh = MentorPool(expected)
+    for mentee in mentees:
+        assert ranking(mentee, after) == ranking(mentee, fresh)
+
+
+@pytest.mark.parametrize("seed", [10, 11])
+def test_a_view_alive_keeps_the_pool_it_was_made_from(seed: int) -> None:
+    """A use case still holding a view (it awaits the database between ranking and
+    explaining) must keep seeing the mentors as they were when it took the view."""
+    mentors, mentees = population(seed)
+    pool = MentorPool(mentors)
+    free = np.ones(len(mentors), dtype=np.intp)
+    view = pool.available(free, ["en"])
+    before = [ranking(mentee, view) for mentee in mentees]
+    features = view.features.copy()
+
+    after = pool.changed(_profiles_changed(mentors), [], sole_owner=True)
+
+    assert after is not pool
+    assert np.array_equal(view.features, features)
+    assert [ranking(mentee, view) for mentee in mentees] == before
+    assert pool.mentors[2] is mentors[2]

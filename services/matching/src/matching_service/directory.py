@@ -128,7 +128,8 @@ class MentorDirectory:
             if self._versions.get(mentor.id) != version
         ]
         if changed or erased:
-            self._pool = self._pool.changed(changed, erased)
+            # The directory alone keeps its pool; everyone else gets views of it.
+            self._pool = self._pool.changed(changed, erased, sole_owner=True)
             for mentor_id in erased:
                 del self._versions[mentor_id]
             self._versions.update(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 import copy
 import dataclasses
+import sys
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -109,6 +110,33 @@ def _offset(timezone: str, hour: datetime) -> float:
     return offset.total_seconds() / 3600 if offset is not None else 0.0
 
 
+#: What `MentorPool._replaced` writes into when it works in place.
+_WRITTEN_IN_PLACE = frozenset(
+    {
+        "mentors",
+        "levels",
+        "one_hot",
+        "offsets",
+        "was_engineer",
+        "free_slots",
+        "zone_of",
+        "language_set_of",
+        "features",
+        "_feature_index",
+        "_languages",
+        "_industries",
+    }
+)
+
+
+def _most_references(attributes: dict[str, Any], names: Collection[str]) -> int:
+    """The highest reference count among the values of `names` in `attributes`."""
+    return max(
+        (sys.getrefcount(value) for name, value in attributes.items() if name in names),
+        default=0,
+    )
+
+
 class MentorPool:
     """Mentors as arrays, built once and scored against any number of mentees.
 
@@ -172,17 +200,24 @@ class MentorPool:
     def __len__(self) -> int:
         return len(self.mentors)
 
-    def changed(self, upserts: Sequence[Mentor], removed: Collection[uuid.UUID]) -> MentorPool:
+    def changed(
+        self, upserts: Sequence[Mentor], removed: Collection[uuid.UUID], *, sole_owner: bool = False
+    ) -> MentorPool:
         """This pool with `upserts` added (or replacing the mentor of the same id) and
-        `removed` left out, columns still in id order. A new pool: this one is unchanged (its
-        views may be in use). Only the changed mentors are encoded; the rest are copied
-        array rows. A language, industry or UTC offset new to the pool is a new feature
-        column, and then the pool is built afresh."""
-        in_place = not any(i in self.position for i in removed) and all(
+        `removed` left out, columns still in id order. Only the changed mentors are encoded;
+        the rest are copied array rows. A language, industry or UTC offset new to the pool is
+        a new feature column, and then the pool is built afresh.
+
+        A new pool, and this one unchanged, unless the caller is the `sole_owner` of this pool
+        object (nobody else keeps it, as the mentor directory keeps its own): then, when only
+        profiles of mentors already in it changed and no view of it is alive (`_shared`),
+        their rows are written in place and this pool is returned, sparing the copy of every
+        array, which at 10,000 mentors costs more than the rest of a match."""
+        same_mentors = not any(i in self.position for i in removed) and all(
             mentor.id in self.position for mentor in upserts
         )
-        if in_place and self._knows_every_class_of(upserts):
-            return self._replaced(upserts)
+        if same_mentors and self._knows_every_class_of(upserts):
+            return self._replaced(upserts, in_place=sole_owner and not self._shared())
         replaced = {mentor.id for mentor in upserts}
         gone = [self.position[i] for i in {*removed, *replaced} if i in self.position]
         keep = np.ones(len(self), dtype=np.bool_)
@@ -235,16 +270,25 @@ class MentorPool:
         pool.rarity = rarity(pool.levels, self.config.strong_level)
         return pool
 
-    def _replaced(self, mentors: Sequence[Mentor]) -> MentorPool:
+    def _shared(self) -> bool:
+        """Whether anything besides this pool object refers to what `_replaced` writes: a
+        view from `available`, `holding` or `without` (they share the encoded arrays), a numpy
+        view of one (it refers to its base), anyone who kept one. CPython counts references:
+        more than an object held by one dictionary alone has, counted the same way, says so."""
+        alone = _most_references({"alone": object()}, {"alone"})
+        return _most_references(self.__dict__, _WRITTEN_IN_PLACE) > alone
+
+    def _replaced(self, mentors: Sequence[Mentor], *, in_place: bool = False) -> MentorPool:
         """`changed` when every mentor is already in the pool, under the same classes: the
-        same columns, only their rows new (copied arrays: this pool is left as it was)."""
+        same columns, only their rows new; written into this pool's arrays with `in_place`,
+        otherwise into copies (this pool left as it was)."""
         columns = np.array([self.position[mentor.id] for mentor in mentors], dtype=np.intp)
         fresh = MentorPool(mentors, self.config)
         language_sets = self._language_sets.rows_of([m.languages for m in mentors])
-        pool = copy.copy(self)
+        pool = self if in_place else copy.copy(self)
         pool.__dict__.pop("_teaching_levels", None)
         pool.__dict__.pop("_strong", None)
-        pool.mentors = list(self.mentors)
+        pool.mentors = self.mentors if in_place else list(self.mentors)
         for column, mentor in zip(columns.tolist(), mentors, strict=True):
             pool.mentors[column] = mentor
         features = self._features_of(fresh, language_sets)
@@ -259,20 +303,21 @@ class MentorPool:
             "features": features,
         }
         for name, new_rows in rows.items():
-            array = getattr(self, name).copy()
+            array = getattr(self, name) if in_place else getattr(self, name).copy()
             array[columns] = new_rows
             setattr(pool, name, array)
         index = _columns_set(features)
         width = max(index.shape[1], self._feature_index.shape[1])
-        pool._feature_index = _widened(self._feature_index, width, features.shape[1])
+        if not in_place or width > self._feature_index.shape[1]:
+            pool._feature_index = _widened(self._feature_index, width, features.shape[1])
         pool._feature_index[columns] = _widened(index, width, features.shape[1])
         for name in ("_languages", "_industries"):
             vocabulary = getattr(self, name)
-            matrix = vocabulary.matrix.copy()
+            matrix = vocabulary.matrix if in_place else vocabulary.matrix.copy()
             matrix[columns] = vocabulary.encode(
                 [m.languages if name == "_languages" else m.industries for m in mentors]
             )
-            setattr(pool, name, vocabulary.with_rows(matrix))
+            setattr(pool, name, vocabulary if in_place else vocabulary.with_rows(matrix))
         pool.rarity = rarity(pool.levels, self.config.strong_level)
         return pool
 
