@@ -9,7 +9,7 @@ import uuid
 
 import numpy as np
 import pytest
-from matching_service.matcher.pool import Mentee, Mentor, MentorPool
+from matching_service.matcher.pool import Mentee, MenteeBlock, Mentor, MentorPool
 from matching_service.matcher.ranking import proposals_for, rank_mentors, shortlists
 from matching_service.matcher.scoring import COMPONENTS, N_SKILLS, default_config
 
@@ -195,3 +195,15 @@ def test_batched_proposals_equal_one_at_a_time() -> None:
     for proposal, row, column in zip(batched, rows.tolist(), columns.tolist(), strict=True):
         single = [p for p in rank_mentors(mentees[row], pool) if p.mentor_id == mentors[column].id]
         assert [proposal] == single
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_mentees_sparse_sum_gives_the_blocks_product_bit_for_bit(seed: int) -> None:
+    """An online match ranks one mentee by a sparse product over each mentor's set columns;
+    a block goes through the dense product. Both must give the very same values."""
+    mentees, mentors = random_population(400 + seed, 6, 70)
+    pool = MentorPool(mentors)
+    block_values = pool.ranking_values(MenteeBlock(mentees, pool.config))
+    for row, mentee in enumerate(mentees):
+        one = pool.ranking_values(MenteeBlock([mentee], pool.config))
+        assert np.array_equal(one[0], block_values[row])
