@@ -6,8 +6,8 @@ mentors rarely change between two matches. The directory keeps the encoded pool 
 free slots, and for each match reads only what changed since its last read: the mentors table
 keeps a change feed (every row stamped with the transaction that last changed it, erasures
 recorded; migration 0007), so a match costs one indexed read of the few rows that changed, not
-a read of the whole table. A changed profile re-encodes only that mentor (`MentorPool.changed`);
-a slot taken or given back changes one number.
+a read of the whole table. A changed profile re-encodes only that mentor (`MentorPool.changed`,
+in place when no match holds a view of the pool); a slot taken or given back changes one number.
 
 Free slots still come from the database in the caller's transaction, and `reserve_slot` still
 re-checks them under the mentor's row lock: the cache can only make a proposal try a mentor
