@@ -90,8 +90,8 @@ class ReadRecords:
                 return "unknown"
             lost = [
                 (tp, offset, found.get(tp, GONE))
-                for tp, (offset, print_) in sorted(anchors.items())
-                if found.get(tp, GONE) not in (print_, EXPIRED)
+                for tp, (offset, expected) in sorted(anchors.items())
+                if found.get(tp, GONE) not in (expected, EXPIRED)
             ]
         else:
             lost = []
