@@ -23,7 +23,7 @@ from matching_service.matcher.ranking import rank_mentors
 from matching_service.matcher.scoring import N_LEVELS, N_SKILLS, SKILL_IDS
 from matching_service.policy import MatchPolicy
 from matching_service.repository import MatchingRepository
-from matching_service.use_cases.common import Matchmaker, excluded_for
+from matching_service.use_cases.common import Matchmaker
 from matching_service.use_cases.proposals import propose_mentor
 from mentorship_shared.contracts.events import (
     MenteeProfile,
@@ -192,8 +192,9 @@ async def _matches(
 async def _match(matchmaker: Matchmaker, repo: MatchingRepository, mentee: Mentee) -> None:
     """One match, its view of the pool gone when it returns, as in a handler of the service
     (a view kept alive would make the directory copy its arrays on the next profile change)."""
-    pool = await matchmaker.mentors.available(repo, sorted(mentee.languages))
-    excluded = await excluded_for(repo, mentee.id)
+    pool, excluded = await matchmaker.mentors.available_to(
+        repo, mentee.id, sorted(mentee.languages)
+    )
     rank_mentors(mentee, pool, excluded, limit=1)
 
 

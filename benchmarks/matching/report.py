@@ -328,8 +328,9 @@ def online_section(sizes: Sizes, figures: dict[str, Any]) -> list[str]:
         "through the repository (one indexed read of the mentor rows changed since the "
         "last match: the slot the previous proposal took, and every "
         f"{b['profile_changes'] and sizes.online // max(b['profile_changes'], 1)}th match a "
-        "mentor profile changed by another transaction, re-encoded alone), the closed pairs, "
-        "scores, constraints, ranking and the explanation of the best. **The use case**: "
+        "mentor profile changed by another transaction, re-encoded alone; the mentee's closed "
+        "pairs in the same statement), scores, constraints, ranking and the explanation of "
+        "the best. **The use case**: "
         "`propose_mentor` as a whole, the match plus locking the mentee, reserving the slot "
         "under the mentor's row lock, storing the proposal and its event."
     )
@@ -357,7 +358,8 @@ def online_section(sizes: Sizes, figures: dict[str, Any]) -> list[str]:
     add(
         f"**Match p99 {_ms(match_p99)}** with the better BLAS setting (target under "
         f"{ONLINE_P99_TARGET_MS:g} ms: {_verdict(match_p99 < ONLINE_P99_TARGET_MS)}); it makes "
-        "two statements (the directory's refresh and the closed pairs), and one bare round "
+        "one statement (the directory's refresh, which reads the closed pairs too), and one "
+        "bare round "
         f"trip took {_ms(b['round_trip']['p50_ms'])} (p99 {_ms(b['round_trip']['p99_ms'])}) "
         "in the same run. The "
         f"directory's first full read of the {b['mentors']:,} mentors took "

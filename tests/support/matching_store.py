@@ -256,7 +256,12 @@ class FakeMatchingStore:
             for i, free in zip(known, self._free_slots(known), strict=True)
         }
 
-    async def mentor_changes(self, since: int, also: Sequence[uuid.UUID] = ()) -> MentorChanges:
+    async def mentor_changes(
+        self,
+        since: int,
+        also: Sequence[uuid.UUID] = (),
+        closed_for: uuid.UUID | None = None,
+    ) -> MentorChanges:
         """Every mentor and every erasure, whatever `since`: more than what changed, which a
         reader must accept (it only re-reads rows it has)."""
         self._horizon += 1
@@ -273,6 +278,11 @@ class FakeMatchingStore:
             changed_in=[self._horizon - 1] * len(ids),
             erased=sorted(self.erased),
             erased_in=[self._horizon - 1] * len(self.erased),
+            closed=(
+                sorted((await self.closed_pairs([closed_for]))[closed_for])
+                if closed_for is not None
+                else []
+            ),
         )
 
     # --- helpers ----------------------------------------------------------------------------

@@ -356,6 +356,12 @@ async def test_a_declined_pair_is_never_proposed_again(matcher: Matcher) -> None
         "No time this quarter"
     )
     assert len(await matcher.events(MatchDeclined)) == 1
+    # A match reads the closed pairs in the directory's refresh statement: the same as alone.
+    async with matcher.pool.acquire() as conn:
+        repo = MatchingRepository(conn)
+        changes = await repo.mentor_changes(0, closed_for=engineer.profile_id)
+        alone = await repo.closed_pairs([engineer.profile_id])
+    assert set(changes.closed) == alone[engineer.profile_id] == {best.profile_id}
 
     # The best mentor is free and scores highest, yet a newer mentee profile keeps the
     # replacement: the declined pair is excluded.

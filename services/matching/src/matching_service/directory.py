@@ -40,7 +40,12 @@ RECONCILE_EVERY = 300.0
 class MentorSource(Protocol):
     """The read the directory needs (`MatchingRepository` has it)."""
 
-    async def mentor_changes(self, since: int, also: Sequence[uuid.UUID] = ()) -> MentorChanges: ...
+    async def mentor_changes(
+        self,
+        since: int,
+        also: Sequence[uuid.UUID] = (),
+        closed_for: uuid.UUID | None = None,
+    ) -> MentorChanges: ...
 
 
 class MentorDirectory:
@@ -73,18 +78,35 @@ class MentorDirectory:
         # A copy: the use case counts the slots it takes on its own view.
         return self._pool.available(self._pool.free_slots.copy(), languages, include)
 
-    async def refresh(self, source: MentorSource) -> None:
+    async def available_to(
+        self,
+        source: MentorSource,
+        mentee_id: uuid.UUID,
+        languages: Collection[str] | None = None,
+        include: Collection[uuid.UUID] = (),
+    ) -> tuple[MentorPool, set[uuid.UUID]]:
+        """`available`, and the mentors never to propose to `mentee_id` again, read by the
+        refresh's own statement: one round trip a match instead of two."""
+        closed = await self.refresh(source, closed_for=mentee_id)
+        return self._pool.available(self._pool.free_slots.copy(), languages, include), closed
+
+    async def refresh(
+        self, source: MentorSource, *, closed_for: uuid.UUID | None = None
+    ) -> set[uuid.UUID]:
         """Catch up with the mentors table: the changes since the last read, or everything
-        when the last full read is `reconcile_every` seconds old."""
+        when the last full read is `reconcile_every` seconds old. Returns the closed pairs of
+        `closed_for` (none without), read in the same statement."""
         now = time.monotonic()
         if self._horizon is None or now - self._reconciled_at >= self._reconcile_every:
-            changes = await source.mentor_changes(0)
+            changes = await source.mentor_changes(0, closed_for=closed_for)
             self._reconcile(changes)
             self._reconciled_at = now
         else:
-            changes = await source.mentor_changes(self._horizon, sorted(self._unsettled))
+            changes = await source.mentor_changes(
+                self._horizon, sorted(self._unsettled), closed_for=closed_for
+            )
             if changes.feed != self._feed:  # another database: its horizon means nothing here
-                changes = await source.mentor_changes(0)
+                changes = await source.mentor_changes(0, closed_for=closed_for)
                 self._reconcile(changes)
                 self._reconciled_at = now
             else:
@@ -103,6 +125,7 @@ class MentorDirectory:
             for mentor_id, stamp in zip(changes.erased, changes.erased_in, strict=True)
             if stamp >= changes.horizon
         }
+        return set(changes.closed)
 
     def _reconcile(self, changes: MentorChanges) -> None:
         """Every mentor afresh: the pool rebuilt only if some profile differs."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -101,6 +101,8 @@ class MentorChanges:
     changed_in: list[int]
     erased: list[uuid.UUID]
     erased_in: list[int]
+    #: The mentors never to propose again to the mentee asked about (`closed_for`), if any.
+    closed: list[uuid.UUID] = field(default_factory=list)
 
 
 class MatchingRepository:
@@ -318,10 +320,16 @@ class MatchingRepository:
         )
         return {mentor.id: mentor for mentor in _mentors(rows)}
 
-    async def mentor_changes(self, since: int, also: Sequence[uuid.UUID] = ()) -> MentorChanges:
+    async def mentor_changes(
+        self,
+        since: int,
+        also: Sequence[uuid.UUID] = (),
+        closed_for: uuid.UUID | None = None,
+    ) -> MentorChanges:
         """The mentor rows changed or erased by transactions from `since` on (a horizon this
         method returned before; 0 for every mentor), plus the rows of `also` whatever their
-        stamp, in one statement, hence one snapshot. The horizon returned is that snapshot's
+        stamp, in one statement, hence one snapshot; with `closed_for`, that mentee's closed
+        pairs too (`closed_pairs`), which spares a match a second round trip. The horizon returned is that snapshot's
         oldest running transaction: every change committed after this read is stamped at or
         above it. Reads through the `changed_in` indexes, so its cost follows the changes,
         not the size of the table."""
@@ -340,9 +348,15 @@ class MatchingRepository:
             SELECT 'horizon', NULL, pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
                    (SELECT feed_id FROM mentor_feed LIMIT 1),
                    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+            UNION ALL
+            SELECT 'closed', NULL, NULL, c.mentor_id,
+                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+            FROM matches c
+            WHERE c.mentee_id = $3::uuid AND {_CLOSES_PAIR}
             """,
             since,
             list(also),
+            closed_for,
         )
         mentor_rows = [row for row in rows if row["kind"] == "mentor"]
         erased = [row for row in rows if row["kind"] == "erased"]
@@ -355,6 +369,7 @@ class MatchingRepository:
             changed_in=[int(row["stamp"]) for row in mentor_rows],
             erased=[row["id"] for row in erased],
             erased_in=[int(row["stamp"]) for row in erased],
+            closed=[row["id"] for row in rows if row["kind"] == "closed"],
         )
 
     async def reserve_slot(self, mentor_id: uuid.UUID) -> bool:

@@ -106,3 +106,14 @@ class MentorPools(Protocol):
         languages: Collection[str] | None = None,
         include: Collection[uuid.UUID] = (),
     ) -> MentorPool: ...
+
+    async def available_to(
+        self,
+        source: MentorSource,
+        mentee_id: uuid.UUID,
+        languages: Collection[str] | None = None,
+        include: Collection[uuid.UUID] = (),
+    ) -> tuple[MentorPool, set[uuid.UUID]]:
+        """`available`, and the mentors never to propose to this mentee again, read in the
+        same round trip."""
+        ...

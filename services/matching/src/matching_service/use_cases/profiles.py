@@ -13,7 +13,7 @@ from mentorship_shared.contracts.events import (
 from ..match import Match
 from ..matcher.pool import Mentee
 from ..matcher.ranking import Proposal, iter_proposals
-from .common import Matchmaker, end_as_expired, excluded_for
+from .common import Matchmaker, end_as_expired
 from .ports import EventSink, MatchingStore
 from .proposals import offer_freed_slot, offer_to_waiting_mentees, propose, propose_to_waiting
 
@@ -105,12 +105,11 @@ async def _reconsider(
 ) -> Proposal | None:
     """After a profile change: keep the pending proposal unless another mentor now fits
     clearly better (by `rematch_margin`)."""
-    available = await matchmaker.mentors.available(
-        repo, sorted(mentee.languages), include=[current.mentor_id]
+    available, excluded = await matchmaker.mentors.available_to(
+        repo, mentee.id, sorted(mentee.languages), include=[current.mentor_id]
     )
     # The current mentor's slot is held for this very mentee: count it as free here.
     pool = available.holding(current.mentor_id)
-    excluded = await excluded_for(repo, mentee.id)
     scores, allowed = pool.evaluate([mentee], [excluded])
     column = pool.position.get(current.mentor_id)
     current_score = (

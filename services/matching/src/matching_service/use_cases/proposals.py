@@ -37,8 +37,11 @@ async def propose(
     mentor sharing a language) and publish the proposal. With nobody to propose, the mentee
     keeps waiting and is given a learning plan for their gaps (once per plan version)."""
     if pool is None:
-        pool = await matchmaker.mentors.available(repo, sorted(mentee.languages))
-    excluded = await excluded_for(repo, mentee.id)
+        pool, excluded = await matchmaker.mentors.available_to(
+            repo, mentee.id, sorted(mentee.languages)
+        )
+    else:
+        excluded = await excluded_for(repo, mentee.id)
     for proposal in iter_proposals(mentee, pool, excluded):
         # The best mentor may have been filled by another matcher since the pool was read;
         # the guarded reservation says so, and the next best is tried.

@@ -14,7 +14,6 @@ from .common import (
     UNKNOWN_MENTEE,
     Matchmaker,
     MatchNotFound,
-    excluded_for,
     publish_proposal,
     record_change,
 )
@@ -30,8 +29,9 @@ async def suggest_mentors(
     mentee = await repo.get_mentee(mentee_id)
     if mentee is None:
         raise MatchNotFound("mentee_not_found", UNKNOWN_MENTEE)
-    pool = await matchmaker.mentors.available(repo, sorted(mentee.languages))
-    excluded = await excluded_for(repo, mentee_id)
+    pool, excluded = await matchmaker.mentors.available_to(
+        repo, mentee_id, sorted(mentee.languages)
+    )
     ranked = rank_mentors(mentee, pool, excluded, limit=limit * SHORTLIST_DEPTH)
     since = datetime.now(UTC) - policy.exposure_window
     seen = await repo.exposure(mentee_id, [p.mentor_id for p in ranked], since)
@@ -61,11 +61,12 @@ async def request_mentor(
         )
     # The same market the suggestions were ranked in (plus the pick, whatever its slots), so
     # the proposal records the score the mentee was shown.
-    pool = await matchmaker.mentors.available(repo, sorted(mentee.languages), include=[mentor_id])
+    pool, excluded = await matchmaker.mentors.available_to(
+        repo, mentee_id, sorted(mentee.languages), include=[mentor_id]
+    )
     column = pool.position.get(mentor_id)
     if column is None:
         raise MatchNotFound("mentor_not_found", "No mentor with this id is known to the matcher.")
-    excluded = await excluded_for(repo, mentee_id)
     scores, allowed = pool.evaluate([mentee], [excluded])
     if not allowed[0, column] or scores.total[0, column] <= 0:
         reason = _why_unavailable(
