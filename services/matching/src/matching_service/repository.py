@@ -329,10 +329,10 @@ class MatchingRepository:
         """The mentor rows changed or erased by transactions from `since` on (a horizon this
         method returned before; 0 for every mentor), plus the rows of `also` whatever their
         stamp, in one statement, hence one snapshot; with `closed_for`, that mentee's closed
-        pairs too (`closed_pairs`), which spares a match a second round trip. The horizon returned is that snapshot's
-        oldest running transaction: every change committed after this read is stamped at or
-        above it. Reads through the `changed_in` indexes, so its cost follows the changes,
-        not the size of the table."""
+        pairs too (`closed_pairs`), which spares a match a second round trip. The horizon
+        returned is that snapshot's oldest running transaction: every change committed after
+        this read is stamped at or above it. Reads through the `changed_in` indexes, so its
+        cost follows the changes, not the size of the table."""
         rows = await self._conn.fetch(
             f"""
             SELECT 'mentor' AS kind, m.version, m.changed_in::text::bigint AS stamp,
