@@ -57,7 +57,9 @@ class ReadRecords:
         self._consumer = consumer
         self._check_every = check_every
         self._read_at = read_at or records_at
-        self._latest: dict[TopicPartition, tuple[int, int]] = {}
+        # Per partition, the last record finished: (offset, key, value). Fingerprinted only when
+        # it becomes an anchor, at most once a check, not once a record.
+        self._latest: dict[PartitionKey, tuple[int, bytes | None, bytes]] = {}
         self._anchors: dict[TopicPartition, tuple[int, int]] = {}
         self._checked_at = 0.0
 
@@ -65,7 +67,7 @@ class ReadRecords:
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes
     ) -> None:
         """The consumer finished the record at `offset` of the partition."""
-        self._latest[TopicPartition(topic, partition)] = (offset, fingerprint(key, value))
+        self._latest[(topic, partition)] = (offset, key, value)
 
     async def check(self, kafka_consumer: Any) -> Verdict:
         """Before committing, at most once every `check_every` seconds: are the anchors still
@@ -98,7 +100,11 @@ class ReadRecords:
         # Only an answer counts as a check: a failed one leaves the next commit to ask again.
         self._checked_at = now
         if not lost:
-            self._anchors = {tp: seen for tp, seen in self._latest.items() if tp in assigned}
+            self._anchors = {
+                tp: (offset, fingerprint(key, value))
+                for (topic, partition), (offset, key, value) in self._latest.items()
+                if (tp := TopicPartition(topic, partition)) in assigned
+            }
             return "commit"
         log.warning(
             "records we read are no longer where we read them (%s): the broker lost its data; "

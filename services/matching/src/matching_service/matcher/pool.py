@@ -249,9 +249,7 @@ class MentorPool:
         pool.position = {mentor_id: i for i, mentor_id in enumerate(pool.ids)}
         for name in ("levels", "one_hot", "offsets", "was_engineer", "free_slots"):
             setattr(pool, name, merge(getattr(self, name), getattr(fresh, name)))
-        pool.__dict__.pop("_teaching_levels", None)
-        pool.__dict__.pop("_strong", None)
-        pool.__dict__.pop("_set_columns", None)
+        pool._forget_derived()
         pool.zone_of = merge(self.zone_of, np.searchsorted(self._zones, fresh.offsets))
         language_sets = self._language_sets.rows_of([m.languages for m in added])
         pool.language_set_of = merge(self.language_set_of, language_sets)
@@ -272,6 +270,11 @@ class MentorPool:
         pool.rarity = rarity(pool.levels, self.config.strong_level)
         return pool
 
+    def _forget_derived(self) -> None:
+        """Drop what is cached from the encoded arrays, once they changed."""
+        for name in ("_teaching_levels", "_strong", "_set_columns"):
+            self.__dict__.pop(name, None)
+
     def _shared(self) -> bool:
         """Whether anything besides this pool object refers to what `_replaced` writes: a
         view from `available`, `holding` or `without` (they share the encoded arrays), a numpy
@@ -288,9 +291,7 @@ class MentorPool:
         fresh = MentorPool(mentors, self.config)
         language_sets = self._language_sets.rows_of([m.languages for m in mentors])
         pool = self if in_place else copy.copy(self)
-        pool.__dict__.pop("_teaching_levels", None)
-        pool.__dict__.pop("_strong", None)
-        pool.__dict__.pop("_set_columns", None)
+        pool._forget_derived()
         pool.mentors = self.mentors if in_place else list(self.mentors)
         for column, mentor in zip(columns.tolist(), mentors, strict=True):
             pool.mentors[column] = mentor
