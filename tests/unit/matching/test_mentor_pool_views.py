@@ -204,6 +204,43 @@ def test_the_sole_owner_of_a_pool_without_views_gets_it_changed_in_place(seed: i
         assert ranking(mentee, after) == ranking(mentee, fresh)
 
 
+@pytest.mark.parametrize("seed", [12, 13])
+def test_caches_written_in_place_equal_those_of_a_pool_built_afresh(seed: int) -> None:
+    """The derived caches (strong mentors, teaching levels, the sparse column index, the
+    counts behind rarity) get the changed rows written, not rebuilt: they must still be
+    what a pool built from the changed mentors computes, to the bit."""
+    mentors, mentees = population(seed)
+    pool = MentorPool(mentors)
+    free = np.ones(len(mentors), dtype=np.intp)
+    for mentee in mentees:  # every cache built before the change, views gone after
+        ranking(mentee, pool)
+        ranking(mentee, pool.available(free, sorted(mentee.languages)))
+    expected = list(mentors)
+    for round_ in range(3):
+        changed = [
+            dataclasses.replace(
+                expected[i],
+                strengths=mentors[(i + 5 * round_ + 9) % len(mentors)].strengths,
+                was_engineer=not expected[i].was_engineer,
+            )
+            for i in (1, 7, 1 + round_)
+        ]
+        assert pool.changed(changed, [], sole_owner=True) is pool
+        for mentor in changed:
+            expected[pool.position[mentor.id]] = mentor
+    fresh = MentorPool(expected)
+    assert pool.rarity.tobytes() == fresh.rarity.tobytes()
+    assert np.array_equal(pool._strong, fresh._strong)
+    assert np.array_equal(pool._teaching_levels, fresh._teaching_levels)
+    assert np.array_equal(pool._set_columns.toarray(), fresh._set_columns.toarray())
+    for mentee in mentees:
+        assert ranking(mentee, pool) == ranking(mentee, fresh)
+        languages = sorted(mentee.languages)
+        assert ranking(mentee, pool.available(free, languages)) == ranking(
+            mentee, fresh.available(free, languages)
+        )
+
+
 @pytest.mark.parametrize("seed", [10, 11])
 def test_a_view_alive_keeps_the_pool_it_was_made_from(seed: int) -> None:
     """A use case still holding a view (it awaits the database between ranking and

@@ -33,12 +33,14 @@ from .scoring import (
     ScoringConfig,
     combine,
     default_config,
-    fused_skill_table,
+    fused_skill_table_of,
     hours_apart,
     one_hot_levels,
     quantize,
     rarity,
-    skill_tables,
+    rarity_of_counts,
+    skill_components,
+    skill_tables_of,
     teaches,
     teaching_table,
     timezone_overlap,
@@ -126,6 +128,10 @@ _WRITTEN_IN_PLACE = frozenset(
         "_feature_index",
         "_languages",
         "_industries",
+        # Caches derived from the arrays above, written row by row too.
+        "_strong",
+        "_teaching_levels",
+        "_set_columns",
     }
 )
 
@@ -161,11 +167,10 @@ class MentorPool:
         self.ids = [mentor.id for mentor in self.mentors]
         self.position = {mentor_id: i for i, mentor_id in enumerate(self.ids)}
         n = len(self.mentors)
-        self.levels = np.zeros((n, N_SKILLS), dtype=np.int8)
-        if n:
-            strengths = np.vstack([m.strengths for m in self.mentors])
-            self.levels = np.clip(np.rint(strengths), 0, 5).astype(np.int8)
-        self.one_hot = one_hot_levels(self.levels)
+        rows = _EncodedRows.of(self.mentors)
+        self.levels, self.one_hot = rows.levels, rows.one_hot
+        self.offsets, self.was_engineer = rows.offsets, rows.was_engineer
+        self.free_slots = rows.free_slots
         self.rarity = (
             market_rarity
             if market_rarity is not None
@@ -173,9 +178,6 @@ class MentorPool:
         )
         self._languages = _Vocabulary([m.languages for m in self.mentors])
         self._industries = _Vocabulary([m.industries for m in self.mentors])
-        self.offsets = np.array([m.utc_offset_hours for m in self.mentors], dtype=np.float64)
-        self.was_engineer = np.array([m.was_engineer for m in self.mentors], dtype=np.float64)
-        self.free_slots = np.array([m.free_slots for m in self.mentors], dtype=np.intp)
         #: The mentors `rarity` is measured on (all of them, unless a view says otherwise).
         self.market = np.ones(n, dtype=np.bool_)
         self._zones, self.zone_of = np.unique(self.offsets, return_inverse=True)
@@ -235,7 +237,7 @@ class MentorPool:
             return rebuilt
         kept_ids = [mentor.id for mentor in kept_mentors]
         at = np.array([bisect.bisect_left(kept_ids, m.id) for m in added], dtype=np.intp)
-        fresh = MentorPool(added, self.config)
+        fresh = _EncodedRows.of(added)
         pool = copy.copy(self)
 
         def merge(mine: npt.NDArray[Any], theirs: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -272,7 +274,7 @@ class MentorPool:
 
     def _forget_derived(self) -> None:
         """Drop what is cached from the encoded arrays, once they changed."""
-        for name in ("_teaching_levels", "_strong", "_set_columns"):
+        for name in ("_teaching_levels", "_strong", "_set_columns", "_strong_counts"):
             self.__dict__.pop(name, None)
 
     def _shared(self) -> bool:
@@ -286,12 +288,25 @@ class MentorPool:
     def _replaced(self, mentors: Sequence[Mentor], *, in_place: bool = False) -> MentorPool:
         """`changed` when every mentor is already in the pool, under the same classes: the
         same columns, only their rows new; written into this pool's arrays with `in_place`,
-        otherwise into copies (this pool left as it was)."""
+        otherwise into copies (this pool left as it was).
+
+        In place, the caches derived from the arrays (`_strong`, `_teaching_levels`,
+        `_set_columns`, the strong counts behind `rarity`) get the same rows written instead
+        of being dropped: rebuilding them from every mentor would fall on the next match."""
+        mentors = list({mentor.id: mentor for mentor in mentors}.values())  # the last wins
         columns = np.array([self.position[mentor.id] for mentor in mentors], dtype=np.intp)
-        fresh = MentorPool(mentors, self.config)
+        fresh = _EncodedRows.of(mentors)
         language_sets = self._language_sets.rows_of([m.languages for m in mentors])
+        # Counted before the rows are overwritten: a new array, as views keep the old one.
+        strong_level = self.config.strong_level
+        strong_counts = (
+            self._strong_counts
+            + (fresh.levels >= strong_level).sum(axis=0)
+            - (self.levels[columns] >= strong_level).sum(axis=0)
+        )
         pool = self if in_place else copy.copy(self)
-        pool._forget_derived()
+        if not in_place:
+            pool._forget_derived()
         pool.mentors = self.mentors if in_place else list(self.mentors)
         for column, mentor in zip(columns.tolist(), mentors, strict=True):
             pool.mentors[column] = mentor
@@ -321,9 +336,33 @@ class MentorPool:
             matrix[columns] = vocabulary.encode(
                 [m.languages if name == "_languages" else m.industries for m in mentors]
             )
-            setattr(pool, name, vocabulary if in_place else vocabulary.with_rows(matrix))
-        pool.rarity = rarity(pool.levels, self.config.strong_level)
+            setattr(pool, name, vocabulary.with_rows(matrix))
+        if in_place:
+            pool._write_derived_rows(columns, fresh)
+        pool.__dict__["_strong_counts"] = strong_counts
+        pool.rarity = rarity_of_counts(strong_counts, len(pool))
         return pool
+
+    def _write_derived_rows(self, columns: IntArray, fresh: _EncodedRows) -> None:
+        """The rows `columns` of each derived cache this pool holds, from the arrays already
+        written; a cache whose shape no longer fits is dropped (built again when read)."""
+        cached = self.__dict__
+        if "_strong" in cached:
+            self._strong[columns] = fresh.levels >= self.config.strong_level
+        if "_teaching_levels" in cached:
+            self._teaching_levels[columns] = fresh.one_hot
+        if "_set_columns" in cached:
+            indices = self._set_columns.indices
+            if indices.size == self._feature_index.size:
+                indices.reshape(self._feature_index.shape)[columns] = self._feature_index[columns]
+            else:  # the index grew wider
+                del cached["_set_columns"]
+
+    @cached_property
+    def _strong_counts(self) -> npt.NDArray[np.int64]:
+        """Per skill, the mentors of the pool strong in it (what `rarity` is made of)."""
+        counts: npt.NDArray[np.int64] = (self.levels >= self.config.strong_level).sum(axis=0)
+        return counts
 
     @cached_property
     def _set_columns(self) -> sparse.csr_matrix:
@@ -355,7 +394,7 @@ class MentorPool:
             and self._industries.knows_codes([m.industries for m in mentors])
         )
 
-    def _features_of(self, others: MentorPool, language_sets: IntArray) -> FloatArray:
+    def _features_of(self, others: _EncodedRows, language_sets: IntArray) -> FloatArray:
         """Feature rows of `others`' mentors in this pool's columns."""
         n = len(others)
         zones = np.zeros((n, len(self._zones)))
@@ -474,8 +513,8 @@ class MentorPool:
         n_industries = len(self._industries.codes)
         n_zones = len(self._zones)
         table = np.empty((len(block), self.features.shape[1]))
-        table[:, : N_SKILLS * N_LEVELS] = fused_skill_table(
-            block.current, block.target, block.roles, self.rarity, self.config
+        table[:, : N_SKILLS * N_LEVELS] = fused_skill_table_of(
+            block.skill_components(self.rarity, self.config.strong_level), self.config
         )
         at = N_SKILLS * N_LEVELS
         table[:, at] = w["was_engineer"]
@@ -509,9 +548,7 @@ class MentorPool:
 
     def component_tables(self, block: MenteeBlock) -> FloatArray:
         """(4, skill * level, b) the skill components' tables of a block of mentees."""
-        return skill_tables(
-            block.current, block.target, block.roles, self.rarity, self.config.strong_level
-        )
+        return skill_tables_of(block.skill_components(self.rarity, self.config.strong_level))
 
     def components_of(
         self, block: MenteeBlock, tables: FloatArray, rows: IntArray, columns: IntArray
@@ -601,6 +638,36 @@ def _columns_set(features: FloatArray) -> IntArray:
     return index
 
 
+@dataclass(frozen=True, eq=False)
+class _EncodedRows:
+    """Mentors' rows of the pool arrays that depend on nobody else (not on the columns)."""
+
+    mentors: Sequence[Mentor]
+    levels: npt.NDArray[np.int8]
+    one_hot: FloatArray
+    offsets: FloatArray
+    was_engineer: FloatArray
+    free_slots: IntArray
+
+    @classmethod
+    def of(cls, mentors: Sequence[Mentor]) -> _EncodedRows:
+        levels = np.zeros((len(mentors), N_SKILLS), dtype=np.int8)
+        if mentors:
+            strengths = np.vstack([m.strengths for m in mentors])
+            levels = np.clip(np.rint(strengths), 0, 5).astype(np.int8)
+        return cls(
+            mentors=mentors,
+            levels=levels,
+            one_hot=one_hot_levels(levels),
+            offsets=np.array([m.utc_offset_hours for m in mentors], dtype=np.float64),
+            was_engineer=np.array([m.was_engineer for m in mentors], dtype=np.float64),
+            free_slots=np.array([m.free_slots for m in mentors], dtype=np.intp),
+        )
+
+    def __len__(self) -> int:
+        return len(self.mentors)
+
+
 class MenteeBlock:
     """A block of mentees as the arrays the scoring reads."""
 
@@ -631,9 +698,22 @@ class MenteeBlock:
         # mentor's score does not depend on who else is in the pool.
         counts = np.array([float(len(m.industries)) for m in mentees]).reshape(-1, 1)
         self.industry_counts = np.where(counts > 0, counts, np.inf)
+        self._components: tuple[FloatArray, int, FloatArray] | None = None
 
     def __len__(self) -> int:
         return len(self.mentees)
+
+    def skill_components(self, market_rarity: FloatArray, strong_level: int) -> FloatArray:
+        """`scoring.skill_components` of the block in a market, kept for the last market
+        asked about: a match reads them twice, for the ranking's fused table and for the
+        chosen pair's explanation."""
+        kept = self._components
+        if kept is None or kept[0] is not market_rarity or kept[1] != strong_level:
+            components = skill_components(
+                self.current, self.target, self.roles, market_rarity, strong_level
+            )
+            kept = self._components = (market_rarity, strong_level, components)
+        return kept[2]
 
 
 @dataclass(frozen=True, eq=False)
@@ -701,6 +781,7 @@ class _Vocabulary:
         self._rows: dict[frozenset[str], int] = {}
         self._known = np.zeros((0, len(self.codes)))
         self.matrix = self.encode(sets)
+        self._by_set: dict[frozenset[str], int] | None = None
 
     def encode(self, sets: Sequence[Collection[str]]) -> FloatArray:
         rows = [self._row(frozenset(codes)) for codes in sets]
@@ -737,10 +818,16 @@ class _Vocabulary:
         """The same codes, with another matrix of rows (another list of sets)."""
         vocabulary = copy.copy(self)
         vocabulary.matrix = matrix
+        vocabulary._by_set = None
         return vocabulary
 
     def _sets_as_rows(self) -> dict[frozenset[str], int]:
-        codes = list(self.codes)
-        return {
-            frozenset(codes[j] for j in np.flatnonzero(row)): i for i, row in enumerate(self.matrix)
-        }
+        """The row of each set in `matrix`, read once (a matrix written in place comes with a
+        new vocabulary, `with_rows`)."""
+        if self._by_set is None:
+            codes = list(self.codes)
+            self._by_set = {
+                frozenset(codes[j] for j in np.flatnonzero(row)): i
+                for i, row in enumerate(self.matrix)
+            }
+        return self._by_set

@@ -154,10 +154,16 @@ def one_hot_levels(levels: npt.NDArray[np.int8]) -> FloatArray:
 
 def rarity(levels: npt.NDArray[np.int8], strong_level: int) -> FloatArray:
     """Per skill: 1 - the share of mentors strong in it (1 when nobody is, 0 when all are)."""
-    if levels.shape[0] == 0:
+    return rarity_of_counts((levels >= strong_level).sum(axis=0), levels.shape[0])
+
+
+def rarity_of_counts(strong_counts: npt.NDArray[np.integer[Any]], mentors: int) -> FloatArray:
+    """`rarity` from the count of strong mentors per skill among `mentors`: the same bits, so a
+    pool can keep the counts and update them by the rows that changed."""
+    if mentors == 0:
         return np.ones(N_SKILLS)
-    strong_share: FloatArray = (levels >= strong_level).mean(axis=0)
-    return 1.0 - strong_share
+    share: FloatArray = 1.0 - strong_counts / mentors
+    return share
 
 
 # --- skill components ----------------------------------------------------------------------
@@ -174,14 +180,16 @@ def gap_weights(current: FloatArray, target: FloatArray, role_weights: FloatArra
     return weights
 
 
-def _component_tables(
+def skill_components(
     current: FloatArray,
     target: FloatArray,
     role_weights: FloatArray,
     market_rarity: FloatArray,
     strong_level: int,
 ) -> FloatArray:
-    """The four skill components as exact lookup tables (component, mentee, skill, level)."""
+    """The four skill components as exact lookup tables (component, mentee, skill, level):
+    what `skill_tables` and `fused_skill_table` are made of (`MenteeBlock` keeps them, as a
+    match reads both)."""
     levels = np.arange(N_LEVELS, dtype=np.float64)[None, None, :]  # (1, 1, 6)
     cur = current[:, :, None]
     tgt = target[:, :, None]
@@ -211,9 +219,15 @@ def skill_tables(
     """Lookup tables (component, skill * level, mentee) for a block of mentees (b, skills).
 
     Multiplying a mentor's one-hot level row by a table column gives that component."""
-    b = current.shape[0]
-    tables = _component_tables(current, target, role_weights, market_rarity, strong_level)
-    tables = np.round(tables.reshape(4, b, N_SKILLS * N_LEVELS) / _QUANTUM) * _QUANTUM
+    return skill_tables_of(
+        skill_components(current, target, role_weights, market_rarity, strong_level)
+    )
+
+
+def skill_tables_of(components: FloatArray) -> FloatArray:
+    """`skill_tables` from the block's `skill_components`."""
+    b = components.shape[1]
+    tables = np.round(components.reshape(4, b, N_SKILLS * N_LEVELS) / _QUANTUM) * _QUANTUM
     return np.ascontiguousarray(tables.transpose(0, 2, 1))
 
 
@@ -229,10 +243,16 @@ def fused_skill_table(
 
     Not yet rounded (`quantize`); the constant half of scarcity sits on the first skill's six
     entries, of which every mentor has exactly one."""
-    b = current.shape[0]
-    similarity, coverage, rare_reach, rare_unused = _component_tables(
-        current, target, role_weights, market_rarity, config.strong_level
+    return fused_skill_table_of(
+        skill_components(current, target, role_weights, market_rarity, config.strong_level),
+        config,
     )
+
+
+def fused_skill_table_of(components: FloatArray, config: ScoringConfig) -> FloatArray:
+    """`fused_skill_table` from the block's `skill_components`."""
+    b = components.shape[1]
+    similarity, coverage, rare_reach, rare_unused = components
     w = config.weights
     half_scarcity = 0.5 * w["scarcity"]
     fused = (
