@@ -386,9 +386,9 @@ class MentorPool:
         return self.one_hot.astype(np.float32)
 
     def _knows_every_class_of(self, mentors: Sequence[Mentor]) -> bool:
-        offsets = np.array([m.utc_offset_hours for m in mentors], dtype=np.float64)
+        zones = set(self._zones.tolist())
         return (
-            bool(np.isin(offsets, self._zones).all())
+            all(m.utc_offset_hours in zones for m in mentors)
             and self._language_sets.knows_sets([m.languages for m in mentors])
             and self._languages.knows_codes([m.languages for m in mentors])
             and self._industries.knows_codes([m.industries for m in mentors])
@@ -451,20 +451,21 @@ class MentorPool:
         view = copy.copy(self)
         view.free_slots = free_slots
         view.market = market
-        # Strong mentors per skill in the market as an integer product (no BLAS threads, and
-        # the same numbers as `rarity` over the market's rows).
+        # Strong mentors per skill in the market as one float32 product: counts of 0/1 entries
+        # are exact in float32 far beyond any pool's size, so they are the integers `rarity`
+        # counts over the market's rows (an integer product costs ten times as much).
         in_market = int(np.count_nonzero(market))
         if in_market:
-            strong = market.astype(np.int32) @ self._strong
-            view.rarity = 1.0 - strong / in_market
+            strong = (market.astype(np.float32) @ self._strong).astype(np.int64)
+            view.rarity = rarity_of_counts(strong, in_market)
         else:
             view.rarity = np.ones(N_SKILLS)
         return view
 
     @cached_property
-    def _strong(self) -> npt.NDArray[np.int32]:
+    def _strong(self) -> npt.NDArray[np.float32]:
         """(mentors, skills) 1 where the mentor is strong in the skill."""
-        return (self.levels >= self.config.strong_level).astype(np.int32)
+        return (self.levels >= self.config.strong_level).astype(np.float32)
 
     def speaks(self, languages: Collection[str]) -> BoolArray:
         """Per mentor: shares one of `languages` (decided once per set of languages)."""
