@@ -38,7 +38,6 @@ from mentorship_shared.plumbing.database import (
     plumbing_migrations,
 )
 from mentorship_shared.plumbing.outbox import Outbox
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from benchmarks.machine import blas_threads
 from benchmarks.matching.population import REFERENCE_INSTANT, ZONES
@@ -81,8 +80,6 @@ def bench_online(
         return seconds
 
     anchor = anchor_products()
-    with threadpool_limits(limits=1, user_api="blas"):
-        anchor_one_thread = anchor_products()
     with tempfile.TemporaryDirectory(prefix="bench-matching-") as scratch:
         served = asyncio.run(_serve(sizes, mentors, newcomers, Path(scratch)))
     note("  (b) profiling the match without the database ...")
@@ -92,7 +89,6 @@ def bench_online(
         "mentors": len(mentors),
         "blas_threads": blas_threads(),
         "anchor": percentiles(anchor),
-        "anchor_one_thread": percentiles(anchor_one_thread),
         "match_profile": match_profile,
         "match_profile_samples": len(some),
         **served,
@@ -150,23 +146,20 @@ async def _matches(
             await conn.fetchval("SELECT 1")
             round_trips.append(time.perf_counter() - began)
         match_seconds: list[float] = []
-        match_one_thread: list[float] = []
         use_case_seconds: list[float] = []
         proposed = 0
         with progress("(b) online matches, service path", 2 * len(newcomers)) as bar:
             for i, mentee in enumerate(newcomers):
                 if i % PROFILE_CHANGE_EVERY == PROFILE_CHANGE_EVERY - 1:
                     await _change_a_profile(other, profiles, i)
-                # The match: the directory's refresh, scores, constraints, ranking, explanation.
-                # Every other match with BLAS on one thread: one mentee's product is small,
-                # and waking a second BLAS thread for it can cost more than it saves.
-                threads = 1 if i % 2 else None
+                # The match: the directory's refresh, scores, constraints, ranking, explanation,
+                # with the process's BLAS threads as the service has them (one mentee's product
+                # is a sparse product, no BLAS; switching the BLAS threads around each match,
+                # as this benchmark once did, cost more than any match's arithmetic).
                 async with conn.transaction():
-                    with threadpool_limits(limits=threads, user_api="blas"):
-                        began = time.perf_counter()
-                        await _match(matchmaker, repo, mentee)
-                        elapsed = time.perf_counter() - began
-                    (match_one_thread if threads else match_seconds).append(elapsed)
+                    began = time.perf_counter()
+                    await _match(matchmaker, repo, mentee)
+                    match_seconds.append(time.perf_counter() - began)
                 bar.advance()
                 # The whole use case: lock, match, reserve the slot, store and publish.
                 async with conn.transaction():
@@ -181,7 +174,6 @@ async def _matches(
         "first_read_seconds": first_read,
         "round_trip": percentiles(round_trips),
         "match": percentiles(match_seconds),
-        "match_one_thread": percentiles(match_one_thread),
         "use_case": percentiles(use_case_seconds),
         "proposed": proposed,
         "profile_changes": len(newcomers) // PROFILE_CHANGE_EVERY,
