@@ -333,30 +333,10 @@ class MatchingRepository:
         returned is that snapshot's oldest running transaction: every change committed after
         this read is stamped at or above it. Reads through the `changed_in` indexes, so its
         cost follows the changes, not the size of the table."""
+        # A function (migration 0008), so that its plan is made once per connection, not at
+        # every match; it spells the closed pairs as `_CLOSES_PAIR` does.
         rows = await self._conn.fetch(
-            f"""
-            SELECT 'mentor' AS kind, m.version, m.changed_in::text::bigint AS stamp,
-                   {_MENTOR_COLUMNS}
-            FROM mentors m
-            WHERE m.changed_in >= $1::bigint::text::xid8 OR m.id = ANY($2::uuid[])
-            UNION ALL
-            SELECT 'erased', NULL, e.erased_in::text::bigint, e.mentor_id,
-                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-            FROM mentor_erasures e
-            WHERE e.erased_in >= $1::bigint::text::xid8
-            UNION ALL
-            SELECT 'horizon', NULL, pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
-                   (SELECT feed_id FROM mentor_feed LIMIT 1),
-                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-            UNION ALL
-            SELECT 'closed', NULL, NULL, c.mentor_id,
-                   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-            FROM matches c
-            WHERE c.mentee_id = $3::uuid AND {_CLOSES_PAIR}
-            """,
-            since,
-            list(also),
-            closed_for,
+            "SELECT * FROM mentor_changes($1, $2, $3)", since, list(also), closed_for
         )
         mentor_rows = [row for row in rows if row["kind"] == "mentor"]
         erased = [row for row in rows if row["kind"] == "erased"]
