@@ -348,7 +348,7 @@ class MentorPool:
         written; a cache whose shape no longer fits is dropped (built again when read)."""
         cached = self.__dict__
         if "_strong" in cached:
-            self._strong[columns] = fresh.levels >= self.config.strong_level
+            self._strong[:, columns] = (fresh.levels >= self.config.strong_level).T
         if "_teaching_levels" in cached:
             self._teaching_levels[columns] = fresh.one_hot
         if "_set_columns" in cached:
@@ -451,21 +451,22 @@ class MentorPool:
         view = copy.copy(self)
         view.free_slots = free_slots
         view.market = market
-        # Strong mentors per skill in the market as one float32 product: counts of 0/1 entries
-        # are exact in float32 far beyond any pool's size, so they are the integers `rarity`
-        # counts over the market's rows (an integer product costs ten times as much).
+        # Strong mentors per skill in the market, counted without BLAS: a BLAS product here
+        # would wake a second thread for a few microseconds of work, and on a small machine
+        # that thread spins on the core the database needs for the next round trip.
         in_market = int(np.count_nonzero(market))
         if in_market:
-            strong = (market.astype(np.float32) @ self._strong).astype(np.int64)
+            strong = np.count_nonzero(self._strong & market, axis=1)
             view.rarity = rarity_of_counts(strong, in_market)
         else:
             view.rarity = np.ones(N_SKILLS)
         return view
 
     @cached_property
-    def _strong(self) -> npt.NDArray[np.float32]:
-        """(mentors, skills) 1 where the mentor is strong in the skill."""
-        return (self.levels >= self.config.strong_level).astype(np.float32)
+    def _strong(self) -> BoolArray:
+        """(skills, mentors) whether the mentor is strong in the skill: one row a skill, so
+        counting a market's strong mentors runs along contiguous memory."""
+        return np.ascontiguousarray((self.levels >= self.config.strong_level).T)
 
     def speaks(self, languages: Collection[str]) -> BoolArray:
         """Per mentor: shares one of `languages` (decided once per set of languages)."""
