@@ -31,6 +31,7 @@ from matching_service.matcher.scoring import (
     parse_config,
     rank,
     rarity,
+    skill_components,
     skill_tables,
     timezone_overlap,
 )
@@ -83,7 +84,9 @@ def components(
     current, target = np.atleast_2d(current), np.atleast_2d(target)
     b, n = current.shape[0], mentor_levels.shape[0]
     roles = np.broadcast_to(role_weights, current.shape)
-    tables = skill_tables(current, target, roles, market_rarity, config.strong_level)
+    tables = skill_tables(
+        skill_components(current, target, roles, market_rarity, config.strong_level)
+    )
     encoded = one_hot_levels(mentor_levels.astype(np.int8))
     parts = np.stack([encoded @ table for table in tables]).transpose(0, 2, 1)
     soft = [np.zeros((b, n)) if x is None else x for x in (was_engineer, industry, timezone)]

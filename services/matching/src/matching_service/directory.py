@@ -75,8 +75,7 @@ class MentorDirectory:
         exactly as a pool built from `MatchingRepository.available_mentors(languages)` (plus
         those in `include`) would score."""
         await self.refresh(source)
-        # A copy: the use case counts the slots it takes on its own view.
-        return self._pool.available(self._pool.free_slots.copy(), languages, include)
+        return self._view(languages, include)
 
     async def available_to(
         self,
@@ -88,7 +87,13 @@ class MentorDirectory:
         """`available`, and the mentors never to propose to `mentee_id` again, read by the
         refresh's own statement: one round trip a match instead of two."""
         closed = await self.refresh(source, closed_for=mentee_id)
-        return self._pool.available(self._pool.free_slots.copy(), languages, include), closed
+        return self._view(languages, include), closed
+
+    def _view(
+        self, languages: Collection[str] | None, include: Collection[uuid.UUID]
+    ) -> MentorPool:
+        # A copy of the slots: the use case counts the slots it takes on its own view.
+        return self._pool.available(self._pool.free_slots.copy(), languages, include)
 
     async def refresh(
         self, source: MentorSource, *, closed_for: uuid.UUID | None = None

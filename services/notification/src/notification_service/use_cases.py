@@ -283,20 +283,14 @@ async def queue_sign_in_mail(
     web_base_url: str,
 ) -> bool:
     """One mail with the sign-in link to the profile's own address; False if queued before."""
-    notification_id = uuid.uuid4()
     link = f"{web_base_url.rstrip('/')}/sign-in/link?token={event.link_token}"
-    intent = NotificationIntent(
-        id=notification_id,
-        source_event_id=envelope.event_id,
-        source_event_type=envelope.event_type,
-        recipient_id=event.profile_id,
-        recipient_role=event.kind,
-        counterpart_id=None,
-        template=SIGN_IN_LINK,
+    mail = _Mail(
+        role=event.kind,
+        recipient=event.profile_id,
+        counterpart=None,
         context={SIGN_IN_LINK_KEY: link, "expires_at": event.expires_at.isoformat()},
-        message_id=f"<{notification_id}@{message_id_domain}>",
     )
-    return await repo.add_intents([intent]) == 1
+    return await _queue(repo, envelope, SIGN_IN_LINK, message_id_domain, [mail]) == 1
 
 
 def _link_expired(intent: NotificationIntent, now: datetime) -> bool:

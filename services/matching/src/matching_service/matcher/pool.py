@@ -33,14 +33,14 @@ from .scoring import (
     ScoringConfig,
     combine,
     default_config,
-    fused_skill_table_of,
+    fused_skill_table,
     hours_apart,
     one_hot_levels,
     quantize,
     rarity,
     rarity_of_counts,
     skill_components,
-    skill_tables_of,
+    skill_tables,
     teaches,
     teaching_table,
     timezone_overlap,
@@ -515,7 +515,7 @@ class MentorPool:
         n_industries = len(self._industries.codes)
         n_zones = len(self._zones)
         table = np.empty((len(block), self.features.shape[1]))
-        table[:, : N_SKILLS * N_LEVELS] = fused_skill_table_of(
+        table[:, : N_SKILLS * N_LEVELS] = fused_skill_table(
             block.skill_components(self.rarity, self.config.strong_level), self.config
         )
         at = N_SKILLS * N_LEVELS
@@ -550,7 +550,7 @@ class MentorPool:
 
     def component_tables(self, block: MenteeBlock) -> FloatArray:
         """(4, skill * level, b) the skill components' tables of a block of mentees."""
-        return skill_tables_of(block.skill_components(self.rarity, self.config.strong_level))
+        return skill_tables(block.skill_components(self.rarity, self.config.strong_level))
 
     def components_of(
         self, block: MenteeBlock, tables: FloatArray, rows: IntArray, columns: IntArray

@@ -209,48 +209,22 @@ def skill_components(
     return np.stack([similarity, coverage, rare_reach, rare_unused])  # (4, b, skills, 6)
 
 
-def skill_tables(
-    current: FloatArray,
-    target: FloatArray,
-    role_weights: FloatArray,
-    market_rarity: FloatArray,
-    strong_level: int,
-) -> FloatArray:
-    """Lookup tables (component, skill * level, mentee) for a block of mentees (b, skills).
+def skill_tables(components: FloatArray) -> FloatArray:
+    """Lookup tables (component, skill * level, mentee) from a block's `skill_components`.
 
     Multiplying a mentor's one-hot level row by a table column gives that component."""
-    return skill_tables_of(
-        skill_components(current, target, role_weights, market_rarity, strong_level)
-    )
-
-
-def skill_tables_of(components: FloatArray) -> FloatArray:
-    """`skill_tables` from the block's `skill_components`."""
     b = components.shape[1]
     tables = np.round(components.reshape(4, b, N_SKILLS * N_LEVELS) / _QUANTUM) * _QUANTUM
     return np.ascontiguousarray(tables.transpose(0, 2, 1))
 
 
-def fused_skill_table(
-    current: FloatArray,
-    target: FloatArray,
-    role_weights: FloatArray,
-    market_rarity: FloatArray,
-    config: ScoringConfig,
-) -> FloatArray:
-    """(b, skill * level): the weighted sum of the skill components, so that a mentor's one-hot
-    row times a table row is similarity, coverage and scarcity, each times its weight.
+def fused_skill_table(components: FloatArray, config: ScoringConfig) -> FloatArray:
+    """(b, skill * level) from a block's `skill_components`: their weighted sum, so that a
+    mentor's one-hot row times a table row is similarity, coverage and scarcity, each times
+    its weight.
 
     Not yet rounded (`quantize`); the constant half of scarcity sits on the first skill's six
     entries, of which every mentor has exactly one."""
-    return fused_skill_table_of(
-        skill_components(current, target, role_weights, market_rarity, config.strong_level),
-        config,
-    )
-
-
-def fused_skill_table_of(components: FloatArray, config: ScoringConfig) -> FloatArray:
-    """`fused_skill_table` from the block's `skill_components`."""
     b = components.shape[1]
     similarity, coverage, rare_reach, rare_unused = components
     w = config.weights
