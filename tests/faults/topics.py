@@ -23,17 +23,11 @@ from mentorship_shared.contracts.topics import (
 from tests.support.kafka import partitions_of
 
 #: A handled event type of each topic (so the consumer parses its payload and checks its
-#: version) and who consumes the topic (consumer groups are "<service>.<consumer>").
+#: version) and who consumes the topic (a service's consumer group is named after it).
 TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
-    PROFILE_EVENTS: (
-        "MenteeRegistered",
-        ("matching.profile-events", "notification.profile-events", "mentorship.profile-events"),
-    ),
-    MATCH_EVENTS: ("MatchAccepted", ("notification.match-events", "mentorship.match-events")),
-    MENTORSHIP_EVENTS: (
-        "MentorshipEnded",
-        ("matching.mentorship-events", "notification.mentorship-events"),
-    ),
+    PROFILE_EVENTS: ("MenteeRegistered", ("matching", "notification", "mentorship")),
+    MATCH_EVENTS: ("MatchAccepted", ("notification", "mentorship")),
+    MENTORSHIP_EVENTS: ("MentorshipEnded", ("matching", "notification")),
     NOTIFICATION_EVENTS: ("NotificationSent", ()),
 }
 

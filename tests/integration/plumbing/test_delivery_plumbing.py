@@ -20,6 +20,7 @@ from mentorship_shared.contracts.topics import PROFILE_EVENTS, dead_letter_topic
 from mentorship_shared.plumbing import metrics, relay, tracing
 from mentorship_shared.plumbing.broker import create_broker
 from mentorship_shared.plumbing.consumer import EventConsumer
+from mentorship_shared.plumbing.consumer_group import ConsumerGroup
 from mentorship_shared.plumbing.database import (
     Connection,
     apply_migrations,
@@ -158,16 +159,16 @@ async def consumer_broker(
     batch_size: int = 1,
 ) -> KafkaBroker:
     broker = create_broker(kafka.bootstrap_servers, enable_idempotence=False, client_id="test")
+    consumers = ConsumerGroup("test", [consumer], namespace=namespace)
     subscribe(
         broker,
-        consumer,
-        namespace=namespace,
-        group_prefix=group,
+        consumers,
+        group_id=f"{group}.{consumer.name}",
         session_timeout_ms=4000,
         heartbeat_interval_ms=1000,
         batch_size=batch_size,
     )
-    consumer.bind(unit_of_work(pool), max_attempts=3, retry_base_seconds=0.01)
+    consumers.bind(unit_of_work(pool), max_attempts=3, retry_base_seconds=0.01)
     await broker.start()
     return broker
 

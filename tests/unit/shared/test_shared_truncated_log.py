@@ -7,6 +7,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 from mentorship_shared.plumbing.consumer import EventConsumer
+from mentorship_shared.plumbing.consumer_group import ConsumerGroup
 from mentorship_shared.plumbing.liveness import LagMonitor
 
 
@@ -41,7 +42,7 @@ async def test_a_partition_whose_log_ends_before_our_position_is_read_from_the_s
     kafka = FakeKafkaConsumer(highwaters={lost: 3, fine: 40}, positions={lost: 17, fine: 25})
     monitor = LagMonitor(
         "t",
-        [(EventConsumer("c", "profile.events"), FakeSubscriber(kafka))],  # type: ignore[list-item]
+        [(ConsumerGroup("t", [EventConsumer("c", "profile.events")]), FakeSubscriber(kafka))],  # type: ignore[list-item]
         stall_seconds=60,
     )
 

@@ -15,7 +15,7 @@ from pydantic import Field, TypeAdapter, create_model
 from ..contracts.envelope import EventEnvelope, EventPayload
 from ..contracts.events import EVENT_TYPES
 from ..contracts.topics import dead_letter_topic, namespaced
-from .consumer import EventConsumer
+from .consumer_group import ConsumerGroup
 
 # The relay publishes with its own producer, so FastStream knows nothing of what a service
 # publishes: `document_publications` declares publishers that only describe it (they never send).
@@ -85,13 +85,13 @@ def _typed_envelope(model: type[EventPayload]) -> type[EventEnvelope]:
 
 def asyncapi_document(
     broker: KafkaBroker,
-    consumers: Sequence[tuple[EventConsumer, BatchSubscriber]],
+    groups: Sequence[tuple[ConsumerGroup, BatchSubscriber]],
     *,
     title: str,
     version: str,
     description: str,
 ) -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of `broker` (nothing is started or connected), with the
+    """The AsyncAPI document of `broker` (nothing is started or connected), with the
     payloads each consumer reads: the envelopes of the event types it handles."""
     spec = AsyncAPI(
         broker, title=title, version=version, description=description, schema_version="3.0.0"
@@ -99,37 +99,49 @@ def asyncapi_document(
     document: dict[str, Any] = spec.to_jsonable()
     components = document.setdefault("components", {})
     schemas: dict[str, Any] = components.setdefault("schemas", {})
-    for consumer, subscriber in consumers:
-        models = [EVENT_TYPES[event_type] for event_type in consumer.event_types]
-        payload = TypeAdapter(envelope_schema(models)).json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
-        for name, schema in payload.pop("$defs", {}).items():
-            schemas.setdefault(name, schema)
-        if isinstance(payload.get("discriminator"), dict):
-            # AsyncAPI's Schema Object names the property only (OpenAPI's has a mapping too).
-            payload["discriminator"] = payload["discriminator"]["propertyName"]
-        name = f"{subscriber.specification.name}:Message:Payload"
-        payload["title"] = name
-        schemas[name] = payload
-        for message in _subscriber_messages(document, subscriber):
-            message["payload"] = {"$ref": f"#/components/schemas/{name}"}
+    for group, _ in groups:
+        for topic, consumer in group.routes:
+            models = [EVENT_TYPES[event_type] for event_type in consumer.event_types]
+            payload = TypeAdapter(envelope_schema(models)).json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            for name, schema in payload.pop("$defs", {}).items():
+                schemas.setdefault(name, schema)
+            if isinstance(payload.get("discriminator"), dict):
+                # AsyncAPI's Schema Object names the property only (OpenAPI's has a mapping).
+                payload["discriminator"] = payload["discriminator"]["propertyName"]
+            channel_name, channel = _receiving_channel(document, topic)
+            name = f"{channel_name}:Message:Payload"
+            payload["title"] = name
+            schemas[name] = payload
+            channel["description"] = consumer.description or (
+                f"Handles {', '.join(consumer.event_types)}; other event types are skipped."
+            )
+            for message in _channel_messages(document, channel, channel_name):
+                message["payload"] = {"$ref": f"#/components/schemas/{name}"}
     # FastStream's placeholder for the payload of a handler without a typed body, now unused.
     if '"#/components/schemas/EmptyPayload"' not in json.dumps(document):
         schemas.pop("EmptyPayload", None)
     return document
 
 
-def _subscriber_messages(
-    document: dict[str, Any], subscriber: BatchSubscriber
+def _receiving_channel(document: dict[str, Any], topic: str) -> tuple[str, dict[str, Any]]:
+    """The channel a receive operation reads `topic` through (a service reads it once)."""
+    for operation in document["operations"].values():
+        name = operation["channel"]["$ref"].removeprefix("#/channels/")
+        channel: dict[str, Any] = document["channels"][name]
+        if operation["action"] == "receive" and channel["address"] == topic:
+            return name, channel
+    raise LookupError(f"no channel receives {topic} in the AsyncAPI document")
+
+
+def _channel_messages(
+    document: dict[str, Any], channel: dict[str, Any], name: str
 ) -> list[dict[str, Any]]:
-    channel = document["channels"].get(subscriber.specification.name)
-    if channel is None:
-        raise LookupError(f"no channel {subscriber.specification.name} in the AsyncAPI document")
     found = []
     for reference in channel["messages"].values():
-        name = reference["$ref"].removeprefix("#/components/messages/")
-        found.append(document["components"]["messages"][name])
+        message = reference["$ref"].removeprefix("#/components/messages/")
+        found.append(document["components"]["messages"][message])
     if not found:
-        raise LookupError(f"channel {subscriber.specification.name} has no message")
+        raise LookupError(f"channel {name} has no message")
     return found

@@ -6,7 +6,8 @@ For each message, `EventConsumer.consume`:
    registered are acknowledged and skipped: new event types are additive);
 2. in one transaction, records the event id in `processed_events` and runs the handler, so a
    redelivered event finds its id and does nothing;
-3. commits the Kafka offset only after that transaction.
+3. reports the record finished to its `ConsumerGroup`, which commits the Kafka offsets only
+   after every record of the batch is finished.
 
 A message that cannot be parsed, has a schema version newer than the code, or keeps failing
 after `max_attempts` is written to `<topic>.dlq` through the outbox, with the error and the
@@ -18,9 +19,7 @@ A dead letter that an operator replays (`devstack dlq replay`) comes back with a
 for a replay, and only for one, that row is taken over: the replayed record is processed once
 (or dead-lettered once more), and a redelivery of the same record is still a no-op.
 
-Shutdown (`stop_accepting`, then `drain`): records taken after it are neither processed nor
-committed, in-flight handlers get a grace period to finish their transaction and their commit,
-and the rest are cancelled before they commit, so their records are delivered again.
+A service's consumers share one Kafka consumer: see `consumer_group`.
 """
 
 from __future__ import annotations
@@ -33,14 +32,11 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaMessage
 from opentelemetry.trace import Span
 from pydantic import ValidationError
 
 from ..contracts.envelope import EventEnvelope, EventPayload
 from . import metrics, tracing
-from .broker_loss import ReadRecords
 from .database import TRANSIENT_DB_ERRORS
 from .dead_letters import PoisonMessage, content_id, is_replay, park
 from .inbox import Delivery, record_handled, record_processed
@@ -65,7 +61,8 @@ class _Registration:
 
 
 class EventConsumer:
-    """One consumer of one topic for one service, with handlers per event type."""
+    """The handlers of one topic for one service, per event type. Its name keys the
+    processed-events inbox, its metrics and its spans; a `ConsumerGroup` feeds it records."""
 
     def __init__(self, name: str, topic: str, *, description: str = "") -> None:
         self.name = name
@@ -77,13 +74,7 @@ class EventConsumer:
         self._max_attempts = 5
         self._retry_base = 0.2
         self._on_progress: Callable[[], None] = _nothing
-        self._accepting = True
-        self._in_flight: set[asyncio.Task[None]] = set()
-        # Per partition of the batch in hand: the offset of its first record not finished yet.
-        # The aiokafka position is already past the whole batch; lag counts from here instead.
-        self._unfinished: dict[tuple[str, int], int] = {}
-        # The records this consumer read, checked against the broker's log before it commits.
-        self._read = ReadRecords(name)
+        self._on_finished: Callable[[Delivery], None] = _nothing_finished
 
     def on(self, model: type[P]) -> Callable[[Handler[P]], Handler[P]]:
         """Register the handler of one event type (decorator)."""
@@ -107,95 +98,17 @@ class EventConsumer:
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         on_progress: Callable[[], None] | None = None,
+        on_finished: Callable[[Delivery], None] | None = None,
     ) -> None:
         """Attach the runtime resources (done once at service start-up). `on_progress` is
-        called whenever a message is finished or retried (the liveness check listens)."""
+        called whenever a message is finished or retried (the liveness check listens),
+        `on_finished` with each record finished (its consumer group listens)."""
         self._uow = uow
         self._producer = uow.producer
         self._max_attempts = max_attempts
         self._retry_base = retry_base_seconds
         self._on_progress = on_progress or _nothing
-        self._accepting = True
-
-    @property
-    def in_flight(self) -> int:
-        """Batches being processed right now (0 or 1: a subscriber takes one at a time)."""
-        return len(self._in_flight)
-
-    async def consume(self, message: KafkaMessage) -> None:
-        """FastStream entry point: process the records taken from the broker (a batch of up
-        to CONSUMER_BATCH_SIZE), then commit their offsets.
-
-        The processing runs in a task of its own so that `drain` can abandon it at shutdown
-        without cancelling FastStream's consume loop; cancelled, it never reaches the commit."""
-        raw = message.raw_message
-        records = raw if isinstance(raw, tuple) else (raw,)
-        if not records:
-            return
-        if not self._accepting:
-            # Shutting down: not processed, not committed; the partition's next owner gets it.
-            log.debug(
-                "shutting down; %d record(s) from %s[%d] offset %d left for the next consumer",
-                len(records),
-                records[0].topic,
-                records[0].partition,
-                records[0].offset,
-                extra={"consumer": self.name},
-            )
-            return
-        deliveries = [
-            Delivery(
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=record.value or b"",
-                headers={
-                    name: value.decode(errors="replace") for name, value in record.headers or ()
-                },
-            )
-            for record in records
-        ]
-        for delivery in reversed(deliveries):
-            self._unfinished[(delivery.topic, delivery.partition)] = delivery.offset
-        first = deliveries[0]
-        task = asyncio.create_task(
-            self._process_and_commit(message, deliveries),
-            name=f"{self.name}:{first.topic}[{first.partition}]@{first.offset}+{len(deliveries)}",
-        )
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
-        try:
-            await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if task.cancelled() and (current is None or not current.cancelling()):
-                return  # abandoned by `drain`: nothing was committed
-            raise
-        finally:
-            self._unfinished.clear()
-
-    def unfinished_offset(self, topic: str, partition: int) -> int | None:
-        """The offset of the first record of the batch in hand that is not finished, if the
-        batch has one on this partition."""
-        return self._unfinished.get((topic, partition))
-
-    async def _process_and_commit(self, message: KafkaMessage, deliveries: list[Delivery]) -> None:
-        await self.process_all(deliveries)
-        try:
-            verdict = await self._read.check(message.consumer)
-            if verdict == "lost":
-                metrics.HANDLER_RETRIES.labels(self.name, "offsets_lost").inc()
-            if verdict != "commit":
-                return
-            await message.ack()
-        except KafkaError as error:
-            # A rebalance took the partition away: its new owner gets the records again, and
-            # the inbox makes that redelivery a no-op.
-            log.warning(
-                "offset commit failed; the event will be delivered again",
-                extra={"consumer": self.name, "error": repr(error)},
-            )
+        self._on_finished = on_finished or _nothing_finished
 
     async def process_all(self, deliveries: list[Delivery]) -> None:
         """Process records in order: several together in one transaction when they all parse
@@ -263,33 +176,6 @@ class EventConsumer:
             self._finish(outcome, delivery, envelope.event_type)
         return True
 
-    def stop_accepting(self) -> None:
-        """Shutdown, first step: records taken from now on are neither processed nor committed."""
-        self._accepting = False
-
-    async def drain(self, grace_seconds: float) -> int:
-        """Shutdown, second step: give the in-flight handlers up to `grace_seconds` to finish
-        (their transaction, then their offset commit), then cancel the others before they
-        commit: their transactions roll back and their records are delivered again. Returns
-        how many were cancelled."""
-        self.stop_accepting()
-        pending = set(self._in_flight)
-        if pending and grace_seconds > 0:
-            _, pending = await asyncio.wait(pending, timeout=grace_seconds)
-        for task in pending:
-            log.warning(
-                "shutting down: cancelling %s after %.1f s of grace; it was not committed and "
-                "will be delivered again",
-                task.get_name(),
-                grace_seconds,
-                extra={"consumer": self.name},
-            )
-            task.cancel()
-        if pending:
-            # Let the cancelled handlers roll back and return their connections.
-            await asyncio.wait(pending, timeout=5.0)
-        return len(pending)
-
     def _span(self, delivery: Delivery) -> AbstractContextManager[Span]:
         """The consumer span of one record, continuing the trace its headers carry."""
         return tracing.consumer_span(
@@ -356,12 +242,7 @@ class EventConsumer:
         return self._finish(outcome, delivery, envelope.event_type)
 
     def _finish(self, outcome: str, delivery: Delivery, event_type: str) -> str:
-        key = (delivery.topic, delivery.partition)
-        if key in self._unfinished:
-            self._unfinished[key] = delivery.offset + 1
-        self._read.read(
-            delivery.topic, delivery.partition, delivery.offset, delivery.key, delivery.value
-        )
+        self._on_finished(delivery)
         metrics.EVENTS_CONSUMED.labels(self.name, self.topic, event_type, outcome).inc()
         self._on_progress()
         return outcome
@@ -491,6 +372,10 @@ class EventConsumer:
 
 
 def _nothing() -> None:
+    pass
+
+
+def _nothing_finished(_: Delivery) -> None:
     pass
 
 

@@ -32,7 +32,7 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from . import metrics
 from .broker_loss import restart_truncated_partition
-from .consumer import EventConsumer
+from .consumer_group import ConsumerGroup
 from .worker import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,12 @@ class StallDetector:
         self._last_progress: dict[str, float] = {}
         self._lagging: dict[str, dict[TopicPartitionKey, _Lagging]] = {}
 
-    def progressed(self, consumer: str) -> None:
-        """`consumer` finished or retried a message just now."""
-        self._last_progress[consumer] = self._clock()
+    def progressed(self, *consumers: str) -> None:
+        """`consumers` finished or retried a message just now (the consumers of one group
+        move together: a batch holds up all of its topics)."""
+        now = self._clock()
+        for consumer in consumers:
+            self._last_progress[consumer] = now
 
     def observe(self, consumer: str, lags: Mapping[TopicPartitionKey, int]) -> None:
         """The lag of every partition assigned to `consumer` whose lag is known right now.
@@ -126,7 +129,7 @@ class LagMonitor:
     def __init__(
         self,
         service: str,
-        subscriptions: Sequence[tuple[EventConsumer, BatchSubscriber]],
+        subscriptions: Sequence[tuple[ConsumerGroup, BatchSubscriber]],
         *,
         stall_seconds: float,
     ) -> None:
@@ -136,7 +139,7 @@ class LagMonitor:
         self.detector = StallDetector(stall_seconds)
         self._task: asyncio.Task[None] | None = None
         self._lag_series: set[tuple[str, str, str, str]] = set()
-        # consumer name -> end offsets the broker reported at the monitor's last asking.
+        # group name -> end offsets the broker reported at the monitor's last asking.
         self._end_offsets: dict[str, dict[TopicPartitionKey, int]] = {}
 
     def start(self) -> None:
@@ -156,19 +159,20 @@ class LagMonitor:
         broker, and a partition whose position is not known yet is left out. `end_offsets`
         (what the broker said lately) count too where they are ahead of the high watermark."""
         lags: dict[str, dict[TopicPartitionKey, int]] = {}
-        for consumer, subscriber in self._subscriptions:
+        for group, subscriber in self._subscriptions:
             kafka_consumer: Any = subscriber.consumer
             if kafka_consumer is None:
                 continue
-            reported = (end_offsets or {}).get(consumer.name, {})
-            found: dict[TopicPartitionKey, int] = {}
+            reported = (end_offsets or {}).get(group.name, {})
+            found: dict[str, dict[TopicPartitionKey, int]] = {c.name: {} for c in group.consumers}
             try:
                 for partition in kafka_consumer.assignment():
                     key = (partition.topic, partition.partition)
+                    consumer = group.consumer_of(partition.topic)
                     highwater = kafka_consumer.highwater(partition)
                     ends = [highwater, reported.get(key)]
                     known = [end for end in ends if end is not None]
-                    if not known:
+                    if consumer is None or not known:
                         continue
                     try:
                         async with asyncio.timeout(0.05):
@@ -181,22 +185,22 @@ class LagMonitor:
                         )
                         continue
                     # Records of the batch in hand count as lag until they are finished.
-                    unfinished = consumer.unfinished_offset(*key)
+                    unfinished = group.unfinished_offset(*key)
                     if unfinished is not None:
                         position = min(position, unfinished)
-                    found[key] = max(0, max(known) - position)
+                    found[consumer.name][key] = max(0, max(known) - position)
             except Exception as error:  # a rebalance in progress: the next reading has it
-                log.debug("consumer lag of %s not read: %r", consumer.name, error)
-            lags[consumer.name] = found
+                log.debug("consumer lag of %s not read: %r", group.name, error)
+            lags.update(found)
         return lags
 
     async def _ask_end_offsets(self) -> None:
         """Ask the broker for the end offset of every assigned partition (one ListOffsets
-        request per consumer): a fetcher that hangs stops updating the high watermark, so
+        request per consumer group): a fetcher that hangs stops updating the high watermark, so
         records that arrive afterwards would not show as lag otherwise."""
-        for consumer, subscriber in self._subscriptions:
+        for group, subscriber in self._subscriptions:
             kafka_consumer: Any = subscriber.consumer
-            self._end_offsets.pop(consumer.name, None)  # an answer or nothing, never stale
+            self._end_offsets.pop(group.name, None)  # an answer or nothing, never stale
             if kafka_consumer is None:
                 continue
             try:
@@ -206,9 +210,9 @@ class LagMonitor:
                 async with asyncio.timeout(5.0):
                     offsets = await kafka_consumer.end_offsets(assignment)
             except Exception as error:
-                log.debug("end offsets of %s not read: %r", consumer.name, error)
+                log.debug("end offsets of %s not read: %r", group.name, error)
                 continue
-            self._end_offsets[consumer.name] = {
+            self._end_offsets[group.name] = {
                 (partition.topic, partition.partition): offset
                 for partition, offset in offsets.items()
             }

@@ -3,10 +3,11 @@
 Each service describes itself (settings, migrations, consumers, background workers) and gets
 a FastAPI lifespan that starts everything in order and stops it in reverse on SIGTERM.
 
-Stopping (uvicorn runs the lifespan's exit on SIGTERM) goes: the consumers stop taking records
-and their partitions are paused; in-flight handlers get `SHUTDOWN_GRACE_SECONDS` to finish
-their transaction and their offset commit, and the rest are cancelled before committing (see
-`EventConsumer.drain`); then the workers, the broker (FastStream's own graceful wait finds
+The service's consumers share one Kafka consumer, in one consumer group named after the service
+(`ConsumerGroup`). Stopping (uvicorn runs the lifespan's exit on SIGTERM) goes: the consumers
+stop taking records and their partitions are paused; the batch in hand gets
+`SHUTDOWN_GRACE_SECONDS` to finish its transactions and its offset commit, and is cancelled
+before committing otherwise (see `ConsumerGroup.drain`); then the workers, the broker (FastStream's own graceful wait finds
 nothing in flight), the outbox relay (pending rows stay pending for the next instance) and the
 pool stop.
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -36,6 +36,7 @@ from . import metrics
 from .asyncapi import asyncapi_document, document_publications
 from .broker import create_broker, ensure_topics
 from .consumer import EventConsumer
+from .consumer_group import ConsumerGroup
 from .database import (
     apply_migrations,
     connect_pool,
@@ -92,6 +93,9 @@ class ServiceRuntime(Generic[S, R]):
         self.uow = uow
         self._migrations_dir = migrations_dir
         self.consumers = list(consumers)
+        self.consumer_group = ConsumerGroup(
+            settings.service_name, self.consumers, namespace=settings.kafka_topic_namespace
+        )
         self._workers = list(workers)
         self._metrics_refreshers = list(metrics_refreshers)
         self.broker: KafkaBroker = create_broker(
@@ -99,22 +103,24 @@ class ServiceRuntime(Generic[S, R]):
             enable_idempotence=settings.kafka_enable_idempotence,
             client_id=settings.service_name,
         )
-        self._subscriptions = [
-            (
-                consumer,
-                subscribe(
-                    self.broker,
-                    consumer,
-                    namespace=settings.kafka_topic_namespace,
-                    group_prefix=settings.consumer_group_prefix,
-                    session_timeout_ms=settings.kafka_session_timeout_ms,
-                    heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-                    batch_size=settings.consumer_batch_size,
-                    fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-                ),
-            )
-            for consumer in self.consumers
-        ]
+        self._subscriptions = (
+            [
+                (
+                    self.consumer_group,
+                    subscribe(
+                        self.broker,
+                        self.consumer_group,
+                        group_id=settings.consumer_group,
+                        session_timeout_ms=settings.kafka_session_timeout_ms,
+                        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+                        batch_size=settings.consumer_batch_size,
+                        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+                    ),
+                )
+            ]
+            if self.consumers
+            else []
+        )
         # Documentation only: the outbox relay publishes with its own producer.
         document_publications(
             self.broker,
@@ -170,13 +176,13 @@ class ServiceRuntime(Generic[S, R]):
             retention_hours=settings.outbox_retention_hours,
         )
         await self.relay.start(self._pool)
-        for consumer in self.consumers:
-            consumer.bind(
-                self.uow,
-                max_attempts=settings.consumer_max_attempts,
-                retry_base_seconds=settings.consumer_retry_base_seconds,
-                on_progress=functools.partial(self.lag.detector.progressed, consumer.name),
-            )
+        names = [consumer.name for consumer in self.consumers]
+        self.consumer_group.bind(
+            self.uow,
+            max_attempts=settings.consumer_max_attempts,
+            retry_base_seconds=settings.consumer_retry_base_seconds,
+            on_progress=lambda: self.lag.detector.progressed(*names),
+        )
         await self._start_broker()
         if self.consumers:
             self.lag.start()
@@ -207,22 +213,22 @@ class ServiceRuntime(Generic[S, R]):
         )
 
     async def _drain_consumers(self) -> None:
-        """Stop taking records, let in-flight handlers finish within the grace period, and
-        cancel the rest before they commit."""
+        """Stop taking records, let the batch in hand finish within the grace period, and
+        cancel it before it commits otherwise."""
         grace = self.settings.shutdown_grace_seconds
-        for consumer, subscriber in self._subscriptions:
-            consumer.stop_accepting()
+        for group, subscriber in self._subscriptions:
+            group.stop_accepting()
             kafka_consumer: Any = subscriber.consumer
             if kafka_consumer is not None:
                 with contextlib.suppress(Exception):  # no assignment yet, or already stopped
                     kafka_consumer.pause(*kafka_consumer.assignment())
-        in_flight = sum(consumer.in_flight for consumer in self.consumers)
+        in_flight = sum(group.in_flight for group, _ in self._subscriptions)
         if in_flight:
-            log.info("waiting up to %.1f s for %d in-flight event handler(s)", grace, in_flight)
-        abandoned = await asyncio.gather(*(c.drain(grace) for c in self.consumers))
+            log.info("waiting up to %.1f s for %d batch(es) of events in hand", grace, in_flight)
+        abandoned = await asyncio.gather(*(group.drain(grace) for group, _ in self._subscriptions))
         if sum(abandoned):
             log.warning(
-                "%d event handler(s) cancelled at shutdown, uncommitted: they will be "
+                "%d batch(es) of events cancelled at shutdown, uncommitted: they will be "
                 "delivered again",
                 sum(abandoned),
             )

@@ -245,7 +245,8 @@ class ServiceSettings(HttpSettings):
     )
 
     @property
-    def consumer_group_prefix(self) -> str:
+    def consumer_group(self) -> str:
+        """The Kafka consumer group of the service: one for all the topics it reads."""
         return f"{self.kafka_topic_namespace}{self.service_name}"
 
 

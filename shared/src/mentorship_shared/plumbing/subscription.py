@@ -1,5 +1,5 @@
-"""Attaching an `EventConsumer` to its topic: a FastStream subscriber in a consumer group, with
-manual offset commits and the records handed over undecoded."""
+"""Attaching a service's `ConsumerGroup` to its topics: one FastStream subscriber in one
+consumer group, with manual offset commits and the records handed over undecoded."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
-from ..contracts.topics import namespaced
-from .consumer import EventConsumer
+from .consumer_group import ConsumerGroup
 
 
 async def _undecoded(message: KafkaMessage) -> KafkaMessage:
@@ -30,32 +29,32 @@ _BATCH_WAIT_MS = 500
 
 def subscribe(
     broker: KafkaBroker,
-    consumer: EventConsumer,
+    group: ConsumerGroup,
     *,
-    namespace: str,
-    group_prefix: str,
+    group_id: str,
     session_timeout_ms: int = 10_000,
     heartbeat_interval_ms: int = 3_000,
     batch_size: int = 1,
     fetch_max_wait_ms: int = 500,
 ) -> BatchSubscriber:
-    """Attach `consumer` to its topic in a consumer group, with manual offset commits; returns
-    the FastStream subscriber (its `consumer` is the aiokafka consumer while it runs).
+    """Attach `group` to its topics in the consumer group `group_id`, with manual offset
+    commits; returns the FastStream subscriber (its `consumer` is the aiokafka consumer while it
+    runs).
 
     AckPolicy.MANUAL: FastStream's default would commit before the handler runs (at most once);
-    `EventConsumer.consume` commits after the handler's transaction instead. The subscriber
+    `ConsumerGroup.consume` commits after the handlers' transactions instead. The subscriber
     takes up to `batch_size` records at a time (whatever is already fetched; it never waits to
     fill a batch).
     """
 
     async def handle(received: Any) -> None:
-        await consumer.consume(received)
+        await group.consume(received)
 
-    handle.__name__ = f"on_{consumer.name.replace('-', '_')}"
+    handle.__name__ = f"on_{group.name.replace('-', '_')}_events"
     subscriber = broker.subscriber(
-        namespaced(consumer.topic, namespace),
+        *group.topics,
         decoder=_undecoded,
-        group_id=f"{group_prefix}.{consumer.name}",
+        group_id=group_id,
         ack_policy=AckPolicy.MANUAL,
         batch=True,
         max_records=batch_size,
@@ -64,9 +63,9 @@ def subscribe(
         auto_offset_reset="earliest",
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=heartbeat_interval_ms,
-        title=f"{group_prefix}.{consumer.name}",
-        description=consumer.description
-        or f"Handles {', '.join(consumer.event_types)}; other event types are skipped.",
+        # The AsyncAPI document names a channel "<title>:<topic>" and describes each one
+        # with what its consumer does (`asyncapi_document`).
+        title=group_id,
     )
     subscriber(handle)
     return subscriber

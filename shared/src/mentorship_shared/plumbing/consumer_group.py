@@ -1,0 +1,215 @@
+"""One Kafka consumer a service: every topic it reads, in one consumer group.
+
+A service reads several topics, each with its own `EventConsumer` (its handlers, its inbox
+name, its dead letters). They share one aiokafka consumer: one fetch loop, one heartbeat and
+one offset commit a batch for the service, instead of one of each per topic. A consumer polls
+the broker every fetch wait even when there is nothing to read, and at load each one paid its
+own fetch and its own commit for batches of a record or two.
+
+A batch may hold records of several topics. Each topic's records go to its consumer in the
+order they came, and the offsets are committed once all of them are finished (after the
+read-records check of `broker_loss`). The price of sharing: a handler that waits (retrying a
+failing event, waiting out a database outage) holds back the service's other topics too.
+
+Shutdown (`stop_accepting`, then `drain`): records taken after it are neither processed nor
+committed, the batch in hand gets a grace period to finish its transactions and its commit, and
+is cancelled otherwise before it commits, so its records are delivered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaMessage
+
+from ..contracts.topics import namespaced
+from . import metrics
+from .broker_loss import ReadRecords
+from .consumer import EventConsumer
+from .inbox import Delivery
+from .unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class ConsumerGroup:
+    """The event consumers of one service behind one Kafka consumer (one consumer group)."""
+
+    def __init__(
+        self, name: str, consumers: Sequence[EventConsumer], *, namespace: str = ""
+    ) -> None:
+        self.name = name
+        self.consumers = list(consumers)
+        self._by_topic: dict[str, EventConsumer] = {}
+        for consumer in self.consumers:
+            topic = namespaced(consumer.topic, namespace)
+            if topic in self._by_topic:
+                raise ValueError(
+                    f"{consumer.name} and {self._by_topic[topic].name} both read {topic}; "
+                    "one consumer a topic"
+                )
+            self._by_topic[topic] = consumer
+        self._accepting = True
+        self._in_flight: set[asyncio.Task[None]] = set()
+        # Per partition of the batch in hand: the offset of its first record not finished yet.
+        # The aiokafka position is already past the whole batch; lag counts from here instead.
+        self._unfinished: dict[tuple[str, int], int] = {}
+        # The records read, checked against the broker's log before each commit.
+        self._read = ReadRecords(name)
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics read, as the broker names them (namespaced)."""
+        return list(self._by_topic)
+
+    @property
+    def routes(self) -> list[tuple[str, EventConsumer]]:
+        """Each topic read (namespaced) with its consumer."""
+        return list(self._by_topic.items())
+
+    def consumer_of(self, topic: str) -> EventConsumer | None:
+        """The consumer of `topic` (namespaced), if this group reads it."""
+        return self._by_topic.get(topic)
+
+    def bind(
+        self,
+        uow: UnitOfWork[Any],
+        *,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 0.2,
+        on_progress: Callable[[], None] | None = None,
+    ) -> None:
+        """Bind every consumer to the service's unit of work (once, at start-up)."""
+        for consumer in self.consumers:
+            consumer.bind(
+                uow,
+                max_attempts=max_attempts,
+                retry_base_seconds=retry_base_seconds,
+                on_progress=on_progress,
+                on_finished=self._finished,
+            )
+        self._accepting = True
+
+    @property
+    def in_flight(self) -> int:
+        """Batches being processed right now (0 or 1: the subscriber takes one at a time)."""
+        return len(self._in_flight)
+
+    async def consume(self, message: KafkaMessage) -> None:
+        """FastStream entry point: process the records taken from the broker (a batch of up
+        to CONSUMER_BATCH_SIZE, of any of the topics), then commit their offsets.
+
+        The processing runs in a task of its own so that `drain` can abandon it at shutdown
+        without cancelling FastStream's consume loop; cancelled, it never reaches the commit."""
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
+        if not records:
+            return
+        if not self._accepting:
+            # Shutting down: not processed, not committed; the partition's next owner gets it.
+            log.debug(
+                "shutting down; %d record(s) left for the next consumer",
+                len(records),
+                extra={"consumer": self.name},
+            )
+            return
+        by_consumer: dict[EventConsumer, list[Delivery]] = {}
+        for record in records:
+            consumer = self._by_topic.get(record.topic)
+            if consumer is None:  # the subscription is made from `topics`: cannot happen
+                raise LookupError(f"{self.name} got a record of {record.topic}, not one of its")
+            by_consumer.setdefault(consumer, []).append(
+                Delivery(
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    key=record.key,
+                    value=record.value or b"",
+                    headers={
+                        name: value.decode(errors="replace") for name, value in record.headers or ()
+                    },
+                )
+            )
+        for deliveries in by_consumer.values():
+            for delivery in reversed(deliveries):
+                self._unfinished[(delivery.topic, delivery.partition)] = delivery.offset
+        first = records[0]
+        task = asyncio.create_task(
+            self._process_and_commit(message, by_consumer),
+            name=f"{self.name}:{first.topic}[{first.partition}]@{first.offset}+{len(records)}",
+        )
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and (current is None or not current.cancelling()):
+                return  # abandoned by `drain`: nothing was committed
+            raise
+        finally:
+            self._unfinished.clear()
+
+    def unfinished_offset(self, topic: str, partition: int) -> int | None:
+        """The offset of the first record of the batch in hand that is not finished, if the
+        batch has one on this partition."""
+        return self._unfinished.get((topic, partition))
+
+    def _finished(self, delivery: Delivery) -> None:
+        key = (delivery.topic, delivery.partition)
+        if key in self._unfinished:
+            self._unfinished[key] = delivery.offset + 1
+        self._read.read(
+            delivery.topic, delivery.partition, delivery.offset, delivery.key, delivery.value
+        )
+
+    async def _process_and_commit(
+        self, message: KafkaMessage, by_consumer: dict[EventConsumer, list[Delivery]]
+    ) -> None:
+        for consumer, deliveries in by_consumer.items():
+            await consumer.process_all(deliveries)
+        try:
+            verdict = await self._read.check(message.consumer)
+            if verdict == "lost":
+                metrics.HANDLER_RETRIES.labels(self.name, "offsets_lost").inc()
+            if verdict != "commit":
+                return
+            await message.ack()
+        except KafkaError as error:
+            # A rebalance took the partition away: its new owner gets the records again, and
+            # the inbox makes that redelivery a no-op.
+            log.warning(
+                "offset commit failed; the events will be delivered again",
+                extra={"consumer": self.name, "error": repr(error)},
+            )
+
+    def stop_accepting(self) -> None:
+        """Shutdown, first step: records taken from now on are neither processed nor committed."""
+        self._accepting = False
+
+    async def drain(self, grace_seconds: float) -> int:
+        """Shutdown, second step: give the batch in hand up to `grace_seconds` to finish (its
+        transactions, then its offset commit), then cancel it before it commits: its
+        transactions roll back and its records are delivered again. Returns how many batches
+        were cancelled."""
+        self.stop_accepting()
+        pending = set(self._in_flight)
+        if pending and grace_seconds > 0:
+            _, pending = await asyncio.wait(pending, timeout=grace_seconds)
+        for task in pending:
+            log.warning(
+                "shutting down: cancelling %s after %.1f s of grace; it was not committed and "
+                "will be delivered again",
+                task.get_name(),
+                grace_seconds,
+                extra={"consumer": self.name},
+            )
+            task.cancel()
+        if pending:
+            # Let the cancelled handlers roll back and return their connections.
+            await asyncio.wait(pending, timeout=5.0)
+        return len(pending)
