@@ -419,7 +419,7 @@ async def the_ending_delivered_again_changes_nothing(
         headers=list(ended.headers),
     )
     ends = await end_offsets(kafka.bootstrap_servers, topic)
-    group = f"{namespace}matching.mentorship-events"
+    group = f"{namespace}matching"  # the matching service's consumer group
 
     async def behind() -> dict[int, tuple[int, int]]:
         offsets = await committed(kafka.bootstrap_servers, group, topic)

@@ -31,6 +31,7 @@ from tests.faults.checks import Inspector, Recovery, population_known, wait_unti
 from tests.faults.conftest import SCALE, kill_when_ready
 from tests.faults.journeys import JourneyDriver
 from tests.faults.topics import (
+    INBOX_NAMES,
     POISON_KINDS,
     TOPICS,
     Poison,
@@ -226,9 +227,8 @@ def _expected_dead_letters(poison: list[Poison]) -> dict[str, int]:
     expected: dict[str, int] = {}
     for topic, (_, groups) in TOPICS.items():
         count = len([m for m in poison if m.topic == topic])
-        for group in groups:
-            service, consumer = group.split(".", 1)
-            expected[f"{service}.{consumer}"] = count
+        for service in groups:
+            expected[f"{service}.{INBOX_NAMES[topic]}"] = count
             key = f"{service} -> {topic}.dlq"
             expected[key] = expected.get(key, 0) + count
     return expected

@@ -30,6 +30,8 @@ TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
     MENTORSHIP_EVENTS: ("MentorshipEnded", ("matching", "notification")),
     NOTIFICATION_EVENTS: ("NotificationSent", ()),
 }
+#: The consumer of each topic in every service that reads it: the name of its inbox rows.
+INBOX_NAMES: dict[str, str] = {topic: topic.replace(".", "-") for topic in TOPICS}
 
 POISON_KINDS = ("malformed JSON", "invalid payload", "unknown schema version")
 #: Malformed JSON labelled as JSON, as every event of the services is (content-type header).
