@@ -31,14 +31,20 @@ class Record:
 
 @dataclass
 class FakeKafkaConsumer:
-    """What a commit uses of the aiokafka consumer: its assignment and `commit(offsets)`."""
+    """What a commit uses of the aiokafka consumer: its assignment, positions and
+    `commit(offsets)`."""
 
     assigned: set[TopicPartition]
     log: list[str]
     commits: list[dict[TopicPartition, int]] = field(default_factory=list)
+    #: Positions set by a test; the others are far ahead (where the last batch ended).
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
 
     def assignment(self) -> set[TopicPartition]:
         return set(self.assigned)
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.positions.get(tp, 10**9)
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(dict(offsets))
@@ -169,6 +175,18 @@ async def test_offsets_of_partitions_no_longer_assigned_are_not_committed() -> N
     await recorded.group.drain(grace_seconds=0)
 
     assert recorded.kafka.commits[-1] == {TopicPartition(PROFILES, 0): 3}
+
+
+async def test_no_offset_is_committed_past_the_position_after_a_rewind() -> None:
+    recorded = Recorded(commit_interval=3600.0)
+    await recorded.consume(Record(PROFILES, 0, 1))
+    await recorded.consume(Record(PROFILES, 0, 57))
+    # The lag monitor found the log lost and sent the consumer back to its start.
+    recorded.kafka.positions[TopicPartition(PROFILES, 0)] = 0
+
+    await recorded.group.drain(grace_seconds=0)
+
+    assert recorded.kafka.commits[-1] == {TopicPartition(PROFILES, 0): 0}
 
 
 async def test_records_taken_after_shutdown_began_are_neither_processed_nor_committed() -> None:

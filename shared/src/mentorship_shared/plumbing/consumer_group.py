@@ -237,8 +237,7 @@ class ConsumerGroup:
             if verdict == "lost":
                 metrics.HANDLER_RETRIES.labels(self.name, "offsets_lost").inc()
                 return True
-            assigned = kafka_consumer.assignment()
-            offsets = {tp: offset for tp, offset in owed.items() if tp in assigned}
+            offsets = await _committable(kafka_consumer, owed)
             if offsets:
                 await kafka_consumer.commit(offsets)
         except KafkaError as error:
@@ -290,3 +289,25 @@ class ConsumerGroup:
                 extra={"consumer": self.name},
             )
         return len(pending)
+
+
+async def _committable(
+    kafka_consumer: Any, owed: dict[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """The owed offsets of the partitions still assigned, none past the consumer's position.
+    With no batch in hand the position is where the last batch ended, so the cap changes
+    nothing, except after the consumer was sent back to the start of a log the broker lost
+    (`restart_truncated_partition`): then the owed offset points into the old log, and
+    committing it would skip records of the new one after a restart."""
+    assigned = kafka_consumer.assignment()
+    offsets = {}
+    for tp, offset in owed.items():
+        if tp not in assigned:
+            continue  # a rebalance took it: its new owner reads the records again
+        try:
+            async with asyncio.timeout(1.0):
+                position = await kafka_consumer.position(tp)
+        except TimeoutError:
+            continue  # not known now (being reset): left for the records to come again
+        offsets[tp] = min(offset, position)
+    return offsets
