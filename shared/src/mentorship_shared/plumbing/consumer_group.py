@@ -7,22 +7,31 @@ the broker every fetch wait even when there is nothing to read, and at load each
 own fetch and its own commit for batches of a record or two.
 
 A batch may hold records of several topics. Each topic's records go to its consumer in the
-order they came, and the offsets are committed once all of them are finished (after the
-read-records check of `broker_loss`). The price of sharing: a handler that waits (retrying a
-failing event, waiting out a database outage) holds back the service's other topics too.
+order they came. The price of sharing: a handler that waits (retrying a failing event, waiting
+out a database outage) holds back the service's other topics too.
+
+Offsets are committed for finished records only, as explicit offsets (never the consumer's
+position, which runs ahead of the handlers), after the read-records check of `broker_loss`, and
+at most every `commit_interval` seconds: under load a batch is a record or two, and a commit
+each cost the broker and the service a request. A finished record whose offset is not
+committed yet is delivered again after a crash and found in the inbox. A commit waits for the
+batch in hand, so it never races a rewind after a lost log.
 
 Shutdown (`stop_accepting`, then `drain`): records taken after it are neither processed nor
-committed, the batch in hand gets a grace period to finish its transactions and its commit, and
-is cancelled otherwise before it commits, so its records are delivered again.
+committed, the batch in hand gets a grace period to finish its transactions, and is cancelled
+otherwise, so its unfinished records are delivered again; then what is finished is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaMessage
 
@@ -34,6 +43,9 @@ from .inbox import Delivery
 from .unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+#: How long a commit waits to ask again when the broker could not say whether it lost records.
+_RETRY_SECONDS = 1.0
 
 
 class ConsumerGroup:
@@ -60,6 +72,15 @@ class ConsumerGroup:
         self._unfinished: dict[tuple[str, int], int] = {}
         # The records read, checked against the broker's log before each commit.
         self._read = ReadRecords(name)
+        # Per partition, the offset after its last finished record, not committed yet.
+        self._owed: dict[TopicPartition, int] = {}
+        self._commit_interval = 0.0
+        self._last_commit = 0.0
+        self._kafka_consumer: Any = None
+        # Held by a batch while it is processed and by a commit: a commit never runs beside a
+        # batch (whose records may be read from a log the commit's check finds lost).
+        self._busy = asyncio.Lock()
+        self._commit_later: asyncio.Task[None] | None = None
 
     @property
     def topics(self) -> list[str]:
@@ -82,8 +103,10 @@ class ConsumerGroup:
         max_attempts: int = 5,
         retry_base_seconds: float = 0.2,
         on_progress: Callable[[], None] | None = None,
+        commit_interval_seconds: float = 0.0,
     ) -> None:
-        """Bind every consumer to the service's unit of work (once, at start-up)."""
+        """Bind every consumer to the service's unit of work (once, at start-up); offsets are
+        committed at most every `commit_interval_seconds` (0: after every batch)."""
         for consumer in self.consumers:
             consumer.bind(
                 uow,
@@ -92,6 +115,7 @@ class ConsumerGroup:
                 on_progress=on_progress,
                 on_finished=self._finished,
             )
+        self._commit_interval = commit_interval_seconds
         self._accepting = True
 
     @property
@@ -166,19 +190,56 @@ class ConsumerGroup:
         self._read.read(
             delivery.topic, delivery.partition, delivery.offset, delivery.key, delivery.value
         )
+        self._owed[TopicPartition(delivery.topic, delivery.partition)] = delivery.offset + 1
 
     async def _process_and_commit(
         self, message: KafkaMessage, by_consumer: dict[EventConsumer, list[Delivery]]
     ) -> None:
-        for consumer, deliveries in by_consumer.items():
-            await consumer.process_all(deliveries)
+        async with self._busy:
+            self._kafka_consumer = message.consumer
+            for consumer, deliveries in by_consumer.items():
+                await consumer.process_all(deliveries)
+            if time.monotonic() - self._last_commit >= self._commit_interval:
+                await self._commit()
+        if self._owed and (self._commit_later is None or self._commit_later.done()):
+            self._commit_later = asyncio.create_task(
+                self._commit_when_due(), name=f"{self.name}:commit"
+            )
+
+    async def _commit_when_due(self) -> None:
+        """Commit what is owed once the interval since the last commit is over; while the
+        broker cannot say whether it lost records, ask again every second."""
+        wait = self._last_commit + self._commit_interval - time.monotonic()
+        while self._owed:
+            await asyncio.sleep(max(0.0, wait))
+            async with self._busy:
+                settled = await self._commit()
+            wait = self._commit_interval if settled else _RETRY_SECONDS
+
+    async def commit(self) -> None:
+        """Commit what is finished and not committed yet (waits for the batch in hand)."""
+        async with self._busy:
+            await self._commit()
+
+    async def _commit(self) -> bool:
+        """Inside `_busy`: the read-records check, then the owed offsets of the partitions
+        still assigned. A loss drops them (they point into the lost log); a broker that cannot
+        answer leaves them for the next commit, and False is returned."""
+        kafka_consumer, owed = self._kafka_consumer, dict(self._owed)
+        if kafka_consumer is None or not owed:
+            return True
+        self._last_commit = time.monotonic()
         try:
-            verdict = await self._read.check(message.consumer)
+            verdict = await self._read.check(kafka_consumer)
+            if verdict == "unknown":
+                return False
+            self._owed.clear()
             if verdict == "lost":
                 metrics.HANDLER_RETRIES.labels(self.name, "offsets_lost").inc()
-            if verdict != "commit":
-                return
-            await message.ack()
+                return True
+            offsets = await _committable(kafka_consumer, owed)
+            if offsets:
+                await kafka_consumer.commit(offsets)
         except KafkaError as error:
             # A rebalance took the partition away: its new owner gets the records again, and
             # the inbox makes that redelivery a no-op.
@@ -186,16 +247,17 @@ class ConsumerGroup:
                 "offset commit failed; the events will be delivered again",
                 extra={"consumer": self.name, "error": repr(error)},
             )
+        return True
 
     def stop_accepting(self) -> None:
         """Shutdown, first step: records taken from now on are neither processed nor committed."""
         self._accepting = False
 
     async def drain(self, grace_seconds: float) -> int:
-        """Shutdown, second step: give the batch in hand up to `grace_seconds` to finish (its
-        transactions, then its offset commit), then cancel it before it commits: its
-        transactions roll back and its records are delivered again. Returns how many batches
-        were cancelled."""
+        """Shutdown, second step: give the batch in hand up to `grace_seconds` to finish its
+        transactions, then cancel it: its open transaction rolls back and its unfinished records
+        are delivered again. Then commit what is finished. Returns how many batches were
+        cancelled."""
         self.stop_accepting()
         pending = set(self._in_flight)
         if pending and grace_seconds > 0:
@@ -212,4 +274,40 @@ class ConsumerGroup:
         if pending:
             # Let the cancelled handlers roll back and return their connections.
             await asyncio.wait(pending, timeout=5.0)
+        if self._commit_later is not None:
+            self._commit_later.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._commit_later
+            self._commit_later = None
+        try:
+            async with asyncio.timeout(5.0):
+                await self.commit()
+        except TimeoutError:
+            log.warning(
+                "shutting down: the last offset commit did not finish in 5 s; the events "
+                "since the one before will be delivered again",
+                extra={"consumer": self.name},
+            )
         return len(pending)
+
+
+async def _committable(
+    kafka_consumer: Any, owed: dict[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """The owed offsets of the partitions still assigned, none past the consumer's position.
+    With no batch in hand the position is where the last batch ended, so the cap changes
+    nothing, except after the consumer was sent back to the start of a log the broker lost
+    (`restart_truncated_partition`): then the owed offset points into the old log, and
+    committing it would skip records of the new one after a restart."""
+    assigned = kafka_consumer.assignment()
+    offsets = {}
+    for tp, offset in owed.items():
+        if tp not in assigned:
+            continue  # a rebalance took it: its new owner reads the records again
+        try:
+            async with asyncio.timeout(1.0):
+                position = await kafka_consumer.position(tp)
+        except TimeoutError:
+            continue  # not known now (being reset): left for the records to come again
+        offsets[tp] = min(offset, position)
+    return offsets

@@ -182,6 +182,7 @@ class ServiceRuntime(Generic[S, R]):
             max_attempts=settings.consumer_max_attempts,
             retry_base_seconds=settings.consumer_retry_base_seconds,
             on_progress=lambda: self.lag.detector.progressed(*names),
+            commit_interval_seconds=settings.consumer_commit_interval_ms / 1000,
         )
         await self._start_broker()
         if self.consumers:

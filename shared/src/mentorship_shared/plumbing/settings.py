@@ -213,6 +213,16 @@ class ServiceSettings(HttpSettings):
             "load; a batch that fails is processed again one record at a time)."
         ),
     )
+    consumer_commit_interval_ms: int = Field(
+        default=500,
+        ge=0,
+        le=60_000,
+        description=(
+            "Least time between two offset commits of a service's consumer: what finished in "
+            "between is committed together (0: after every batch). After a crash, the events "
+            "finished since the last commit are delivered again and found in the inbox."
+        ),
+    )
     consumer_max_attempts: int = Field(
         default=5,
         ge=1,
