@@ -39,6 +39,7 @@ class FakeKafkaConsumer:
     commits: list[dict[TopicPartition, int]] = field(default_factory=list)
     #: Positions set by a test; the others are far ahead (where the last batch ended).
     positions: dict[TopicPartition, int] = field(default_factory=dict)
+    committed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def assignment(self) -> set[TopicPartition]:
         return set(self.assigned)
@@ -49,6 +50,7 @@ class FakeKafkaConsumer:
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(dict(offsets))
         self.log.append("commit")
+        self.committed.set()
 
 
 @dataclass
@@ -141,9 +143,9 @@ async def test_owed_offsets_are_committed_when_the_interval_is_over() -> None:
     await recorded.consume(Record(PROFILES, 0, 2))
     assert len(recorded.kafka.commits) == 1
 
+    recorded.kafka.committed.clear()
     async with asyncio.timeout(10):
-        while len(recorded.kafka.commits) < 2:
-            await asyncio.sleep(0.01)
+        await recorded.kafka.committed.wait()  # by the timer
     assert recorded.kafka.commits[1] == {TopicPartition(PROFILES, 0): 3}
     await recorded.group.drain(grace_seconds=0)
 
