@@ -423,7 +423,12 @@ async def the_ending_delivered_again_changes_nothing(
 
     async def behind() -> dict[int, tuple[int, int]]:
         offsets = await committed(kafka.bootstrap_servers, group, topic)
-        return {p: (offsets.get(p, -1), end) for p, end in ends.items() if offsets.get(p, -1) < end}
+        # An empty partition has nothing to commit: the group commits the offsets of what it read.
+        return {
+            p: (offsets.get(p, -1), end)
+            for p, end in ends.items()
+            if end > 0 and offsets.get(p, -1) < end
+        }
 
     await eventually(behind, lambda left: not left, timeout=30)
     slots = await journey.mentor_slots()

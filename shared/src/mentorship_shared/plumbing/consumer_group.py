@@ -125,7 +125,8 @@ class ConsumerGroup:
 
     async def consume(self, message: KafkaMessage) -> None:
         """FastStream entry point: process the records taken from the broker (a batch of up
-        to CONSUMER_BATCH_SIZE, of any of the topics), then commit their offsets.
+        to CONSUMER_BATCH_SIZE, of any of the topics), then commit their offsets once the
+        commit interval is over.
 
         The processing runs in a task of its own so that `drain` can abandon it at shutdown
         without cancelling FastStream's consume loop; cancelled, it never reaches the commit."""
@@ -264,7 +265,7 @@ class ConsumerGroup:
             _, pending = await asyncio.wait(pending, timeout=grace_seconds)
         for task in pending:
             log.warning(
-                "shutting down: cancelling %s after %.1f s of grace; it was not committed and "
+                "shutting down: cancelling %s after %.1f s of grace; its unfinished records "
                 "will be delivered again",
                 task.get_name(),
                 grace_seconds,

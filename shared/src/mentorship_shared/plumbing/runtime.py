@@ -6,10 +6,10 @@ a FastAPI lifespan that starts everything in order and stops it in reverse on SI
 The service's consumers share one Kafka consumer, in one consumer group named after the service
 (`ConsumerGroup`). Stopping (uvicorn runs the lifespan's exit on SIGTERM) goes: the consumers
 stop taking records and their partitions are paused; the batch in hand gets
-`SHUTDOWN_GRACE_SECONDS` to finish its transactions and its offset commit, and is cancelled
-before committing otherwise (see `ConsumerGroup.drain`); then the workers, the broker (FastStream's own graceful wait finds
-nothing in flight), the outbox relay (pending rows stay pending for the next instance) and the
-pool stop.
+`SHUTDOWN_GRACE_SECONDS` to finish its transactions and is cancelled otherwise; what is
+finished is committed (see `ConsumerGroup.drain`); then the workers, the broker (FastStream's
+own graceful wait finds nothing in flight), the outbox relay (pending rows stay pending for the
+next instance) and the pool stop.
 
 While running, a monitor samples each consumer's lag into a `StallDetector`; `/healthz` answers
 503 when a consumer made no progress for `CONSUMER_STALL_SECONDS` while it had lag.
@@ -214,8 +214,8 @@ class ServiceRuntime(Generic[S, R]):
         )
 
     async def _drain_consumers(self) -> None:
-        """Stop taking records, let the batch in hand finish within the grace period, and
-        cancel it before it commits otherwise."""
+        """Stop taking records, let the batch in hand finish within the grace period and
+        cancel it otherwise, then commit what is finished."""
         grace = self.settings.shutdown_grace_seconds
         for group, subscriber in self._subscriptions:
             group.stop_accepting()
@@ -229,8 +229,8 @@ class ServiceRuntime(Generic[S, R]):
         abandoned = await asyncio.gather(*(group.drain(grace) for group, _ in self._subscriptions))
         if sum(abandoned):
             log.warning(
-                "%d batch(es) of events cancelled at shutdown, uncommitted: they will be "
-                "delivered again",
+                "%d batch(es) of events cancelled at shutdown: their unfinished events will "
+                "be delivered again",
                 sum(abandoned),
             )
 
@@ -238,7 +238,7 @@ class ServiceRuntime(Generic[S, R]):
         await self.lag.stop()
         # First the consumers, while the pool and the relay still run: handlers that finish
         # within the grace period commit their effect and then their offset, the others are
-        # cancelled before committing and their records are delivered again after a restart.
+        # cancelled before finishing and their records are delivered again after a restart.
         await self._drain_consumers()
         for worker in reversed(self._workers):
             with contextlib.suppress(Exception):
