@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError
 from mentorship_shared.contracts.topics import MATCH_EVENTS, PROFILE_EVENTS
 from mentorship_shared.plumbing.consumer import EventConsumer
 from mentorship_shared.plumbing.consumer_group import ConsumerGroup
@@ -40,6 +41,8 @@ class FakeKafkaConsumer:
     #: Positions set by a test; the others are far ahead (where the last batch ended).
     positions: dict[TopicPartition, int] = field(default_factory=dict)
     committed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: How many commits to refuse before taking one.
+    refuse: int = 0
 
     def assignment(self) -> set[TopicPartition]:
         return set(self.assigned)
@@ -48,6 +51,9 @@ class FakeKafkaConsumer:
         return self.positions.get(tp, 10**9)
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if self.refuse:
+            self.refuse -= 1
+            raise CommitFailedError("a rebalance is in progress")
         self.commits.append(dict(offsets))
         self.log.append("commit")
         self.committed.set()
@@ -189,6 +195,52 @@ async def test_no_offset_is_committed_past_the_position_after_a_rewind() -> None
     await recorded.group.drain(grace_seconds=0)
 
     assert recorded.kafka.commits[-1] == {TopicPartition(PROFILES, 0): 0}
+
+
+class BrokerLostItsLogs:
+    """A read-records check that finds the records gone at its first asking."""
+
+    def read(self, *_: object) -> None:
+        pass
+
+    async def check(self, kafka_consumer: object) -> str:
+        return "lost"
+
+
+async def test_after_a_loss_the_start_of_every_assigned_partition_is_committed() -> None:
+    recorded = Recorded()
+    recorded.group._read = BrokerLostItsLogs()  # type: ignore[assignment]
+
+    await recorded.consume(Record(PROFILES, 0, 41))
+
+    # Not 42 (an offset of the lost log), and the quiet partition too: an offset of the old log
+    # the broker may hold for it would send a rejoining consumer past the new log's records.
+    assert recorded.kafka.commits == [
+        {TopicPartition(PROFILES, 0): 0, TopicPartition(MATCHES, 1): 0}
+    ]
+
+
+async def test_a_partition_read_again_from_its_start_has_that_start_committed() -> None:
+    recorded = Recorded(commit_interval=3600.0)
+    await recorded.consume(Record(PROFILES, 0, 1))
+
+    recorded.group.read_again(recorded.kafka, TopicPartition(MATCHES, 1))
+    await recorded.group.drain(grace_seconds=0)
+
+    assert recorded.kafka.commits[-1] == {TopicPartition(MATCHES, 1): 0}
+
+
+async def test_a_refused_commit_is_made_at_the_next_one() -> None:
+    recorded = Recorded(commit_interval=3600.0)
+    recorded.kafka.refuse = 1
+
+    await recorded.consume(Record(PROFILES, 0, 1))  # refused
+    await recorded.consume(Record(MATCHES, 1, 4))
+    await recorded.group.drain(grace_seconds=0)
+
+    assert recorded.kafka.commits == [
+        {TopicPartition(PROFILES, 0): 2, TopicPartition(MATCHES, 1): 5}
+    ]
 
 
 async def test_records_taken_after_shutdown_began_are_neither_processed_nor_committed() -> None:

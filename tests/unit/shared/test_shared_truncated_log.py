@@ -18,6 +18,7 @@ class FakeKafkaConsumer:
     highwaters: dict[TopicPartition, int]
     positions: dict[TopicPartition, int]
     rewound: list[TopicPartition] = field(default_factory=list)
+    committed: list[dict[TopicPartition, int]] = field(default_factory=list)
 
     def assignment(self) -> set[TopicPartition]:
         return set(self.positions)
@@ -31,6 +32,9 @@ class FakeKafkaConsumer:
     async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
         self.rewound.extend(partitions)
 
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.committed.append(dict(offsets))
+
 
 @dataclass
 class FakeSubscriber:
@@ -40,14 +44,15 @@ class FakeSubscriber:
 async def test_a_partition_whose_log_ends_before_our_position_is_read_from_the_start() -> None:
     lost, fine = TopicPartition("profile.events", 0), TopicPartition("profile.events", 1)
     kafka = FakeKafkaConsumer(highwaters={lost: 3, fine: 40}, positions={lost: 17, fine: 25})
-    monitor = LagMonitor(
-        "t",
-        [(ConsumerGroup("t", [EventConsumer("c", "profile.events")]), FakeSubscriber(kafka))],  # type: ignore[list-item]
-        stall_seconds=60,
-    )
+    group = ConsumerGroup("t", [EventConsumer("c", "profile.events")])
+    monitor = LagMonitor("t", [(group, FakeSubscriber(kafka))], stall_seconds=60)  # type: ignore[list-item]
 
     lags = await monitor.read()
+    await group.drain(grace_seconds=0)
 
     assert kafka.rewound == [lost]
     # The lost partition reports no lag until it has been read again; the other one does.
     assert lags == {"c": {("profile.events", 1): 15}}
+    # Its start is committed: an offset of the lost log on the broker would send the group
+    # past the new log's records when it next joins.
+    assert kafka.committed == [{lost: 0}]

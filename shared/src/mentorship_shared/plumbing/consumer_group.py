@@ -202,6 +202,10 @@ class ConsumerGroup:
                 await consumer.process_all(deliveries)
             if time.monotonic() - self._last_commit >= self._commit_interval:
                 await self._commit()
+        self._commit_soon()
+
+    def _commit_soon(self) -> None:
+        """Commit what is owed once the interval is over, unless a commit is on its way."""
         if self._owed and (self._commit_later is None or self._commit_later.done()):
             self._commit_later = asyncio.create_task(
                 self._commit_when_due(), name=f"{self.name}:commit"
@@ -224,31 +228,51 @@ class ConsumerGroup:
 
     async def _commit(self) -> bool:
         """Inside `_busy`: the read-records check, then the owed offsets of the partitions
-        still assigned. A loss drops them (they point into the lost log); a broker that cannot
-        answer leaves them for the next commit, and False is returned."""
-        kafka_consumer, owed = self._kafka_consumer, dict(self._owed)
-        if kafka_consumer is None or not owed:
+        still assigned. Returns False when something is left for a later commit: the broker
+        could not say whether it lost records, or did not take the commit.
+
+        After a loss every assigned partition is read again from its start, and that start
+        (offset 0) is what gets committed for each, not only for those with records owed: an
+        offset of the lost log may already be on the broker (a commit that waited out the
+        outage), and a consumer that rejoins the group would go on from it, past records of
+        the new log that nothing would notice any more."""
+        kafka_consumer = self._kafka_consumer
+        if not self._owed:
             return True
+        if kafka_consumer is None:
+            return False
         self._last_commit = time.monotonic()
         try:
             verdict = await self._read.check(kafka_consumer)
             if verdict == "unknown":
                 return False
-            self._owed.clear()
             if verdict == "lost":
                 metrics.HANDLER_RETRIES.labels(self.name, "offsets_lost").inc()
-                return True
+                self._owed = dict.fromkeys(kafka_consumer.assignment(), 0)
+            owed = dict(self._owed)
             offsets = await _committable(kafka_consumer, owed)
             if offsets:
                 await kafka_consumer.commit(offsets)
         except KafkaError as error:
-            # A rebalance took the partition away: its new owner gets the records again, and
-            # the inbox makes that redelivery a no-op.
+            # A rebalance took a partition away (its new owner gets the records again, and the
+            # inbox makes that redelivery a no-op), or the broker is going away: what is still
+            # assigned is committed at the next try.
             log.warning(
-                "offset commit failed; the events will be delivered again",
+                "offset commit failed; trying again",
                 extra={"consumer": self.name, "error": repr(error)},
             )
+            return False
+        for tp, offset in owed.items():
+            if self._owed.get(tp) == offset:
+                del self._owed[tp]
         return True
+
+    def read_again(self, kafka_consumer: Any, partition: TopicPartition) -> None:
+        """`kafka_consumer` was sent back to the start of `partition` (its log was lost):
+        commit that start, for the reason `_commit` gives."""
+        self._kafka_consumer = kafka_consumer
+        self._owed[partition] = 0
+        self._commit_soon()
 
     def stop_accepting(self) -> None:
         """Shutdown, first step: records taken from now on are neither processed nor committed."""
@@ -305,6 +329,9 @@ async def _committable(
     for tp, offset in owed.items():
         if tp not in assigned:
             continue  # a rebalance took it: its new owner reads the records again
+        if offset == 0:
+            offsets[tp] = 0  # the start of the log: never past anything
+            continue
         try:
             async with asyncio.timeout(1.0):
                 position = await kafka_consumer.position(tp)

@@ -183,6 +183,7 @@ class LagMonitor:
                         await restart_truncated_partition(
                             kafka_consumer, partition, position, highwater
                         )
+                        group.read_again(kafka_consumer, partition)
                         continue
                     # Records of the batch in hand count as lag until they are finished.
                     unfinished = group.unfinished_offset(*key)
