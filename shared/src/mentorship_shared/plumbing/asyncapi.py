@@ -91,7 +91,7 @@ def asyncapi_document(
     version: str,
     description: str,
 ) -> dict[str, Any]:
-    """The AsyncAPI document of `broker` (nothing is started or connected), with the
+    """The AsyncAPI 3.0 document of `broker` (nothing is started or connected), with the
     payloads each consumer reads: the envelopes of the event types it handles."""
     spec = AsyncAPI(
         broker, title=title, version=version, description=description, schema_version="3.0.0"

@@ -1,13 +1,13 @@
 """Consuming events exactly once in effect: manual commits, a processed-events inbox, dead letters.
 
-For each message, `EventConsumer.consume`:
+For each record its `ConsumerGroup` hands it (`process_all`), an `EventConsumer`:
 
 1. parses the envelope, then the payload model registered for its `event_type` (types nobody
    registered are acknowledged and skipped: new event types are additive);
 2. in one transaction, records the event id in `processed_events` and runs the handler, so a
    redelivered event finds its id and does nothing;
-3. reports the record finished to its `ConsumerGroup`, which commits the Kafka offsets only
-   after every record of the batch is finished.
+3. reports the record finished to its `ConsumerGroup`, which commits its Kafka offset only
+   after that.
 
 A message that cannot be parsed, has a schema version newer than the code, or keeps failing
 after `max_attempts` is written to `<topic>.dlq` through the outbox, with the error and the
