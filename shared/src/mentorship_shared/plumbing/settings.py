@@ -208,9 +208,9 @@ class ServiceSettings(HttpSettings):
         ge=1,
         le=1000,
         description=(
-            "Most records a consumer takes from the broker at once and processes in one "
-            "database transaction, with one offset commit (fewer commits and round trips under "
-            "load; a batch that fails is processed again one record at a time)."
+            "Most records a consumer takes from the broker at once; each topic's records of a "
+            "batch are processed in one database transaction (fewer commits and round trips "
+            "under load; a batch that fails is processed again one record at a time)."
         ),
     )
     consumer_commit_interval_ms: int = Field(
